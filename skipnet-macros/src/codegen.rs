@@ -1,0 +1,437 @@
+//! Stage 5: Rust code from the checked graph and its memory plan: the network
+//! struct (one fixed-size `Param` per weight tensor), the workspace type, the
+//! shape constants, `from_safetensors`, `forward`, `summary` and `forward_array`.
+
+use crate::diag::shape_str;
+use crate::graph::{Graph, ValueKind};
+use crate::ops::{EmitCtx, WeightSpec};
+use crate::plan::ArenaPlan;
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+
+/// A weight tensor of the network, in declaration order.
+pub struct Weight {
+    pub field: Ident,
+    /// `<binding path>.<variable>`.
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub len: usize,
+}
+
+/// Every weight tensor, with its owning value id.
+pub fn weights(g: &Graph, shapes: &[Vec<usize>]) -> Vec<(usize, Vec<Weight>)> {
+    let mut all = Vec::new();
+    let mut k = 0usize;
+    for (id, v) in g.values.iter().enumerate() {
+        let ValueKind::Node(n) = &v.kind else { continue };
+        let Some(path) = &n.weight_path else { continue };
+        let ins: Vec<&[usize]> = n.operands.iter().map(|o| shapes[o.value].as_slice()).collect();
+        let ws: Vec<Weight> = n
+            .op
+            .weights(&ins)
+            .into_iter()
+            .map(|WeightSpec { var, shape }| {
+                let w = Weight {
+                    field: format_ident!("w{}_{}", k, sanitize(&format!("{path}_{var}"))),
+                    name: format!("{path}.{var}"),
+                    len: shape.iter().product(),
+                    shape,
+                };
+                k += 1;
+                w
+            })
+            .collect();
+        all.push((id, ws));
+    }
+    all
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+}
+
+pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStream {
+    let rt = quote!(::skipnet::__private);
+    let name = &g.name;
+    let vis = &g.vis;
+    let attrs = &g.attrs;
+    let ws_name = format_ident!("{}Workspace", name);
+    let arena_len = plan.arena_len;
+    let weights = weights(g, shapes);
+    let all_weights: Vec<&Weight> = weights.iter().flat_map(|(_, w)| w).collect();
+
+    let fields = all_weights.iter().map(|w| {
+        let (f, len) = (&w.field, w.len);
+        let doc = format!("`{}`, shape {}", w.name, shape_str(&w.shape));
+        quote!(#[doc = #doc] #f: #rt::Param<#len>,)
+    });
+    let loads = all_weights.iter().map(|w| {
+        let (f, n, len) = (&w.field, &w.name, w.len);
+        let dims = &w.shape;
+        quote!(#f: __file.take::<#len>(#n, &[#(#dims),*])?,)
+    });
+
+    // Shapes and I/O.
+    let in_shapes: Vec<&Vec<usize>> = (0..g.inputs.len()).map(|i| &shapes[i]).collect();
+    let out_shapes: Vec<&Vec<usize>> = g.outputs.iter().map(|(_, v)| &shapes[*v]).collect();
+    let shape_const = |s: &Vec<usize>| {
+        let r = s.len();
+        quote!([usize; #r] = [#(#s),*])
+    };
+    let input_shape = shape_const(in_shapes[0]);
+    let output_shape = shape_const(out_shapes[0]);
+    let input_shapes = in_shapes.iter().map(|s| quote!(&[#(#s),*]));
+    let output_shapes = out_shapes.iter().map(|s| quote!(&[#(#s),*]));
+    let n_in = g.inputs.len();
+    let n_out = g.outputs.len();
+    let in_args: Vec<TokenStream> = g
+        .inputs
+        .iter()
+        .zip(&in_shapes)
+        .map(|(i, s)| {
+            let n = &i.name;
+            let len: usize = s.iter().product();
+            quote!(#n: &[f32; #len])
+        })
+        .collect();
+    let out_ty = |life: TokenStream| -> TokenStream {
+        let tys: Vec<TokenStream> = out_shapes
+            .iter()
+            .map(|s| {
+                let len: usize = s.iter().product();
+                quote!(&#life [f32; #len])
+            })
+            .collect();
+        if tys.len() == 1 {
+            tys[0].clone()
+        } else {
+            quote!((#(#tys),*))
+        }
+    };
+    let forward_ret = out_ty(quote!('w));
+
+    // Forward body: one scoped block per scheduled node.
+    let mut steps = Vec::new();
+    for &v in &plan.schedule {
+        let ValueKind::Node(n) = &g.values[v].kind else { continue };
+        let Some(buf) = plan.buffers[v] else { continue };
+        let (off, len) = (buf.offset, buf.len);
+        let inputs: Vec<TokenStream> = n
+            .operands
+            .iter()
+            .map(|o| match (&g.values[o.value].kind, plan.buffers[o.value]) {
+                (ValueKind::Input(i), _) => {
+                    let n = &g.inputs[*i].name;
+                    quote!(&#n[..])
+                }
+                (_, Some(b)) => {
+                    let (o, l) = (b.offset, b.len);
+                    quote!(&__read.get::<#o, #l>()[..])
+                }
+                (_, None) => quote!(compile_error!("operand without a buffer")),
+            })
+            .collect();
+        let in_shapes: Vec<Vec<usize>> = n.operands.iter().map(|o| shapes[o.value].clone()).collect();
+        let wexprs: Vec<TokenStream> = weights
+            .iter()
+            .find(|(id, _)| *id == v)
+            .map(|(_, ws)| {
+                ws.iter()
+                    .map(|w| {
+                        let f = &w.field;
+                        quote!(&self.#f[..])
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let out = quote!(&mut __out[..]);
+        let body = n.op.emit(&EmitCtx {
+            rt: &rt,
+            inputs: &inputs,
+            in_shapes: &in_shapes,
+            out: &out,
+            out_shape: &shapes[v],
+            weights: &wexprs,
+        });
+        steps.push(quote! {
+            {
+                let (__read, __out) = __arena.split::<#off, #len>();
+                #body
+            }
+        });
+    }
+    let outs: Vec<TokenStream> = g
+        .outputs
+        .iter()
+        .map(|(_, v)| match plan.buffers[*v] {
+            Some(b) => {
+                let (o, l) = (b.offset, b.len);
+                quote!(__arena.get::<#o, #l>())
+            }
+            None => quote!(compile_error!("output without a buffer")),
+        })
+        .collect();
+    let ret = if outs.len() == 1 { outs[0].clone() } else { quote!((#(#outs),*)) };
+
+    let summary = summary(g, shapes, plan, &weights);
+    let total_params: usize = all_weights.iter().map(|w| w.len).sum();
+    let naive = plan.naive_sum;
+    let bound = plan.live_bound;
+
+    let forward_array = forward_array(g, &in_shapes, &out_shapes, &ws_name, &in_args);
+
+    // Bindings nobody reads: an unused `let` with the user's span makes rustc
+    // emit its own `unused variable` warning at the binding.
+    let unused = g.unused.iter().map(|id| {
+        let id = Ident::new(&id.to_string(), id.span());
+        quote!(let #id = ();)
+    });
+
+    let doc_ws = format!("The workspace of [`{name}`]: its statically planned arena of {arena_len} f32.");
+    let doc_forward = format!(
+        "Runs the network. Never allocates; the result{} borrow{} the workspace.",
+        if n_out > 1 { "s" } else { "" },
+        if n_out > 1 { "" } else { "s" }
+    );
+    quote! {
+        #(#attrs)*
+        #vis struct #name {
+            #(#fields)*
+        }
+
+        #[doc = #doc_ws]
+        #vis type #ws_name = #rt::Workspace<#arena_len, #name>;
+
+        impl #name {
+            /// Shape of the (first) input, channels-last.
+            pub const INPUT_SHAPE: #input_shape;
+            /// Shape of the (first) output, channels-last.
+            pub const OUTPUT_SHAPE: #output_shape;
+            /// Shapes of every input, in declaration order.
+            pub const INPUT_SHAPES: [&'static [usize]; #n_in] = [#(#input_shapes),*];
+            /// Shapes of every output, in declaration order.
+            pub const OUTPUT_SHAPES: [&'static [usize]; #n_out] = [#(#output_shapes),*];
+            /// f32 elements of the workspace arena (reused across layers).
+            pub const ARENA_LEN: usize = #arena_len;
+            /// f32 elements all intermediate tensors would take without reuse.
+            pub const NAIVE_ARENA_LEN: usize = #naive;
+            /// Largest total of tensors live at one step: no plan of these tensors is smaller.
+            pub const LIVE_SET_BOUND: usize = #bound;
+            /// Number of f32 weights.
+            pub const PARAMS: usize = #total_params;
+
+            ::skipnet::__if_std! {
+                /// Loads the weights from the bytes of a safetensors file. Tensor names are
+                /// `<binding path>.<variable>` in Keras layouts; a missing, extra, mis-shaped
+                /// or non-f32 tensor is an `Err` naming it.
+                pub fn from_safetensors(bytes: &[u8]) -> ::core::result::Result<Self, ::skipnet::Error> {
+                    let mut __file = #rt::WeightFile::parse(bytes)?;
+                    let __net = #name { #(#loads)* };
+                    __file.finish()?;
+                    ::core::result::Result::Ok(__net)
+                }
+
+                /// A zeroed workspace on the heap (allocated in place, never on the stack).
+                pub fn workspace() -> #rt::Box<#ws_name> {
+                    #ws_name::boxed()
+                }
+            }
+
+            #[doc = #doc_forward]
+            #[allow(clippy::needless_lifetimes)]
+            pub fn forward<'w>(&self, ws: &'w mut #ws_name, #(#in_args),*) -> #forward_ret {
+                let __arena: &'w mut #rt::Arena<#arena_len> = ws.arena_mut();
+                #(#steps)*
+                let __arena: &'w #rt::Arena<#arena_len> = __arena;
+                #ret
+            }
+
+            /// A Keras-like table of the layers: op, output shape, parameters and
+            /// where each tensor lives in the arena, then the arena totals.
+            pub fn summary() -> &'static str {
+                #summary
+            }
+        }
+
+        #forward_array
+
+        const _: () = {
+            #(#unused)*
+        };
+    }
+}
+
+fn forward_array(
+    g: &Graph,
+    in_shapes: &[&Vec<usize>],
+    out_shapes: &[&Vec<usize>],
+    ws_name: &Ident,
+    _in_args: &[TokenStream],
+) -> TokenStream {
+    let nd = quote!(::skipnet::__private::ndarray);
+    let view_ty = |s: &[usize], life: TokenStream| match s.len() {
+        1 => quote!(#nd::ArrayView1<#life, f32>),
+        _ => quote!(#nd::ArrayView3<#life, f32>),
+    };
+    let name = &g.name;
+    let params = g.inputs.iter().zip(in_shapes).map(|(i, s)| {
+        let n = &i.name;
+        let t = view_ty(s, quote!('_));
+        quote!(#n: #t)
+    });
+    let converts = g.inputs.iter().zip(in_shapes).map(|(i, s)| {
+        let n = &i.name;
+        let len: usize = s.iter().product();
+        let msg = format!(
+            "{}::forward_array: input `{}` must have shape {} in standard (C-contiguous) layout; use `.as_standard_layout()`",
+            name,
+            n,
+            shape_str(s)
+        );
+        quote! {
+            let #n: &[f32; #len] = match #n.to_slice() {
+                ::core::option::Option::Some(s) if #n.shape() == [#(#s),*] => match s.try_into() {
+                    ::core::result::Result::Ok(a) => a,
+                    ::core::result::Result::Err(_) => panic!(#msg),
+                },
+                _ => panic!(#msg),
+            };
+        }
+    });
+    let args = g.inputs.iter().map(|i| &i.name);
+    let rets: Vec<TokenStream> = out_shapes
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            let y = if out_shapes.len() == 1 {
+                quote!(__y)
+            } else {
+                let idx = syn::Index::from(k);
+                quote!(__y.#idx)
+            };
+            let dims = quote!((#(#s),*));
+            let dims = if s.len() == 1 { quote!(#dims) } else { dims };
+            let t = view_ty(s, quote!('w));
+            quote! {
+                match <#t>::from_shape(#dims, &#y[..]) {
+                    ::core::result::Result::Ok(v) => v,
+                    ::core::result::Result::Err(_) => unreachable!("output length equals its shape's product"),
+                }
+            }
+        })
+        .collect();
+    let ret_ty = if out_shapes.len() == 1 {
+        view_ty(out_shapes[0], quote!('w))
+    } else {
+        let ts = out_shapes.iter().map(|s| view_ty(s, quote!('w)));
+        quote!((#(#ts),*))
+    };
+    let ret = if rets.len() == 1 { rets[0].clone() } else { quote!((#(#rets),*)) };
+    quote! {
+        ::skipnet::__if_ndarray! {
+            impl #name {
+                /// [`forward`](Self::forward) on `ndarray` views (channels-last).
+                ///
+                /// # Panics
+                /// If an input view has another shape or is not in standard layout.
+                pub fn forward_array<'w>(&self, ws: &'w mut #ws_name, #(#params),*) -> #ret_ty {
+                    #(#converts)*
+                    let __y = self.forward(ws, #(#args),*);
+                    #ret
+                }
+            }
+        }
+    }
+}
+
+fn group(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn summary(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan, weights: &[(usize, Vec<Weight>)]) -> String {
+    let mut rows: Vec<[String; 6]> = Vec::new();
+    for (id, v) in g.values.iter().enumerate() {
+        let (layer, config) = match &v.kind {
+            ValueKind::Input(_) => (format!("{} (input)", v.path), String::new()),
+            ValueKind::Node(n) => (format!("{} ({})", v.path, n.def.name), n.op.describe()),
+        };
+        let params: usize = weights
+            .iter()
+            .find(|(w, _)| *w == id)
+            .map(|(_, ws)| ws.iter().map(|w| w.len).sum())
+            .unwrap_or(0);
+        let (offset, size, live) = match (&v.kind, plan.buffers[id]) {
+            (ValueKind::Input(_), _) => ("input".into(), group(shapes[id].iter().product()), String::new()),
+            (_, Some(b)) => (group(b.offset), group(b.len), format!("{}..{}", b.first, b.last)),
+            (_, None) => ("-".into(), "-".into(), "not run: no output needs it".into()),
+        };
+        rows.push([layer, config, shape_str(&shapes[id]), group(params), offset, format!("{size:>9}  {live}")]);
+    }
+    let head = ["Layer (op)", "Config", "Output shape", "Params", "Arena offset", "     Size  Steps"];
+    let mut widths = head.map(|h| h.len());
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line = |cells: [&str; 6]| {
+        format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {:>w4$}  {}\n",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            cells[4],
+            cells[5],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4],
+        )
+    };
+    let total_width: usize = widths.iter().sum::<usize>() + 10;
+    let mut s = format!("Model: \"{}\"\n", g.name);
+    s += &"=".repeat(total_width);
+    s += "\n";
+    s += &line(head);
+    s += &"-".repeat(total_width);
+    s += "\n";
+    for r in &rows {
+        s += &line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
+    }
+    s += &"=".repeat(total_width);
+    s += "\n";
+    let params: usize = weights.iter().flat_map(|(_, w)| w).map(|w| w.len).sum();
+    let outputs: Vec<String> = g.outputs.iter().map(|(n, _)| n.to_string()).collect();
+    s += &format!("Total params: {} ({:.2} MiB f32)\n", group(params), params as f64 * 4.0 / 1048576.0);
+    s += &format!("Outputs: {}\n", outputs.join(", "));
+    s += &format!(
+        "ARENA_LEN: {} f32 ({:.1} KiB); naive sum of intermediate tensors: {} f32; live-set bound: {} f32\n",
+        group(plan.arena_len),
+        plan.arena_len as f64 * 4.0 / 1024.0,
+        group(plan.naive_sum),
+        group(plan.live_bound)
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(super::group(0), "0");
+        assert_eq!(super::group(999), "999");
+        assert_eq!(super::group(1000), "1,000");
+        assert_eq!(super::group(592163), "592,163");
+        assert_eq!(super::group(1234567), "1,234,567");
+    }
+}

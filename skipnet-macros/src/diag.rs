@@ -1,0 +1,137 @@
+//! Source locations and error construction shared by every stage.
+//!
+//! `proc_macro::Span::join` is nightly-only, so a location is kept as its first
+//! and last token's spans; `syn::Error::new_spanned` turns the pair back into a
+//! range that underlines the whole construct on stable Rust.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::ToTokens;
+
+/// A source range from `start`'s token to `end`'s token.
+#[derive(Clone, Copy, Debug)]
+pub struct Loc {
+    pub start: Span,
+    pub end: Span,
+}
+
+impl Loc {
+    pub fn at(span: Span) -> Loc {
+        Loc { start: span, end: span }
+    }
+
+    /// From the start of `self` to the end of `other`.
+    pub fn to(self, other: Loc) -> Loc {
+        Loc {
+            start: self.start,
+            end: other.end,
+        }
+    }
+}
+
+impl From<Span> for Loc {
+    fn from(s: Span) -> Loc {
+        Loc::at(s)
+    }
+}
+
+impl ToTokens for Loc {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        Ident::new("start", self.start).to_tokens(tokens);
+        Ident::new("end", self.end).to_tokens(tokens);
+    }
+}
+
+/// An error underlining `loc`.
+pub fn error(loc: impl Into<Loc>, msg: impl std::fmt::Display) -> syn::Error {
+    syn::Error::new_spanned(loc.into(), msg)
+}
+
+/// Folds errors into one `syn::Error` (rustc shows each with its own span).
+#[derive(Default)]
+pub struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub fn push(&mut self, e: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(e),
+            None => self.0 = Some(e),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// `Err` with every error pushed, or `Ok(v)` if there were none.
+    pub fn finish<T>(self, v: T) -> syn::Result<T> {
+        match self.0 {
+            Some(e) => Err(e),
+            None => Ok(v),
+        }
+    }
+}
+
+/// Formats a shape the way users write it: `[16, 16, 32]`.
+pub fn shape_str(dims: &[usize]) -> String {
+    let parts: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// The closest candidate by edit distance, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let mut best: Option<(&str, usize)> = None;
+    for c in candidates {
+        let d = edit_distance(word, c);
+        if d <= word.len().max(c.len()) / 3 + 1 && best.is_none_or(|(_, bd)| d < bd) {
+            best = Some((c, d));
+        }
+    }
+    best.map(|(c, _)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(did_you_mean("stride", ["strides", "padding"]), Some("strides"));
+        assert_eq!(did_you_mean("conv", ["conv2d", "add"]), Some("conv2d"));
+        assert_eq!(did_you_mean("xyzzy", ["conv2d", "add"]), None);
+        assert_eq!(shape_str(&[16, 16, 32]), "[16, 16, 32]");
+    }
+}
+
+/// One block instantiation on the way to a node: which block, called where.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub block: String,
+    pub call: Loc,
+}
+
+/// Adds, for an error inside a block, one error at each call site that led
+/// there, innermost first, so the user sees both the block line and the call.
+pub fn in_context(e: syn::Error, frames: &[Frame]) -> syn::Error {
+    let mut all = e;
+    for f in frames {
+        all.combine(error(
+            f.call,
+            format!("in this use of block `{}` (the error above is inside it)", f.block),
+        ));
+    }
+    all
+}

@@ -1,0 +1,647 @@
+//! Stage 2: syntax tree to a flat dataflow graph. Resolves names, expands block
+//! calls (substituting integer parameters, prefixing weight paths), matches call
+//! arguments to op signatures and builds the configured ops. Knows nothing of
+//! shapes, memory or code.
+
+use crate::diag::{did_you_mean, error, in_context, Errors, Frame, Loc};
+use crate::ops::{self, Op, OpDef};
+use crate::parse::{BlockDef, Call, Expr, NetworkDef, Stmt};
+use proc_macro2::Ident;
+use std::collections::{BTreeMap, BTreeSet};
+use syn::{Attribute, Visibility};
+
+/// Index of a value (network input or node output) in [`Graph::values`].
+pub type ValueId = usize;
+
+pub struct Graph {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    pub inputs: Vec<GraphInput>,
+    /// Inputs first (in declaration order), then nodes in schedule order.
+    pub values: Vec<Value>,
+    pub outputs: Vec<(Ident, ValueId)>,
+    /// Shape ascriptions (`name: [H, W, C] = ...`) to check.
+    pub ascriptions: Vec<Ascription>,
+    /// Bindings nobody reads (reported as warnings).
+    pub unused: Vec<Ident>,
+}
+
+pub struct GraphInput {
+    pub name: Ident,
+    /// As written; the shape stage validates it.
+    pub dims: Vec<(i128, Loc)>,
+    pub loc: Loc,
+}
+
+pub struct Ascription {
+    pub value: ValueId,
+    pub dims: Vec<(i128, Loc)>,
+    pub loc: Loc,
+    pub binding: String,
+    pub context: Vec<Frame>,
+}
+
+pub struct Value {
+    /// Name in `summary()` and in weight names: the binding path (`b1.a`) or an
+    /// automatic name (`upsample2d_1`) for unbound nested calls.
+    pub path: String,
+    pub kind: ValueKind,
+}
+
+pub enum ValueKind {
+    Input(usize),
+    Node(Node),
+}
+
+pub struct Node {
+    pub def: &'static OpDef,
+    pub op: Box<dyn Op>,
+    pub operands: Vec<OperandRef>,
+    pub call_loc: Loc,
+    /// Locations of the call's named or positional non-tensor arguments.
+    pub arg_locs: BTreeMap<&'static str, Loc>,
+    /// Set when the op owns weights: `<path>.<var>` names them.
+    pub weight_path: Option<String>,
+    /// Block instantiations leading here, innermost first.
+    pub context: Vec<Frame>,
+}
+
+pub struct OperandRef {
+    pub value: ValueId,
+    pub loc: Loc,
+    /// How the call refers to it: a name, or `op(...)` for a nested call.
+    pub label: String,
+}
+
+impl Graph {
+    pub fn node(&self, id: ValueId) -> Option<&Node> {
+        match &self.values[id].kind {
+            ValueKind::Node(n) => Some(n),
+            ValueKind::Input(_) => None,
+        }
+    }
+}
+
+/// Lowers one network. Returns the graph of everything that lowered cleanly
+/// (so later stages can still report their own errors) and the errors found.
+pub fn build(blocks: &[BlockDef], net: &NetworkDef) -> (Graph, Errors) {
+    let mut errors = Errors::default();
+    let mut block_map = BTreeMap::new();
+    for b in blocks {
+        let name = b.name.to_string();
+        if ops::lookup(&name).is_some() {
+            errors.push(error(b.name.span(), format!("block `{name}` has the name of an op; rename it")));
+        } else if block_map.insert(name.clone(), b).is_some() {
+            errors.push(error(b.name.span(), format!("block `{name}` is defined twice")));
+        }
+    }
+    let mut l = Lowerer {
+        blocks: block_map,
+        values: Vec::new(),
+        errors,
+        counters: BTreeMap::new(),
+        ascriptions: Vec::new(),
+        unused: Vec::new(),
+        reported_unused: BTreeSet::new(),
+    };
+
+    let mut scope = Scope::default();
+    let mut inputs = Vec::new();
+    for (i, inp) in net.inputs.iter().enumerate() {
+        let id = l.values.len();
+        l.values.push(Value {
+            path: inp.name.to_string(),
+            kind: ValueKind::Input(i),
+        });
+        inputs.push(GraphInput {
+            name: inp.name.clone(),
+            dims: inp.shape.dims.iter().map(|d| (d.value, d.loc)).collect(),
+            loc: inp.shape.loc,
+        });
+        l.define(&mut scope, &inp.name, Binding::Tensor(id));
+    }
+    l.lower_body(&net.body, &mut scope, "", &[]);
+
+    let mut outputs = Vec::new();
+    for out in &net.outputs {
+        match scope.names.get(&out.to_string()) {
+            Some(entry) => {
+                scope.used.insert(out.to_string());
+                match entry.binding {
+                    Binding::Tensor(id) if matches!(l.values[id].kind, ValueKind::Input(_)) => {
+                        l.errors.push(error(
+                            out.span(),
+                            format!("output `{out}` is a network input; an output must be computed by a layer"),
+                        ));
+                    }
+                    Binding::Tensor(id) => outputs.push((out.clone(), id)),
+                    Binding::Int(_) => l.errors.push(error(
+                        out.span(),
+                        format!("output `{out}` must be a tensor"),
+                    )),
+                    Binding::Poisoned => {}
+                }
+            }
+            None => {
+                let hint = did_you_mean(&out.to_string(), scope.order.iter().map(|s| s.as_str()))
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                l.errors.push(error(
+                    out.span(),
+                    format!("output `{out}` is not defined in the body of `{}`{hint}", net.name),
+                ));
+            }
+        }
+    }
+    l.collect_unused(&scope, "");
+
+    let Lowerer {
+        values,
+        errors,
+        ascriptions,
+        unused,
+        ..
+    } = l;
+    let graph = Graph {
+        attrs: net.attrs.clone(),
+        vis: net.vis.clone(),
+        name: net.name.clone(),
+        inputs,
+        values,
+        outputs,
+        ascriptions,
+        unused,
+    };
+    (graph, errors)
+}
+
+#[derive(Clone, Copy)]
+enum Binding {
+    Tensor(ValueId),
+    Int(i128),
+    /// A binding whose expression had errors: uses are silent (already reported).
+    Poisoned,
+}
+
+struct Entry {
+    binding: Binding,
+    ident: Ident,
+}
+
+#[derive(Default)]
+struct Scope {
+    names: BTreeMap<String, Entry>,
+    /// Definition order, for suggestions and unused reports.
+    order: Vec<String>,
+    used: BTreeSet<String>,
+    /// Every statement name of the body, to tell "defined later" from "unknown".
+    later: BTreeMap<String, Loc>,
+}
+
+impl Scope {
+    fn ints(&self) -> BTreeMap<String, i128> {
+        self.names
+            .iter()
+            .filter_map(|(k, e)| match e.binding {
+                Binding::Int(v) => Some((k.clone(), v)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Deepest block nesting accepted (guards against runaway expansion).
+const MAX_BLOCK_DEPTH: usize = 64;
+/// Most nodes one network may expand to.
+const MAX_NODES: usize = 1_000_000;
+
+struct Lowerer<'a> {
+    blocks: BTreeMap<String, &'a BlockDef>,
+    values: Vec<Value>,
+    errors: Errors,
+    counters: BTreeMap<&'static str, usize>,
+    ascriptions: Vec<Ascription>,
+    unused: Vec<Ident>,
+    /// (block, binding) pairs already reported, so a block used twice warns once.
+    reported_unused: BTreeSet<(String, String)>,
+}
+
+impl Lowerer<'_> {
+    fn define(&mut self, scope: &mut Scope, name: &Ident, b: Binding) {
+        let key = name.to_string();
+        scope.order.push(key.clone());
+        scope.names.insert(key, Entry { binding: b, ident: name.clone() });
+    }
+
+    fn err(&mut self, e: syn::Error, ctx: &[Frame]) {
+        self.errors.push(in_context(e, ctx));
+    }
+
+    fn lower_body(&mut self, body: &[Stmt], scope: &mut Scope, prefix: &str, ctx: &[Frame]) {
+        for s in body {
+            scope.later.entry(s.name.to_string()).or_insert(Loc::at(s.name.span()));
+        }
+        for s in body {
+            let key = s.name.to_string();
+            let duplicate = scope.names.get(&key).map(|e| e.ident.clone());
+            let path = format!("{prefix}{key}");
+            let value = self.lower_expr(&s.expr, Some(&path), scope, ctx);
+            if let Some(first) = duplicate {
+                let mut e = error(
+                    s.name.span(),
+                    format!("`{key}` is already defined; every binding needs its own name (weights are named after it)"),
+                );
+                e.combine(error(first.span(), format!("`{key}` is first defined here")));
+                self.err(e, ctx);
+                continue;
+            }
+            let Some(id) = value else {
+                // Keep the name known so later uses do not cascade into "unknown name".
+                self.define(scope, &s.name, Binding::Poisoned);
+                scope.used.insert(key);
+                continue;
+            };
+            if let Some(a) = &s.ascription {
+                self.ascriptions.push(Ascription {
+                    value: id,
+                    dims: a.dims.iter().map(|d| (d.value, d.loc)).collect(),
+                    loc: a.loc,
+                    binding: key.clone(),
+                    context: ctx.to_vec(),
+                });
+            }
+            self.define(scope, &s.name, Binding::Tensor(id));
+        }
+    }
+
+    fn collect_unused(&mut self, scope: &Scope, block: &str) {
+        for name in &scope.order {
+            if scope.used.contains(name) || name.starts_with('_') {
+                continue;
+            }
+            let Some(e) = scope.names.get(name) else { continue };
+            if self.reported_unused.insert((block.to_string(), name.clone())) {
+                self.unused.push(e.ident.clone());
+            }
+        }
+    }
+
+    fn unknown_name(&mut self, id: &Ident, scope: &Scope, ctx: &[Frame]) {
+        let key = id.to_string();
+        let e = if let Some(at) = scope.later.get(&key) {
+            let mut e = error(
+                id.span(),
+                format!("`{key}` is used before it is defined; bindings are evaluated in order"),
+            );
+            e.combine(error(*at, format!("`{key}` is defined here, later")));
+            e
+        } else {
+            let hint = did_you_mean(&key, scope.order.iter().map(|s| s.as_str()))
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            error(id.span(), format!("cannot find tensor `{key}`{hint}"))
+        };
+        self.err(e, ctx);
+    }
+
+    /// Lowers a tensor expression. `bind` is the weight path when the expression
+    /// is the whole right-hand side of a binding.
+    fn lower_expr(&mut self, e: &Expr, bind: Option<&str>, scope: &mut Scope, ctx: &[Frame]) -> Option<ValueId> {
+        match e {
+            Expr::Name(id) => match scope.names.get(&id.to_string()).map(|e| e.binding) {
+                Some(Binding::Tensor(v)) => {
+                    scope.used.insert(id.to_string());
+                    Some(v)
+                }
+                Some(Binding::Poisoned) => None,
+                Some(Binding::Int(_)) => {
+                    scope.used.insert(id.to_string());
+                    self.err(
+                        error(id.span(), format!("`{id}` is an integer parameter, not a tensor")),
+                        ctx,
+                    );
+                    None
+                }
+                None => {
+                    self.unknown_name(id, scope, ctx);
+                    None
+                }
+            },
+            Expr::Call(call) => {
+                let name = call.func.to_string();
+                if self.blocks.contains_key(&name) {
+                    return self.lower_block_call(call, bind, scope, ctx);
+                }
+                self.lower_op_call(call, bind, scope, ctx)
+            }
+            other => {
+                self.err(
+                    error(other.loc(), "expected a tensor: a name or an op call like `conv2d(x, 16, 3)`"),
+                    ctx,
+                );
+                None
+            }
+        }
+    }
+
+    fn lower_op_call(&mut self, call: &Call, bind: Option<&str>, scope: &mut Scope, ctx: &[Frame]) -> Option<ValueId> {
+        let name = call.func.to_string();
+        let Some(def) = ops::lookup(&name) else {
+            let msg = if ops::PLANNED.contains(&name.as_str()) {
+                format!("op `{name}` is not supported yet")
+            } else {
+                let candidates = ops::OPS
+                    .iter()
+                    .map(|d| d.name)
+                    .chain(self.blocks.keys().map(|s| s.as_str()))
+                    .collect::<Vec<_>>();
+                match did_you_mean(&name, candidates) {
+                    Some(s) => format!("unknown op or block `{name}`; did you mean `{s}`?"),
+                    None => format!("unknown op or block `{name}`"),
+                }
+            };
+            self.err(error(call.func.span(), msg), ctx);
+            // Still resolve the operands, so their own errors show up too.
+            for a in &call.args {
+                if let Expr::Call(_) | Expr::Name(_) = a.value {
+                    let _ = self.lower_expr_quiet(&a.value, scope, ctx);
+                }
+            }
+            return None;
+        };
+        if def.has_weights && bind.is_none() {
+            self.err(
+                error(
+                    call.loc,
+                    format!(
+                        "`{name}` has weights, so it must be bound to a name: write `layer = {name}(...);` on its own line and pass `layer` here (its weights are named `layer.kernel`, ...)"
+                    ),
+                ),
+                ctx,
+            );
+        }
+        let bound = match ops::bind(def, call) {
+            Ok(b) => b,
+            Err(e) => {
+                self.err(e, ctx);
+                return None;
+            }
+        };
+        let ints = scope.ints();
+        for e in bound.values.values() {
+            mark_names_used(e, scope);
+        }
+        let values = ops::Values {
+            op: def.name,
+            call_loc: call.loc,
+            values: &bound.values,
+            ints: &ints,
+        };
+        let built = (def.build)(&values);
+        let mut operands = Vec::new();
+        let mut ok = true;
+        for t in &bound.tensors {
+            let label = match t {
+                Expr::Name(id) => id.to_string(),
+                Expr::Call(c) => format!("{}(...)", c.func),
+                _ => "?".into(),
+            };
+            match self.lower_expr(t, None, scope, ctx) {
+                Some(v) => operands.push(OperandRef { value: v, loc: t.loc(), label }),
+                None => ok = false,
+            }
+        }
+        let op = match built {
+            Ok(op) => op,
+            Err(e) => {
+                self.err(e, ctx);
+                return None;
+            }
+        };
+        if !ok || (def.has_weights && bind.is_none()) {
+            return None;
+        }
+        if self.values.len() >= MAX_NODES {
+            self.err(error(call.loc, format!("network expands to more than {MAX_NODES} layers")), ctx);
+            return None;
+        }
+        let path = match bind {
+            Some(p) => p.to_string(),
+            None => {
+                let n = self.counters.entry(def.name).or_insert(0);
+                *n += 1;
+                format!("{}_{}", def.name, n)
+            }
+        };
+        let arg_locs = bound.values.iter().map(|(k, v)| (*k, v.loc())).collect();
+        let id = self.values.len();
+        self.values.push(Value {
+            path: path.clone(),
+            kind: ValueKind::Node(Node {
+                def,
+                op,
+                operands,
+                call_loc: call.loc,
+                arg_locs,
+                weight_path: def.has_weights.then_some(path),
+                context: ctx.to_vec(),
+            }),
+        });
+        Some(id)
+    }
+
+    /// Lowers an operand of an unknown op: errors inside it are still reported.
+    fn lower_expr_quiet(&mut self, e: &Expr, scope: &mut Scope, ctx: &[Frame]) -> Option<ValueId> {
+        match e {
+            Expr::Name(id) if scope.names.contains_key(&id.to_string()) => {
+                scope.used.insert(id.to_string());
+                None
+            }
+            Expr::Name(_) => None,
+            _ => self.lower_expr(e, Some("_"), scope, ctx),
+        }
+    }
+
+    fn lower_block_call(&mut self, call: &Call, bind: Option<&str>, scope: &mut Scope, ctx: &[Frame]) -> Option<ValueId> {
+        let name = call.func.to_string();
+        let block = *self.blocks.get(&name)?;
+        if ctx.iter().any(|f| f.block == name) {
+            self.err(
+                error(call.func.span(), format!("block `{name}` calls itself; recursive blocks are not allowed")),
+                ctx,
+            );
+            return None;
+        }
+        if ctx.len() >= MAX_BLOCK_DEPTH {
+            self.err(
+                error(call.func.span(), format!("blocks nest more than {MAX_BLOCK_DEPTH} deep")),
+                ctx,
+            );
+            return None;
+        }
+        let Some(bind) = bind else {
+            self.err(
+                error(
+                    call.loc,
+                    format!("a call of block `{name}` must be bound to a name: `b = {name}(...);` (its layers' weights are named `b.<layer>.kernel`)"),
+                ),
+                ctx,
+            );
+            return None;
+        };
+        if let Some(a) = call.args.iter().find_map(|a| a.name.as_ref()) {
+            self.err(error(a.span(), format!("block `{name}` takes its arguments by position")), ctx);
+            return None;
+        }
+        if call.args.len() != block.params.len() {
+            let params: Vec<String> = block.params.iter().map(|p| p.to_string()).collect();
+            self.err(
+                error(
+                    call.loc,
+                    format!(
+                        "block `{name}` takes {} argument(s) ({}), but {} were given",
+                        block.params.len(),
+                        params.join(", "),
+                        call.args.len()
+                    ),
+                ),
+                ctx,
+            );
+            return None;
+        }
+        let mut inner = Scope::default();
+        let mut ok = true;
+        for (p, a) in block.params.iter().zip(&call.args) {
+            let b = match &a.value {
+                Expr::Int(i) => Some(Binding::Int(i.value)),
+                Expr::Name(id) => match scope.names.get(&id.to_string()).map(|e| e.binding) {
+                    Some(Binding::Int(v)) => {
+                        scope.used.insert(id.to_string());
+                        Some(Binding::Int(v))
+                    }
+                    _ => self.lower_expr(&a.value, None, scope, ctx).map(Binding::Tensor),
+                },
+                other => self.lower_expr(other, None, scope, ctx).map(Binding::Tensor),
+            };
+            match b {
+                Some(b) => self.define(&mut inner, p, b),
+                None => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let mut frames = vec![Frame { block: name.clone(), call: call.loc }];
+        frames.extend_from_slice(ctx);
+        let prefix = format!("{bind}.");
+        self.lower_body(&block.body, &mut inner, &prefix, &frames);
+        let out = self.lower_expr(&block.ret, Some(bind), &mut inner, &frames);
+        self.collect_unused(&inner, &name);
+        out
+    }
+}
+
+/// Marks integer parameters read by an op's value arguments as used.
+fn mark_names_used(e: &Expr, scope: &mut Scope) {
+    match e {
+        Expr::Name(id) if scope.names.contains_key(&id.to_string()) => {
+            scope.used.insert(id.to_string());
+        }
+        Expr::Tuple(items, _) => items.iter().for_each(|i| mark_names_used(i, scope)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::Source;
+    use quote::quote;
+
+    fn lower(ts: proc_macro2::TokenStream) -> syn::Result<Graph> {
+        let src: Source = syn::parse2(ts)?;
+        let (g, errors) = build(&src.blocks, &src.networks[0]);
+        errors.finish(g)
+    }
+
+    fn messages(e: syn::Error) -> Vec<String> {
+        e.into_iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn blocks_expand_with_paths_and_int_params() {
+        let g = lower(quote! {
+            block apes(x, filters) {
+                a = conv2d(x, filters, 3, padding = same);
+                b = conv2d(x, filters, 1);
+                return add(a, b);
+            }
+            pub Net(x: [8, 8, 4]) -> out {
+                b1 = apes(x, 16);
+                out = conv2d(upsample2d(b1, 2), 3, 1);
+            }
+        })
+        .unwrap();
+        let paths: Vec<&str> = g.values.iter().map(|v| v.path.as_str()).collect();
+        assert_eq!(paths, ["x", "b1.a", "b1.b", "b1", "upsample2d_1", "out"]);
+        assert_eq!(g.outputs[0].1, 5);
+        let n = g.node(3).unwrap();
+        assert_eq!(n.def.name, "add");
+        assert_eq!(n.operands.iter().map(|o| o.value).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(g.node(1).unwrap().weight_path.as_deref(), Some("b1.a"));
+        assert!(g.unused.is_empty());
+    }
+
+    #[test]
+    fn collects_name_errors() {
+        let e = lower(quote! {
+            pub Net(x: [8, 8, 4]) -> out {
+                a = relu(b);
+                b = relu(x);
+                b = relu(x);
+                c = conv3d(x);
+                out = relu(cc);
+            }
+        })
+        .err()
+        .unwrap();
+        let m = messages(e);
+        assert!(m[0].contains("`b` is used before it is defined"), "{m:?}");
+        assert!(m.iter().any(|s| s.contains("`b` is already defined")), "{m:?}");
+        assert!(m.iter().any(|s| s.contains("unknown op or block `conv3d`; did you mean `conv2d`?")), "{m:?}");
+        assert!(m.iter().any(|s| s.contains("cannot find tensor `cc`; did you mean `c`?")), "{m:?}");
+    }
+
+    #[test]
+    fn weighted_op_must_be_bound_and_recursion_is_rejected() {
+        let m = messages(
+            lower(quote! {
+                block r(x) { return r(x); }
+                pub Net(x: [8, 8, 4]) -> out {
+                    y = r(x);
+                    out = add(conv2d(x, 4, 1), x);
+                }
+            })
+            .err()
+            .unwrap(),
+        );
+        assert!(m.iter().any(|s| s.contains("block `r` calls itself")), "{m:?}");
+        assert!(m.iter().any(|s| s.contains("in this use of block `r`")), "{m:?}");
+        assert!(m.iter().any(|s| s.contains("`conv2d` has weights, so it must be bound")), "{m:?}");
+    }
+
+    #[test]
+    fn unused_bindings_are_listed() {
+        let g = lower(quote! {
+            pub Net(x: [8, 8, 4]) -> out {
+                dead = relu(x);
+                _quiet = relu(x);
+                out = relu(x);
+            }
+        })
+        .unwrap();
+        assert_eq!(g.unused.len(), 1);
+        assert_eq!(g.unused[0], "dead");
+    }
+}

@@ -1,0 +1,138 @@
+//! The `network!` procedural macro of skipnet.
+//!
+//! The crate reads as a pipeline, one module per stage, each knowing nothing of
+//! the stages after it:
+//!
+//! `parse` (tokens to syntax) -> `graph` (names, blocks, op arguments) ->
+//! `shape` (every tensor's shape, every mismatch) -> `plan` (arena offsets) ->
+//! `codegen` (the struct, `forward`, `summary`).
+//!
+//! Ops live in `ops/`, one file each (signature, shape rule, weights, emitted
+//! code). Errors are `syn::Error`s with spans, combined so that one compile
+//! reports all of them; the macro never panics on any input.
+
+use proc_macro::TokenStream;
+
+mod codegen;
+mod diag;
+mod graph;
+mod ops;
+mod parse;
+mod plan;
+mod shape;
+
+/// Declares a network; see the `skipnet` crate and `DSL.md` for the language.
+#[proc_macro]
+pub fn network(input: TokenStream) -> TokenStream {
+    expand(input.into()).unwrap_or_else(|e| e.to_compile_error()).into()
+}
+
+/// The whole front end and back end as a plain function, for tests and fuzzing.
+fn expand(input: proc_macro2::TokenStream) -> syn::Result<proc_macro2::TokenStream> {
+    let src: parse::Source = syn::parse2(input)?;
+    let mut errors = diag::Errors::default();
+    let mut out = proc_macro2::TokenStream::new();
+    for net in &src.networks {
+        match compile_network(&src.blocks, net) {
+            Ok(ts) => out.extend(ts),
+            Err(e) => errors.push(e),
+        }
+    }
+    errors.finish(out)
+}
+
+fn compile_network(blocks: &[parse::BlockDef], net: &parse::NetworkDef) -> syn::Result<proc_macro2::TokenStream> {
+    let mut errors = diag::Errors::default();
+    for a in &net.attrs {
+        if a.path().is_ident("doc") {
+            continue;
+        }
+        let msg = if a.path().is_ident("weights") {
+            "`#[weights = ...]` (weights baked in at compile time) is not supported yet; load them with `from_safetensors`"
+        } else {
+            "only doc comments are accepted on a network declaration"
+        };
+        errors.push(diag::error(diag::Loc::at(a.pound_token.span), msg));
+    }
+    let (g, graph_errors) = graph::build(blocks, net);
+    if let Err(e) = graph_errors.finish(()) {
+        errors.push(e);
+    }
+    let shapes = match shape::infer(&g) {
+        Ok(s) => s,
+        Err(e) => {
+            errors.push(e);
+            return errors.finish(proc_macro2::TokenStream::new());
+        }
+    };
+    errors.finish(())?;
+
+    let values: Vec<plan::PlanValue> = g
+        .values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| plan::PlanValue {
+            len: shape::elements(&shapes[i]).unwrap_or(0),
+            external: matches!(v.kind, graph::ValueKind::Input(_)),
+            operands: match &v.kind {
+                graph::ValueKind::Node(n) => n.operands.iter().map(|o| o.value).collect(),
+                graph::ValueKind::Input(_) => Vec::new(),
+            },
+        })
+        .collect();
+    let outputs: Vec<usize> = g.outputs.iter().map(|(_, v)| *v).collect();
+    let plan = plan::plan(&values, &outputs);
+    if let Err(e) = plan.check() {
+        return Err(diag::error(
+            net.name.span(),
+            format!("internal error in the memory planner, please report it: {e}"),
+        ));
+    }
+    Ok(codegen::generate(&g, &shapes, &plan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand;
+    use quote::quote;
+
+    #[test]
+    fn expands_the_dsl_example() {
+        let ts = expand(quote! {
+            block apes(x, filters) {
+                a = conv2d(x, filters, 3, padding = same, activation = relu);
+                b = conv2d(x, filters, 1, padding = same);
+                return add(a, b);
+            }
+            pub ApesNet(x: [64, 64, 16]) -> out {
+                b1  = apes(x, 16);
+                p1  = max_pool2d(b1, 2);
+                b2  = apes(p1, 32);
+                out = conv2d(b2, 4, 1);
+            }
+        })
+        .unwrap()
+        .to_string();
+        assert!(ts.contains("pub struct ApesNet"), "{ts}");
+        assert!(ts.contains("\"b1.a.kernel\""), "{ts}");
+        assert!(ts.contains("\"b2.b.bias\""), "{ts}");
+        assert!(ts.contains("ApesNetWorkspace"), "{ts}");
+    }
+
+    #[test]
+    fn errors_from_all_stages_are_reported_together() {
+        let e = expand(quote! {
+            pub Net(x: [8, 8, 3]) -> out {
+                a = conv2d(x, 4, 3, padding = same);
+                b = conv2d(x, 5, 3, padding = same);
+                s = add(a, b);
+                out = relu(missing);
+            }
+        })
+        .unwrap_err();
+        let m: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert!(m[0].contains("cannot find tensor `missing`"), "{m:?}");
+        assert!(m[1].contains("`add` needs identical shapes"), "{m:?}");
+    }
+}

@@ -1,0 +1,95 @@
+//! `concat`: Keras `Concatenate` (any axis; all other axes equal).
+
+use super::*;
+
+pub static DEF: OpDef = OpDef {
+    name: "concat",
+    params: &[
+        Param { name: "inputs", kind: Kind::Tensors },
+        Param { name: "axis", kind: Kind::Optional },
+    ],
+    has_weights: false,
+    build: |v| {
+        Ok(Box::new(Concat {
+            axis: v.int("axis", -1)?,
+        }))
+    },
+};
+
+/// `axis` as Keras counts it: the batch is axis 0, so channels are -1 or 3.
+pub struct Concat {
+    axis: i128,
+}
+
+impl Concat {
+    /// The axis index within the (batch-less) shape.
+    fn resolve(&self, rank: usize) -> Result<usize, OpError> {
+        let with_batch = rank as i128 + 1;
+        let a = if self.axis < 0 { self.axis + with_batch } else { self.axis };
+        if a <= 0 || a >= with_batch {
+            let hint = if a == 0 { " (axis 0 is the batch)" } else { "" };
+            return op_err(
+                Blame::Arg("axis"),
+                format!(
+                    "`concat` axis {} is out of range for rank-{rank} tensors{hint}; Keras counts the batch as axis 0, so use 1..={rank} or -{rank}..=-1",
+                    self.axis
+                ),
+            );
+        }
+        Ok(a as usize - 1)
+    }
+
+    fn outer(&self, shape: &[usize]) -> usize {
+        self.resolve(shape.len()).map(|a| shape[..a].iter().product()).unwrap_or(1)
+    }
+}
+
+impl Op for Concat {
+    fn name(&self) -> &'static str {
+        "concat"
+    }
+
+    fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
+        if ops.len() < 2 {
+            return op_err(Blame::Call, "`concat` needs at least two tensors");
+        }
+        let rank = ops[0].shape.len();
+        let axis = self.resolve(rank)?;
+        let mut out = ops[0].shape.to_vec();
+        for (i, o) in ops.iter().enumerate().skip(1) {
+            let same_rest = o.shape.len() == rank
+                && (0..rank).all(|d| d == axis || o.shape[d] == ops[0].shape[d]);
+            if !same_rest {
+                let which = match (rank, axis) {
+                    (3, 2) => "H and W",
+                    (3, _) => "all axes but the concat axis",
+                    _ => "every other axis",
+                };
+                return op_err(
+                    Blame::Operand(i),
+                    format!(
+                        "`concat` needs equal {which}: {} but {}",
+                        ops[0].describe(),
+                        o.describe()
+                    ),
+                );
+            }
+            out[axis] = match out[axis].checked_add(o.shape[axis]) {
+                Some(v) => v,
+                None => return op_err(Blame::Call, "`concat` output size overflows"),
+            };
+        }
+        Ok(out)
+    }
+
+    fn emit(&self, cx: &EmitCtx) -> TokenStream {
+        let rt = cx.rt;
+        let outer = self.outer(cx.out_shape);
+        let (ins, out) = (cx.inputs, cx.out);
+        quote!(#rt::ops::concat::concat(#outer, &[#(#ins),*], #out);)
+    }
+
+    fn describe(&self) -> String {
+        format!("axis {}", self.axis)
+    }
+}

@@ -1,0 +1,183 @@
+//! `conv2d`: Keras `Conv2D`.
+
+use super::*;
+
+pub static DEF: OpDef = OpDef {
+    name: "conv2d",
+    params: &[
+        Param { name: "x", kind: Kind::Tensor },
+        Param { name: "filters", kind: Kind::Required },
+        Param { name: "kernel_size", kind: Kind::Required },
+        Param { name: "strides", kind: Kind::Optional },
+        Param { name: "padding", kind: Kind::Optional },
+        Param { name: "dilation_rate", kind: Kind::Optional },
+        Param { name: "groups", kind: Kind::Optional },
+        Param { name: "activation", kind: Kind::Optional },
+        Param { name: "use_bias", kind: Kind::Optional },
+    ],
+    has_weights: true,
+    build,
+};
+
+pub struct Conv2d {
+    filters: usize,
+    kernel: (usize, usize),
+    strides: (usize, usize),
+    same: bool,
+    dilation: (usize, usize),
+    groups: usize,
+    activation: Act,
+    use_bias: bool,
+}
+
+fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
+    let c = Conv2d {
+        filters: v.positive("filters", None)?,
+        kernel: v.pair("kernel_size", None)?,
+        strides: v.pair("strides", Some((1, 1)))?,
+        same: v.choice("padding", &["valid", "same"], "valid")? == "same",
+        dilation: v.pair("dilation_rate", Some((1, 1)))?,
+        groups: v.positive("groups", Some(1))?,
+        activation: v.activation()?,
+        use_bias: v.boolean("use_bias", true)?,
+    };
+    if (c.strides.0 > 1 || c.strides.1 > 1) && (c.dilation.0 > 1 || c.dilation.1 > 1) {
+        return Err(error(
+            v.loc("dilation_rate"),
+            "`conv2d` cannot combine `strides` > 1 with `dilation_rate` > 1 (Keras rejects it too)",
+        ));
+    }
+    if c.filters % c.groups != 0 {
+        return Err(error(
+            v.loc("groups"),
+            format!("`filters` ({}) must be divisible by `groups` ({})", c.filters, c.groups),
+        ));
+    }
+    Ok(Box::new(c))
+}
+
+impl Conv2d {
+    /// Output size and leading pad along H and W.
+    fn geometry(&self, h: usize, w: usize) -> Result<((usize, usize), (usize, usize)), OpError> {
+        let axis = |input: usize, k: usize, s: usize, d: usize, name: &str| {
+            let span = (k - 1).checked_mul(d).and_then(|v| v.checked_add(1));
+            let Some(span) = span else {
+                return op_err(Blame::Arg("kernel_size"), "kernel size times dilation overflows");
+            };
+            window_out(input, span, s, self.same).or_else(|_| {
+                let what = if d > 1 {
+                    format!("kernel {k} with dilation {d} spans {span} {name}s")
+                } else {
+                    format!("kernel is {k} {name}s tall/wide")
+                };
+                op_err(
+                    Blame::Arg("kernel_size"),
+                    format!(
+                        "`conv2d` with `padding = valid`: the {what}, but the input has only {input} {name}s; use `padding = same` or a smaller kernel"
+                    ),
+                )
+            })
+        };
+        let (oh, ph) = axis(h, self.kernel.0, self.strides.0, self.dilation.0, "row")?;
+        let (ow, pw) = axis(w, self.kernel.1, self.strides.1, self.dilation.1, "column")?;
+        Ok(((oh, ow), (ph, pw)))
+    }
+}
+
+impl Op for Conv2d {
+    fn name(&self) -> &'static str {
+        "conv2d"
+    }
+
+    fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
+        let (h, w, c) = expect_hwc("conv2d", 0, &ops[0])?;
+        if c % self.groups != 0 {
+            return op_err(
+                Blame::Arg("groups"),
+                format!(
+                    "`conv2d` input channels ({c}) must be divisible by `groups` ({}); {}",
+                    self.groups,
+                    ops[0].describe()
+                ),
+            );
+        }
+        let ((oh, ow), _) = self.geometry(h, w)?;
+        Ok(vec![oh, ow, self.filters])
+    }
+
+    fn weights(&self, ins: &[&[usize]]) -> Vec<WeightSpec> {
+        let cin = ins[0][2] / self.groups;
+        let mut w = vec![WeightSpec {
+            var: "kernel",
+            shape: vec![self.kernel.0, self.kernel.1, cin, self.filters],
+        }];
+        if self.use_bias {
+            w.push(WeightSpec {
+                var: "bias",
+                shape: vec![self.filters],
+            });
+        }
+        w
+    }
+
+    fn emit(&self, cx: &EmitCtx) -> TokenStream {
+        let rt = cx.rt;
+        let s = &cx.in_shapes[0];
+        let Ok((_, (ph, pw))) = self.geometry(s[0], s[1]) else {
+            return quote!(compile_error!("conv2d geometry changed after shape check"););
+        };
+        let input = hwc_tokens(rt, s);
+        let output = hwc_tokens(rt, cx.out_shape);
+        let (kh, kw) = self.kernel;
+        let (sh, sw) = self.strides;
+        let (dh, dw) = self.dilation;
+        let groups = self.groups;
+        let act = self.activation.tokens(rt);
+        let x = &cx.inputs[0];
+        let out = cx.out;
+        let kernel = &cx.weights[0];
+        let bias = match cx.weights.get(1) {
+            Some(b) => quote!(::core::option::Option::Some(#b)),
+            None => quote!(::core::option::Option::None),
+        };
+        quote! {
+            const GEOM: #rt::ops::conv2d::Conv2dGeom = #rt::ops::conv2d::Conv2dGeom {
+                input: #input,
+                output: #output,
+                kernel: (#kh, #kw),
+                strides: (#sh, #sw),
+                dilation: (#dh, #dw),
+                pad: (#ph, #pw),
+                groups: #groups,
+                activation: #act,
+            };
+            #rt::ops::conv2d::conv2d(&GEOM, #x, #kernel, #bias, #out);
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut d = format!("{}x{}", self.kernel.0, self.kernel.1);
+        if self.strides != (1, 1) {
+            d += &format!(" /{}", pair_str(self.strides));
+        }
+        if self.dilation != (1, 1) {
+            d += &format!(" d{}", pair_str(self.dilation));
+        }
+        d += if self.same { " same" } else { " valid" };
+        if self.groups != 1 {
+            d += &format!(" g{}", self.groups);
+        }
+        if self.activation != Act::Linear {
+            d += &format!(" {}", self.activation.name());
+        }
+        d
+    }
+}
+
+fn pair_str((a, b): (usize, usize)) -> String {
+    if a == b {
+        a.to_string()
+    } else {
+        format!("({a},{b})")
+    }
+}

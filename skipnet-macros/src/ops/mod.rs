@@ -1,0 +1,498 @@
+//! The op table. Each op lives in one file holding its argument signature, its
+//! shape rule, its weights and the code it emits; adding an op is one new file
+//! and one line in [`OPS`]. The pipeline stages call into ops only through the
+//! [`Op`] trait and [`OpDef`].
+
+use crate::diag::{did_you_mean, error, shape_str, Errors, Loc};
+use crate::parse::{Arg, Call, Expr};
+use proc_macro2::TokenStream;
+use quote::quote;
+use std::collections::BTreeMap;
+
+mod activation;
+mod add;
+mod concat;
+mod conv2d;
+mod max_pool2d;
+mod upsample2d;
+
+/// Every op the language knows, by name.
+pub static OPS: &[&OpDef] = &[
+    &conv2d::DEF,
+    &max_pool2d::DEF,
+    &upsample2d::DEF,
+    &add::DEF,
+    &concat::DEF,
+    &activation::RELU,
+    &activation::SIGMOID,
+    &activation::TANH,
+    &activation::LINEAR,
+];
+
+/// Ops of DSL.md §2 not implemented yet: named in the error so users know the
+/// name is right and support is coming, rather than "unknown op".
+pub static PLANNED: &[&str] = &[
+    "conv2d_transpose",
+    "depthwise_conv2d",
+    "separable_conv2d",
+    "dense",
+    "batch_norm",
+    "avg_pool2d",
+    "global_avg_pool2d",
+    "global_max_pool2d",
+    "zero_padding2d",
+    "cropping2d",
+    "flatten",
+    "subtract",
+    "multiply",
+    "average",
+    "maximum",
+    "minimum",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "hard_sigmoid",
+    "softmax",
+    "swish",
+    "gelu",
+    "dropout",
+];
+
+pub fn lookup(name: &str) -> Option<&'static OpDef> {
+    OPS.iter().copied().find(|d| d.name == name)
+}
+
+/// Static description of an op: its name, signature and constructor.
+pub struct OpDef {
+    pub name: &'static str,
+    /// Keras-order parameters. Tensor parameters come first.
+    pub params: &'static [Param],
+    /// Whether the op owns weights (and so must be bound to a name).
+    pub has_weights: bool,
+    /// Builds the op from its non-tensor arguments.
+    pub build: fn(&Values) -> syn::Result<Box<dyn Op>>,
+}
+
+pub struct Param {
+    pub name: &'static str,
+    pub kind: Kind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// One tensor operand.
+    Tensor,
+    /// One or more tensor operands (n-ary merges); always the first parameter.
+    Tensors,
+    /// A required value (integer, pair, keyword).
+    Required,
+    /// A value with a default.
+    Optional,
+}
+
+impl OpDef {
+    /// `conv2d(x, filters, kernel_size, strides, ...)`, for messages.
+    pub fn signature(&self) -> String {
+        let ps: Vec<String> = self
+            .params
+            .iter()
+            .map(|p| match p.kind {
+                Kind::Tensors => format!("{}, ...", p.name),
+                _ => p.name.to_string(),
+            })
+            .collect();
+        format!("{}({})", self.name, ps.join(", "))
+    }
+}
+
+/// A call's arguments matched to its op's parameters.
+pub struct Bound {
+    /// Tensor operands in order (for `Tensors`, every positional operand).
+    pub tensors: Vec<Expr>,
+    pub values: BTreeMap<&'static str, Expr>,
+}
+
+/// Matches positional and keyword arguments to `def`'s parameters.
+pub fn bind(def: &OpDef, call: &Call) -> syn::Result<Bound> {
+    let mut errors = Errors::default();
+    let mut tensors = Vec::new();
+    let mut values: BTreeMap<&'static str, Expr> = BTreeMap::new();
+    let mut given: BTreeMap<&'static str, Loc> = BTreeMap::new();
+    let variadic = def.params.iter().any(|p| p.kind == Kind::Tensors);
+    let mut next_positional = 0usize;
+    let mut seen_keyword = false;
+
+    for Arg { name, value } in &call.args {
+        match name {
+            None => {
+                if seen_keyword {
+                    errors.push(error(
+                        value.loc(),
+                        format!("positional argument after a named one in `{}`: give it by name", def.name),
+                    ));
+                    continue;
+                }
+                if variadic && next_positional == 0 && !matches!(value, Expr::Int(_) | Expr::Tuple(..) | Expr::Bool(_)) {
+                    tensors.push(value.clone());
+                    continue;
+                }
+                if variadic && next_positional == 0 {
+                    next_positional = 1;
+                }
+                let Some(p) = def.params.get(next_positional) else {
+                    errors.push(error(
+                        value.loc(),
+                        format!(
+                            "too many positional arguments for `{}`: it takes {}; give the others by name",
+                            def.name,
+                            def.signature()
+                        ),
+                    ));
+                    continue;
+                };
+                next_positional += 1;
+                given.insert(p.name, value.loc());
+                if p.kind == Kind::Tensor {
+                    tensors.push(value.clone());
+                } else {
+                    values.insert(p.name, value.clone());
+                }
+            }
+            Some(n) => {
+                seen_keyword = true;
+                let key = n.to_string();
+                let Some(p) = def.params.iter().find(|p| p.name == key) else {
+                    let hint = did_you_mean(&key, def.params.iter().map(|p| p.name))
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_else(|| format!("; it takes {}", def.signature()));
+                    errors.push(error(n.span(), format!("`{}` has no argument `{key}`{hint}", def.name)));
+                    continue;
+                };
+                if matches!(p.kind, Kind::Tensor | Kind::Tensors) {
+                    errors.push(error(
+                        n.span(),
+                        format!("pass the tensor `{}` of `{}` by position", p.name, def.name),
+                    ));
+                    continue;
+                }
+                if given.insert(p.name, value.loc()).is_some() {
+                    errors.push(error(n.span(), format!("argument `{key}` of `{}` is given twice", def.name)));
+                    continue;
+                }
+                values.insert(p.name, value.clone());
+            }
+        }
+    }
+    for p in def.params {
+        let missing = match p.kind {
+            Kind::Tensor | Kind::Required => !given.contains_key(p.name),
+            Kind::Tensors => tensors.is_empty(),
+            Kind::Optional => false,
+        };
+        if missing && errors.is_empty() {
+            errors.push(error(
+                call.loc,
+                format!("`{}` is missing its argument `{}`: {}", def.name, p.name, def.signature()),
+            ));
+        }
+    }
+    errors.finish(Bound { tensors, values })
+}
+
+/// The non-tensor arguments of one call, with block integer parameters resolved.
+pub struct Values<'a> {
+    pub op: &'static str,
+    pub call_loc: Loc,
+    pub values: &'a BTreeMap<&'static str, Expr>,
+    /// Integer parameters of the enclosing block instantiation.
+    pub ints: &'a BTreeMap<String, i128>,
+}
+
+impl Values<'_> {
+    pub fn loc(&self, name: &str) -> Loc {
+        self.values.get(name).map(|e| e.loc()).unwrap_or(self.call_loc)
+    }
+
+    fn int_of(&self, name: &str, e: &Expr) -> syn::Result<(i128, Loc)> {
+        match e {
+            Expr::Int(i) => Ok((i.value, i.loc)),
+            Expr::Name(id) => match self.ints.get(&id.to_string()) {
+                Some(v) => Ok((*v, Loc::at(id.span()))),
+                None => Err(error(
+                    id.span(),
+                    format!("`{}` of `{}` must be an integer, found `{id}`", name, self.op),
+                )),
+            },
+            other => Err(error(
+                other.loc(),
+                format!("`{}` of `{}` must be an integer", name, self.op),
+            )),
+        }
+    }
+
+    fn at_least(&self, name: &str, e: &Expr, min: i128) -> syn::Result<usize> {
+        let (v, loc) = self.int_of(name, e)?;
+        if v < min {
+            return Err(error(
+                loc,
+                format!("`{name}` of `{}` must be at least {min}, found {v}", self.op),
+            ));
+        }
+        usize::try_from(v).map_err(|_| error(loc, format!("`{name}` = {v} is too large")))
+    }
+
+    /// A positive integer; `default` when absent (required when `None`).
+    pub fn positive(&self, name: &str, default: Option<usize>) -> syn::Result<usize> {
+        match (self.values.get(name), default) {
+            (Some(e), _) => self.at_least(name, e, 1),
+            (None, Some(d)) => Ok(d),
+            (None, None) => Err(error(self.call_loc, format!("`{}` needs `{name}`", self.op))),
+        }
+    }
+
+    /// An integer (possibly negative) or `default`.
+    pub fn int(&self, name: &str, default: i128) -> syn::Result<i128> {
+        match self.values.get(name) {
+            Some(e) => self.int_of(name, e).map(|(v, _)| v),
+            None => Ok(default),
+        }
+    }
+
+    /// A positive integer or an `(h, w)` pair of them, Keras style.
+    pub fn pair(&self, name: &str, default: Option<(usize, usize)>) -> syn::Result<(usize, usize)> {
+        match (self.values.get(name), default) {
+            (Some(Expr::Tuple(items, loc)), _) => {
+                if items.len() != 2 {
+                    return Err(error(
+                        *loc,
+                        format!("`{name}` of `{}` takes one integer or an `(h, w)` pair, found {} values", self.op, items.len()),
+                    ));
+                }
+                Ok((self.at_least(name, &items[0], 1)?, self.at_least(name, &items[1], 1)?))
+            }
+            (Some(e), _) => {
+                let v = self.at_least(name, e, 1)?;
+                Ok((v, v))
+            }
+            (None, Some(d)) => Ok(d),
+            (None, None) => Err(error(self.call_loc, format!("`{}` needs `{name}`", self.op))),
+        }
+    }
+
+    /// One of `options` written as a bare word; `default` when absent.
+    pub fn choice(&self, name: &str, options: &[&'static str], default: &'static str) -> syn::Result<&'static str> {
+        let Some(e) = self.values.get(name) else {
+            return Ok(default);
+        };
+        let list = options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(" or ");
+        let Expr::Name(id) = e else {
+            return Err(error(e.loc(), format!("`{name}` of `{}` must be {list}", self.op)));
+        };
+        let word = id.to_string();
+        match options.iter().find(|o| **o == word) {
+            Some(o) => Ok(o),
+            None => {
+                let hint = did_you_mean(&word, options.iter().copied())
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                Err(error(
+                    id.span(),
+                    format!("`{name}` of `{}` must be {list}, found `{word}`{hint}", self.op),
+                ))
+            }
+        }
+    }
+
+    /// `true` or `false`; `default` when absent.
+    pub fn boolean(&self, name: &str, default: bool) -> syn::Result<bool> {
+        match self.values.get(name) {
+            None => Ok(default),
+            Some(Expr::Bool(b)) => Ok(b.value),
+            Some(e) => Err(error(e.loc(), format!("`{name}` of `{}` must be `true` or `false`", self.op))),
+        }
+    }
+
+    /// The `activation` argument.
+    pub fn activation(&self) -> syn::Result<Act> {
+        let Some(e) = self.values.get("activation") else {
+            return Ok(Act::Linear);
+        };
+        let Expr::Name(id) = e else {
+            return Err(error(e.loc(), "`activation` must be an activation name such as `relu`"));
+        };
+        let word = id.to_string();
+        if let Some(a) = Act::ALL.iter().find(|a| a.name() == word) {
+            return Ok(*a);
+        }
+        if PLANNED.contains(&word.as_str()) {
+            return Err(error(
+                id.span(),
+                format!("activation `{word}` is not supported yet; supported: relu, sigmoid, tanh, linear"),
+            ));
+        }
+        let hint = did_you_mean(&word, Act::ALL.iter().map(|a| a.name()))
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_else(|| "; supported: relu, sigmoid, tanh, linear".to_string());
+        Err(error(id.span(), format!("unknown activation `{word}`{hint}")))
+    }
+}
+
+/// Activation applied by a layer's epilogue or standalone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    Linear,
+    Relu,
+    Sigmoid,
+    Tanh,
+}
+
+impl Act {
+    pub const ALL: [Act; 4] = [Act::Linear, Act::Relu, Act::Sigmoid, Act::Tanh];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Act::Linear => "linear",
+            Act::Relu => "relu",
+            Act::Sigmoid => "sigmoid",
+            Act::Tanh => "tanh",
+        }
+    }
+
+    /// The runtime's `Activation` value.
+    pub fn tokens(self, rt: &TokenStream) -> TokenStream {
+        match self {
+            Act::Linear => quote!(#rt::Activation::Linear),
+            Act::Relu => quote!(#rt::Activation::Relu),
+            Act::Sigmoid => quote!(#rt::Activation::Sigmoid),
+            Act::Tanh => quote!(#rt::Activation::Tanh),
+        }
+    }
+}
+
+/// An operand as the shape rule sees it.
+pub struct Operand<'a> {
+    pub shape: &'a [usize],
+    /// How the user refers to it: a binding name or `upsample2d(...)`.
+    pub label: &'a str,
+}
+
+impl Operand<'_> {
+    pub fn describe(&self) -> String {
+        format!("`{}` is {}", self.label, shape_str(self.shape))
+    }
+}
+
+/// Where a shape error should point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The n-th tensor operand.
+    Operand(usize),
+    /// A named argument (its value).
+    Arg(&'static str),
+    /// The call as a whole.
+    Call,
+}
+
+#[derive(Debug)]
+pub struct OpError {
+    pub blame: Blame,
+    pub msg: String,
+}
+
+pub fn op_err<T>(blame: Blame, msg: impl Into<String>) -> Result<T, OpError> {
+    Err(OpError { blame, msg: msg.into() })
+}
+
+/// A weight tensor an op owns, with its Keras variable name and layout.
+pub struct WeightSpec {
+    pub var: &'static str,
+    pub shape: Vec<usize>,
+}
+
+/// What an op's code generator is given.
+pub struct EmitCtx<'a> {
+    /// Path of the runtime re-exports (`::skipnet::__private`).
+    pub rt: &'a TokenStream,
+    /// One `&[f32]` expression per operand.
+    pub inputs: &'a [TokenStream],
+    pub in_shapes: &'a [Vec<usize>],
+    /// A `&mut [f32]` expression for the output.
+    pub out: &'a TokenStream,
+    pub out_shape: &'a [usize],
+    /// One `&[f32]` expression per entry of `Op::weights`.
+    pub weights: &'a [TokenStream],
+}
+
+/// A configured op: shape rule, weights and code generation.
+pub trait Op {
+    fn name(&self) -> &'static str;
+    /// The output shape, or what is wrong with the operands.
+    fn infer(&self, operands: &[Operand]) -> Result<Vec<usize>, OpError>;
+    /// Weight tensors, given the operand shapes.
+    fn weights(&self, _in_shapes: &[&[usize]]) -> Vec<WeightSpec> {
+        Vec::new()
+    }
+    /// Statement(s) computing the output.
+    fn emit(&self, cx: &EmitCtx) -> TokenStream;
+    /// Short configuration text for `summary()` (e.g. `3x3 /2 same relu`).
+    fn describe(&self) -> String {
+        String::new()
+    }
+}
+
+/// `[H, W, C]` or an error naming the operand.
+pub fn expect_hwc(op: &str, i: usize, o: &Operand) -> Result<(usize, usize, usize), OpError> {
+    match o.shape {
+        [h, w, c] => Ok((*h, *w, *c)),
+        _ => op_err(
+            Blame::Operand(i),
+            format!("`{op}` needs an image [H, W, C], but {}", o.describe()),
+        ),
+    }
+}
+
+/// `Hwc { h, w, c }` for the runtime.
+pub fn hwc_tokens(rt: &TokenStream, s: &[usize]) -> TokenStream {
+    let (h, w, c) = (s[0], s[1], s[2]);
+    quote!(#rt::ops::Hwc { h: #h, w: #w, c: #c })
+}
+
+/// Output size and leading pad along one axis, TensorFlow rules.
+/// `span` is the effective window `(k - 1) * dilation + 1`.
+pub fn window_out(input: usize, span: usize, stride: usize, same: bool) -> Result<(usize, usize), String> {
+    if same {
+        let out = input.div_ceil(stride);
+        let needed = (out - 1) * stride + span;
+        let pad_total = needed.saturating_sub(input);
+        Ok((out, pad_total / 2))
+    } else if span > input {
+        Err(format!("window of {span} is larger than the input's {input}"))
+    } else {
+        Ok(((input - span) / stride + 1, 0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tf_same_and_valid() {
+        assert_eq!(window_out(32, 3, 2, true), Ok((16, 0)));
+        assert_eq!(window_out(7, 3, 2, true), Ok((4, 1)));
+        assert_eq!(window_out(5, 2, 2, true), Ok((3, 0)));
+        assert_eq!(window_out(6, 3, 2, true), Ok((3, 0)));
+        assert_eq!(window_out(7, 3, 1, true), Ok((7, 1)));
+        assert_eq!(window_out(7, 3, 2, false), Ok((3, 0)));
+        assert_eq!(window_out(7, 5, 1, false), Ok((3, 0)));
+        assert!(window_out(2, 3, 1, false).is_err());
+    }
+
+    #[test]
+    fn every_op_name_is_unique_and_not_planned() {
+        for (i, d) in OPS.iter().enumerate() {
+            assert!(OPS[i + 1..].iter().all(|o| o.name != d.name), "{}", d.name);
+            assert!(!PLANNED.contains(&d.name), "{}", d.name);
+        }
+    }
+}

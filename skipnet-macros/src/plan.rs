@@ -1,0 +1,235 @@
+//! Stage 4: the static memory plan. A pure function of the dataflow (who
+//! produces and consumes what, and how big it is): it drops values no output
+//! depends on, computes each remaining tensor's lifetime over the schedule and
+//! assigns arena offsets so tensors that are never live at the same time share
+//! memory (greedy by size, lowest offset that fits, as TFLite Micro's planner).
+//! Every plan can be printed and is checked for overlaps.
+
+use std::fmt;
+
+/// One value as the planner sees it.
+pub struct PlanValue {
+    /// f32 elements.
+    pub len: usize,
+    /// A network input: lives outside the arena.
+    pub external: bool,
+    /// Values read to compute this one (earlier in the list).
+    pub operands: Vec<usize>,
+}
+
+/// Where one tensor lives and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Buffer {
+    pub offset: usize,
+    pub len: usize,
+    /// Schedule step that writes it.
+    pub first: usize,
+    /// Last schedule step that reads it (outputs: the step past the last).
+    pub last: usize,
+}
+
+impl Buffer {
+    fn live_with(&self, o: &Buffer) -> bool {
+        self.first <= o.last && o.first <= self.last
+    }
+
+    fn overlaps(&self, o: &Buffer) -> bool {
+        self.offset < o.offset + o.len && o.offset < self.offset + self.len
+    }
+}
+
+#[derive(Debug)]
+pub struct ArenaPlan {
+    /// Per value: its buffer, or `None` for inputs and values no output needs.
+    pub buffers: Vec<Option<Buffer>>,
+    /// Value ids of the nodes to run, in order.
+    pub schedule: Vec<usize>,
+    /// f32 elements of the arena.
+    pub arena_len: usize,
+    /// Sum of all scheduled tensors: the arena without reuse.
+    pub naive_sum: usize,
+    /// Largest sum of simultaneously live tensors: no plan of these tensors is smaller.
+    pub live_bound: usize,
+}
+
+/// Plans `values` (in a valid evaluation order) so that `outputs` survive to the end.
+pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
+    // Liveness: what the outputs depend on.
+    let mut needed = vec![false; values.len()];
+    for &o in outputs {
+        needed[o] = true;
+    }
+    for i in (0..values.len()).rev() {
+        if needed[i] {
+            for &p in &values[i].operands {
+                needed[p] = true;
+            }
+        }
+    }
+    let schedule: Vec<usize> = (0..values.len()).filter(|&i| needed[i] && !values[i].external).collect();
+    let mut step_of = vec![usize::MAX; values.len()];
+    for (t, &v) in schedule.iter().enumerate() {
+        step_of[v] = t;
+    }
+    let end = schedule.len();
+
+    let mut buffers: Vec<Option<Buffer>> = vec![None; values.len()];
+    for &v in &schedule {
+        buffers[v] = Some(Buffer {
+            offset: 0,
+            len: values[v].len,
+            first: step_of[v],
+            last: step_of[v],
+        });
+    }
+    for &v in &schedule {
+        for &p in &values[v].operands {
+            if let Some(b) = &mut buffers[p] {
+                b.last = b.last.max(step_of[v]);
+            }
+        }
+    }
+    for &o in outputs {
+        if let Some(b) = &mut buffers[o] {
+            b.last = end;
+        }
+    }
+
+    // Greedy: biggest first, each at the lowest offset clear of every placed
+    // buffer that is live at the same time.
+    let mut order: Vec<usize> = schedule.clone();
+    order.sort_by_key(|&v| {
+        let b = buffers[v].unwrap_or(Buffer { offset: 0, len: 0, first: 0, last: 0 });
+        (std::cmp::Reverse(b.len), b.first)
+    });
+    let mut placed: Vec<Buffer> = Vec::new();
+    for v in order {
+        let Some(mut b) = buffers[v] else { continue };
+        let mut conflicts: Vec<&Buffer> = placed.iter().filter(|p| p.live_with(&b)).collect();
+        conflicts.sort_by_key(|p| p.offset);
+        let mut offset = 0;
+        for c in conflicts {
+            if offset + b.len <= c.offset {
+                break;
+            }
+            offset = offset.max(c.offset + c.len);
+        }
+        b.offset = offset;
+        buffers[v] = Some(b);
+        placed.push(b);
+    }
+
+    let arena_len = placed.iter().map(|b| b.offset + b.len).max().unwrap_or(0);
+    let naive_sum = placed.iter().map(|b| b.len).sum();
+    let live_bound = (0..=end)
+        .map(|t| placed.iter().filter(|b| b.first <= t && t <= b.last).map(|b| b.len).sum::<usize>())
+        .max()
+        .unwrap_or(0);
+    ArenaPlan {
+        buffers,
+        schedule,
+        arena_len,
+        naive_sum,
+        live_bound,
+    }
+}
+
+impl ArenaPlan {
+    /// Every pair of buffers live at the same step must be disjoint, and every
+    /// buffer inside the arena. Returns the first violation.
+    pub fn check(&self) -> Result<(), String> {
+        let bufs: Vec<(usize, &Buffer)> = self
+            .buffers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| b.as_ref().map(|b| (i, b)))
+            .collect();
+        for (i, (va, a)) in bufs.iter().enumerate() {
+            if a.offset + a.len > self.arena_len {
+                return Err(format!("value {va} ends past the arena"));
+            }
+            for (vb, b) in &bufs[i + 1..] {
+                if a.live_with(b) && a.overlaps(b) {
+                    return Err(format!("values {va} and {vb} are live together and overlap: {a:?} {b:?}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ArenaPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{:>6} {:>10} {:>10} {:>9}", "value", "offset", "len", "steps")?;
+        for &v in &self.schedule {
+            if let Some(b) = &self.buffers[v] {
+                writeln!(f, "{v:>6} {:>10} {:>10} {:>4}..{:<4}", b.offset, b.len, b.first, b.last)?;
+            }
+        }
+        write!(
+            f,
+            "arena {} f32, naive sum {}, live-set bound {}",
+            self.arena_len, self.naive_sum, self.live_bound
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(len: usize, operands: &[usize]) -> PlanValue {
+        PlanValue { len, external: false, operands: operands.to_vec() }
+    }
+
+    fn input(len: usize) -> PlanValue {
+        PlanValue { len, external: true, operands: vec![] }
+    }
+
+    #[test]
+    fn chain_ping_pongs_between_two_buffers() {
+        let vals = [input(10), v(100, &[0]), v(100, &[1]), v(100, &[2]), v(100, &[3])];
+        let p = plan(&vals, &[4]);
+        p.check().unwrap();
+        assert_eq!(p.arena_len, 200);
+        assert_eq!(p.naive_sum, 400);
+        assert_eq!(p.live_bound, 200);
+        assert!(p.buffers[0].is_none());
+    }
+
+    #[test]
+    fn skip_connection_stays_live_across_the_branch() {
+        // 1 = f(x); 2 = g(1); 3 = h(2); 4 = add(1, 3): 1 must survive until step 3.
+        let vals = [input(8), v(64, &[0]), v(64, &[1]), v(64, &[2]), v(64, &[1, 3])];
+        let p = plan(&vals, &[4]);
+        p.check().unwrap();
+        let b1 = p.buffers[1].unwrap();
+        assert_eq!((b1.first, b1.last), (0, 3));
+        assert_eq!(p.arena_len, 192);
+    }
+
+    #[test]
+    fn dead_branch_is_not_scheduled_and_outputs_live_to_the_end() {
+        let vals = [input(4), v(50, &[0]), v(70, &[0]), v(20, &[1])];
+        let p = plan(&vals, &[3, 1]);
+        p.check().unwrap();
+        assert_eq!(p.schedule, [1, 3]);
+        assert!(p.buffers[2].is_none());
+        assert_eq!(p.buffers[1].unwrap().last, 2);
+        assert_eq!(p.arena_len, 70);
+    }
+
+    #[test]
+    fn repeated_operand_and_overlap_checker() {
+        let vals = [input(4), v(30, &[0]), v(60, &[1, 1, 1])];
+        let mut p = plan(&vals, &[2]);
+        p.check().unwrap();
+        assert_eq!(p.arena_len, 90);
+        // Corrupt the plan: the checker must catch it.
+        if let Some(b) = &mut p.buffers[2] {
+            b.offset = 10;
+        }
+        assert!(p.check().is_err());
+        assert!(p.to_string().contains("arena 90 f32"));
+    }
+}

@@ -1,0 +1,173 @@
+//! The statically planned arena and the typed workspace that wraps it.
+//!
+//! The macro assigns every intermediate tensor an offset and a length at compile
+//! time. Regions are addressed with const generics, so every bound and every
+//! "the output does not overlap this operand" fact is checked by the compiler
+//! (a post-monomorphization `const` assertion) rather than at run time.
+
+use core::marker::PhantomData;
+
+/// `N` f32 elements of scratch memory; tensors live at fixed offsets inside it.
+#[repr(transparent)]
+pub struct Arena<const N: usize>([f32; N]);
+
+impl<const N: usize> Arena<N> {
+    /// Number of f32 elements.
+    pub const LEN: usize = N;
+
+    /// A zeroed arena. `const`, so it can initialise a `static` (placed in `.bss`).
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Arena([0.0; N])
+    }
+
+    /// The whole arena as a slice.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.0
+    }
+
+    /// The region `[OFF, OFF + LEN)`; out-of-range regions fail to compile.
+    #[inline(always)]
+    pub fn get<const OFF: usize, const LEN: usize>(&self) -> &[f32; LEN] {
+        const { assert!(OFF + LEN <= N, "arena region out of bounds") };
+        // SAFETY: the const assertion proves OFF + LEN <= N, so the region lies
+        // inside `self.0`; the shared borrow of `self` covers the returned lifetime.
+        unsafe { &*(self.0.as_ptr().add(OFF) as *const [f32; LEN]) }
+    }
+
+    /// The region `[OFF, OFF + LEN)`, mutably.
+    #[inline(always)]
+    pub fn get_mut<const OFF: usize, const LEN: usize>(&mut self) -> &mut [f32; LEN] {
+        const { assert!(OFF + LEN <= N, "arena region out of bounds") };
+        // SAFETY: in bounds by the const assertion; the exclusive borrow of `self`
+        // guarantees no other reference into the arena exists for the lifetime.
+        unsafe { &mut *(self.0.as_mut_ptr().add(OFF) as *mut [f32; LEN]) }
+    }
+
+    /// Splits the arena into a writable output region `[OFF, OFF + LEN)` and a
+    /// reader for every region that does not overlap it.
+    #[inline(always)]
+    pub fn split<const OFF: usize, const LEN: usize>(
+        &mut self,
+    ) -> (ArenaRead<'_, N, OFF, LEN>, &mut [f32; LEN]) {
+        const { assert!(OFF + LEN <= N, "arena region out of bounds") };
+        let base = self.0.as_mut_ptr();
+        // SAFETY: in bounds by the const assertion. The reader only ever hands out
+        // regions that its own const assertion proves disjoint from this one, and
+        // both are derived from the same exclusive borrow of `self`.
+        let out = unsafe { &mut *(base.add(OFF) as *mut [f32; LEN]) };
+        (
+            ArenaRead {
+                base: base as *const f32,
+                _borrow: PhantomData,
+            },
+            out,
+        )
+    }
+}
+
+/// Read access to the arena regions disjoint from `[OUT_OFF, OUT_OFF + OUT_LEN)`.
+pub struct ArenaRead<'a, const N: usize, const OUT_OFF: usize, const OUT_LEN: usize> {
+    base: *const f32,
+    _borrow: PhantomData<&'a [f32; N]>,
+}
+
+impl<'a, const N: usize, const OUT_OFF: usize, const OUT_LEN: usize>
+    ArenaRead<'a, N, OUT_OFF, OUT_LEN>
+{
+    /// The region `[OFF, OFF + LEN)`; overlapping the output region, or lying
+    /// outside the arena, fails to compile.
+    #[inline(always)]
+    pub fn get<const OFF: usize, const LEN: usize>(&self) -> &'a [f32; LEN] {
+        const {
+            assert!(OFF + LEN <= N, "arena region out of bounds");
+            assert!(
+                OFF + LEN <= OUT_OFF || OFF >= OUT_OFF + OUT_LEN,
+                "operand region overlaps the output region"
+            );
+        };
+        // SAFETY: in bounds and disjoint from the only mutable region handed out
+        // by `Arena::split` (both proven by the const assertions above); `'a` is
+        // the lifetime of the exclusive borrow that `split` took.
+        unsafe { &*(self.base.add(OFF) as *const [f32; LEN]) }
+    }
+}
+
+/// A network's workspace: its arena, typed by the network (`Tag`) so that one
+/// network's workspace cannot be handed to another.
+///
+/// `network!` generates `pub type <Net>Workspace = Workspace<ARENA_LEN, <tag>>`.
+#[repr(transparent)]
+pub struct Workspace<const N: usize, Tag> {
+    arena: Arena<N>,
+    _tag: PhantomData<fn() -> Tag>,
+}
+
+impl<const N: usize, Tag> Workspace<N, Tag> {
+    /// A zeroed workspace; `const`, so it can live in a `static`.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Workspace {
+            arena: Arena::new(),
+            _tag: PhantomData,
+        }
+    }
+
+    /// A zeroed workspace on the heap, allocated zeroed in place (never built on
+    /// the stack, whatever its size).
+    #[cfg(feature = "alloc")]
+    pub fn boxed() -> alloc::boxed::Box<Self> {
+        use alloc::alloc::{alloc_zeroed, handle_alloc_error, Layout};
+        let layout = Layout::new::<Self>();
+        if layout.size() == 0 {
+            return alloc::boxed::Box::new(Self::new());
+        }
+        // SAFETY: the layout has non-zero size (checked above). All-zero bytes are
+        // a valid `Self`: it is a `[f32; N]` (0.0) plus a zero-sized marker. The
+        // pointer comes from the global allocator with `Self`'s layout, which is
+        // what `Box::from_raw` requires.
+        unsafe {
+            let ptr = alloc_zeroed(layout) as *mut Self;
+            if ptr.is_null() {
+                handle_alloc_error(layout);
+            }
+            alloc::boxed::Box::from_raw(ptr)
+        }
+    }
+
+    /// The arena, for generated code and for inspecting intermediate tensors.
+    pub fn arena(&self) -> &Arena<N> {
+        &self.arena
+    }
+
+    /// The arena, mutably.
+    pub fn arena_mut(&mut self) -> &mut Arena<N> {
+        &mut self.arena
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_reads_both_sides_of_the_output() {
+        let mut a = Arena::<10>::new();
+        a.get_mut::<0, 3>().copy_from_slice(&[1.0, 2.0, 3.0]);
+        a.get_mut::<7, 3>().copy_from_slice(&[7.0, 8.0, 9.0]);
+        let (r, out) = a.split::<3, 4>();
+        let lo = r.get::<0, 3>();
+        let hi = r.get::<7, 3>();
+        out.copy_from_slice(&[lo[0], lo[2], hi[0], hi[2]]);
+        assert_eq!(a.get::<3, 4>(), &[1.0, 3.0, 7.0, 9.0]);
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn boxed_workspace_is_zeroed() {
+        struct Tag;
+        let ws = Workspace::<100_000, Tag>::boxed();
+        assert!(ws.arena().as_slice().iter().all(|&v| v == 0.0));
+        assert_eq!(ws.arena().as_slice().len(), 100_000);
+    }
+}

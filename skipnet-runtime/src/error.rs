@@ -1,0 +1,92 @@
+//! Errors of weight loading.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+/// Why weights could not be loaded. Every variant names the tensor at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The bytes are not a valid safetensors file.
+    Format {
+        /// What the parser reported.
+        reason: String,
+    },
+    /// The network needs a tensor the file does not have.
+    MissingTensor {
+        /// Weight name, `<binding path>.<variable>`.
+        name: String,
+        /// Shape the network expects.
+        expected: Vec<usize>,
+    },
+    /// The file's tensor has another shape than the network declares.
+    ShapeMismatch {
+        /// Weight name.
+        name: String,
+        /// Shape the network expects.
+        expected: Vec<usize>,
+        /// Shape in the file.
+        found: Vec<usize>,
+    },
+    /// The file's tensor is not float32.
+    WrongDtype {
+        /// Weight name.
+        name: String,
+        /// The dtype in the file (`F16`, `I64`, ...).
+        dtype: String,
+    },
+    /// The file has a tensor the network does not use (a renamed or removed layer?).
+    UnexpectedTensor {
+        /// Name in the file.
+        name: String,
+        /// Its shape.
+        shape: Vec<usize>,
+    },
+}
+
+struct Shape<'a>(&'a [usize]);
+
+impl fmt::Display for Shape<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[")?;
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            write!(f, "{d}")?;
+        }
+        write!(f, "]")
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Format { reason } => write!(f, "not a valid safetensors file: {reason}"),
+            Error::MissingTensor { name, expected } => write!(
+                f,
+                "weight file has no tensor `{name}` (the network needs it with shape {})",
+                Shape(expected)
+            ),
+            Error::ShapeMismatch { name, expected, found } => write!(
+                f,
+                "tensor `{name}` has shape {} in the weight file but the network expects {}",
+                Shape(found),
+                Shape(expected)
+            ),
+            Error::WrongDtype { name, dtype } => write!(
+                f,
+                "tensor `{name}` is {dtype} in the weight file; skipnet needs F32 (export with .astype(np.float32))"
+            ),
+            Error::UnexpectedTensor { name, shape } => write!(
+                f,
+                "weight file has tensor `{name}` (shape {}) that no layer of the network uses; check the layer names match the bindings",
+                Shape(shape)
+            ),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}

@@ -1,0 +1,42 @@
+//! Concatenation along one axis (Keras `Concatenate`).
+
+/// Concatenates along an axis: the tensors are viewed as `[outer, chunk_i]` where
+/// `outer` is the product of the dimensions before the axis and `chunk_i` the
+/// product of operand `i`'s dimensions from the axis on. For channels-last maps
+/// concatenated on channels, `outer = H * W` and `chunk_i = C_i`.
+pub fn concat(outer: usize, operands: &[&[f32]], out: &mut [f32]) {
+    let total: usize = operands.iter().map(|o| o.len()).sum();
+    assert_eq!(out.len(), total);
+    if outer == 0 {
+        return;
+    }
+    let row = total / outer;
+    for (r, orow) in out.chunks_exact_mut(row).enumerate() {
+        let mut at = 0;
+        for op in operands {
+            let chunk = op.len() / outer;
+            orow[at..at + chunk].copy_from_slice(&op[r * chunk..][..chunk]);
+            at += chunk;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn interleaves_channels_and_repeats_operands() {
+        // Two pixels; a has 1 channel, b has 2; concat(a, b, a).
+        let a = [1.0, 2.0];
+        let b = [10.0, 11.0, 20.0, 21.0];
+        let mut out = [0.0; 8];
+        super::concat(2, &[&a, &b, &a], &mut out);
+        assert_eq!(out, [1.0, 10.0, 11.0, 1.0, 2.0, 20.0, 21.0, 2.0]);
+    }
+
+    #[test]
+    fn along_the_first_axis_is_appending() {
+        let mut out = [0.0; 3];
+        super::concat(1, &[&[1.0], &[2.0, 3.0]], &mut out);
+        assert_eq!(out, [1.0, 2.0, 3.0]);
+    }
+}

@@ -1,0 +1,149 @@
+//! 2-D convolution, Keras `Conv2D` semantics (HWIO kernel, channels-last).
+
+use super::{tap, Hwc};
+use crate::Activation;
+
+/// Geometry of one `conv2d` layer; padding is already resolved to explicit cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dGeom {
+    /// Input map.
+    pub input: Hwc,
+    /// Output map (`c` = filters).
+    pub output: Hwc,
+    /// Kernel height and width.
+    pub kernel: (usize, usize),
+    /// Strides along H and W.
+    pub strides: (usize, usize),
+    /// Dilation along H and W.
+    pub dilation: (usize, usize),
+    /// Padding cells before row 0 and column 0 (TF `same` puts the odd cell after).
+    pub pad: (usize, usize),
+    /// Channel groups (`in` and `filters` are both divisible by it).
+    pub groups: usize,
+    /// Activation applied in the epilogue.
+    pub activation: Activation,
+}
+
+impl Conv2dGeom {
+    /// Kernel elements: `kh * kw * (in / groups) * filters` (Keras layout).
+    pub const fn kernel_len(&self) -> usize {
+        self.kernel.0 * self.kernel.1 * (self.input.c / self.groups) * self.output.c
+    }
+}
+
+/// `out = activation(conv(x, kernel) + bias)`.
+///
+/// `kernel` is Keras' `[kh, kw, in / groups, filters]`, `bias` has `filters`
+/// elements. Panics if a slice length differs from the geometry (the generated
+/// code passes arrays whose lengths the macro computed from the same geometry).
+pub fn conv2d(g: &Conv2dGeom, x: &[f32], kernel: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+    let (inp, o) = (g.input, g.output);
+    assert_eq!(x.len(), inp.len());
+    assert_eq!(out.len(), o.len());
+    assert_eq!(kernel.len(), g.kernel_len());
+    let cin_g = inp.c / g.groups;
+    let cout_g = o.c / g.groups;
+    // One weight row per (ky, kx, ci): `o.c` filters, contiguous.
+    let tap_stride = cin_g * o.c;
+
+    for (pix, acc) in out.chunks_exact_mut(o.c).enumerate() {
+        let (oy, ox) = (pix / o.w, pix % o.w);
+        match bias {
+            Some(b) => acc.copy_from_slice(&b[..o.c]),
+            None => acc.fill(0.0),
+        }
+        for ky in 0..g.kernel.0 {
+            let Some(iy) = tap(oy, g.strides.0, ky, g.dilation.0, g.pad.0, inp.h) else {
+                continue;
+            };
+            for kx in 0..g.kernel.1 {
+                let Some(ix) = tap(ox, g.strides.1, kx, g.dilation.1, g.pad.1, inp.w) else {
+                    continue;
+                };
+                let xp = &x[(iy * inp.w + ix) * inp.c..][..inp.c];
+                let wt = &kernel[(ky * g.kernel.1 + kx) * tap_stride..][..tap_stride];
+                for grp in 0..g.groups {
+                    let acc_g = &mut acc[grp * cout_g..][..cout_g];
+                    for ci in 0..cin_g {
+                        let xv = xp[grp * cin_g + ci];
+                        let wrow = &wt[ci * o.c + grp * cout_g..][..cout_g];
+                        for (a, w) in acc_g.iter_mut().zip(wrow) {
+                            *a += xv * w;
+                        }
+                    }
+                }
+            }
+        }
+        g.activation.apply(acc);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geom(input: Hwc, output: Hwc, k: usize, s: usize, pad: usize) -> Conv2dGeom {
+        Conv2dGeom {
+            input,
+            output,
+            kernel: (k, k),
+            strides: (s, s),
+            dilation: (1, 1),
+            pad: (pad, pad),
+            groups: 1,
+            activation: Activation::Linear,
+        }
+    }
+
+    #[test]
+    fn one_by_one_is_a_matmul_plus_bias() {
+        // 1x2 map, 2 channels -> 3 filters.
+        let g = geom(Hwc { h: 1, w: 2, c: 2 }, Hwc { h: 1, w: 2, c: 3 }, 1, 1, 0);
+        let x = [1.0, 2.0, 3.0, 4.0];
+        let k = [1.0, 0.0, -1.0, 0.5, 1.0, 2.0]; // [1,1,2,3]
+        let b = [0.1, 0.2, 0.3];
+        let mut out = [0.0; 6];
+        conv2d(&g, &x, &k, Some(&b), &mut out);
+        let want = [1.0 + 1.0 + 0.1, 2.0 + 0.2, -1.0 + 4.0 + 0.3, 3.0 + 2.0 + 0.1, 4.0 + 0.2, -3.0 + 8.0 + 0.3];
+        for (o, w) in out.iter().zip(want) {
+            assert!((o - w).abs() < 1e-6, "{out:?}");
+        }
+    }
+
+    #[test]
+    fn same_padding_3x3_sums_neighbourhood() {
+        // All-ones 3x3 kernel over a 3x3 single-channel map of ones: corner 4, edge 6, centre 9.
+        let g = geom(Hwc { h: 3, w: 3, c: 1 }, Hwc { h: 3, w: 3, c: 1 }, 3, 1, 1);
+        let mut out = [0.0; 9];
+        conv2d(&g, &[1.0; 9], &[1.0; 9], None, &mut out);
+        assert_eq!(out, [4.0, 6.0, 4.0, 6.0, 9.0, 6.0, 4.0, 6.0, 4.0]);
+    }
+
+    #[test]
+    fn stride_dilation_and_relu() {
+        // 5x5 input 0..25, 3x3 kernel with only the centre-right tap, dilation 2, valid.
+        let mut g = geom(Hwc { h: 5, w: 5, c: 1 }, Hwc { h: 1, w: 1, c: 1 }, 3, 1, 0);
+        g.dilation = (2, 2);
+        let x: [f32; 25] = core::array::from_fn(|i| i as f32);
+        let mut k = [0.0; 9];
+        k[5] = -1.0; // (ky=1, kx=2) -> input (2, 4) = 14
+        let mut out = [0.0];
+        conv2d(&g, &x, &k, None, &mut out);
+        assert_eq!(out, [-14.0]);
+        g.activation = Activation::Relu;
+        conv2d(&g, &x, &k, None, &mut out);
+        assert_eq!(out, [0.0]);
+    }
+
+    #[test]
+    fn groups_keep_channels_apart() {
+        // 1x1 map, 4 channels, 2 groups, 2 filters: filter 0 sees ch 0..2, filter 1 sees ch 2..4.
+        let mut g = geom(Hwc { h: 1, w: 1, c: 4 }, Hwc { h: 1, w: 1, c: 2 }, 1, 1, 0);
+        g.groups = 2;
+        let x = [1.0, 2.0, 3.0, 4.0];
+        let k = [1.0, 10.0, 100.0, 1000.0]; // [1,1,2,2]: row ci, column f
+        let mut out = [0.0; 2];
+        conv2d(&g, &x, &k, None, &mut out);
+        assert_eq!(out, [1.0 * 1.0 + 2.0 * 100.0, 3.0 * 10.0 + 4.0 * 1000.0]);
+    }
+}

@@ -1,0 +1,48 @@
+//! One file per op. Each kernel takes its geometry (computed at compile time by
+//! the macro), reads operand slices and writes a disjoint output slice. Tensors
+//! are contiguous channels-last (`H*W*C`).
+//!
+//! Kernels check slice lengths once on entry (`assert_eq!` on lengths the macro
+//! proved at compile time) and then run over fixed bounds.
+
+pub mod activation;
+pub mod add;
+pub mod concat;
+pub mod conv2d;
+pub mod max_pool2d;
+pub mod upsample2d;
+
+/// Height, width and channels of a channels-last feature map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hwc {
+    /// Rows.
+    pub h: usize,
+    /// Columns.
+    pub w: usize,
+    /// Channels.
+    pub c: usize,
+}
+
+impl Hwc {
+    /// Number of f32 elements.
+    pub const fn len(&self) -> usize {
+        self.h * self.w * self.c
+    }
+
+    /// True when the map has no elements.
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Maps output coordinate `o` along one axis to the input coordinate of tap `k`,
+/// or `None` when it falls in the padding.
+#[inline(always)]
+pub(crate) fn tap(o: usize, stride: usize, k: usize, dilation: usize, pad: usize, len: usize) -> Option<usize> {
+    let i = (o * stride + k * dilation).checked_sub(pad)?;
+    if i < len {
+        Some(i)
+    } else {
+        None
+    }
+}

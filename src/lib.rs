@@ -1,0 +1,87 @@
+//! # skipnet
+//!
+//! Declare a convolutional network with skip connections in a Keras-like language,
+//! get every tensor shape checked at compile time, and run it with a `forward`
+//! that never allocates.
+//!
+//! ```
+//! use skipnet::network;
+//!
+//! network! {
+//!     /// Two parallel paths merged by element-wise addition.
+//!     block apes(x, filters) {
+//!         a = conv2d(x, filters, 3, padding = same, activation = relu);
+//!         b = conv2d(x, filters, 1, padding = same);
+//!         return add(a, b);
+//!     }
+//!     pub ApesNet(x: [8, 8, 4]) -> out {
+//!         b1  = apes(x, 4);
+//!         p1  = max_pool2d(b1, 2);
+//!         out = conv2d(p1, 2, 1);
+//!     }
+//! }
+//!
+//! assert_eq!(ApesNet::INPUT_SHAPE, [8, 8, 4]);
+//! assert_eq!(ApesNet::OUTPUT_SHAPE, [4, 4, 2]);
+//! assert!(ApesNet::summary().contains("b1.a (conv2d)"));
+//! ```
+//!
+//! The language, the ops and the generated API are specified in `DSL.md`; the
+//! crate's README walks through an example end to end.
+#![no_std]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+pub use skipnet_macros::network;
+
+#[cfg(feature = "std")]
+pub use skipnet_runtime::Error;
+pub use skipnet_runtime::{Activation, Arena, Param, Workspace};
+
+#[cfg(feature = "ndarray")]
+pub use ndarray;
+
+/// Items the generated code refers to. Not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use skipnet_runtime::ops;
+    pub use skipnet_runtime::{Activation, Arena, Param, Workspace};
+
+    #[cfg(feature = "std")]
+    pub use skipnet_runtime::WeightFile;
+    #[cfg(feature = "std")]
+    pub use std::boxed::Box;
+
+    #[cfg(feature = "ndarray")]
+    pub use ndarray;
+}
+
+/// Expands its input when the `std` feature is on (run-time weight loading,
+/// heap workspaces); expands to nothing otherwise.
+#[cfg(feature = "std")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_std {
+    ($($t:tt)*) => { $($t)* };
+}
+#[cfg(not(feature = "std"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_std {
+    ($($t:tt)*) => {};
+}
+
+/// Expands its input when the `ndarray` feature is on.
+#[cfg(feature = "ndarray")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_ndarray {
+    ($($t:tt)*) => { $($t)* };
+}
+#[cfg(not(feature = "ndarray"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_ndarray {
+    ($($t:tt)*) => {};
+}

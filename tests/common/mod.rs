@@ -1,0 +1,79 @@
+//! Shared by the integration tests: the fixture networks of
+//! `tools/keras_fixtures.py` (layer names = binding paths) and fixture loading.
+#![allow(dead_code)]
+
+use skipnet::network;
+
+network! {
+    /// DSL.md §1's encoder-decoder with concatenate skips.
+    pub SkipUNet(x: [32, 32, 3]) -> out {
+        conv1  = conv2d(x, 32, 3, strides = 2, padding = same, activation = relu);
+        conv2  = conv2d(conv1, 64, 3, strides = 2, padding = same, activation = relu);
+        conv3  = conv2d(conv2, 128, 3, strides = 2, padding = same, activation = relu);
+        conv4  = conv2d(conv3, 128, 3, strides = 2, padding = same, activation = relu);
+        up1    = conv2d(upsample2d(conv4, 2), 128, 3, padding = same, activation = relu);
+        merge1 = concat(conv3, up1);
+        up2    = conv2d(upsample2d(merge1, 2), 64, 3, padding = same, activation = relu);
+        merge2 = concat(conv2, up2);
+        up3    = conv2d(upsample2d(merge2, 2), 32, 3, padding = same, activation = relu);
+        merge3 = concat(conv1, up3);
+        up4    = conv2d(upsample2d(merge3, 2), 32, 3, padding = same);
+        out    = conv2d(up4, 3, 3, padding = same);
+    }
+}
+
+network! {
+    /// Two parallel paths merged by element-wise addition.
+    block apes(x, filters) {
+        a = conv2d(x, filters, 3, padding = same, activation = relu);
+        b = conv2d(x, filters, 1, padding = same);
+        return add(a, b);
+    }
+    pub ApesNet(x: [64, 64, 16]) -> out {
+        b1  = apes(x, 16);
+        p1  = max_pool2d(b1, 2);
+        b2  = apes(p1, 32);
+        out = conv2d(b2, 4, 1);
+    }
+}
+
+network! {
+    /// Corner cases: odd sizes, asymmetric `same` padding, dilation, non-square
+    /// kernels, `valid`, groups, no bias, repeated concat operands, n-ary add.
+    pub Corner(x: [13, 12, 5]) -> out {
+        s2  = conv2d(x, 8, 3, strides = 2, padding = same, activation = tanh);
+        d   = conv2d(x, 6, (3, 2), dilation_rate = (2, 1), padding = same, activation = sigmoid);
+        v: [9, 10, 8] = conv2d(d, 8, (5, 3), activation = relu);
+        g   = conv2d(v, 8, 3, padding = same, groups = 2, use_bias = false);
+        mp  = max_pool2d(g, 3, strides = 2, padding = same);
+        mv  = max_pool2d(s2, (2, 3), strides = (1, 2));
+        up  = conv2d(upsample2d(mv, (1, 3)), 8, 2);
+        c   = concat(mp, up, mp);
+        h   = conv2d(c, 8, 1);
+        a   = add(h, mp, up);
+        out: [3, 3, 3] = conv2d(concat(relu(a), tanh(a), sigmoid(h)), 3, 3, strides = 2, padding = same);
+    }
+}
+
+pub fn fixture(name: &str, file: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/{name}/{file}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e} (run tools/keras_fixtures.py)"))
+}
+
+/// Reads tensor `name` of `shape` (f32) from a fixture's io.safetensors.
+pub fn io_tensor<const N: usize>(bytes: &[u8], name: &str, shape: &[usize]) -> Box<[f32; N]> {
+    let mut f = skipnet_runtime_io::parse(bytes);
+    let p = f.take::<N>(name, shape).unwrap_or_else(|e| panic!("{e}"));
+    Box::new(*p)
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+mod skipnet_runtime_io {
+    pub fn parse(bytes: &[u8]) -> skipnet::__private::WeightFile<'_> {
+        skipnet::__private::WeightFile::parse(bytes).expect("valid io fixture")
+    }
+}

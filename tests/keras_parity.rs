@@ -1,0 +1,61 @@
+//! Every fixture network against Keras's own output (tools/keras_fixtures.py):
+//! max abs error <= 1e-4.
+
+mod common;
+use common::*;
+
+const TOL: f32 = 1e-4;
+
+#[test]
+fn seed_unet_matches_keras() {
+    let net = SkipUNet::from_safetensors(&fixture("seed_unet", "weights.safetensors")).unwrap();
+    let io = fixture("seed_unet", "io.safetensors");
+    let x = io_tensor::<3072>(&io, "x", &[32, 32, 3]);
+    let y = io_tensor::<3072>(&io, "y", &[32, 32, 3]);
+    let mut ws = SkipUNet::workspace();
+    let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+    println!("seed_unet max abs error {err:e}");
+    assert!(err <= TOL, "max abs error {err}");
+    // A second call on the dirty workspace gives the same answer.
+    let again = net.forward(&mut ws, &x).to_vec();
+    assert_eq!(max_abs_diff(&again, &y[..]), err);
+}
+
+#[test]
+fn apes_net_matches_keras() {
+    let net = ApesNet::from_safetensors(&fixture("apes_net", "weights.safetensors")).unwrap();
+    let io = fixture("apes_net", "io.safetensors");
+    let x = io_tensor::<65536>(&io, "x", &[64, 64, 16]);
+    let y = io_tensor::<4096>(&io, "y", &[32, 32, 4]);
+    let mut ws = ApesNet::workspace();
+    let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+    println!("apes_net max abs error {err:e}");
+    assert!(err <= TOL, "max abs error {err}");
+}
+
+#[test]
+fn corner_cases_match_keras() {
+    let net = Corner::from_safetensors(&fixture("corner", "weights.safetensors")).unwrap();
+    let io = fixture("corner", "io.safetensors");
+    let x = io_tensor::<780>(&io, "x", &[13, 12, 5]);
+    let y = io_tensor::<27>(&io, "y", &[3, 3, 3]);
+    let mut ws = Corner::workspace();
+    let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+    println!("corner max abs error {err:e}");
+    assert!(err <= TOL, "max abs error {err}");
+}
+
+#[test]
+fn arena_reuses_memory() {
+    for (name, arena, naive, bound) in [
+        ("seed_unet", SkipUNet::ARENA_LEN, SkipUNet::NAIVE_ARENA_LEN, SkipUNet::LIVE_SET_BOUND),
+        ("apes_net", ApesNet::ARENA_LEN, ApesNet::NAIVE_ARENA_LEN, ApesNet::LIVE_SET_BOUND),
+        ("corner", Corner::ARENA_LEN, Corner::NAIVE_ARENA_LEN, Corner::LIVE_SET_BOUND),
+    ] {
+        println!("{name}: ARENA_LEN {arena}, naive sum {naive}, live-set bound {bound}");
+        assert!(arena >= bound, "{name}: plan below the lower bound");
+        assert!(arena * 3 <= naive * 2, "{name}: arena {arena} is not well below the naive {naive}");
+    }
+    // The seed U-Net's materialize-everything optimum (issue 4) is 98,304.
+    assert!(SkipUNet::ARENA_LEN <= 98_304 + 16_384, "{}", SkipUNet::ARENA_LEN);
+}

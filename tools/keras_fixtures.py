@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Builds the fixture networks in Keras 3 and writes, for each, under
+tests/fixtures/<name>/:
+
+  weights.safetensors  every variable as f"{layer.name}.{var.name}" (DSL.md §4 names,
+                       Keras layouts), float32
+  io.safetensors       `x` a seeded input and `y` Keras's output (batch dim dropped);
+                       several inputs/outputs are x0, x1, ... / y0, y1, ...
+
+Layer names equal the binding paths of the `network!` declarations in
+tests/keras_parity.rs, so nothing is renamed on export. Weights are drawn from a
+seeded numpy generator (He-normal kernels, uniform(-0.1, 0.1) biases), so the
+fixtures do not depend on TensorFlow's RNG.
+
+Run (outside the repo's git tree for the virtualenv):
+    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install tensorflow-cpu keras safetensors numpy
+    /tmp/venv/bin/python tools/keras_fixtures.py            # all fixtures
+    /tmp/venv/bin/python tools/keras_fixtures.py seed_unet  # one
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import keras
+from keras import layers
+from safetensors.numpy import save_file
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "tests" / "fixtures"
+
+
+def conv(name, filters, k, **kw):
+    return layers.Conv2D(filters, k, name=name, **kw)
+
+
+# ------------------------------------------------------------------ networks
+def seed_unet():
+    """DSL.md §1's SkipUNet (the anchor seed_unet, last layer named `out`)."""
+    x = keras.Input((32, 32, 3), name="x")
+    c1 = conv("conv1", 32, 3, strides=2, padding="same", activation="relu")(x)
+    c2 = conv("conv2", 64, 3, strides=2, padding="same", activation="relu")(c1)
+    c3 = conv("conv3", 128, 3, strides=2, padding="same", activation="relu")(c2)
+    c4 = conv("conv4", 128, 3, strides=2, padding="same", activation="relu")(c3)
+    up1 = conv("up1", 128, 3, padding="same", activation="relu")(layers.UpSampling2D(2)(c4))
+    m1 = layers.Concatenate(name="merge1")([c3, up1])
+    up2 = conv("up2", 64, 3, padding="same", activation="relu")(layers.UpSampling2D(2)(m1))
+    m2 = layers.Concatenate(name="merge2")([c2, up2])
+    up3 = conv("up3", 32, 3, padding="same", activation="relu")(layers.UpSampling2D(2)(m2))
+    m3 = layers.Concatenate(name="merge3")([c1, up3])
+    up4 = conv("up4", 32, 3, padding="same")(layers.UpSampling2D(2)(m3))
+    out = conv("out", 3, 3, padding="same")(up4)
+    return keras.Model(x, out, name="seed_unet")
+
+
+def apes_net():
+    """DSL.md §1's ApesNet: `block apes` used twice (weights `b1.a.kernel`, ...)."""
+
+    def apes(x, prefix, filters):
+        a = conv(f"{prefix}.a", filters, 3, padding="same", activation="relu")(x)
+        b = conv(f"{prefix}.b", filters, 1, padding="same")(x)
+        return layers.Add(name=prefix)([a, b])
+
+    x = keras.Input((64, 64, 16), name="x")
+    b1 = apes(x, "b1", 16)
+    p1 = layers.MaxPooling2D(2, name="p1")(b1)
+    b2 = apes(p1, "b2", 32)
+    out = conv("out", 4, 1)(b2)
+    return keras.Model(x, out, name="apes_net")
+
+
+def corner():
+    """Odd sizes, stride-2 `same` with asymmetric padding, dilation, non-square
+    kernels, `valid`, groups, no bias, max-pool `same` on odd maps, a concat with
+    a repeated operand, n-ary add and standalone activations."""
+    x = keras.Input((13, 12, 5), name="x")
+    s2 = conv("s2", 8, 3, strides=2, padding="same", activation="tanh")(x)              # 7x6x8
+    d = conv("d", 6, (3, 2), dilation_rate=(2, 1), padding="same", activation="sigmoid")(x)  # 13x12x6
+    v = conv("v", 8, (5, 3), activation="relu")(d)                                       # 9x10x8
+    g = conv("g", 8, 3, padding="same", groups=2, use_bias=False)(v)                     # 9x10x8
+    mp = layers.MaxPooling2D(3, strides=2, padding="same", name="mp")(g)                 # 5x5x8
+    mv = layers.MaxPooling2D((2, 3), strides=(1, 2), name="mv")(s2)                      # 6x2x8
+    up = conv("up", 8, 2)(layers.UpSampling2D((1, 3))(mv))                               # 5x5x8
+    c = layers.Concatenate(name="c")([mp, up, mp])                                       # 5x5x24
+    h = conv("h", 8, 1)(c)                                                               # 5x5x8
+    a = layers.Add(name="a")([h, mp, up])
+    cat = layers.Concatenate()([layers.ReLU()(a), layers.Activation("tanh")(a),
+                                layers.Activation("sigmoid")(h)])                        # 5x5x24
+    out = conv("out", 3, 3, strides=2, padding="same")(cat)                              # 3x3x3
+    return keras.Model(x, out, name="corner")
+
+
+NETS = {"seed_unet": seed_unet, "apes_net": apes_net, "corner": corner}
+
+
+# ------------------------------------------------------------------ export
+def init_weights(model: keras.Model, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        for w in layer.weights:
+            shape = tuple(w.shape)
+            if w.name == "kernel":
+                fan_in = int(np.prod(shape[:-1]))
+                val = rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
+            elif w.name == "bias":
+                val = rng.uniform(-0.1, 0.1, size=shape)
+            else:
+                raise ValueError(f"unexpected variable {layer.name}.{w.name}")
+            w.assign(val.astype(np.float32))
+
+
+def export(name: str, seed: int = 0) -> None:
+    keras.utils.set_random_seed(seed)
+    model = NETS[name]()
+    init_weights(model, seed)
+    weights = {}
+    for layer in model.layers:
+        for w in layer.weights:
+            key = f"{layer.name}.{w.name}"
+            assert key not in weights, key
+            weights[key] = np.ascontiguousarray(w.numpy().astype(np.float32))
+
+    rng = np.random.default_rng(1000 + seed)
+    xs = [rng.uniform(-1.0, 1.0, size=(1,) + tuple(i.shape[1:])).astype(np.float32)
+          for i in model.inputs]
+    ys = model(xs if len(xs) > 1 else xs[0], training=False)
+    ys = ys if isinstance(ys, (list, tuple)) else [ys]
+    io = {}
+    for k, v in enumerate(xs):
+        io["x" if len(xs) == 1 else f"x{k}"] = np.ascontiguousarray(v[0])
+    for k, v in enumerate(ys):
+        io["y" if len(ys) == 1 else f"y{k}"] = np.ascontiguousarray(np.asarray(v)[0].astype(np.float32))
+
+    d = OUT / name
+    d.mkdir(parents=True, exist_ok=True)
+    save_file(weights, str(d / "weights.safetensors"))
+    save_file(io, str(d / "io.safetensors"))
+    n = sum(v.size for v in weights.values())
+    print(f"{name}: {len(weights)} tensors, {n} params, "
+          f"x {[v.shape for v in xs]}, y {[np.asarray(v).shape for v in ys]} -> {d.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    for n in sys.argv[1:] or list(NETS):
+        export(n)
