@@ -23,31 +23,38 @@ pub fn weights(g: &Graph, shapes: &[Vec<usize>]) -> Vec<(usize, Vec<Weight>)> {
     let mut all = Vec::new();
     let mut k = 0usize;
     for (id, v) in g.values.iter().enumerate() {
-        let ValueKind::Node(n) = &v.kind else { continue };
+        let ValueKind::Node(n) = &v.kind else {
+            continue;
+        };
         let Some(path) = &n.weight_path else { continue };
-        let ins: Vec<&[usize]> = n.operands.iter().map(|o| shapes[o.value].as_slice()).collect();
-        let ws: Vec<Weight> = n
-            .op
-            .weights(&ins)
-            .into_iter()
-            .map(|WeightSpec { var, shape }| {
-                let w = Weight {
-                    field: format_ident!("w{}_{}", k, sanitize(&format!("{path}_{var}"))),
-                    name: format!("{path}.{var}"),
-                    len: shape.iter().product(),
-                    shape,
-                };
-                k += 1;
-                w
-            })
+        let ins: Vec<&[usize]> = n
+            .operands
+            .iter()
+            .map(|o| shapes[o.value].as_slice())
             .collect();
+        let ws: Vec<Weight> =
+            n.op.weights(&ins)
+                .into_iter()
+                .map(|WeightSpec { var, shape }| {
+                    let w = Weight {
+                        field: format_ident!("w{}_{}", k, sanitize(&format!("{path}_{var}"))),
+                        name: format!("{path}.{var}"),
+                        len: shape.iter().product(),
+                        shape,
+                    };
+                    k += 1;
+                    w
+                })
+                .collect();
         all.push((id, ws));
     }
     all
 }
 
 fn sanitize(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStream {
@@ -113,7 +120,9 @@ pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStre
     // Forward body: one scoped block per scheduled node.
     let mut steps = Vec::new();
     for &v in &plan.schedule {
-        let ValueKind::Node(n) = &g.values[v].kind else { continue };
+        let ValueKind::Node(n) = &g.values[v].kind else {
+            continue;
+        };
         let Some(buf) = plan.buffers[v] else { continue };
         let (off, len) = (buf.offset, buf.len);
         let inputs: Vec<TokenStream> = n
@@ -131,7 +140,8 @@ pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStre
                 (_, None) => quote!(compile_error!("operand without a buffer")),
             })
             .collect();
-        let in_shapes: Vec<Vec<usize>> = n.operands.iter().map(|o| shapes[o.value].clone()).collect();
+        let in_shapes: Vec<Vec<usize>> =
+            n.operands.iter().map(|o| shapes[o.value].clone()).collect();
         let wexprs: Vec<TokenStream> = weights
             .iter()
             .find(|(id, _)| *id == v)
@@ -171,7 +181,11 @@ pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStre
             None => quote!(compile_error!("output without a buffer")),
         })
         .collect();
-    let ret = if outs.len() == 1 { outs[0].clone() } else { quote!((#(#outs),*)) };
+    let ret = if outs.len() == 1 {
+        outs[0].clone()
+    } else {
+        quote!((#(#outs),*))
+    };
 
     let summary = summary(g, shapes, plan, &weights);
     let total_params: usize = all_weights.iter().map(|w| w.len).sum();
@@ -187,7 +201,8 @@ pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStre
         quote!(let #id = ();)
     });
 
-    let doc_ws = format!("The workspace of [`{name}`]: its statically planned arena of {arena_len} f32.");
+    let doc_ws =
+        format!("The workspace of [`{name}`]: its statically planned arena of {arena_len} f32.");
     let doc_forward = format!(
         "Runs the network. Never allocates; the result{} borrow{} the workspace.",
         if n_out > 1 { "s" } else { "" },
@@ -326,7 +341,11 @@ fn forward_array(
         let ts = out_shapes.iter().map(|s| view_ty(s, quote!('w)));
         quote!((#(#ts),*))
     };
-    let ret = if rets.len() == 1 { rets[0].clone() } else { quote!((#(#rets),*)) };
+    let ret = if rets.len() == 1 {
+        rets[0].clone()
+    } else {
+        quote!((#(#rets),*))
+    };
     quote! {
         ::skipnet::__if_ndarray! {
             impl #name {
@@ -356,7 +375,12 @@ fn group(n: usize) -> String {
     out
 }
 
-fn summary(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan, weights: &[(usize, Vec<Weight>)]) -> String {
+fn summary(
+    g: &Graph,
+    shapes: &[Vec<usize>],
+    plan: &ArenaPlan,
+    weights: &[(usize, Vec<Weight>)],
+) -> String {
     let mut rows: Vec<[String; 6]> = Vec::new();
     for (id, v) in g.values.iter().enumerate() {
         let (layer, config) = match &v.kind {
@@ -369,13 +393,35 @@ fn summary(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan, weights: &[(usize
             .map(|(_, ws)| ws.iter().map(|w| w.len).sum())
             .unwrap_or(0);
         let (offset, size, live) = match (&v.kind, plan.buffers[id]) {
-            (ValueKind::Input(_), _) => ("input".into(), group(shapes[id].iter().product()), String::new()),
-            (_, Some(b)) => (group(b.offset), group(b.len), format!("{}..{}", b.first, b.last)),
+            (ValueKind::Input(_), _) => (
+                "input".into(),
+                group(shapes[id].iter().product()),
+                String::new(),
+            ),
+            (_, Some(b)) => (
+                group(b.offset),
+                group(b.len),
+                format!("{}..{}", b.first, b.last),
+            ),
             (_, None) => ("-".into(), "-".into(), "not run: no output needs it".into()),
         };
-        rows.push([layer, config, shape_str(&shapes[id]), group(params), offset, format!("{size:>9}  {live}")]);
+        rows.push([
+            layer,
+            config,
+            shape_str(&shapes[id]),
+            group(params),
+            offset,
+            format!("{size:>9}  {live}"),
+        ]);
     }
-    let head = ["Layer (op)", "Config", "Output shape", "Params", "Arena offset", "     Size  Steps"];
+    let head = [
+        "Layer (op)",
+        "Config",
+        "Output shape",
+        "Params",
+        "Arena offset",
+        "     Size  Steps",
+    ];
     let mut widths = head.map(|h| h.len());
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -412,7 +458,11 @@ fn summary(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan, weights: &[(usize
     s += "\n";
     let params: usize = weights.iter().flat_map(|(_, w)| w).map(|w| w.len).sum();
     let outputs: Vec<String> = g.outputs.iter().map(|(n, _)| n.to_string()).collect();
-    s += &format!("Total params: {} ({:.2} MiB f32)\n", group(params), params as f64 * 4.0 / 1048576.0);
+    s += &format!(
+        "Total params: {} ({:.2} MiB f32)\n",
+        group(params),
+        params as f64 * 4.0 / 1048576.0
+    );
     s += &format!("Outputs: {}\n", outputs.join(", "));
     s += &format!(
         "ARENA_LEN: {} f32 ({:.1} KiB); naive sum of intermediate tensors: {} f32; live-set bound: {} f32\n",

@@ -16,14 +16,9 @@ pub struct Loc {
 
 impl Loc {
     pub fn at(span: Span) -> Loc {
-        Loc { start: span, end: span }
-    }
-
-    /// From the start of `self` to the end of `other`.
-    pub fn to(self, other: Loc) -> Loc {
         Loc {
-            start: self.start,
-            end: other.end,
+            start: span,
+            end: span,
         }
     }
 }
@@ -78,7 +73,10 @@ pub fn shape_str(dims: &[usize]) -> String {
 }
 
 /// The closest candidate by edit distance, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let mut best: Option<(&str, usize)> = None;
     for c in candidates {
         let d = edit_distance(word, c);
@@ -109,7 +107,10 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(did_you_mean("stride", ["strides", "padding"]), Some("strides"));
+        assert_eq!(
+            did_you_mean("stride", ["strides", "padding"]),
+            Some("strides")
+        );
         assert_eq!(did_you_mean("conv", ["conv2d", "add"]), Some("conv2d"));
         assert_eq!(did_you_mean("xyzzy", ["conv2d", "add"]), None);
         assert_eq!(shape_str(&[16, 16, 32]), "[16, 16, 32]");
@@ -130,7 +131,10 @@ pub fn in_context(e: syn::Error, frames: &[Frame]) -> syn::Error {
     for f in frames {
         all.combine(error(
             f.call,
-            format!("in this use of block `{}` (the error above is inside it)", f.block),
+            format!(
+                "in this use of block `{}` (the error above is inside it)",
+                f.block
+            ),
         ));
     }
     all

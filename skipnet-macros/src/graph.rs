@@ -75,6 +75,7 @@ pub struct OperandRef {
 }
 
 impl Graph {
+    #[cfg(test)]
     pub fn node(&self, id: ValueId) -> Option<&Node> {
         match &self.values[id].kind {
             ValueKind::Node(n) => Some(n),
@@ -91,9 +92,15 @@ pub fn build(blocks: &[BlockDef], net: &NetworkDef) -> (Graph, Errors) {
     for b in blocks {
         let name = b.name.to_string();
         if ops::lookup(&name).is_some() {
-            errors.push(error(b.name.span(), format!("block `{name}` has the name of an op; rename it")));
+            errors.push(error(
+                b.name.span(),
+                format!("block `{name}` has the name of an op; rename it"),
+            ));
         } else if block_map.insert(name.clone(), b).is_some() {
-            errors.push(error(b.name.span(), format!("block `{name}` is defined twice")));
+            errors.push(error(
+                b.name.span(),
+                format!("block `{name}` is defined twice"),
+            ));
         }
     }
     let mut l = Lowerer {
@@ -149,7 +156,10 @@ pub fn build(blocks: &[BlockDef], net: &NetworkDef) -> (Graph, Errors) {
                     .unwrap_or_default();
                 l.errors.push(error(
                     out.span(),
-                    format!("output `{out}` is not defined in the body of `{}`{hint}", net.name),
+                    format!(
+                        "output `{out}` is not defined in the body of `{}`{hint}",
+                        net.name
+                    ),
                 ));
             }
         }
@@ -231,7 +241,13 @@ impl Lowerer<'_> {
     fn define(&mut self, scope: &mut Scope, name: &Ident, b: Binding) {
         let key = name.to_string();
         scope.order.push(key.clone());
-        scope.names.insert(key, Entry { binding: b, ident: name.clone() });
+        scope.names.insert(
+            key,
+            Entry {
+                binding: b,
+                ident: name.clone(),
+            },
+        );
     }
 
     fn err(&mut self, e: syn::Error, ctx: &[Frame]) {
@@ -240,7 +256,10 @@ impl Lowerer<'_> {
 
     fn lower_body(&mut self, body: &[Stmt], scope: &mut Scope, prefix: &str, ctx: &[Frame]) {
         for s in body {
-            scope.later.entry(s.name.to_string()).or_insert(Loc::at(s.name.span()));
+            scope
+                .later
+                .entry(s.name.to_string())
+                .or_insert(Loc::at(s.name.span()));
         }
         for s in body {
             let key = s.name.to_string();
@@ -252,7 +271,10 @@ impl Lowerer<'_> {
                     s.name.span(),
                     format!("`{key}` is already defined; every binding needs its own name (weights are named after it)"),
                 );
-                e.combine(error(first.span(), format!("`{key}` is first defined here")));
+                e.combine(error(
+                    first.span(),
+                    format!("`{key}` is first defined here"),
+                ));
                 self.err(e, ctx);
                 continue;
             }
@@ -280,8 +302,13 @@ impl Lowerer<'_> {
             if scope.used.contains(name) || name.starts_with('_') {
                 continue;
             }
-            let Some(e) = scope.names.get(name) else { continue };
-            if self.reported_unused.insert((block.to_string(), name.clone())) {
+            let Some(e) = scope.names.get(name) else {
+                continue;
+            };
+            if self
+                .reported_unused
+                .insert((block.to_string(), name.clone()))
+            {
                 self.unused.push(e.ident.clone());
             }
         }
@@ -307,7 +334,13 @@ impl Lowerer<'_> {
 
     /// Lowers a tensor expression. `bind` is the weight path when the expression
     /// is the whole right-hand side of a binding.
-    fn lower_expr(&mut self, e: &Expr, bind: Option<&str>, scope: &mut Scope, ctx: &[Frame]) -> Option<ValueId> {
+    fn lower_expr(
+        &mut self,
+        e: &Expr,
+        bind: Option<&str>,
+        scope: &mut Scope,
+        ctx: &[Frame],
+    ) -> Option<ValueId> {
         match e {
             Expr::Name(id) => match scope.names.get(&id.to_string()).map(|e| e.binding) {
                 Some(Binding::Tensor(v)) => {
@@ -318,7 +351,10 @@ impl Lowerer<'_> {
                 Some(Binding::Int(_)) => {
                     scope.used.insert(id.to_string());
                     self.err(
-                        error(id.span(), format!("`{id}` is an integer parameter, not a tensor")),
+                        error(
+                            id.span(),
+                            format!("`{id}` is an integer parameter, not a tensor"),
+                        ),
                         ctx,
                     );
                     None
@@ -337,7 +373,10 @@ impl Lowerer<'_> {
             }
             other => {
                 self.err(
-                    error(other.loc(), "expected a tensor: a name or an op call like `conv2d(x, 16, 3)`"),
+                    error(
+                        other.loc(),
+                        "expected a tensor: a name or an op call like `conv2d(x, 16, 3)`",
+                    ),
                     ctx,
                 );
                 None
@@ -345,7 +384,13 @@ impl Lowerer<'_> {
         }
     }
 
-    fn lower_op_call(&mut self, call: &Call, bind: Option<&str>, scope: &mut Scope, ctx: &[Frame]) -> Option<ValueId> {
+    fn lower_op_call(
+        &mut self,
+        call: &Call,
+        bind: Option<&str>,
+        scope: &mut Scope,
+        ctx: &[Frame],
+    ) -> Option<ValueId> {
         let name = call.func.to_string();
         let Some(def) = ops::lookup(&name) else {
             let msg = if ops::PLANNED.contains(&name.as_str()) {
@@ -408,7 +453,11 @@ impl Lowerer<'_> {
                 _ => "?".into(),
             };
             match self.lower_expr(t, None, scope, ctx) {
-                Some(v) => operands.push(OperandRef { value: v, loc: t.loc(), label }),
+                Some(v) => operands.push(OperandRef {
+                    value: v,
+                    loc: t.loc(),
+                    label,
+                }),
                 None => ok = false,
             }
         }
@@ -423,7 +472,13 @@ impl Lowerer<'_> {
             return None;
         }
         if self.values.len() >= MAX_NODES {
-            self.err(error(call.loc, format!("network expands to more than {MAX_NODES} layers")), ctx);
+            self.err(
+                error(
+                    call.loc,
+                    format!("network expands to more than {MAX_NODES} layers"),
+                ),
+                ctx,
+            );
             return None;
         }
         let path = match bind {
@@ -463,19 +518,31 @@ impl Lowerer<'_> {
         }
     }
 
-    fn lower_block_call(&mut self, call: &Call, bind: Option<&str>, scope: &mut Scope, ctx: &[Frame]) -> Option<ValueId> {
+    fn lower_block_call(
+        &mut self,
+        call: &Call,
+        bind: Option<&str>,
+        scope: &mut Scope,
+        ctx: &[Frame],
+    ) -> Option<ValueId> {
         let name = call.func.to_string();
         let block = *self.blocks.get(&name)?;
         if ctx.iter().any(|f| f.block == name) {
             self.err(
-                error(call.func.span(), format!("block `{name}` calls itself; recursive blocks are not allowed")),
+                error(
+                    call.func.span(),
+                    format!("block `{name}` calls itself; recursive blocks are not allowed"),
+                ),
                 ctx,
             );
             return None;
         }
         if ctx.len() >= MAX_BLOCK_DEPTH {
             self.err(
-                error(call.func.span(), format!("blocks nest more than {MAX_BLOCK_DEPTH} deep")),
+                error(
+                    call.func.span(),
+                    format!("blocks nest more than {MAX_BLOCK_DEPTH} deep"),
+                ),
                 ctx,
             );
             return None;
@@ -491,7 +558,13 @@ impl Lowerer<'_> {
             return None;
         };
         if let Some(a) = call.args.iter().find_map(|a| a.name.as_ref()) {
-            self.err(error(a.span(), format!("block `{name}` takes its arguments by position")), ctx);
+            self.err(
+                error(
+                    a.span(),
+                    format!("block `{name}` takes its arguments by position"),
+                ),
+                ctx,
+            );
             return None;
         }
         if call.args.len() != block.params.len() {
@@ -520,9 +593,13 @@ impl Lowerer<'_> {
                         scope.used.insert(id.to_string());
                         Some(Binding::Int(v))
                     }
-                    _ => self.lower_expr(&a.value, None, scope, ctx).map(Binding::Tensor),
+                    _ => self
+                        .lower_expr(&a.value, None, scope, ctx)
+                        .map(Binding::Tensor),
                 },
-                other => self.lower_expr(other, None, scope, ctx).map(Binding::Tensor),
+                other => self
+                    .lower_expr(other, None, scope, ctx)
+                    .map(Binding::Tensor),
             };
             match b {
                 Some(b) => self.define(&mut inner, p, b),
@@ -532,7 +609,10 @@ impl Lowerer<'_> {
         if !ok {
             return None;
         }
-        let mut frames = vec![Frame { block: name.clone(), call: call.loc }];
+        let mut frames = vec![Frame {
+            block: name.clone(),
+            call: call.loc,
+        }];
         frames.extend_from_slice(ctx);
         let prefix = format!("{bind}.");
         self.lower_body(&block.body, &mut inner, &prefix, &frames);
@@ -588,7 +668,10 @@ mod tests {
         assert_eq!(g.outputs[0].1, 5);
         let n = g.node(3).unwrap();
         assert_eq!(n.def.name, "add");
-        assert_eq!(n.operands.iter().map(|o| o.value).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(
+            n.operands.iter().map(|o| o.value).collect::<Vec<_>>(),
+            [1, 2]
+        );
         assert_eq!(g.node(1).unwrap().weight_path.as_deref(), Some("b1.a"));
         assert!(g.unused.is_empty());
     }
@@ -608,9 +691,20 @@ mod tests {
         .unwrap();
         let m = messages(e);
         assert!(m[0].contains("`b` is used before it is defined"), "{m:?}");
-        assert!(m.iter().any(|s| s.contains("`b` is already defined")), "{m:?}");
-        assert!(m.iter().any(|s| s.contains("unknown op or block `conv3d`; did you mean `conv2d`?")), "{m:?}");
-        assert!(m.iter().any(|s| s.contains("cannot find tensor `cc`; did you mean `c`?")), "{m:?}");
+        assert!(
+            m.iter().any(|s| s.contains("`b` is already defined")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|s| s.contains("unknown op or block `conv3d`; did you mean `conv2d`?")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|s| s.contains("cannot find tensor `cc`; did you mean `c`?")),
+            "{m:?}"
+        );
     }
 
     #[test]
@@ -626,9 +720,19 @@ mod tests {
             .err()
             .unwrap(),
         );
-        assert!(m.iter().any(|s| s.contains("block `r` calls itself")), "{m:?}");
-        assert!(m.iter().any(|s| s.contains("in this use of block `r`")), "{m:?}");
-        assert!(m.iter().any(|s| s.contains("`conv2d` has weights, so it must be bound")), "{m:?}");
+        assert!(
+            m.iter().any(|s| s.contains("block `r` calls itself")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter().any(|s| s.contains("in this use of block `r`")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|s| s.contains("`conv2d` has weights, so it must be bound")),
+            "{m:?}"
+        );
     }
 
     #[test]

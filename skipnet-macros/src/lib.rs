@@ -24,7 +24,9 @@ mod shape;
 /// Declares a network; see the `skipnet` crate and `DSL.md` for the language.
 #[proc_macro]
 pub fn network(input: TokenStream) -> TokenStream {
-    expand(input.into()).unwrap_or_else(|e| e.to_compile_error()).into()
+    expand(input.into())
+        .unwrap_or_else(|e| e.to_compile_error())
+        .into()
 }
 
 /// The whole front end and back end as a plain function, for tests and fuzzing.
@@ -41,7 +43,10 @@ fn expand(input: proc_macro2::TokenStream) -> syn::Result<proc_macro2::TokenStre
     errors.finish(out)
 }
 
-fn compile_network(blocks: &[parse::BlockDef], net: &parse::NetworkDef) -> syn::Result<proc_macro2::TokenStream> {
+fn compile_network(
+    blocks: &[parse::BlockDef],
+    net: &parse::NetworkDef,
+) -> syn::Result<proc_macro2::TokenStream> {
     let mut errors = diag::Errors::default();
     for a in &net.attrs {
         if a.path().is_ident("doc") {

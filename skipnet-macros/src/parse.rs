@@ -29,8 +29,6 @@ pub struct NetworkDef {
     pub name: Ident,
     pub inputs: Vec<InputDecl>,
     pub outputs: Vec<Ident>,
-    /// The output list (a name or a tuple).
-    pub outputs_loc: Loc,
     pub body: Vec<Stmt>,
 }
 
@@ -102,7 +100,8 @@ impl Parse for Source {
         let mut networks = Vec::new();
         while !input.is_empty() {
             let attrs = input.call(Attribute::parse_outer)?;
-            if input.peek(Ident) && input.peek2(Ident) && input.fork().parse::<Ident>()? == "block" {
+            if input.peek(Ident) && input.peek2(Ident) && input.fork().parse::<Ident>()? == "block"
+            {
                 input.parse::<Ident>()?;
                 blocks.push(parse_block(input)?);
             } else {
@@ -147,13 +146,20 @@ fn parse_block(input: ParseStream) -> syn::Result<BlockDef> {
         }
         body.push(parse_stmt(&body_tokens)?);
     };
-    Ok(BlockDef { name, params, body, ret })
+    Ok(BlockDef {
+        name,
+        params,
+        body,
+        ret,
+    })
 }
 
 fn parse_network(input: ParseStream, attrs: Vec<Attribute>) -> syn::Result<NetworkDef> {
     let vis: Visibility = input.parse()?;
     if !input.peek(Ident) {
-        return Err(input.error("expected a network declaration: `pub Name(x: [H, W, C]) -> out { ... }` or a `block`"));
+        return Err(input.error(
+            "expected a network declaration: `pub Name(x: [H, W, C]) -> out { ... }` or a `block`",
+        ));
     }
     let name: Ident = input.parse()?;
     let content;
@@ -176,29 +182,29 @@ fn parse_network(input: ParseStream, attrs: Vec<Attribute>) -> syn::Result<Netwo
         ));
     }
     input.parse::<Token![->]>()?;
-    let (outputs, outputs_loc) = if input.peek(syn::token::Paren) {
+    let outputs = if input.peek(syn::token::Paren) {
         let content;
         let paren = parenthesized!(content in input);
         let outs: Vec<Ident> = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?
             .into_iter()
             .collect();
         if outs.is_empty() {
-            return Err(error(paren.span.open(), "a network needs at least one output"));
+            return Err(error(
+                paren.span.open(),
+                "a network needs at least one output",
+            ));
         }
-        (outs, Loc { start: paren.span.open(), end: paren.span.close() })
+        outs
     } else {
-        let out: Ident = input.parse()?;
-        let loc = Loc::at(out.span());
-        (vec![out], loc)
+        vec![input.parse::<Ident>()?]
     };
     let body_tokens;
     syn::braced!(body_tokens in input);
     let mut body = Vec::new();
     while !body_tokens.is_empty() {
         if body_tokens.peek(Token![return]) {
-            return Err(body_tokens.error(
-                "a network names its outputs in its header (`-> out`), not with `return`",
-            ));
+            return Err(body_tokens
+                .error("a network names its outputs in its header (`-> out`), not with `return`"));
         }
         body.push(parse_stmt(&body_tokens)?);
     }
@@ -208,7 +214,6 @@ fn parse_network(input: ParseStream, attrs: Vec<Attribute>) -> syn::Result<Netwo
         name,
         inputs,
         outputs,
-        outputs_loc,
         body,
     })
 }
@@ -222,7 +227,10 @@ fn parse_shape(input: ParseStream) -> syn::Result<ShapeLit> {
         .collect::<syn::Result<Vec<_>>>()?;
     Ok(ShapeLit {
         dims,
-        loc: Loc { start: bracket.span.open(), end: bracket.span.close() },
+        loc: Loc {
+            start: bracket.span.open(),
+            end: bracket.span.close(),
+        },
     })
 }
 
@@ -259,7 +267,10 @@ fn parse_expr(input: ParseStream) -> syn::Result<Expr> {
         let minus = input.parse::<Token![-]>()?;
         let lit: LitInt = input.parse()?;
         let mut v = int_lit(&lit, true)?;
-        v.loc = Loc { start: minus.span, end: lit.span() };
+        v.loc = Loc {
+            start: minus.span,
+            end: lit.span(),
+        };
         return Ok(Expr::Int(v));
     }
     if input.peek(LitInt) {
@@ -275,7 +286,13 @@ fn parse_expr(input: ParseStream) -> syn::Result<Expr> {
         let items = Punctuated::<Expr, Token![,]>::parse_terminated_with(&content, parse_expr)?
             .into_iter()
             .collect();
-        return Ok(Expr::Tuple(items, Loc { start: paren.span.open(), end: paren.span.close() }));
+        return Ok(Expr::Tuple(
+            items,
+            Loc {
+                start: paren.span.open(),
+                end: paren.span.close(),
+            },
+        ));
     }
     if input.peek(Ident::peek_any) {
         let func = Ident::parse_any(input)?;
@@ -286,7 +303,10 @@ fn parse_expr(input: ParseStream) -> syn::Result<Expr> {
         let paren = parenthesized!(content in input);
         let mut args = Vec::new();
         while !content.is_empty() {
-            let name = if content.peek(Ident::peek_any) && content.peek2(Token![=]) && !content.peek2(Token![==]) {
+            let name = if content.peek(Ident::peek_any)
+                && content.peek2(Token![=])
+                && !content.peek2(Token![==])
+            {
                 let n = Ident::parse_any(&content)?;
                 content.parse::<Token![=]>()?;
                 Some(n)
@@ -300,10 +320,15 @@ fn parse_expr(input: ParseStream) -> syn::Result<Expr> {
             }
             content.parse::<Token![,]>()?;
         }
-        let loc = Loc { start: func.span(), end: paren.span.close() };
+        let loc = Loc {
+            start: func.span(),
+            end: paren.span.close(),
+        };
         return Ok(Expr::Call(Call { func, args, loc }));
     }
-    Err(input.error("expected a tensor name, an op call like `conv2d(x, 16, 3)`, an integer or `(h, w)`"))
+    Err(input.error(
+        "expected a tensor name, an op call like `conv2d(x, 16, 3)`, an integer or `(h, w)`",
+    ))
 }
 
 impl Parse for Expr {
@@ -344,10 +369,15 @@ mod tests {
         assert_eq!(net.outputs.len(), 2);
         assert_eq!(net.body.len(), 2);
         assert!(net.body[0].ascription.is_some());
-        let Expr::Call(c) = &net.body[1].expr else { panic!("call") };
+        let Expr::Call(c) = &net.body[1].expr else {
+            panic!("call")
+        };
         assert_eq!(c.args.len(), 3);
         assert_eq!(c.args[2].name.as_ref().unwrap(), "axis");
-        assert!(matches!(c.args[2].value, Expr::Int(IntLit { value: -1, .. })));
+        assert!(matches!(
+            c.args[2].value,
+            Expr::Int(IntLit { value: -1, .. })
+        ));
     }
 
     #[test]

@@ -66,7 +66,9 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
             }
         }
     }
-    let schedule: Vec<usize> = (0..values.len()).filter(|&i| needed[i] && !values[i].external).collect();
+    let schedule: Vec<usize> = (0..values.len())
+        .filter(|&i| needed[i] && !values[i].external)
+        .collect();
     let mut step_of = vec![usize::MAX; values.len()];
     for (t, &v) in schedule.iter().enumerate() {
         step_of[v] = t;
@@ -99,7 +101,12 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
     // buffer that is live at the same time.
     let mut order: Vec<usize> = schedule.clone();
     order.sort_by_key(|&v| {
-        let b = buffers[v].unwrap_or(Buffer { offset: 0, len: 0, first: 0, last: 0 });
+        let b = buffers[v].unwrap_or(Buffer {
+            offset: 0,
+            len: 0,
+            first: 0,
+            last: 0,
+        });
         (std::cmp::Reverse(b.len), b.first)
     });
     let mut placed: Vec<Buffer> = Vec::new();
@@ -122,7 +129,13 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
     let arena_len = placed.iter().map(|b| b.offset + b.len).max().unwrap_or(0);
     let naive_sum = placed.iter().map(|b| b.len).sum();
     let live_bound = (0..=end)
-        .map(|t| placed.iter().filter(|b| b.first <= t && t <= b.last).map(|b| b.len).sum::<usize>())
+        .map(|t| {
+            placed
+                .iter()
+                .filter(|b| b.first <= t && t <= b.last)
+                .map(|b| b.len)
+                .sum::<usize>()
+        })
         .max()
         .unwrap_or(0);
     ArenaPlan {
@@ -150,7 +163,9 @@ impl ArenaPlan {
             }
             for (vb, b) in &bufs[i + 1..] {
                 if a.live_with(b) && a.overlaps(b) {
-                    return Err(format!("values {va} and {vb} are live together and overlap: {a:?} {b:?}"));
+                    return Err(format!(
+                        "values {va} and {vb} are live together and overlap: {a:?} {b:?}"
+                    ));
                 }
             }
         }
@@ -160,10 +175,18 @@ impl ArenaPlan {
 
 impl fmt::Display for ArenaPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{:>6} {:>10} {:>10} {:>9}", "value", "offset", "len", "steps")?;
+        writeln!(
+            f,
+            "{:>6} {:>10} {:>10} {:>9}",
+            "value", "offset", "len", "steps"
+        )?;
         for &v in &self.schedule {
             if let Some(b) = &self.buffers[v] {
-                writeln!(f, "{v:>6} {:>10} {:>10} {:>4}..{:<4}", b.offset, b.len, b.first, b.last)?;
+                writeln!(
+                    f,
+                    "{v:>6} {:>10} {:>10} {:>4}..{:<4}",
+                    b.offset, b.len, b.first, b.last
+                )?;
             }
         }
         write!(
@@ -179,16 +202,30 @@ mod tests {
     use super::*;
 
     fn v(len: usize, operands: &[usize]) -> PlanValue {
-        PlanValue { len, external: false, operands: operands.to_vec() }
+        PlanValue {
+            len,
+            external: false,
+            operands: operands.to_vec(),
+        }
     }
 
     fn input(len: usize) -> PlanValue {
-        PlanValue { len, external: true, operands: vec![] }
+        PlanValue {
+            len,
+            external: true,
+            operands: vec![],
+        }
     }
 
     #[test]
     fn chain_ping_pongs_between_two_buffers() {
-        let vals = [input(10), v(100, &[0]), v(100, &[1]), v(100, &[2]), v(100, &[3])];
+        let vals = [
+            input(10),
+            v(100, &[0]),
+            v(100, &[1]),
+            v(100, &[2]),
+            v(100, &[3]),
+        ];
         let p = plan(&vals, &[4]);
         p.check().unwrap();
         assert_eq!(p.arena_len, 200);
@@ -200,7 +237,13 @@ mod tests {
     #[test]
     fn skip_connection_stays_live_across_the_branch() {
         // 1 = f(x); 2 = g(1); 3 = h(2); 4 = add(1, 3): 1 must survive until step 3.
-        let vals = [input(8), v(64, &[0]), v(64, &[1]), v(64, &[2]), v(64, &[1, 3])];
+        let vals = [
+            input(8),
+            v(64, &[0]),
+            v(64, &[1]),
+            v(64, &[2]),
+            v(64, &[1, 3]),
+        ];
         let p = plan(&vals, &[4]);
         p.check().unwrap();
         let b1 = p.buffers[1].unwrap();

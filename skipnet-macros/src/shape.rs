@@ -22,7 +22,12 @@ pub fn infer(g: &Graph) -> syn::Result<Vec<Vec<usize>>> {
                 let mut ok = true;
                 for (d, loc) in &inp.dims {
                     if *d < 1 || *d > MAX_ELEMENTS as i128 {
-                        errors.push(error(*loc, format!("input dimension must be between 1 and {MAX_ELEMENTS}, found {d}")));
+                        errors.push(error(
+                            *loc,
+                            format!(
+                                "input dimension must be between 1 and {MAX_ELEMENTS}, found {d}"
+                            ),
+                        ));
                         ok = false;
                     } else {
                         dims.push(*d as usize);
@@ -42,8 +47,11 @@ pub fn infer(g: &Graph) -> syn::Result<Vec<Vec<usize>>> {
                 ok.then_some(dims)
             }
             ValueKind::Node(n) => {
-                let known: Option<Vec<&Vec<usize>>> =
-                    n.operands.iter().map(|o| shapes[o.value].as_ref()).collect();
+                let known: Option<Vec<&Vec<usize>>> = n
+                    .operands
+                    .iter()
+                    .map(|o| shapes[o.value].as_ref())
+                    .collect();
                 match known {
                     // An operand already failed; its error is reported.
                     None => None,
@@ -52,14 +60,21 @@ pub fn infer(g: &Graph) -> syn::Result<Vec<Vec<usize>>> {
                             .operands
                             .iter()
                             .zip(&in_shapes)
-                            .map(|(o, s)| Operand { shape: s, label: &o.label })
+                            .map(|(o, s)| Operand {
+                                shape: s,
+                                label: &o.label,
+                            })
                             .collect();
                         match n.op.infer(&operands) {
                             Ok(s) => Some(s),
                             Err(e) => {
                                 let loc = match e.blame {
-                                    Blame::Operand(i) => n.operands.get(i).map(|o| o.loc).unwrap_or(n.call_loc),
-                                    Blame::Arg(a) => n.arg_locs.get(a).copied().unwrap_or(n.call_loc),
+                                    Blame::Operand(i) => {
+                                        n.operands.get(i).map(|o| o.loc).unwrap_or(n.call_loc)
+                                    }
+                                    Blame::Arg(a) => {
+                                        n.arg_locs.get(a).copied().unwrap_or(n.call_loc)
+                                    }
                                     Blame::Call => n.call_loc,
                                 };
                                 errors.push(in_context(error(loc, e.msg), &n.context));
@@ -72,9 +87,15 @@ pub fn infer(g: &Graph) -> syn::Result<Vec<Vec<usize>>> {
         };
         let shape = match shape {
             Some(s) if elements(&s).is_none_or(|e| e > MAX_ELEMENTS) => {
-                let msg = format!("`{}` would have shape {}, more than {MAX_ELEMENTS} elements", v.path, shape_str(&s));
+                let msg = format!(
+                    "`{}` would have shape {}, more than {MAX_ELEMENTS} elements",
+                    v.path,
+                    shape_str(&s)
+                );
                 match &v.kind {
-                    ValueKind::Node(n) => errors.push(in_context(error(n.call_loc, msg), &n.context)),
+                    ValueKind::Node(n) => {
+                        errors.push(in_context(error(n.call_loc, msg), &n.context))
+                    }
                     ValueKind::Input(i) => errors.push(error(g.inputs[*i].loc, msg)),
                 }
                 None
@@ -85,7 +106,9 @@ pub fn infer(g: &Graph) -> syn::Result<Vec<Vec<usize>>> {
     }
 
     for a in &g.ascriptions {
-        let Some(found) = &shapes[a.value] else { continue };
+        let Some(found) = &shapes[a.value] else {
+            continue;
+        };
         let declared: Vec<i128> = a.dims.iter().map(|d| d.0).collect();
         let found_i: Vec<i128> = found.iter().map(|&d| d as i128).collect();
         if declared != found_i {
@@ -128,7 +151,12 @@ mod tests {
     }
 
     fn messages(ts: proc_macro2::TokenStream) -> Vec<String> {
-        shapes(ts).err().expect("should fail").into_iter().map(|e| e.to_string()).collect()
+        shapes(ts)
+            .err()
+            .expect("should fail")
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect()
     }
 
     #[test]
@@ -166,10 +194,22 @@ mod tests {
                 f = conv2d(d, 4, 9);
             }
         });
-        assert_eq!(m[0], "`add` needs identical shapes: `a` is [16, 16, 64] but `b` is [16, 16, 32]");
-        assert_eq!(m[1], "`concat` needs equal H and W: `x` is [16, 16, 8] but `d` is [8, 8, 8]");
-        assert!(m[2].contains("the kernel is 9 rows tall/wide, but the input has only 8 rows"), "{m:?}");
-        assert_eq!(m[3], "`e` is declared as [16, 16, 9] but its expression gives [16, 16, 8]");
+        assert_eq!(
+            m[0],
+            "`add` needs identical shapes: `a` is [16, 16, 64] but `b` is [16, 16, 32]"
+        );
+        assert_eq!(
+            m[1],
+            "`concat` needs equal H and W: `x` is [16, 16, 8] but `d` is [8, 8, 8]"
+        );
+        assert!(
+            m[2].contains("the kernel is 9 rows tall/wide, but the input has only 8 rows"),
+            "{m:?}"
+        );
+        assert_eq!(
+            m[3],
+            "`e` is declared as [16, 16, 9] but its expression gives [16, 16, 8]"
+        );
     }
 
     #[test]

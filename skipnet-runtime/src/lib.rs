@@ -31,8 +31,8 @@ extern crate std;
 
 mod activation;
 mod arena;
-mod param;
 pub mod ops;
+mod param;
 
 #[cfg(feature = "alloc")]
 mod error;

@@ -41,10 +41,13 @@ impl<'a> WeightFile<'a> {
 
     /// Takes tensor `name`, which must be F32 with exactly `shape` (and `N` elements).
     pub fn take<const N: usize>(&mut self, name: &str, shape: &[usize]) -> Result<Param<N>, Error> {
-        let view = self.tensors.tensor(name).map_err(|_| Error::MissingTensor {
-            name: name.to_string(),
-            expected: shape.to_vec(),
-        })?;
+        let view = self
+            .tensors
+            .tensor(name)
+            .map_err(|_| Error::MissingTensor {
+                name: name.to_string(),
+                expected: shape.to_vec(),
+            })?;
         if view.dtype() != Dtype::F32 {
             return Err(Error::WrongDtype {
                 name: name.to_string(),
@@ -74,7 +77,12 @@ impl<'a> WeightFile<'a> {
     /// Succeeds when every tensor of the file was taken; otherwise names the first
     /// (in sorted order) that was not.
     pub fn finish(self) -> Result<(), Error> {
-        let mut names: Vec<&str> = self.tensors.names().into_iter().map(|s| s.as_str()).collect();
+        let mut names: Vec<&str> = self
+            .tensors
+            .names()
+            .into_iter()
+            .map(|s| s.as_str())
+            .collect();
         names.sort_unstable();
         for name in names {
             if !self.taken.contains(name) {
@@ -100,7 +108,10 @@ mod tests {
     use safetensors::tensor::TensorView;
 
     fn file(entries: &[(&str, Dtype, Vec<usize>, usize)]) -> Vec<u8> {
-        let data: Vec<Vec<u8>> = entries.iter().map(|(_, _, _, bytes)| vec![0u8; *bytes]).collect();
+        let data: Vec<Vec<u8>> = entries
+            .iter()
+            .map(|(_, _, _, bytes)| vec![0u8; *bytes])
+            .collect();
         let views: Vec<(&str, TensorView<'_>)> = entries
             .iter()
             .zip(&data)
@@ -133,19 +144,30 @@ mod tests {
 
     #[test]
     fn wrong_dtype_and_extra_tensor() {
-        let bytes = file(&[("a.bias", Dtype::F16, vec![2], 4), ("zz.kernel", Dtype::F32, vec![1], 4)]);
+        let bytes = file(&[
+            ("a.bias", Dtype::F16, vec![2], 4),
+            ("zz.kernel", Dtype::F32, vec![1], 4),
+        ]);
         let mut f = WeightFile::parse(&bytes).unwrap();
         let err = f.take::<2>("a.bias", &[2]).unwrap_err();
-        assert!(matches!(err, Error::WrongDtype { ref dtype, .. } if dtype == "F16"), "{err}");
+        assert!(
+            matches!(err, Error::WrongDtype { ref dtype, .. } if dtype == "F16"),
+            "{err}"
+        );
         let err = f.finish().unwrap_err();
-        assert!(matches!(err, Error::UnexpectedTensor { ref name, .. } if name == "a.bias"), "{err}");
+        assert!(
+            matches!(err, Error::UnexpectedTensor { ref name, .. } if name == "a.bias"),
+            "{err}"
+        );
     }
 
     #[test]
     fn truncated_file_is_a_format_error() {
         let bytes = file(&[("a.bias", Dtype::F32, vec![2], 8)]);
         for cut in [0, 4, 8, bytes.len() - 1] {
-            let err = WeightFile::parse(&bytes[..cut]).err().expect("truncated file rejected");
+            let err = WeightFile::parse(&bytes[..cut])
+                .err()
+                .expect("truncated file rejected");
             assert!(matches!(err, Error::Format { .. }), "{err}");
         }
     }

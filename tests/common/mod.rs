@@ -56,8 +56,12 @@ network! {
 }
 
 pub fn fixture(name: &str, file: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/{name}/{file}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e} (run tools/keras_fixtures.py)"))
+    let path = format!(
+        "{}/tests/fixtures/{name}/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("cannot read {path}: {e} (run tools/keras_fixtures.py)"))
 }
 
 /// Reads tensor `name` of `shape` (f32) from a fixture's io.safetensors.
@@ -69,7 +73,10 @@ pub fn io_tensor<const N: usize>(bytes: &[u8], name: &str, shape: &[usize]) -> B
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 mod skipnet_runtime_io {

@@ -2,20 +2,39 @@
 
 use super::*;
 
-const X: &[Param] = &[Param { name: "x", kind: Kind::Tensor }];
+const X: &[Param] = &[Param {
+    name: "x",
+    kind: Kind::Tensor,
+}];
 
-pub static RELU: OpDef = OpDef { name: "relu", params: X, has_weights: false, build: |_| Ok(Box::new(Activation(Act::Relu))) };
-pub static SIGMOID: OpDef = OpDef { name: "sigmoid", params: X, has_weights: false, build: |_| Ok(Box::new(Activation(Act::Sigmoid))) };
-pub static TANH: OpDef = OpDef { name: "tanh", params: X, has_weights: false, build: |_| Ok(Box::new(Activation(Act::Tanh))) };
-pub static LINEAR: OpDef = OpDef { name: "linear", params: X, has_weights: false, build: |_| Ok(Box::new(Activation(Act::Linear))) };
+pub static RELU: OpDef = OpDef {
+    name: "relu",
+    params: X,
+    has_weights: false,
+    build: |_| Ok(Box::new(Activation(Act::Relu))),
+};
+pub static SIGMOID: OpDef = OpDef {
+    name: "sigmoid",
+    params: X,
+    has_weights: false,
+    build: |_| Ok(Box::new(Activation(Act::Sigmoid))),
+};
+pub static TANH: OpDef = OpDef {
+    name: "tanh",
+    params: X,
+    has_weights: false,
+    build: |_| Ok(Box::new(Activation(Act::Tanh))),
+};
+pub static LINEAR: OpDef = OpDef {
+    name: "linear",
+    params: X,
+    has_weights: false,
+    build: |_| Ok(Box::new(Activation(Act::Linear))),
+};
 
 pub struct Activation(Act);
 
 impl Op for Activation {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
         Ok(ops[0].shape.to_vec())
     }

@@ -4,7 +4,10 @@ use super::*;
 
 pub static DEF: OpDef = OpDef {
     name: "add",
-    params: &[Param { name: "inputs", kind: Kind::Tensors }],
+    params: &[Param {
+        name: "inputs",
+        kind: Kind::Tensors,
+    }],
     has_weights: false,
     build: |_| Ok(Box::new(Add)),
 };
@@ -12,10 +15,6 @@ pub static DEF: OpDef = OpDef {
 pub struct Add;
 
 impl Op for Add {
-    fn name(&self) -> &'static str {
-        "add"
-    }
-
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
         if ops.len() < 2 {
             return op_err(Blame::Call, "`add` needs at least two tensors");
@@ -24,7 +23,11 @@ impl Op for Add {
             if o.shape != ops[0].shape {
                 return op_err(
                     Blame::Operand(i),
-                    format!("`add` needs identical shapes: {} but {}", ops[0].describe(), o.describe()),
+                    format!(
+                        "`add` needs identical shapes: {} but {}",
+                        ops[0].describe(),
+                        o.describe()
+                    ),
                 );
             }
         }

@@ -5,8 +5,14 @@ use super::*;
 pub static DEF: OpDef = OpDef {
     name: "concat",
     params: &[
-        Param { name: "inputs", kind: Kind::Tensors },
-        Param { name: "axis", kind: Kind::Optional },
+        Param {
+            name: "inputs",
+            kind: Kind::Tensors,
+        },
+        Param {
+            name: "axis",
+            kind: Kind::Optional,
+        },
     ],
     has_weights: false,
     build: |v| {
@@ -25,7 +31,11 @@ impl Concat {
     /// The axis index within the (batch-less) shape.
     fn resolve(&self, rank: usize) -> Result<usize, OpError> {
         let with_batch = rank as i128 + 1;
-        let a = if self.axis < 0 { self.axis + with_batch } else { self.axis };
+        let a = if self.axis < 0 {
+            self.axis + with_batch
+        } else {
+            self.axis
+        };
         if a <= 0 || a >= with_batch {
             let hint = if a == 0 { " (axis 0 is the batch)" } else { "" };
             return op_err(
@@ -40,15 +50,13 @@ impl Concat {
     }
 
     fn outer(&self, shape: &[usize]) -> usize {
-        self.resolve(shape.len()).map(|a| shape[..a].iter().product()).unwrap_or(1)
+        self.resolve(shape.len())
+            .map(|a| shape[..a].iter().product())
+            .unwrap_or(1)
     }
 }
 
 impl Op for Concat {
-    fn name(&self) -> &'static str {
-        "concat"
-    }
-
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
         if ops.len() < 2 {
             return op_err(Blame::Call, "`concat` needs at least two tensors");

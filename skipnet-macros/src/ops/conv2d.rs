@@ -5,15 +5,42 @@ use super::*;
 pub static DEF: OpDef = OpDef {
     name: "conv2d",
     params: &[
-        Param { name: "x", kind: Kind::Tensor },
-        Param { name: "filters", kind: Kind::Required },
-        Param { name: "kernel_size", kind: Kind::Required },
-        Param { name: "strides", kind: Kind::Optional },
-        Param { name: "padding", kind: Kind::Optional },
-        Param { name: "dilation_rate", kind: Kind::Optional },
-        Param { name: "groups", kind: Kind::Optional },
-        Param { name: "activation", kind: Kind::Optional },
-        Param { name: "use_bias", kind: Kind::Optional },
+        Param {
+            name: "x",
+            kind: Kind::Tensor,
+        },
+        Param {
+            name: "filters",
+            kind: Kind::Required,
+        },
+        Param {
+            name: "kernel_size",
+            kind: Kind::Required,
+        },
+        Param {
+            name: "strides",
+            kind: Kind::Optional,
+        },
+        Param {
+            name: "padding",
+            kind: Kind::Optional,
+        },
+        Param {
+            name: "dilation_rate",
+            kind: Kind::Optional,
+        },
+        Param {
+            name: "groups",
+            kind: Kind::Optional,
+        },
+        Param {
+            name: "activation",
+            kind: Kind::Optional,
+        },
+        Param {
+            name: "use_bias",
+            kind: Kind::Optional,
+        },
     ],
     has_weights: true,
     build,
@@ -50,7 +77,10 @@ fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
     if c.filters % c.groups != 0 {
         return Err(error(
             v.loc("groups"),
-            format!("`filters` ({}) must be divisible by `groups` ({})", c.filters, c.groups),
+            format!(
+                "`filters` ({}) must be divisible by `groups` ({})",
+                c.filters, c.groups
+            ),
         ));
     }
     Ok(Box::new(c))
@@ -58,11 +88,14 @@ fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
 
 impl Conv2d {
     /// Output size and leading pad along H and W.
-    fn geometry(&self, h: usize, w: usize) -> Result<((usize, usize), (usize, usize)), OpError> {
+    fn geometry(&self, h: usize, w: usize) -> Result<Geometry, OpError> {
         let axis = |input: usize, k: usize, s: usize, d: usize, name: &str| {
             let span = (k - 1).checked_mul(d).and_then(|v| v.checked_add(1));
             let Some(span) = span else {
-                return op_err(Blame::Arg("kernel_size"), "kernel size times dilation overflows");
+                return op_err(
+                    Blame::Arg("kernel_size"),
+                    "kernel size times dilation overflows",
+                );
             };
             window_out(input, span, s, self.same).or_else(|_| {
                 let what = if d > 1 {
@@ -85,10 +118,6 @@ impl Conv2d {
 }
 
 impl Op for Conv2d {
-    fn name(&self) -> &'static str {
-        "conv2d"
-    }
-
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
         let (h, w, c) = expect_hwc("conv2d", 0, &ops[0])?;
         if c % self.groups != 0 {

@@ -5,10 +5,22 @@ use super::*;
 pub static DEF: OpDef = OpDef {
     name: "max_pool2d",
     params: &[
-        Param { name: "x", kind: Kind::Tensor },
-        Param { name: "pool_size", kind: Kind::Optional },
-        Param { name: "strides", kind: Kind::Optional },
-        Param { name: "padding", kind: Kind::Optional },
+        Param {
+            name: "x",
+            kind: Kind::Tensor,
+        },
+        Param {
+            name: "pool_size",
+            kind: Kind::Optional,
+        },
+        Param {
+            name: "strides",
+            kind: Kind::Optional,
+        },
+        Param {
+            name: "padding",
+            kind: Kind::Optional,
+        },
     ],
     has_weights: false,
     build,
@@ -31,7 +43,7 @@ fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
 }
 
 impl MaxPool2d {
-    fn geometry(&self, h: usize, w: usize) -> Result<((usize, usize), (usize, usize)), OpError> {
+    fn geometry(&self, h: usize, w: usize) -> Result<Geometry, OpError> {
         let axis = |input: usize, k: usize, s: usize, name: &str| {
             window_out(input, k, s, self.same).or_else(|_| {
                 op_err(
@@ -49,10 +61,6 @@ impl MaxPool2d {
 }
 
 impl Op for MaxPool2d {
-    fn name(&self) -> &'static str {
-        "max_pool2d"
-    }
-
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
         let (h, w, c) = expect_hwc("max_pool2d", 0, &ops[0])?;
         let ((oh, ow), _) = self.geometry(h, w)?;

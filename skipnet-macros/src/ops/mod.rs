@@ -128,11 +128,17 @@ pub fn bind(def: &OpDef, call: &Call) -> syn::Result<Bound> {
                 if seen_keyword {
                     errors.push(error(
                         value.loc(),
-                        format!("positional argument after a named one in `{}`: give it by name", def.name),
+                        format!(
+                            "positional argument after a named one in `{}`: give it by name",
+                            def.name
+                        ),
                     ));
                     continue;
                 }
-                if variadic && next_positional == 0 && !matches!(value, Expr::Int(_) | Expr::Tuple(..) | Expr::Bool(_)) {
+                if variadic
+                    && next_positional == 0
+                    && !matches!(value, Expr::Int(_) | Expr::Tuple(..) | Expr::Bool(_))
+                {
                     tensors.push(value.clone());
                     continue;
                 }
@@ -165,7 +171,10 @@ pub fn bind(def: &OpDef, call: &Call) -> syn::Result<Bound> {
                     let hint = did_you_mean(&key, def.params.iter().map(|p| p.name))
                         .map(|s| format!("; did you mean `{s}`?"))
                         .unwrap_or_else(|| format!("; it takes {}", def.signature()));
-                    errors.push(error(n.span(), format!("`{}` has no argument `{key}`{hint}", def.name)));
+                    errors.push(error(
+                        n.span(),
+                        format!("`{}` has no argument `{key}`{hint}", def.name),
+                    ));
                     continue;
                 };
                 if matches!(p.kind, Kind::Tensor | Kind::Tensors) {
@@ -176,7 +185,10 @@ pub fn bind(def: &OpDef, call: &Call) -> syn::Result<Bound> {
                     continue;
                 }
                 if given.insert(p.name, value.loc()).is_some() {
-                    errors.push(error(n.span(), format!("argument `{key}` of `{}` is given twice", def.name)));
+                    errors.push(error(
+                        n.span(),
+                        format!("argument `{key}` of `{}` is given twice", def.name),
+                    ));
                     continue;
                 }
                 values.insert(p.name, value.clone());
@@ -192,7 +204,12 @@ pub fn bind(def: &OpDef, call: &Call) -> syn::Result<Bound> {
         if missing && errors.is_empty() {
             errors.push(error(
                 call.loc,
-                format!("`{}` is missing its argument `{}`: {}", def.name, p.name, def.signature()),
+                format!(
+                    "`{}` is missing its argument `{}`: {}",
+                    def.name,
+                    p.name,
+                    def.signature()
+                ),
             ));
         }
     }
@@ -210,7 +227,10 @@ pub struct Values<'a> {
 
 impl Values<'_> {
     pub fn loc(&self, name: &str) -> Loc {
-        self.values.get(name).map(|e| e.loc()).unwrap_or(self.call_loc)
+        self.values
+            .get(name)
+            .map(|e| e.loc())
+            .unwrap_or(self.call_loc)
     }
 
     fn int_of(&self, name: &str, e: &Expr) -> syn::Result<(i128, Loc)> {
@@ -220,7 +240,10 @@ impl Values<'_> {
                 Some(v) => Ok((*v, Loc::at(id.span()))),
                 None => Err(error(
                     id.span(),
-                    format!("`{}` of `{}` must be an integer, found `{id}`", name, self.op),
+                    format!(
+                        "`{}` of `{}` must be an integer, found `{id}`",
+                        name, self.op
+                    ),
                 )),
             },
             other => Err(error(
@@ -235,7 +258,10 @@ impl Values<'_> {
         if v < min {
             return Err(error(
                 loc,
-                format!("`{name}` of `{}` must be at least {min}, found {v}", self.op),
+                format!(
+                    "`{name}` of `{}` must be at least {min}, found {v}",
+                    self.op
+                ),
             ));
         }
         usize::try_from(v).map_err(|_| error(loc, format!("`{name}` = {v} is too large")))
@@ -246,7 +272,10 @@ impl Values<'_> {
         match (self.values.get(name), default) {
             (Some(e), _) => self.at_least(name, e, 1),
             (None, Some(d)) => Ok(d),
-            (None, None) => Err(error(self.call_loc, format!("`{}` needs `{name}`", self.op))),
+            (None, None) => Err(error(
+                self.call_loc,
+                format!("`{}` needs `{name}`", self.op),
+            )),
         }
     }
 
@@ -268,25 +297,43 @@ impl Values<'_> {
                         format!("`{name}` of `{}` takes one integer or an `(h, w)` pair, found {} values", self.op, items.len()),
                     ));
                 }
-                Ok((self.at_least(name, &items[0], 1)?, self.at_least(name, &items[1], 1)?))
+                Ok((
+                    self.at_least(name, &items[0], 1)?,
+                    self.at_least(name, &items[1], 1)?,
+                ))
             }
             (Some(e), _) => {
                 let v = self.at_least(name, e, 1)?;
                 Ok((v, v))
             }
             (None, Some(d)) => Ok(d),
-            (None, None) => Err(error(self.call_loc, format!("`{}` needs `{name}`", self.op))),
+            (None, None) => Err(error(
+                self.call_loc,
+                format!("`{}` needs `{name}`", self.op),
+            )),
         }
     }
 
     /// One of `options` written as a bare word; `default` when absent.
-    pub fn choice(&self, name: &str, options: &[&'static str], default: &'static str) -> syn::Result<&'static str> {
+    pub fn choice(
+        &self,
+        name: &str,
+        options: &[&'static str],
+        default: &'static str,
+    ) -> syn::Result<&'static str> {
         let Some(e) = self.values.get(name) else {
             return Ok(default);
         };
-        let list = options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(" or ");
+        let list = options
+            .iter()
+            .map(|o| format!("`{o}`"))
+            .collect::<Vec<_>>()
+            .join(" or ");
         let Expr::Name(id) = e else {
-            return Err(error(e.loc(), format!("`{name}` of `{}` must be {list}", self.op)));
+            return Err(error(
+                e.loc(),
+                format!("`{name}` of `{}` must be {list}", self.op),
+            ));
         };
         let word = id.to_string();
         match options.iter().find(|o| **o == word) {
@@ -297,7 +344,10 @@ impl Values<'_> {
                     .unwrap_or_default();
                 Err(error(
                     id.span(),
-                    format!("`{name}` of `{}` must be {list}, found `{word}`{hint}", self.op),
+                    format!(
+                        "`{name}` of `{}` must be {list}, found `{word}`{hint}",
+                        self.op
+                    ),
                 ))
             }
         }
@@ -308,7 +358,10 @@ impl Values<'_> {
         match self.values.get(name) {
             None => Ok(default),
             Some(Expr::Bool(b)) => Ok(b.value),
-            Some(e) => Err(error(e.loc(), format!("`{name}` of `{}` must be `true` or `false`", self.op))),
+            Some(e) => Err(error(
+                e.loc(),
+                format!("`{name}` of `{}` must be `true` or `false`", self.op),
+            )),
         }
     }
 
@@ -318,7 +371,10 @@ impl Values<'_> {
             return Ok(Act::Linear);
         };
         let Expr::Name(id) = e else {
-            return Err(error(e.loc(), "`activation` must be an activation name such as `relu`"));
+            return Err(error(
+                e.loc(),
+                "`activation` must be an activation name such as `relu`",
+            ));
         };
         let word = id.to_string();
         if let Some(a) = Act::ALL.iter().find(|a| a.name() == word) {
@@ -333,7 +389,10 @@ impl Values<'_> {
         let hint = did_you_mean(&word, Act::ALL.iter().map(|a| a.name()))
             .map(|s| format!("; did you mean `{s}`?"))
             .unwrap_or_else(|| "; supported: relu, sigmoid, tanh, linear".to_string());
-        Err(error(id.span(), format!("unknown activation `{word}`{hint}")))
+        Err(error(
+            id.span(),
+            format!("unknown activation `{word}`{hint}"),
+        ))
     }
 }
 
@@ -400,7 +459,10 @@ pub struct OpError {
 }
 
 pub fn op_err<T>(blame: Blame, msg: impl Into<String>) -> Result<T, OpError> {
-    Err(OpError { blame, msg: msg.into() })
+    Err(OpError {
+        blame,
+        msg: msg.into(),
+    })
 }
 
 /// A weight tensor an op owns, with its Keras variable name and layout.
@@ -425,7 +487,6 @@ pub struct EmitCtx<'a> {
 
 /// A configured op: shape rule, weights and code generation.
 pub trait Op {
-    fn name(&self) -> &'static str;
     /// The output shape, or what is wrong with the operands.
     fn infer(&self, operands: &[Operand]) -> Result<Vec<usize>, OpError>;
     /// Weight tensors, given the operand shapes.
@@ -457,16 +518,26 @@ pub fn hwc_tokens(rt: &TokenStream, s: &[usize]) -> TokenStream {
     quote!(#rt::ops::Hwc { h: #h, w: #w, c: #c })
 }
 
+/// `((out_h, out_w), (pad_top, pad_left))` of a windowed op.
+pub type Geometry = ((usize, usize), (usize, usize));
+
 /// Output size and leading pad along one axis, TensorFlow rules.
 /// `span` is the effective window `(k - 1) * dilation + 1`.
-pub fn window_out(input: usize, span: usize, stride: usize, same: bool) -> Result<(usize, usize), String> {
+pub fn window_out(
+    input: usize,
+    span: usize,
+    stride: usize,
+    same: bool,
+) -> Result<(usize, usize), String> {
     if same {
         let out = input.div_ceil(stride);
         let needed = (out - 1) * stride + span;
         let pad_total = needed.saturating_sub(input);
         Ok((out, pad_total / 2))
     } else if span > input {
-        Err(format!("window of {span} is larger than the input's {input}"))
+        Err(format!(
+            "window of {span} is larger than the input's {input}"
+        ))
     } else {
         Ok(((input - span) / stride + 1, 0))
     }

@@ -5,9 +5,18 @@ use super::*;
 pub static DEF: OpDef = OpDef {
     name: "upsample2d",
     params: &[
-        Param { name: "x", kind: Kind::Tensor },
-        Param { name: "size", kind: Kind::Optional },
-        Param { name: "interpolation", kind: Kind::Optional },
+        Param {
+            name: "x",
+            kind: Kind::Tensor,
+        },
+        Param {
+            name: "size",
+            kind: Kind::Optional,
+        },
+        Param {
+            name: "interpolation",
+            kind: Kind::Optional,
+        },
     ],
     has_weights: false,
     build,
@@ -29,10 +38,6 @@ fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
 }
 
 impl Op for Upsample2d {
-    fn name(&self) -> &'static str {
-        "upsample2d"
-    }
-
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
         let (h, w, c) = expect_hwc("upsample2d", 0, &ops[0])?;
         match (h.checked_mul(self.size.0), w.checked_mul(self.size.1)) {

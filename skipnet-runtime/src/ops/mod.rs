@@ -38,7 +38,14 @@ impl Hwc {
 /// Maps output coordinate `o` along one axis to the input coordinate of tap `k`,
 /// or `None` when it falls in the padding.
 #[inline(always)]
-pub(crate) fn tap(o: usize, stride: usize, k: usize, dilation: usize, pad: usize, len: usize) -> Option<usize> {
+pub(crate) fn tap(
+    o: usize,
+    stride: usize,
+    k: usize,
+    dilation: usize,
+    pad: usize,
+    len: usize,
+) -> Option<usize> {
     let i = (o * stride + k * dilation).checked_sub(pad)?;
     if i < len {
         Some(i)

@@ -28,7 +28,12 @@ mod tests {
         want[..12].copy_from_slice(&row);
         want[12..].copy_from_slice(&row);
         let mut out = [0.0; 24];
-        upsample2d_nearest(Hwc { h: 1, w: 2, c: 2 }, (2, 3), &[1.0, 2.0, 3.0, 4.0], &mut out);
+        upsample2d_nearest(
+            Hwc { h: 1, w: 2, c: 2 },
+            (2, 3),
+            &[1.0, 2.0, 3.0, 4.0],
+            &mut out,
+        );
         assert_eq!(out, want);
     }
 }

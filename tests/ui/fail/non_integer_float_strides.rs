@@ -1,0 +1,11 @@
+// A float where an integer is expected.
+use skipnet::network;
+
+network! {
+    pub Net(x: [32, 32, 3]) -> out {
+        c1  = conv2d(x, 16, 3, strides = 2.0, padding = same);
+        out = conv2d(c1, 4, 1);
+    }
+}
+
+fn main() {}

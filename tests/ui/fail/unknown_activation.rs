@@ -1,0 +1,11 @@
+// Keras's class name `ReLU` instead of the activation name `relu`.
+use skipnet::network;
+
+network! {
+    pub Net(x: [32, 32, 3]) -> out {
+        c1  = conv2d(x, 16, 3, padding = same, activation = ReLU);
+        out = conv2d(c1, 4, 1);
+    }
+}
+
+fn main() {}
