@@ -8,7 +8,9 @@ use skipnet::ndarray::Array3;
 #[test]
 fn forward_array_equals_forward() {
     let net = Corner::from_safetensors(&fixture("corner", "weights.safetensors")).unwrap();
-    let x = Array3::from_shape_fn((13, 12, 5), |(h, w, c)| (h as f32 - w as f32) * 0.1 + c as f32 * 0.01);
+    let x = Array3::from_shape_fn((13, 12, 5), |(h, w, c)| {
+        (h as f32 - w as f32) * 0.1 + c as f32 * 0.01
+    });
     let mut ws = Corner::workspace();
     let y = net.forward_array(&mut ws, x.view()).to_owned();
     assert_eq!(y.shape(), &[3, 3, 3]);

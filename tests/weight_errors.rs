@@ -80,7 +80,10 @@ fn garbage_and_truncated_bytes() {
     let good = fixture("corner", "weights.safetensors");
     for cut in [0, 7, 8, 100, good.len() / 2, good.len() - 1] {
         let e = load_err(&good[..cut]);
-        assert!(e.starts_with("not a valid safetensors file"), "cut {cut}: {e}");
+        assert!(
+            e.starts_with("not a valid safetensors file"),
+            "cut {cut}: {e}"
+        );
     }
     assert!(load_err(&[0xff; 64]).starts_with("not a valid safetensors file"));
 }

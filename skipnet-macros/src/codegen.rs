@@ -59,6 +59,8 @@ fn sanitize(s: &str) -> String {
 
 pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStream {
     let rt = quote!(::skipnet::__private);
+    // Hygienic: a user input called `ws` cannot clash with the workspace argument.
+    let ws = Ident::new("ws", proc_macro2::Span::mixed_site());
     let name = &g.name;
     let vis = &g.vis;
     let attrs = &g.attrs;
@@ -254,8 +256,8 @@ pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStre
 
             #[doc = #doc_forward]
             #[allow(clippy::needless_lifetimes)]
-            pub fn forward<'w>(&self, ws: &'w mut #ws_name, #(#in_args),*) -> #forward_ret {
-                let __arena: &'w mut #rt::Arena<#arena_len> = ws.arena_mut();
+            pub fn forward<'w>(&self, #ws: &'w mut #ws_name, #(#in_args),*) -> #forward_ret {
+                let __arena: &'w mut #rt::Arena<#arena_len> = #ws.arena_mut();
                 #(#steps)*
                 let __arena: &'w #rt::Arena<#arena_len> = __arena;
                 #ret

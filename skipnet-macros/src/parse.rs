@@ -245,7 +245,10 @@ fn int_lit(l: &LitInt, negative: bool) -> syn::Result<IntLit> {
 }
 
 fn parse_stmt(input: ParseStream) -> syn::Result<Stmt> {
-    let name = Ident::parse_any(input)?;
+    if input.peek(Token![return]) {
+        return Err(input.error("`return` is only allowed at the end of a block"));
+    }
+    let name: Ident = input.parse()?;
     let ascription = if input.peek(Token![:]) {
         input.parse::<Token![:]>()?;
         Some(parse_shape(input)?)

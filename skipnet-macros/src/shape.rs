@@ -102,6 +102,29 @@ pub fn infer(g: &Graph) -> syn::Result<Vec<Vec<usize>>> {
             }
             other => other,
         };
+        if let (Some(_), ValueKind::Node(n)) = (&shape, &v.kind) {
+            let ins: Vec<&[usize]> = n
+                .operands
+                .iter()
+                .filter_map(|o| shapes[o.value].as_deref())
+                .collect();
+            for w in n.op.weights(&ins) {
+                if elements(&w.shape).is_none_or(|e| e > MAX_ELEMENTS) {
+                    errors.push(in_context(
+                        error(
+                            n.call_loc,
+                            format!(
+                                "weight `{}.{}` would have shape {}, more than {MAX_ELEMENTS} elements",
+                                v.path,
+                                w.var,
+                                shape_str(&w.shape)
+                            ),
+                        ),
+                        &n.context,
+                    ));
+                }
+            }
+        }
         shapes.push(shape);
     }
 
@@ -218,6 +241,13 @@ mod tests {
             pub Net(x: [65536, 65536, 3]) -> out { out = relu(x); }
         });
         assert!(m[0].contains("more than"), "{m:?}");
+        let m = messages(quote! {
+            pub Net(x: [8, 8, 4096]) -> out { out = conv2d(x, 65536, 3, padding = same); }
+        });
+        assert!(
+            m[0].contains("weight `out.kernel` would have shape [3, 3, 4096, 65536]"),
+            "{m:?}"
+        );
         let m = messages(quote! {
             pub Net(x: [0, 4, 3]) -> out { out = relu(x); }
         });

@@ -531,7 +531,7 @@ pub fn window_out(
 ) -> Result<(usize, usize), String> {
     if same {
         let out = input.div_ceil(stride);
-        let needed = (out - 1) * stride + span;
+        let needed = (out - 1).saturating_mul(stride).saturating_add(span);
         let pad_total = needed.saturating_sub(input);
         Ok((out, pad_total / 2))
     } else if span > input {
