@@ -194,7 +194,7 @@ pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStre
     let naive = plan.naive_sum;
     let bound = plan.live_bound;
 
-    let forward_array = forward_array(g, &in_shapes, &out_shapes, &ws_name, &in_args);
+    let forward_array = forward_array(g, &in_shapes, &out_shapes, &ws_name, &ws);
 
     // Bindings nobody reads: an unused `let` with the user's span makes rustc
     // emit its own `unused variable` warning at the binding.
@@ -283,7 +283,7 @@ fn forward_array(
     in_shapes: &[&Vec<usize>],
     out_shapes: &[&Vec<usize>],
     ws_name: &Ident,
-    _in_args: &[TokenStream],
+    ws: &Ident,
 ) -> TokenStream {
     let nd = quote!(::skipnet::__private::ndarray);
     let view_ty = |s: &[usize], life: TokenStream| match s.len() {
@@ -355,9 +355,9 @@ fn forward_array(
                 ///
                 /// # Panics
                 /// If an input view has another shape or is not in standard layout.
-                pub fn forward_array<'w>(&self, ws: &'w mut #ws_name, #(#params),*) -> #ret_ty {
+                pub fn forward_array<'w>(&self, #ws: &'w mut #ws_name, #(#params),*) -> #ret_ty {
                     #(#converts)*
-                    let __y = self.forward(ws, #(#args),*);
+                    let __y = self.forward(#ws, #(#args),*);
                     #ret
                 }
             }
