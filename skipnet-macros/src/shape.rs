@@ -175,8 +175,7 @@ mod tests {
 
     fn messages(ts: proc_macro2::TokenStream) -> Vec<String> {
         shapes(ts)
-            .err()
-            .expect("should fail")
+            .expect_err("should fail")
             .into_iter()
             .map(|e| e.to_string())
             .collect()
