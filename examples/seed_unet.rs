@@ -66,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     times.sort();
     println!(
-        "forward: median {:.1} us over {} runs (plain-loop kernels; see issue on SIMD kernels)",
+        "forward: median {:.1} us over {} runs",
         times[times.len() / 2].as_secs_f64() * 1e6,
         times.len()
     );

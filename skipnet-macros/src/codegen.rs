@@ -12,6 +12,8 @@ use quote::{format_ident, quote};
 /// A weight tensor of the network, in declaration order.
 pub struct Weight {
     pub field: Ident,
+    /// Stored length and load-time conversion when not kept in Keras's layout.
+    pub packing: Option<crate::ops::Packing>,
     /// `<binding path>.<variable>`.
     pub name: String,
     pub shape: Vec<usize>,
@@ -19,7 +21,12 @@ pub struct Weight {
 }
 
 /// Every weight tensor, with its owning value id.
-pub fn weights(g: &Graph, shapes: &[Vec<usize>]) -> Vec<(usize, Vec<Weight>)> {
+pub fn weights(
+    g: &Graph,
+    shapes: &[Vec<usize>],
+    rt: &TokenStream,
+    geom_mod: &Ident,
+) -> Vec<(usize, Vec<Weight>)> {
     let mut all = Vec::new();
     let mut k = 0usize;
     for (id, v) in g.values.iter().enumerate() {
@@ -37,6 +44,7 @@ pub fn weights(g: &Graph, shapes: &[Vec<usize>]) -> Vec<(usize, Vec<Weight>)> {
                 .into_iter()
                 .map(|WeightSpec { var, shape }| {
                     let w = Weight {
+                        packing: n.op.packing(var, rt, &geom_path(geom_mod, id)),
                         field: format_ident!("w{}_{}", k, sanitize(&format!("{path}_{var}"))),
                         name: format!("{path}.{var}"),
                         len: shape.iter().product(),
@@ -49,6 +57,12 @@ pub fn weights(g: &Graph, shapes: &[Vec<usize>]) -> Vec<(usize, Vec<Weight>)> {
         all.push((id, ws));
     }
     all
+}
+
+/// Path of value `id`'s geometry constant.
+fn geom_path(geom_mod: &Ident, id: usize) -> TokenStream {
+    let c = format_ident!("N{}", id);
+    quote!(#geom_mod::#c)
 }
 
 fn sanitize(s: &str) -> String {
@@ -66,18 +80,51 @@ pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStre
     let attrs = &g.attrs;
     let ws_name = format_ident!("{}Workspace", name);
     let arena_len = plan.arena_len;
-    let weights = weights(g, shapes);
+    let geom_mod = format_ident!("__skipnet_{}", name);
+    let weights = weights(g, shapes, &rt, &geom_mod);
+    let geoms: Vec<TokenStream> = g
+        .values
+        .iter()
+        .enumerate()
+        .filter_map(|(id, v)| {
+            let ValueKind::Node(n) = &v.kind else {
+                return None;
+            };
+            let ins: Vec<Vec<usize>> = n.operands.iter().map(|o| shapes[o.value].clone()).collect();
+            let (ty, val) = n.op.geometry(&rt, &ins, &shapes[id])?;
+            let c = format_ident!("N{}", id);
+            let doc = format!("`{}`", v.path);
+            Some(quote!(#[doc = #doc] pub const #c: #ty = #val;))
+        })
+        .collect();
     let all_weights: Vec<&Weight> = weights.iter().flat_map(|(_, w)| w).collect();
 
     let fields = all_weights.iter().map(|w| {
-        let (f, len) = (&w.field, w.len);
+        let f = &w.field;
+        let len = match &w.packing {
+            Some(p) => {
+                let l = &p.len;
+                quote!({ #l })
+            }
+            None => {
+                let l = w.len;
+                quote!(#l)
+            }
+        };
         let doc = format!("`{}`, shape {}", w.name, shape_str(&w.shape));
         quote!(#[doc = #doc] #f: #rt::Param<#len>,)
     });
     let loads = all_weights.iter().map(|w| {
         let (f, n, len) = (&w.field, &w.name, w.len);
         let dims = &w.shape;
-        quote!(#f: __file.take::<#len>(#n, &[#(#dims),*])?,)
+        match &w.packing {
+            Some(p) => {
+                let (plen, pack) = (&p.len, &p.pack);
+                let _ = len;
+                quote!(#f: __file.take_packed::<{ #plen }>(#n, &[#(#dims),*], #pack)?,)
+            }
+            None => quote!(#f: __file.take::<#len>(#n, &[#(#dims),*])?,),
+        }
     });
 
     // Shapes and I/O.
@@ -157,7 +204,9 @@ pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStre
             })
             .unwrap_or_default();
         let out = quote!(&mut __out[..]);
+        let geom = geom_path(&geom_mod, v);
         let body = n.op.emit(&EmitCtx {
+            geom: &geom,
             rt: &rt,
             inputs: &inputs,
             in_shapes: &in_shapes,
@@ -214,6 +263,13 @@ pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStre
         #(#attrs)*
         #vis struct #name {
             #(#fields)*
+        }
+
+        /// Per-layer geometry constants of the network.
+        #[doc(hidden)]
+        #[allow(non_snake_case)]
+        mod #geom_mod {
+            #(#geoms)*
         }
 
         #[doc = #doc_ws]
@@ -369,7 +425,7 @@ fn group(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

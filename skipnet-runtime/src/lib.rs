@@ -24,13 +24,14 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-#[cfg(feature = "alloc")]
+#[cfg(any(feature = "alloc", test))]
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
 mod activation;
 mod arena;
+pub mod igemm;
 pub mod ops;
 mod param;
 

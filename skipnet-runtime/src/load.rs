@@ -39,8 +39,33 @@ impl<'a> WeightFile<'a> {
         })
     }
 
+    /// Takes tensor `name` (F32, exactly `shape`) and stores it as `pack` lays it
+    /// out in `N` values (a kernel's packed form).
+    pub fn take_packed<const N: usize>(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        pack: impl FnOnce(&[f32], &mut [f32]),
+    ) -> Result<Param<N>, Error> {
+        let raw: Vec<f32> = self.values(name, shape)?;
+        let mut packed = alloc::vec![0.0f32; N].into_boxed_slice();
+        pack(&raw, &mut packed);
+        Param::from_boxed(packed).ok_or_else(|| Error::Format {
+            reason: alloc::format!("packing `{name}` produced the wrong length"),
+        })
+    }
+
     /// Takes tensor `name`, which must be F32 with exactly `shape` (and `N` elements).
     pub fn take<const N: usize>(&mut self, name: &str, shape: &[usize]) -> Result<Param<N>, Error> {
+        let values = self.values(name, shape)?;
+        Param::from_boxed(values.into_boxed_slice()).ok_or_else(|| Error::ShapeMismatch {
+            name: name.to_string(),
+            expected: shape.to_vec(),
+            found: alloc::vec![N],
+        })
+    }
+
+    fn values(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, Error> {
         let view = self
             .tensors
             .tensor(name)
@@ -67,11 +92,7 @@ impl<'a> WeightFile<'a> {
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
         self.taken.insert(name.to_string());
-        Param::from_slice(&values).ok_or_else(|| Error::ShapeMismatch {
-            name: name.to_string(),
-            expected: shape.to_vec(),
-            found: view.shape().to_vec(),
-        })
+        Ok(values)
     }
 
     /// Succeeds when every tensor of the file was taken; otherwise names the first

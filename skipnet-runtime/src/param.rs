@@ -24,8 +24,13 @@ impl<const N: usize> Param<N> {
         if src.len() != N {
             return None;
         }
-        let boxed: alloc::boxed::Box<[f32]> = src.into();
-        let arr: alloc::boxed::Box<[f32; N]> = boxed.try_into().ok()?;
+        Self::from_boxed(src.into())
+    }
+
+    /// Takes ownership of a heap buffer of exactly `N` values.
+    #[cfg(feature = "alloc")]
+    pub fn from_boxed(values: alloc::boxed::Box<[f32]>) -> Option<Self> {
+        let arr: alloc::boxed::Box<[f32; N]> = values.try_into().ok()?;
         Some(Param(Storage::Owned(arr)))
     }
 }

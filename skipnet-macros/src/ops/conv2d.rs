@@ -74,7 +74,7 @@ fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
             "`conv2d` cannot combine `strides` > 1 with `dilation_rate` > 1 (Keras rejects it too)",
         ));
     }
-    if c.filters % c.groups != 0 {
+    if !c.filters.is_multiple_of(c.groups) {
         return Err(error(
             v.loc("groups"),
             format!(
@@ -120,7 +120,7 @@ impl Conv2d {
 impl Op for Conv2d {
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
         let (h, w, c) = expect_hwc("conv2d", 0, &ops[0])?;
-        if c % self.groups != 0 {
+        if !c.is_multiple_of(self.groups) {
             return op_err(
                 Blame::Arg("groups"),
                 format!(
@@ -149,19 +149,47 @@ impl Op for Conv2d {
         w
     }
 
-    fn emit(&self, cx: &EmitCtx) -> TokenStream {
-        let rt = cx.rt;
-        let s = &cx.in_shapes[0];
-        let Ok((_, (ph, pw))) = self.geometry(s[0], s[1]) else {
-            return quote!(compile_error!("conv2d geometry changed after shape check"););
-        };
+    fn geometry(
+        &self,
+        rt: &TokenStream,
+        in_shapes: &[Vec<usize>],
+        out_shape: &[usize],
+    ) -> Option<(TokenStream, TokenStream)> {
+        let s = &in_shapes[0];
+        let (_, (ph, pw)) = self.geometry(s[0], s[1]).ok()?;
         let input = hwc_tokens(rt, s);
-        let output = hwc_tokens(rt, cx.out_shape);
+        let output = hwc_tokens(rt, out_shape);
         let (kh, kw) = self.kernel;
         let (sh, sw) = self.strides;
         let (dh, dw) = self.dilation;
         let groups = self.groups;
         let act = self.activation.tokens(rt);
+        Some((
+            quote!(#rt::ops::conv2d::Conv2dGeom),
+            quote! {
+                #rt::ops::conv2d::Conv2dGeom {
+                    input: #input,
+                    output: #output,
+                    kernel: (#kh, #kw),
+                    strides: (#sh, #sw),
+                    dilation: (#dh, #dw),
+                    pad: (#ph, #pw),
+                    groups: #groups,
+                    activation: #act,
+                }
+            },
+        ))
+    }
+
+    fn packing(&self, var: &str, rt: &TokenStream, geom: &TokenStream) -> Option<Packing> {
+        (var == "kernel").then(|| Packing {
+            len: quote!(#geom.packed_kernel_len()),
+            pack: quote!(|raw: &[f32], packed: &mut [f32]| #rt::ops::conv2d::pack_kernel(&#geom, raw, packed)),
+        })
+    }
+
+    fn emit(&self, cx: &EmitCtx) -> TokenStream {
+        let (rt, geom) = (cx.rt, cx.geom);
         let x = &cx.inputs[0];
         let out = cx.out;
         let kernel = &cx.weights[0];
@@ -169,19 +197,7 @@ impl Op for Conv2d {
             Some(b) => quote!(::core::option::Option::Some(#b)),
             None => quote!(::core::option::Option::None),
         };
-        quote! {
-            const GEOM: #rt::ops::conv2d::Conv2dGeom = #rt::ops::conv2d::Conv2dGeom {
-                input: #input,
-                output: #output,
-                kernel: (#kh, #kw),
-                strides: (#sh, #sw),
-                dilation: (#dh, #dw),
-                pad: (#ph, #pw),
-                groups: #groups,
-                activation: #act,
-            };
-            #rt::ops::conv2d::conv2d(&GEOM, #x, #kernel, #bias, #out);
-        }
+        quote!(#rt::ops::conv2d::conv2d(&#geom, #x, #kernel, #bias, #out);)
     }
 
     fn describe(&self) -> String {

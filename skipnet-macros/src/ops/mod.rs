@@ -483,6 +483,15 @@ pub struct EmitCtx<'a> {
     pub out_shape: &'a [usize],
     /// One `&[f32]` expression per entry of `Op::weights`.
     pub weights: &'a [TokenStream],
+    /// Path of the node's `Op::geometry` constant, if it has one.
+    pub geom: &'a TokenStream,
+}
+
+/// A weight stored in another layout than Keras's: its stored length and the
+/// `fn(&[f32], &mut [f32])` that converts at load time.
+pub struct Packing {
+    pub len: TokenStream,
+    pub pack: TokenStream,
 }
 
 /// A configured op: shape rule, weights and code generation.
@@ -492,6 +501,21 @@ pub trait Op {
     /// Weight tensors, given the operand shapes.
     fn weights(&self, _in_shapes: &[&[usize]]) -> Vec<WeightSpec> {
         Vec::new()
+    }
+    /// A constant (type, value) describing the configured op, emitted once per
+    /// node so that both weight loading and `forward` can name it.
+    fn geometry(
+        &self,
+        _rt: &TokenStream,
+        _in_shapes: &[Vec<usize>],
+        _out_shape: &[usize],
+    ) -> Option<(TokenStream, TokenStream)> {
+        None
+    }
+    /// How weight `var` is stored, when not in Keras's layout (`geom`: the path
+    /// of the node's geometry constant).
+    fn packing(&self, _var: &str, _rt: &TokenStream, _geom: &TokenStream) -> Option<Packing> {
+        None
     }
     /// Statement(s) computing the output.
     fn emit(&self, cx: &EmitCtx) -> TokenStream;

@@ -1,6 +1,7 @@
 //! 2-D convolution, Keras `Conv2D` semantics (HWIO kernel, channels-last).
 
 use super::{tap, Hwc};
+use crate::igemm::{self, Isa, OutLayout};
 use crate::Activation;
 
 /// Geometry of one `conv2d` layer; padding is already resolved to explicit cells.
@@ -31,12 +32,42 @@ impl Conv2dGeom {
     }
 }
 
-/// `out = activation(conv(x, kernel) + bias)`.
+impl Conv2dGeom {
+    /// Length of the kernel once packed by [`pack_kernel`].
+    pub const fn packed_kernel_len(&self) -> usize {
+        igemm::packed_len(self)
+    }
+}
+
+/// Repacks a Keras `[kh, kw, in / groups, filters]` kernel into the panel
+/// layout [`conv2d`] reads (done once, when weights are loaded).
+pub fn pack_kernel(g: &Conv2dGeom, kernel: &[f32], packed: &mut [f32]) {
+    igemm::pack(g, kernel, packed)
+}
+
+/// `out = activation(conv(x, kernel) + bias)` with the kernel packed by
+/// [`pack_kernel`], on the best tile kernel this CPU has (AVX-512, AVX2+FMA or
+/// portable).
 ///
-/// `kernel` is Keras' `[kh, kw, in / groups, filters]`, `bias` has `filters`
-/// elements. Panics if a slice length differs from the geometry (the generated
-/// code passes arrays whose lengths the macro computed from the same geometry).
-pub fn conv2d(g: &Conv2dGeom, x: &[f32], kernel: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+/// Panics if a slice length differs from the geometry (the generated code
+/// passes arrays whose lengths the macro computed from the same geometry).
+pub fn conv2d(g: &Conv2dGeom, x: &[f32], packed: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+    let layout = OutLayout {
+        stride: g.output.c,
+        offset: 0,
+    };
+    igemm::conv(Isa::detect(), g, x, packed, bias, out, layout)
+}
+
+/// The same convolution as a plain loop over the unpacked Keras kernel: the
+/// reference the tile kernels are tested against.
+pub fn conv2d_reference(
+    g: &Conv2dGeom,
+    x: &[f32],
+    kernel: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
     let (inp, o) = (g.input, g.output);
     assert_eq!(x.len(), inp.len());
     assert_eq!(out.len(), o.len());
@@ -81,6 +112,21 @@ pub fn conv2d(g: &Conv2dGeom, x: &[f32], kernel: &[f32], bias: Option<&[f32]>, o
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs the reference and the packed kernel; both must agree.
+    fn conv2d(g: &Conv2dGeom, x: &[f32], kernel: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+        conv2d_reference(g, x, kernel, bias, out);
+        let mut packed = alloc::vec![0.0; g.packed_kernel_len()];
+        pack_kernel(g, kernel, &mut packed);
+        let mut fast = alloc::vec![0.0; out.len()];
+        super::conv2d(g, x, &packed, bias, &mut fast);
+        for (a, b) in out.iter().zip(&fast) {
+            assert!(
+                (a - b).abs() <= 1e-5 * a.abs().max(1.0),
+                "{out:?} vs {fast:?}"
+            );
+        }
+    }
 
     fn geom(input: Hwc, output: Hwc, k: usize, s: usize, pad: usize) -> Conv2dGeom {
         Conv2dGeom {

@@ -1,0 +1,62 @@
+//! AVX2 + FMA tile kernel: 6 pixels x 16 filters (one panel), 12 `ymm`
+//! accumulators.
+
+use super::{driver, OutLayout, PANEL};
+use crate::ops::conv2d::Conv2dGeom;
+use core::arch::x86_64::*;
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; preconditions of [`super::driver`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn conv(
+    g: &Conv2dGeom,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    layout: OutLayout,
+) {
+    driver!(g, x, packed, bias, out, layout, 6, 16, tile)
+}
+
+/// # Safety
+/// AVX2 and FMA; each `srcs` pointer valid for `cin` reads; `b` valid for
+/// `srcs.len() * cin * PANEL` reads.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn tile(
+    srcs: &[[*const f32; 6]],
+    cin: usize,
+    b: *const f32,
+    tap_stride: usize,
+    _panel_stride: usize,
+    out: &mut [[f32; 16]; 6],
+) {
+    let mut acc = [[_mm256_setzero_ps(); 2]; 6];
+    for (ti, s) in srcs.iter().enumerate() {
+        // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
+        let mut bp = unsafe { b.add(ti * tap_stride) };
+        let s = *s;
+        for ci in 0..cin {
+            // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows;
+            // each `s[m]` is valid for `cin` reads.
+            unsafe {
+                let b0 = _mm256_loadu_ps(bp);
+                let b1 = _mm256_loadu_ps(bp.add(8));
+                bp = bp.add(PANEL);
+                for m in 0..6 {
+                    let a = _mm256_set1_ps(*s[m].add(ci));
+                    acc[m][0] = _mm256_fmadd_ps(a, b0, acc[m][0]);
+                    acc[m][1] = _mm256_fmadd_ps(a, b1, acc[m][1]);
+                }
+            }
+        }
+    }
+    for (o, a) in out.iter_mut().zip(&acc) {
+        // SAFETY: each output row holds 16 floats: two 8-float stores.
+        unsafe {
+            _mm256_storeu_ps(o.as_mut_ptr(), a[0]);
+            _mm256_storeu_ps(o.as_mut_ptr().add(8), a[1]);
+        }
+    }
+}

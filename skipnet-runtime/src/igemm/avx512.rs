@@ -1,0 +1,62 @@
+//! AVX-512F tile kernel: 8 pixels x 32 filters (two panels), 16 `zmm`
+//! accumulators, one broadcast per pixel and two weight loads per reduction step.
+
+use super::{driver, OutLayout, PANEL};
+use crate::ops::conv2d::Conv2dGeom;
+use core::arch::x86_64::*;
+
+/// # Safety
+/// The CPU must support AVX-512F; preconditions of [`super::driver`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn conv(
+    g: &Conv2dGeom,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    layout: OutLayout,
+) {
+    driver!(g, x, packed, bias, out, layout, 8, 32, tile)
+}
+
+/// # Safety
+/// AVX-512F; each `srcs` pointer valid for `cin` reads; `b` and
+/// `b + panel_stride` each valid for `srcs.len() * cin * PANEL` reads.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn tile(
+    srcs: &[[*const f32; 8]],
+    cin: usize,
+    b: *const f32,
+    tap_stride: usize,
+    panel_stride: usize,
+    out: &mut [[f32; 32]; 8],
+) {
+    let mut acc = [[_mm512_setzero_ps(); 2]; 8];
+    for (ti, s) in srcs.iter().enumerate() {
+        // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
+        let mut bp = unsafe { b.add(ti * tap_stride) };
+        let s = *s;
+        for ci in 0..cin {
+            // SAFETY: `bp` and `bp + panel_stride` stay within the two panels'
+            // `srcs.len() * cin` rows; each `s[m]` is valid for `cin` reads.
+            unsafe {
+                let b0 = _mm512_loadu_ps(bp);
+                let b1 = _mm512_loadu_ps(bp.add(panel_stride));
+                bp = bp.add(PANEL);
+                for m in 0..8 {
+                    let a = _mm512_set1_ps(*s[m].add(ci));
+                    acc[m][0] = _mm512_fmadd_ps(a, b0, acc[m][0]);
+                    acc[m][1] = _mm512_fmadd_ps(a, b1, acc[m][1]);
+                }
+            }
+        }
+    }
+    for (o, a) in out.iter_mut().zip(&acc) {
+        // SAFETY: each output row holds 32 floats: two 16-float stores.
+        unsafe {
+            _mm512_storeu_ps(o.as_mut_ptr(), a[0]);
+            _mm512_storeu_ps(o.as_mut_ptr().add(16), a[1]);
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! Implicit-GEMM convolution: the output is an `M x N` matrix (pixels x filters),
+//! the weights a `K x N` matrix packed once at load time into panels of
+//! [`PANEL`] filters, and the input is read in place through per-tap row
+//! pointers (no im2col copy), so padding, strides and dilation cost nothing in
+//! the inner loop.
+//!
+//! One register-blocked tile kernel per instruction set computes `MR x TN`
+//! outputs over the whole reduction; the driver (shared, instantiated inside each
+//! ISA's `#[target_feature]` function so everything inlines) builds the row
+//! pointers and applies bias and activation in the epilogue.
+
+use crate::ops::conv2d::Conv2dGeom;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod scalar;
+
+/// Filters per packed weight panel. Panel counts are rounded up to an even
+/// number so that every tile width (16 or 32) reads inside the packed buffer.
+pub const PANEL: usize = 16;
+
+/// Taps (kernel positions) handled per pass; larger kernels take several passes
+/// that accumulate into the output.
+pub const TAPS_PER_PASS: usize = 25;
+
+/// Input channels handled per pass (the zero row that padding taps read has
+/// this length); more channels take several passes.
+pub const MAX_CIN: usize = 2048;
+
+/// All zeros: the "input pixel" of a tap that falls in the padding.
+static ZEROS: [f32; MAX_CIN] = [0.0; MAX_CIN];
+
+/// Panels per group, rounded up to an even number.
+pub const fn panels_per_group(g: &Conv2dGeom) -> usize {
+    let p = (g.output.c / g.groups).div_ceil(PANEL);
+    p + p % 2
+}
+
+/// Reduction length `K = kh * kw * (in / groups)`.
+pub const fn k_len(g: &Conv2dGeom) -> usize {
+    g.kernel.0 * g.kernel.1 * (g.input.c / g.groups)
+}
+
+/// f32 elements of the packed kernel.
+pub const fn packed_len(g: &Conv2dGeom) -> usize {
+    g.groups * panels_per_group(g) * k_len(g) * PANEL
+}
+
+/// Repacks a Keras `[kh, kw, in / groups, filters]` kernel into
+/// `[group][panel][k][PANEL]`, zero-filling the filters past the end.
+pub fn pack(g: &Conv2dGeom, kernel: &[f32], packed: &mut [f32]) {
+    let (k, f) = (k_len(g), g.output.c);
+    let cout_g = f / g.groups;
+    let panels = panels_per_group(g);
+    assert_eq!(kernel.len(), k * f);
+    assert_eq!(packed.len(), packed_len(g));
+    packed.fill(0.0);
+    for grp in 0..g.groups {
+        for p in 0..panels {
+            let dst = &mut packed[(grp * panels + p) * k * PANEL..][..k * PANEL];
+            let j0 = p * PANEL;
+            if j0 >= cout_g {
+                continue;
+            }
+            let n = PANEL.min(cout_g - j0);
+            for (kk, row) in dst.chunks_exact_mut(PANEL).enumerate() {
+                row[..n].copy_from_slice(&kernel[kk * f + grp * cout_g + j0..][..n]);
+            }
+        }
+    }
+}
+
+/// Which tile kernel `conv2d` uses on this machine (chosen once per call from
+/// cached CPU feature flags, never per element).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// 8 x 32 tiles of `zmm` FMAs.
+    Avx512,
+    /// 6 x 16 tiles of `ymm` FMAs.
+    Avx2Fma,
+    /// Portable 4 x 16 tiles, no SIMD assumed.
+    Scalar,
+}
+
+impl Isa {
+    /// The best ISA this CPU (std: detected at run time; no_std: enabled at compile time) supports.
+    pub fn detect() -> Isa {
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        {
+            if std::is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                return Isa::Avx2Fma;
+            }
+        }
+        #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+        {
+            if cfg!(target_feature = "avx512f") {
+                return Isa::Avx512;
+            }
+            if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+                return Isa::Avx2Fma;
+            }
+        }
+        Isa::Scalar
+    }
+
+    /// Whether this CPU can run `self`.
+    pub fn available(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => matches!(Isa::detect(), Isa::Avx2Fma | Isa::Avx512),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => Isa::detect() == Isa::Avx512,
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+}
+
+/// Output addressing: pixel `p`, filter `f` goes to `out[p * stride + offset + f]`.
+#[derive(Clone, Copy, Debug)]
+pub struct OutLayout {
+    /// Floats from one output pixel to the next (the channels of the whole map).
+    pub stride: usize,
+    /// First channel written (non-zero when writing into a concat's slice).
+    pub offset: usize,
+}
+
+/// Runs the convolution with the given ISA. `isa` must be [`Isa::available`]
+/// (else the scalar kernel runs).
+pub fn conv(
+    isa: Isa,
+    g: &Conv2dGeom,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    layout: OutLayout,
+) {
+    assert_eq!(x.len(), g.input.len());
+    assert_eq!(packed.len(), packed_len(g));
+    let m = g.output.h * g.output.w;
+    if m > 0 {
+        assert!((m - 1) * layout.stride + layout.offset + g.output.c <= out.len());
+    }
+    if let Some(b) = bias {
+        assert_eq!(b.len(), g.output.c);
+    }
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if isa.available() => {
+            // SAFETY: the CPU supports AVX-512F (checked just above); slice
+            // lengths were checked against the geometry on entry.
+            unsafe { avx512::conv(g, x, packed, bias, out, layout) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma if isa.available() => {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above);
+            // slice lengths were checked against the geometry on entry.
+            unsafe { avx2::conv(g, x, packed, bias, out, layout) }
+        }
+        _ => scalar::conv(g, x, packed, bias, out, layout),
+    }
+}
+
+/// The driver, instantiated once per ISA inside that ISA's `#[target_feature]`
+/// function. `$tile(srcs, cin, b, tap_stride, panel_stride, acc)` computes one
+/// `$mr x $tn` tile over the taps in `srcs` and `cin` channels of each.
+///
+/// Preconditions (checked by [`conv`]): slice lengths match the geometry and the
+/// output layout stays inside `out`.
+macro_rules! driver {
+    ($g:expr, $x:expr, $packed:expr, $bias:expr, $out:expr, $layout:expr, $mr:literal, $tn:literal, $tile:path) => {{
+        use $crate::igemm::{k_len, panels_per_group, MAX_CIN, PANEL, TAPS_PER_PASS, ZEROS};
+        let g: &$crate::ops::conv2d::Conv2dGeom = $g;
+        let (x, packed, bias, out, layout) = ($x, $packed, $bias, $out, $layout);
+        let (inp, o) = (g.input, g.output);
+        let cin_g = inp.c / g.groups;
+        let cout_g = o.c / g.groups;
+        let k = k_len(g);
+        let panel_stride = k * PANEL;
+        let group_stride = panels_per_group(g) * panel_stride;
+        let taps = g.kernel.0 * g.kernel.1;
+        let m_total = o.h * o.w;
+        let zero = ZEROS.as_ptr();
+        let mut srcs = [[zero; $mr]; TAPS_PER_PASS];
+        let mut acc = [[0.0f32; $tn]; $mr];
+        for grp in 0..g.groups {
+            let mut m0 = 0;
+            while m0 < m_total {
+                let rows = $mr.min(m_total - m0);
+                let mut t0 = 0;
+                while t0 < taps {
+                    let nt = TAPS_PER_PASS.min(taps - t0);
+                    let mut c0 = 0;
+                    while c0 < cin_g {
+                        let nc = MAX_CIN.min(cin_g - c0);
+                        for (ti, row) in srcs[..nt].iter_mut().enumerate() {
+                            let (ky, kx) = ((t0 + ti) / g.kernel.1, (t0 + ti) % g.kernel.1);
+                            for (mi, src) in row.iter_mut().enumerate() {
+                                *src = zero;
+                                if mi >= rows {
+                                    continue;
+                                }
+                                let (oy, ox) = ((m0 + mi) / o.w, (m0 + mi) % o.w);
+                                let iy = $crate::ops::tap(
+                                    oy,
+                                    g.strides.0,
+                                    ky,
+                                    g.dilation.0,
+                                    g.pad.0,
+                                    inp.h,
+                                );
+                                let ix = $crate::ops::tap(
+                                    ox,
+                                    g.strides.1,
+                                    kx,
+                                    g.dilation.1,
+                                    g.pad.1,
+                                    inp.w,
+                                );
+                                if let (Some(iy), Some(ix)) = (iy, ix) {
+                                    *src = x[(iy * inp.w + ix) * inp.c + grp * cin_g + c0..][..nc]
+                                        .as_ptr();
+                                }
+                            }
+                        }
+                        let first = t0 == 0 && c0 == 0;
+                        let last = t0 + nt == taps && c0 + nc == cin_g;
+                        let mut n0 = 0;
+                        while n0 < cout_g {
+                            let b = packed[grp * group_stride
+                                + (n0 / PANEL) * panel_stride
+                                + (t0 * cin_g + c0) * PANEL..]
+                                .as_ptr();
+                            // SAFETY: every `srcs` entry points at `nc` readable
+                            // floats (a run of an input pixel's channels in this
+                            // group, or the zero row, `nc <= MAX_CIN`). From `b`,
+                            // tap `ti` reads `nc` panel rows starting `ti * cin_g`
+                            // rows in, inside this panel and, for 32-wide tiles,
+                            // the next (panel counts are even).
+                            unsafe {
+                                $tile(&srcs[..nt], nc, b, cin_g * PANEL, panel_stride, &mut acc)
+                            };
+                            let f0 = grp * cout_g + n0;
+                            let ncols = $tn.min(cout_g - n0);
+                            for (mi, a) in acc[..rows].iter().enumerate() {
+                                let row = &mut out
+                                    [(m0 + mi) * layout.stride + layout.offset + f0..][..ncols];
+                                if first {
+                                    match bias {
+                                        Some(bias) => {
+                                            for ((r, a), b) in
+                                                row.iter_mut().zip(a).zip(&bias[f0..f0 + ncols])
+                                            {
+                                                *r = a + b;
+                                            }
+                                        }
+                                        None => row.copy_from_slice(&a[..ncols]),
+                                    }
+                                } else {
+                                    for (r, a) in row.iter_mut().zip(a) {
+                                        *r += a;
+                                    }
+                                }
+                                if last {
+                                    g.activation.apply(row);
+                                }
+                            }
+                            n0 += $tn;
+                        }
+                        c0 += nc;
+                    }
+                    t0 += nt;
+                }
+                m0 += $mr;
+            }
+        }
+    }};
+}
+pub(crate) use driver;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::conv2d::conv2d_reference;
+    use crate::ops::Hwc;
+    use crate::Activation;
+
+    /// Deterministic pseudo-random values in [-1, 1).
+    fn values(n: usize, seed: u32) -> alloc::vec::Vec<f32> {
+        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s as f32 / u32::MAX as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn check(g: Conv2dGeom) {
+        let x = values(g.input.len(), 1);
+        let kernel = values(g.kernel_len(), 2);
+        let bias = values(g.output.c, 3);
+        let mut want = alloc::vec![0.0; g.output.len()];
+        conv2d_reference(&g, &x, &kernel, Some(&bias), &mut want);
+        let mut packed = alloc::vec![0.0; packed_len(&g)];
+        pack(&g, &kernel, &mut packed);
+        for isa in [Isa::Scalar, Isa::Avx2Fma, Isa::Avx512] {
+            if !isa.available() {
+                continue;
+            }
+            let mut got = alloc::vec![f32::NAN; g.output.len()];
+            let layout = OutLayout {
+                stride: g.output.c,
+                offset: 0,
+            };
+            conv(isa, &g, &x, &packed, Some(&bias), &mut got, layout);
+            let err = want
+                .iter()
+                .zip(&got)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(err < 1e-4, "{isa:?} {g:?}: max error {err}");
+        }
+    }
+
+    fn geom(input: Hwc, filters: usize, k: (usize, usize), s: usize, same: bool) -> Conv2dGeom {
+        let out = |n: usize, k: usize| if same { n.div_ceil(s) } else { (n - k) / s + 1 };
+        let pad = |n: usize, k: usize| {
+            if same {
+                ((out(n, k) - 1) * s + k).saturating_sub(n) / 2
+            } else {
+                0
+            }
+        };
+        Conv2dGeom {
+            input,
+            output: Hwc {
+                h: out(input.h, k.0),
+                w: out(input.w, k.1),
+                c: filters,
+            },
+            kernel: k,
+            strides: (s, s),
+            dilation: (1, 1),
+            pad: (pad(input.h, k.0), pad(input.w, k.1)),
+            groups: 1,
+            activation: Activation::Relu,
+        }
+    }
+
+    #[test]
+    fn every_isa_matches_the_reference() {
+        check(geom(Hwc { h: 9, w: 7, c: 3 }, 32, (3, 3), 2, true));
+        check(geom(Hwc { h: 8, w: 8, c: 17 }, 5, (3, 3), 1, true));
+        check(geom(Hwc { h: 6, w: 5, c: 40 }, 50, (1, 1), 1, false));
+        check(geom(Hwc { h: 12, w: 11, c: 4 }, 33, (7, 7), 2, true));
+        check(geom(Hwc { h: 10, w: 9, c: 8 }, 16, (5, 3), 1, false));
+        let mut g = geom(Hwc { h: 9, w: 9, c: 12 }, 18, (3, 3), 1, true);
+        g.groups = 3;
+        check(g);
+        let mut g = geom(Hwc { h: 11, w: 11, c: 6 }, 7, (3, 3), 1, false);
+        g.dilation = (2, 3);
+        g.output = Hwc { h: 7, w: 5, c: 7 };
+        check(g);
+    }
+
+    #[test]
+    fn writes_into_a_channel_slice() {
+        let g = geom(Hwc { h: 4, w: 4, c: 3 }, 5, (3, 3), 1, true);
+        let x = values(g.input.len(), 7);
+        let kernel = values(g.kernel_len(), 8);
+        let mut want = alloc::vec![0.0; g.output.len()];
+        conv2d_reference(&g, &x, &kernel, None, &mut want);
+        let mut packed = alloc::vec![0.0; packed_len(&g)];
+        pack(&g, &kernel, &mut packed);
+        // Output pixels 9 channels apart, filters at channel 2..7; the rest untouched.
+        let mut out = alloc::vec![-7.0; 16 * 9];
+        conv(
+            Isa::detect(),
+            &g,
+            &x,
+            &packed,
+            None,
+            &mut out,
+            OutLayout {
+                stride: 9,
+                offset: 2,
+            },
+        );
+        for p in 0..16 {
+            assert_eq!(&out[p * 9..p * 9 + 2], &[-7.0, -7.0]);
+            assert_eq!(&out[p * 9 + 7..p * 9 + 9], &[-7.0, -7.0]);
+            for f in 0..5 {
+                assert!((out[p * 9 + 2 + f] - want[p * 5 + f]).abs() < 1e-5);
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Portable tile kernel: 4 pixels x 16 filters, plain multiply-add.
+
+use super::{driver, OutLayout, PANEL};
+use crate::ops::conv2d::Conv2dGeom;
+
+pub fn conv(
+    g: &Conv2dGeom,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    layout: OutLayout,
+) {
+    driver!(g, x, packed, bias, out, layout, 4, 16, tile)
+}
+
+/// # Safety
+/// Each `srcs` pointer is valid for `cin` reads; `b + t * tap_stride` for
+/// `cin * PANEL` reads for every tap `t`.
+#[inline(always)]
+unsafe fn tile(
+    srcs: &[[*const f32; 4]],
+    cin: usize,
+    b: *const f32,
+    tap_stride: usize,
+    _panel_stride: usize,
+    out: &mut [[f32; 16]; 4],
+) {
+    let mut acc = [[0.0f32; 16]; 4];
+    for (ti, s) in srcs.iter().enumerate() {
+        // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
+        let mut bp = unsafe { b.add(ti * tap_stride) };
+        for ci in 0..cin {
+            // SAFETY: `bp` stays within the caller's `srcs.len() * cin` panel rows.
+            let brow: &[f32; PANEL] = unsafe { &*(bp as *const [f32; PANEL]) };
+            // SAFETY: advancing inside the same bound.
+            bp = unsafe { bp.add(PANEL) };
+            for (acc_m, src) in acc.iter_mut().zip(s) {
+                // SAFETY: `src` is valid for `cin` reads (caller's contract).
+                let a = unsafe { *src.add(ci) };
+                for (o, w) in acc_m.iter_mut().zip(brow) {
+                    *o += a * w;
+                }
+            }
+        }
+    }
+    *out = acc;
+}
