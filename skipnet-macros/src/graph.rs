@@ -395,6 +395,8 @@ impl Lowerer<'_> {
         let Some(def) = ops::lookup(&name) else {
             let msg = if ops::PLANNED.contains(&name.as_str()) {
                 format!("op `{name}` is not supported yet")
+            } else if let Some((_, op)) = KERAS_NAMES.iter().find(|(k, _)| *k == name) {
+                format!("unknown op `{name}`: the Keras layer `{name}` is written `{op}` here")
             } else {
                 let candidates = ops::OPS
                     .iter()
@@ -573,10 +575,10 @@ impl Lowerer<'_> {
                 error(
                     call.loc,
                     format!(
-                        "block `{name}` takes {} argument(s) ({}), but {} were given",
-                        block.params.len(),
+                        "block `{name}` takes {} ({}), but {} given",
+                        plural(block.params.len(), "argument"),
                         params.join(", "),
-                        call.args.len()
+                        plural(call.args.len(), "was")
                     ),
                 ),
                 ctx,
@@ -621,6 +623,31 @@ impl Lowerer<'_> {
         out
     }
 }
+
+/// `1 argument`, `2 arguments`; `1 was`, `2 were`.
+fn plural(n: usize, word: &str) -> String {
+    match (word, n) {
+        ("was", 1) => "1 was".into(),
+        ("was", n) => format!("{n} were"),
+        (w, 1) => format!("1 {w}"),
+        (w, n) => format!("{n} {w}s"),
+    }
+}
+
+/// Keras layer and function names users type out of habit, with the op to use.
+const KERAS_NAMES: &[(&str, &str)] = &[
+    ("concatenate", "concat"),
+    ("Concatenate", "concat"),
+    ("Conv2D", "conv2d"),
+    ("MaxPooling2D", "max_pool2d"),
+    ("MaxPool2D", "max_pool2d"),
+    ("max_pooling2d", "max_pool2d"),
+    ("UpSampling2D", "upsample2d"),
+    ("up_sampling2d", "upsample2d"),
+    ("upsampling2d", "upsample2d"),
+    ("Add", "add"),
+    ("ReLU", "relu"),
+];
 
 /// Marks integer parameters read by an op's value arguments as used.
 fn mark_names_used(e: &Expr, scope: &mut Scope) {

@@ -103,9 +103,23 @@ impl Parse for Source {
             if input.peek(Ident) && input.peek2(Ident) && input.fork().parse::<Ident>()? == "block"
             {
                 input.parse::<Ident>()?;
+                if let Some(a) = attrs.iter().find(|a| !a.path().is_ident("doc")) {
+                    return Err(error(
+                        a.pound_token.span,
+                        "only doc comments are accepted on a block",
+                    ));
+                }
                 blocks.push(parse_block(input)?);
             } else {
                 networks.push(parse_network(input, attrs)?);
+            }
+        }
+        for (i, n) in networks.iter().enumerate() {
+            if networks[..i].iter().any(|m: &NetworkDef| m.name == n.name) {
+                return Err(error(
+                    n.name.span(),
+                    format!("network `{}` is declared twice in this `network!`", n.name),
+                ));
             }
         }
         if networks.is_empty() {
@@ -122,9 +136,17 @@ fn parse_block(input: ParseStream) -> syn::Result<BlockDef> {
     let name: Ident = input.parse()?;
     let content;
     parenthesized!(content in input);
-    let params = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?
+    let params: Vec<Ident> = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?
         .into_iter()
         .collect();
+    for (i, p) in params.iter().enumerate() {
+        if params[..i].contains(p) {
+            return Err(error(
+                p.span(),
+                format!("block `{name}` has two parameters named `{p}`"),
+            ));
+        }
+    }
     let body_tokens;
     syn::braced!(body_tokens in input);
     let mut body = Vec::new();
@@ -167,6 +189,12 @@ fn parse_network(input: ParseStream, attrs: Vec<Attribute>) -> syn::Result<Netwo
     let mut inputs = Vec::new();
     while !content.is_empty() {
         let iname: Ident = content.parse()?;
+        if inputs.iter().any(|i: &InputDecl| i.name == iname) {
+            return Err(error(
+                iname.span(),
+                format!("network `{name}` has two inputs named `{iname}`"),
+            ));
+        }
         content.parse::<Token![:]>()?;
         let shape = parse_shape(&content)?;
         inputs.push(InputDecl { name: iname, shape });
@@ -328,6 +356,23 @@ fn parse_expr(input: ParseStream) -> syn::Result<Expr> {
             end: paren.span.close(),
         };
         return Ok(Expr::Call(Call { func, args, loc }));
+    }
+    if input.peek(syn::LitFloat) {
+        let f: syn::LitFloat = input.parse()?;
+        return Err(error(
+            f.span(),
+            format!("`{f}`: skipnet takes integers here; write it without a decimal point"),
+        ));
+    }
+    if input.peek(syn::LitStr) {
+        let s: syn::LitStr = input.parse()?;
+        return Err(error(
+            s.span(),
+            format!(
+                "write `{}` without quotes: keyword values are bare words",
+                s.value()
+            ),
+        ));
     }
     Err(input.error(
         "expected a tensor name, an op call like `conv2d(x, 16, 3)`, an integer or `(h, w)`",

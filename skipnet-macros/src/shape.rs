@@ -225,7 +225,7 @@ mod tests {
             "`concat` needs equal H and W: `x` is [16, 16, 8] but `d` is [8, 8, 8]"
         );
         assert!(
-            m[2].contains("the kernel is 9 rows tall/wide, but the input has only 8 rows"),
+            m[2].contains("the kernel height 9 is more than the input height 8"),
             "{m:?}"
         );
         assert_eq!(

@@ -99,20 +99,20 @@ impl Conv2d {
             };
             window_out(input, span, s, self.same).or_else(|_| {
                 let what = if d > 1 {
-                    format!("kernel {k} with dilation {d} spans {span} {name}s")
+                    format!("kernel {name} {k} with dilation {d} spans {span}, which is")
                 } else {
-                    format!("kernel is {k} {name}s tall/wide")
+                    format!("kernel {name} {k} is")
                 };
                 op_err(
                     Blame::Arg("kernel_size"),
                     format!(
-                        "`conv2d` with `padding = valid`: the {what}, but the input has only {input} {name}s; use `padding = same` or a smaller kernel"
+                        "`conv2d` with `padding = valid`: the {what} more than the input {name} {input}; use `padding = same` or a smaller kernel"
                     ),
                 )
             })
         };
-        let (oh, ph) = axis(h, self.kernel.0, self.strides.0, self.dilation.0, "row")?;
-        let (ow, pw) = axis(w, self.kernel.1, self.strides.1, self.dilation.1, "column")?;
+        let (oh, ph) = axis(h, self.kernel.0, self.strides.0, self.dilation.0, "height")?;
+        let (ow, pw) = axis(w, self.kernel.1, self.strides.1, self.dilation.1, "width")?;
         Ok(((oh, ow), (ph, pw)))
     }
 }

@@ -49,13 +49,13 @@ impl MaxPool2d {
                 op_err(
                     Blame::Arg("pool_size"),
                     format!(
-                        "`max_pool2d` with `padding = valid`: the pool is {k} {name}s but the input has only {input}; the output would be empty (use `padding = same`)"
+                        "`max_pool2d` with `padding = valid`: the pool {name} {k} is more than the input {name} {input}, so the output would be empty; use `padding = same` or pool earlier"
                     ),
                 )
             })
         };
-        let (oh, ph) = axis(h, self.pool.0, self.strides.0, "row")?;
-        let (ow, pw) = axis(w, self.pool.1, self.strides.1, "column")?;
+        let (oh, ph) = axis(h, self.pool.0, self.strides.0, "height")?;
+        let (ow, pw) = axis(w, self.pool.1, self.strides.1, "width")?;
         Ok(((oh, ow), (ph, pw)))
     }
 }

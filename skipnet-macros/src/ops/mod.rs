@@ -241,7 +241,7 @@ impl Values<'_> {
                 None => Err(error(
                     id.span(),
                     format!(
-                        "`{}` of `{}` must be an integer, found `{id}`",
+                        "`{}` of `{}` must be an integer (a literal or an integer parameter of the block), but `{id}` is not one",
                         name, self.op
                     ),
                 )),

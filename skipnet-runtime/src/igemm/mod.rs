@@ -194,6 +194,11 @@ macro_rules! driver {
             let mut m0 = 0;
             while m0 < m_total {
                 let rows = $mr.min(m_total - m0);
+                // Output coordinates of the tile's pixels: one division each per tile.
+                let mut pix = [(0usize, 0usize); $mr];
+                for (mi, p) in pix[..rows].iter_mut().enumerate() {
+                    *p = ((m0 + mi) / o.w, (m0 + mi) % o.w);
+                }
                 let mut t0 = 0;
                 while t0 < taps {
                     let nt = TAPS_PER_PASS.min(taps - t0);
@@ -207,7 +212,7 @@ macro_rules! driver {
                                 if mi >= rows {
                                     continue;
                                 }
-                                let (oy, ox) = ((m0 + mi) / o.w, (m0 + mi) % o.w);
+                                let (oy, ox) = pix[mi];
                                 let iy = $crate::ops::tap(
                                     oy,
                                     g.strides.0,

@@ -1,0 +1,81 @@
+//! The conv kernel alone, per ISA, on the layer shapes that dominate the anchor
+//! networks. Throughput is in FLOP (2 x MACs), so criterion's "elem/s" reads as
+//! FLOP/s: `cargo bench --bench conv`.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use skipnet_runtime::igemm::{self, Isa, OutLayout};
+use skipnet_runtime::ops::conv2d::Conv2dGeom;
+use skipnet_runtime::ops::Hwc;
+use skipnet_runtime::Activation;
+
+/// A `same`-padded conv with stride `s`.
+fn same(h: usize, w: usize, cin: usize, cout: usize, k: usize, s: usize) -> Conv2dGeom {
+    let (oh, ow) = (h.div_ceil(s), w.div_ceil(s));
+    let pad = |n: usize, o: usize| ((o - 1) * s + k).saturating_sub(n) / 2;
+    Conv2dGeom {
+        input: Hwc { h, w, c: cin },
+        output: Hwc {
+            h: oh,
+            w: ow,
+            c: cout,
+        },
+        kernel: (k, k),
+        strides: (s, s),
+        dilation: (1, 1),
+        pad: (pad(h, oh), pad(w, ow)),
+        groups: 1,
+        activation: Activation::Relu,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let shapes = [
+        ("unet32_up2 8x8x256->64 3x3", same(8, 8, 256, 64, 3, 1)),
+        (
+            "unet256_up4 256x256x64->32 3x3",
+            same(256, 256, 64, 32, 3, 1),
+        ),
+        (
+            "unet256_up3 128x128x128->32 3x3",
+            same(128, 128, 128, 32, 3, 1),
+        ),
+        (
+            "unet256_conv1 256x256x3->32 3x3/2",
+            same(256, 256, 3, 32, 3, 2),
+        ),
+        ("resnet_s1 56x56x64->64 3x3", same(56, 56, 64, 64, 3, 1)),
+        ("resnet_s4 7x7x512->512 3x3", same(7, 7, 512, 512, 3, 1)),
+    ];
+    let mut group = c.benchmark_group("conv2d");
+    group.sample_size(20);
+    for (name, g) in shapes {
+        let flops = 2 * g.output.len() * g.kernel.0 * g.kernel.1 * g.input.c / g.groups;
+        let x: Vec<f32> = (0..g.input.len())
+            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
+        let kernel: Vec<f32> = (0..g.kernel_len())
+            .map(|i| ((i * 104729) % 1000) as f32 / 5000.0 - 0.1)
+            .collect();
+        let mut packed = vec![0.0; g.packed_kernel_len()];
+        igemm::pack(&g, &kernel, &mut packed);
+        let bias = vec![0.01; g.output.c];
+        let mut out = vec![0.0; g.output.len()];
+        let layout = OutLayout {
+            stride: g.output.c,
+            offset: 0,
+        };
+        group.throughput(Throughput::Elements(flops as u64));
+        for isa in [Isa::Avx512, Isa::Avx2Fma, Isa::Scalar] {
+            if !isa.available() || (isa == Isa::Scalar && flops > 200_000_000) {
+                continue;
+            }
+            group.bench_with_input(BenchmarkId::new(format!("{isa:?}"), name), &g, |b, g| {
+                b.iter(|| igemm::conv(isa, g, &x, &packed, Some(&bias), &mut out, layout))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,7 @@
+use skipnet::network;
+
+network! {
+    pub Net(x: []) -> out { out = relu(x); }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use skipnet::network;
+
+network! {
+    block b(x) { return relu(x); }
+}
+
+fn main() {}
