@@ -335,6 +335,18 @@ mod tests {
                 .fold(0.0, f32::max);
             assert!(err < 1e-4, "{isa:?} {g:?}: max error {err}");
         }
+        let mut got = alloc::vec![f32::NAN; g.output.len()];
+        let layout = OutLayout {
+            stride: g.output.c,
+            offset: 0,
+        };
+        scalar::conv_wide(&g, &x, &packed, Some(&bias), &mut got, layout);
+        let err = want
+            .iter()
+            .zip(&got)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(err < 1e-4, "32-wide blocking {g:?}: max error {err}");
     }
 
     fn geom(input: Hwc, filters: usize, k: (usize, usize), s: usize, same: bool) -> Conv2dGeom {

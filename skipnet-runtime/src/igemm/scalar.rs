@@ -46,3 +46,51 @@ unsafe fn tile(
     }
     *out = acc;
 }
+
+/// The AVX-512 kernel's blocking (8 pixels x two panels via `panel_stride`) in
+/// portable code, so the 32-wide driver path is tested on any machine.
+#[cfg(test)]
+pub fn conv_wide(
+    g: &Conv2dGeom,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    layout: OutLayout,
+) {
+    driver!(g, x, packed, bias, out, layout, 8, 32, tile_wide)
+}
+
+/// # Safety
+/// As [`tile`], and `b + panel_stride` also valid for the same reads.
+#[cfg(test)]
+#[inline(always)]
+unsafe fn tile_wide(
+    srcs: &[[*const f32; 8]],
+    cin: usize,
+    b: *const f32,
+    tap_stride: usize,
+    panel_stride: usize,
+    out: &mut [[f32; 32]; 8],
+) {
+    let mut acc = [[0.0f32; 32]; 8];
+    for (ti, s) in srcs.iter().enumerate() {
+        for ci in 0..cin {
+            for half in 0..2 {
+                // SAFETY: row `ci` of tap `ti` in panel `half` of the pair (caller's contract).
+                let brow: &[f32; PANEL] = unsafe {
+                    &*(b.add(ti * tap_stride + ci * PANEL + half * panel_stride)
+                        as *const [f32; PANEL])
+                };
+                for (acc_m, src) in acc.iter_mut().zip(s) {
+                    // SAFETY: `src` is valid for `cin` reads.
+                    let a = unsafe { *src.add(ci) };
+                    for (o, w) in acc_m[half * PANEL..][..PANEL].iter_mut().zip(brow) {
+                        *o += a * w;
+                    }
+                }
+            }
+        }
+    }
+    *out = acc;
+}
