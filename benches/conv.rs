@@ -25,6 +25,7 @@ fn same(h: usize, w: usize, cin: usize, cout: usize, k: usize, s: usize) -> Conv
         pad: (pad(h, oh), pad(w, ow)),
         groups: 1,
         activation: Activation::Relu,
+        upsample: (1, 1),
     }
 }
 

@@ -77,5 +77,6 @@ fn arena_reuses_memory() {
 }
 
 // The seed U-Net's best plan when every tensor is materialized is 98,304 f32;
-// the greedy planner must reach it (checked at compile time).
-const _: () = assert!(SkipUNet::ARENA_LEN == 98_304);
+// folding the upsamples into the convs that read them reaches issue 4's
+// live-set target of 49,152 (checked at compile time).
+const _: () = assert!(SkipUNet::ARENA_LEN <= 49_152);

@@ -3,6 +3,7 @@
 //! shape constants, `from_safetensors`, `forward`, `summary` and `forward_array`.
 
 use crate::diag::shape_str;
+use crate::fuse::Fusions;
 use crate::graph::{Graph, ValueKind};
 use crate::ops::{EmitCtx, WeightSpec};
 use crate::plan::ArenaPlan;
@@ -71,7 +72,12 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStream {
+pub fn generate(
+    g: &Graph,
+    shapes: &[Vec<usize>],
+    plan: &ArenaPlan,
+    fusions: &Fusions,
+) -> TokenStream {
     let rt = quote!(::skipnet::__private);
     // Hygienic: a user input called `ws` cannot clash with the workspace argument.
     let ws = Ident::new("ws", proc_macro2::Span::mixed_site());
@@ -90,8 +96,17 @@ pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStre
             let ValueKind::Node(n) = &v.kind else {
                 return None;
             };
-            let ins: Vec<Vec<usize>> = n.operands.iter().map(|o| shapes[o.value].clone()).collect();
-            let (ty, val) = n.op.geometry(&rt, &ins, &shapes[id])?;
+            let ins: Vec<Vec<usize>> = n
+                .operands
+                .iter()
+                .map(|o| shapes[fusions.source(o.value).0].clone())
+                .collect();
+            let up = n
+                .operands
+                .first()
+                .map(|o| fusions.source(o.value).1)
+                .unwrap_or((1, 1));
+            let (ty, val) = n.op.geometry(&rt, &ins, &shapes[id], up)?;
             let c = format_ident!("N{}", id);
             let doc = format!("`{}`", v.path);
             Some(quote!(#[doc = #doc] pub const #c: #ty = #val;))
@@ -177,7 +192,8 @@ pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStre
         let inputs: Vec<TokenStream> = n
             .operands
             .iter()
-            .map(|o| match (&g.values[o.value].kind, plan.buffers[o.value]) {
+            .map(|o| fusions.source(o.value).0)
+            .map(|o| match (&g.values[o].kind, plan.buffers[o]) {
                 (ValueKind::Input(i), _) => {
                     let n = &g.inputs[*i].name;
                     quote!(&#n[..])
@@ -189,8 +205,11 @@ pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStre
                 (_, None) => quote!(compile_error!("operand without a buffer")),
             })
             .collect();
-        let in_shapes: Vec<Vec<usize>> =
-            n.operands.iter().map(|o| shapes[o.value].clone()).collect();
+        let in_shapes: Vec<Vec<usize>> = n
+            .operands
+            .iter()
+            .map(|o| shapes[fusions.source(o.value).0].clone())
+            .collect();
         let wexprs: Vec<TokenStream> = weights
             .iter()
             .find(|(id, _)| *id == v)
@@ -238,7 +257,7 @@ pub fn generate(g: &Graph, shapes: &[Vec<usize>], plan: &ArenaPlan) -> TokenStre
         quote!((#(#outs),*))
     };
 
-    let summary = summary(g, shapes, plan, &weights);
+    let summary = summary(g, shapes, plan, &weights, fusions);
     let total_params: usize = all_weights.iter().map(|w| w.len).sum();
     let naive = plan.naive_sum;
     let bound = plan.live_bound;
@@ -438,6 +457,7 @@ fn summary(
     shapes: &[Vec<usize>],
     plan: &ArenaPlan,
     weights: &[(usize, Vec<Weight>)],
+    fusions: &Fusions,
 ) -> String {
     let mut rows: Vec<[String; 6]> = Vec::new();
     for (id, v) in g.values.iter().enumerate() {
@@ -460,6 +480,11 @@ fn summary(
                 group(b.offset),
                 group(b.len),
                 format!("{}..{}", b.first, b.last),
+            ),
+            (_, None) if fusions.is_folded(id) => (
+                "-".into(),
+                "-".into(),
+                "never stored: its consumers read through it".into(),
             ),
             (_, None) => ("-".into(), "-".into(), "not run: no output needs it".into()),
         };

@@ -15,6 +15,7 @@ use proc_macro::TokenStream;
 
 mod codegen;
 mod diag;
+mod fuse;
 mod graph;
 mod ops;
 mod parse;
@@ -72,6 +73,7 @@ fn compile_network(
     };
     errors.finish(())?;
 
+    let fusions = fuse::find(&g);
     let values: Vec<plan::PlanValue> = g
         .values
         .iter()
@@ -80,7 +82,11 @@ fn compile_network(
             len: shape::elements(&shapes[i]).unwrap_or(0),
             external: matches!(v.kind, graph::ValueKind::Input(_)),
             operands: match &v.kind {
-                graph::ValueKind::Node(n) => n.operands.iter().map(|o| o.value).collect(),
+                graph::ValueKind::Node(n) => n
+                    .operands
+                    .iter()
+                    .map(|o| fusions.source(o.value).0)
+                    .collect(),
                 graph::ValueKind::Input(_) => Vec::new(),
             },
         })
@@ -93,7 +99,7 @@ fn compile_network(
             format!("internal error in the memory planner, please report it: {e}"),
         ));
     }
-    Ok(codegen::generate(&g, &shapes, &plan))
+    Ok(codegen::generate(&g, &shapes, &plan, &fusions))
 }
 
 #[cfg(test)]

@@ -154,9 +154,10 @@ impl Op for Conv2d {
         rt: &TokenStream,
         in_shapes: &[Vec<usize>],
         out_shape: &[usize],
+        (uh, uw): (usize, usize),
     ) -> Option<(TokenStream, TokenStream)> {
         let s = &in_shapes[0];
-        let (_, (ph, pw)) = self.geometry(s[0], s[1]).ok()?;
+        let (_, (ph, pw)) = self.geometry(s[0] * uh, s[1] * uw).ok()?;
         let input = hwc_tokens(rt, s);
         let output = hwc_tokens(rt, out_shape);
         let (kh, kw) = self.kernel;
@@ -176,9 +177,14 @@ impl Op for Conv2d {
                     pad: (#ph, #pw),
                     groups: #groups,
                     activation: #act,
+                    upsample: (#uh, #uw),
                 }
             },
         ))
+    }
+
+    fn reads_upsampled_input(&self) -> bool {
+        true
     }
 
     fn packing(&self, var: &str, rt: &TokenStream, geom: &TokenStream) -> Option<Packing> {

@@ -504,13 +504,25 @@ pub trait Op {
     }
     /// A constant (type, value) describing the configured op, emitted once per
     /// node so that both weight loading and `forward` can name it.
+    /// `input_upsample`: the factor by which operand 0 is read through nearest
+    /// upsampling (`(1, 1)` unless `reads_upsampled_input` and folded); the
+    /// operand shapes are then the stored ones.
     fn geometry(
         &self,
         _rt: &TokenStream,
         _in_shapes: &[Vec<usize>],
         _out_shape: &[usize],
+        _input_upsample: (usize, usize),
     ) -> Option<(TokenStream, TokenStream)> {
         None
+    }
+    /// `Some(factor)` for a nearest upsampling, which consumers may fold.
+    fn nearest_upsample(&self) -> Option<(usize, usize)> {
+        None
+    }
+    /// Whether operand 0 may be read through nearest upsampling (see `geometry`).
+    fn reads_upsampled_input(&self) -> bool {
+        false
     }
     /// How weight `var` is stored, when not in Keras's layout (`geom`: the path
     /// of the node's geometry constant).

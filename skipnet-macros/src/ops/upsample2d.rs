@@ -54,6 +54,10 @@ impl Op for Upsample2d {
         quote!(#rt::ops::upsample2d::upsample2d_nearest(#input, (#sh, #sw), #x, #out);)
     }
 
+    fn nearest_upsample(&self) -> Option<(usize, usize)> {
+        Some(self.size)
+    }
+
     fn describe(&self) -> String {
         format!("x({},{}) nearest", self.size.0, self.size.1)
     }

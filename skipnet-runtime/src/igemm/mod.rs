@@ -219,7 +219,7 @@ macro_rules! driver {
                                     ky,
                                     g.dilation.0,
                                     g.pad.0,
-                                    inp.h,
+                                    inp.h * g.upsample.0,
                                 );
                                 let ix = $crate::ops::tap(
                                     ox,
@@ -227,9 +227,10 @@ macro_rules! driver {
                                     kx,
                                     g.dilation.1,
                                     g.pad.1,
-                                    inp.w,
+                                    inp.w * g.upsample.1,
                                 );
                                 if let (Some(iy), Some(ix)) = (iy, ix) {
+                                    let (iy, ix) = (iy / g.upsample.0, ix / g.upsample.1);
                                     *src = x[(iy * inp.w + ix) * inp.c + grp * cin_g + c0..][..nc]
                                         .as_ptr();
                                 }
@@ -371,6 +372,7 @@ mod tests {
             pad: (pad(input.h, k.0), pad(input.w, k.1)),
             groups: 1,
             activation: Activation::Relu,
+            upsample: (1, 1),
         }
     }
 
@@ -387,6 +389,24 @@ mod tests {
         let mut g = geom(Hwc { h: 11, w: 11, c: 6 }, 7, (3, 3), 1, false);
         g.dilation = (2, 3);
         g.output = Hwc { h: 7, w: 5, c: 7 };
+        check(g);
+    }
+
+    #[test]
+    fn folded_upsample_matches_the_reference() {
+        let mut g = geom(
+            Hwc {
+                h: 10,
+                w: 12,
+                c: 24,
+            },
+            40,
+            (3, 3),
+            1,
+            true,
+        );
+        g.input = Hwc { h: 5, w: 4, c: 24 };
+        g.upsample = (2, 3);
         check(g);
     }
 

@@ -7,8 +7,12 @@ use crate::Activation;
 /// Geometry of one `conv2d` layer; padding is already resolved to explicit cells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dGeom {
-    /// Input map.
+    /// Input map as stored.
     pub input: Hwc,
+    /// Nearest-neighbour upsampling applied to the stored input on the fly
+    /// (`(1, 1)`: none). The convolution sees an `input.h * up.0` by
+    /// `input.w * up.1` map, which is never materialized.
+    pub upsample: (usize, usize),
     /// Output map (`c` = filters).
     pub output: Hwc,
     /// Kernel height and width.
@@ -84,13 +88,28 @@ pub fn conv2d_reference(
             None => acc.fill(0.0),
         }
         for ky in 0..g.kernel.0 {
-            let Some(iy) = tap(oy, g.strides.0, ky, g.dilation.0, g.pad.0, inp.h) else {
+            let Some(iy) = tap(
+                oy,
+                g.strides.0,
+                ky,
+                g.dilation.0,
+                g.pad.0,
+                inp.h * g.upsample.0,
+            ) else {
                 continue;
             };
             for kx in 0..g.kernel.1 {
-                let Some(ix) = tap(ox, g.strides.1, kx, g.dilation.1, g.pad.1, inp.w) else {
+                let Some(ix) = tap(
+                    ox,
+                    g.strides.1,
+                    kx,
+                    g.dilation.1,
+                    g.pad.1,
+                    inp.w * g.upsample.1,
+                ) else {
                     continue;
                 };
+                let (iy, ix) = (iy / g.upsample.0, ix / g.upsample.1);
                 let xp = &x[(iy * inp.w + ix) * inp.c..][..inp.c];
                 let wt = &kernel[(ky * g.kernel.1 + kx) * tap_stride..][..tap_stride];
                 for grp in 0..g.groups {
@@ -136,6 +155,7 @@ mod tests {
             strides: (s, s),
             dilation: (1, 1),
             pad: (pad, pad),
+            upsample: (1, 1),
             groups: 1,
             activation: Activation::Linear,
         }
@@ -186,6 +206,24 @@ mod tests {
         g.activation = Activation::Relu;
         conv2d(&g, &x, &k, None, &mut out);
         assert_eq!(out, [0.0]);
+    }
+
+    #[test]
+    fn folded_upsample_equals_materialized_upsample() {
+        // 2x3 map, 2 channels, upsampled (2, 2) to 4x6, then a 3x3 same conv.
+        let small = Hwc { h: 2, w: 3, c: 2 };
+        let x: [f32; 12] = core::array::from_fn(|i| i as f32 * 0.5 - 2.0);
+        let mut big = [0.0; 48];
+        crate::ops::upsample2d::upsample2d_nearest(small, (2, 2), &x, &mut big);
+        let k: [f32; 3 * 3 * 2 * 3] = core::array::from_fn(|i| (i % 7) as f32 - 3.0);
+        let mut g = geom(Hwc { h: 4, w: 6, c: 2 }, Hwc { h: 4, w: 6, c: 3 }, 3, 1, 1);
+        let mut want = [0.0; 72];
+        conv2d(&g, &big, &k, None, &mut want);
+        g.input = small;
+        g.upsample = (2, 2);
+        let mut got = [0.0; 72];
+        conv2d(&g, &x, &k, None, &mut got);
+        assert_eq!(got, want);
     }
 
     #[test]
