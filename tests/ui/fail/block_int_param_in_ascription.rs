@@ -1,0 +1,15 @@
+// An ascription using the block's integer parameter.
+use skipnet::network;
+
+network! {
+    block stage(x, filters) {
+        c: [32, 32, filters] = conv2d(x, filters, 3, padding = same, activation = relu);
+        return max_pool2d(c, 2);
+    }
+    pub Net(x: [32, 32, 3]) -> out {
+        s1  = stage(x, 16);
+        out = conv2d(s1, 4, 1);
+    }
+}
+
+fn main() {}
