@@ -4,7 +4,7 @@ use skipnet::network;
 
 network! {
     pub Keywords(x: [13, 12, 5]) -> out {
-        a = conv2d(x, filters = 8, kernel_size = (3, 1), strides = (2, 1), padding = same, activation = tanh);
+        a = conv2d(x, filters = 8, kernel_size = (3, 1), strides = (2, 2), padding = same, activation = tanh);
         b = conv2d(x, filters = 4, kernel_size = 3, strides = 2, padding = same, use_bias = false, activation = sigmoid);
         c = concat(a, b, -1);
         p = max_pool2d(c, pool_size = (2, 3), strides = 1, padding = valid);
