@@ -249,10 +249,25 @@ fn parse_network(input: ParseStream, attrs: Vec<Attribute>) -> syn::Result<Netwo
 fn parse_shape(input: ParseStream) -> syn::Result<ShapeLit> {
     let content;
     let bracket = bracketed!(content in input);
-    let dims = Punctuated::<LitInt, Token![,]>::parse_terminated(&content)?
-        .into_iter()
-        .map(|l| int_lit(&l, false))
-        .collect::<syn::Result<Vec<_>>>()?;
+    let mut dims = Vec::new();
+    while !content.is_empty() {
+        if content.peek(Ident) {
+            let id: Ident = content.parse()?;
+            let msg = if id == "None" {
+                "drop the batch dimension: skipnet shapes are `[H, W, C]` or `[N]` for one sample"
+                    .to_string()
+            } else {
+                format!("shape dimensions must be integer literals, found `{id}`")
+            };
+            return Err(error(id.span(), msg));
+        }
+        let l: LitInt = content.parse()?;
+        dims.push(int_lit(&l, false)?);
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
     Ok(ShapeLit {
         dims,
         loc: Loc {

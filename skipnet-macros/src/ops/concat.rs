@@ -69,9 +69,8 @@ impl Op for Concat {
                 && (0..rank).all(|d| d == axis || o.shape[d] == ops[0].shape[d]);
             if !same_rest {
                 let which = match (rank, axis) {
-                    (3, 2) => "H and W",
-                    (3, _) => "all axes but the concat axis",
-                    _ => "every other axis",
+                    (3, 2) => "H and W".to_string(),
+                    _ => format!("sizes on every axis but axis {}", self.axis),
                 };
                 return op_err(
                     Blame::Operand(i),

@@ -146,6 +146,13 @@ pub fn bind(def: &OpDef, call: &Call) -> syn::Result<Bound> {
                     next_positional = 1;
                 }
                 let Some(p) = def.params.get(next_positional) else {
+                    if variadic {
+                        errors.push(error(
+                            value.loc(),
+                            format!("`{}` takes tensors only: this is not a tensor (a name or an op call)", def.name),
+                        ));
+                        continue;
+                    }
                     errors.push(error(
                         value.loc(),
                         format!(
