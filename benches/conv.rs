@@ -64,6 +64,7 @@ fn bench(c: &mut Criterion) {
         let layout = OutLayout {
             stride: g.output.c,
             offset: 0,
+            residual: &[],
         };
         group.throughput(Throughput::Elements(flops as u64));
         for isa in [Isa::Avx512, Isa::Avx2Fma, Isa::Scalar] {

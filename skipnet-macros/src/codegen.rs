@@ -184,27 +184,33 @@ pub fn generate(
     // Forward body: one scoped block per scheduled node.
     let mut steps = Vec::new();
     for &v in &plan.schedule {
-        let ValueKind::Node(n) = &g.values[v].kind else {
-            continue;
-        };
         let Some(buf) = plan.buffers[v] else { continue };
         let (off, len) = (buf.offset, buf.len);
+        // A fused add is computed by its producer, with the other operands as residuals.
+        let (runner, residual_ids): (usize, &[usize]) = match fusions.sum(v) {
+            Some((p, rest)) => (p, rest),
+            None => (v, &[]),
+        };
+        let ValueKind::Node(n) = &g.values[runner].kind else {
+            continue;
+        };
+        let operand_expr = |o: usize| match (&g.values[o].kind, plan.buffers[o]) {
+            (ValueKind::Input(i), _) => {
+                let n = &g.inputs[*i].name;
+                quote!(&#n[..])
+            }
+            (_, Some(b)) => {
+                let (o, l) = (b.offset, b.len);
+                quote!(&__read.get::<#o, #l>()[..])
+            }
+            (_, None) => quote!(compile_error!("operand without a buffer")),
+        };
         let inputs: Vec<TokenStream> = n
             .operands
             .iter()
-            .map(|o| fusions.source(o.value).0)
-            .map(|o| match (&g.values[o].kind, plan.buffers[o]) {
-                (ValueKind::Input(i), _) => {
-                    let n = &g.inputs[*i].name;
-                    quote!(&#n[..])
-                }
-                (_, Some(b)) => {
-                    let (o, l) = (b.offset, b.len);
-                    quote!(&__read.get::<#o, #l>()[..])
-                }
-                (_, None) => quote!(compile_error!("operand without a buffer")),
-            })
+            .map(|o| operand_expr(fusions.source(o.value).0))
             .collect();
+        let residuals: Vec<TokenStream> = residual_ids.iter().map(|&o| operand_expr(o)).collect();
         let in_shapes: Vec<Vec<usize>> = n
             .operands
             .iter()
@@ -212,7 +218,7 @@ pub fn generate(
             .collect();
         let wexprs: Vec<TokenStream> = weights
             .iter()
-            .find(|(id, _)| *id == v)
+            .find(|(id, _)| *id == runner)
             .map(|(_, ws)| {
                 ws.iter()
                     .map(|w| {
@@ -223,7 +229,7 @@ pub fn generate(
             })
             .unwrap_or_default();
         let out = quote!(&mut __out[..]);
-        let geom = geom_path(&geom_mod, v);
+        let geom = geom_path(&geom_mod, runner);
         let body = n.op.emit(&EmitCtx {
             geom: &geom,
             rt: &rt,
@@ -232,6 +238,7 @@ pub fn generate(
             out: &out,
             out_shape: &shapes[v],
             weights: &wexprs,
+            residuals: &residuals,
         });
         steps.push(quote! {
             {
@@ -480,6 +487,17 @@ fn summary(
                 group(b.offset),
                 group(b.len),
                 format!("{}..{}", b.first, b.last),
+            ),
+            (_, None) if fusions.feeds_sum(id).is_some() => (
+                "-".into(),
+                "-".into(),
+                format!(
+                    "computed straight into `{}`",
+                    fusions
+                        .feeds_sum(id)
+                        .map(|a| g.values[a].path.as_str())
+                        .unwrap_or("?")
+                ),
             ),
             (_, None) if fusions.is_folded(id) => (
                 "-".into(),

@@ -15,6 +15,10 @@ pub static DEF: OpDef = OpDef {
 pub struct Add;
 
 impl Op for Add {
+    fn is_sum(&self) -> bool {
+        true
+    }
+
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
         if ops.len() < 2 {
             return op_err(Blame::Call, "`add` needs at least two tensors");

@@ -187,6 +187,10 @@ impl Op for Conv2d {
         true
     }
 
+    fn accepts_residual(&self) -> bool {
+        true
+    }
+
     fn packing(&self, var: &str, rt: &TokenStream, geom: &TokenStream) -> Option<Packing> {
         (var == "kernel").then(|| Packing {
             len: quote!(#geom.packed_kernel_len()),
@@ -203,7 +207,12 @@ impl Op for Conv2d {
             Some(b) => quote!(::core::option::Option::Some(#b)),
             None => quote!(::core::option::Option::None),
         };
-        quote!(#rt::ops::conv2d::conv2d(&#geom, #x, #kernel, #bias, #out);)
+        if cx.residuals.is_empty() {
+            quote!(#rt::ops::conv2d::conv2d(&#geom, #x, #kernel, #bias, #out);)
+        } else {
+            let r = cx.residuals;
+            quote!(#rt::ops::conv2d::conv2d_add(&#geom, #x, #kernel, #bias, &[#(#r),*], #out);)
+        }
     }
 
     fn describe(&self) -> String {

@@ -492,6 +492,9 @@ pub struct EmitCtx<'a> {
     pub weights: &'a [TokenStream],
     /// Path of the node's `Op::geometry` constant, if it has one.
     pub geom: &'a TokenStream,
+    /// `&[f32]` tensors of the output's shape to add after the activation
+    /// (empty unless `Op::accepts_residual`).
+    pub residuals: &'a [TokenStream],
 }
 
 /// A weight stored in another layout than Keras's: its stored length and the
@@ -529,6 +532,14 @@ pub trait Op {
     }
     /// Whether operand 0 may be read through nearest upsampling (see `geometry`).
     fn reads_upsampled_input(&self) -> bool {
+        false
+    }
+    /// Whether this is an element-wise sum (`add`) that a producer may compute.
+    fn is_sum(&self) -> bool {
+        false
+    }
+    /// Whether `emit` can add `EmitCtx::residuals` to its output in the epilogue.
+    fn accepts_residual(&self) -> bool {
         false
     }
     /// How weight `var` is stored, when not in Keras's layout (`geom`: the path

@@ -14,7 +14,7 @@ pub unsafe fn conv(
     packed: &[f32],
     bias: Option<&[f32]>,
     out: &mut [f32],
-    layout: OutLayout,
+    layout: OutLayout<'_>,
 ) {
     driver!(g, x, packed, bias, out, layout, 8, 32, tile)
 }

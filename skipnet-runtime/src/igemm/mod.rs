@@ -122,13 +122,17 @@ impl Isa {
     }
 }
 
-/// Output addressing: pixel `p`, filter `f` goes to `out[p * stride + offset + f]`.
+/// Output addressing and the epilogue's extra operands: pixel `p`, filter `f`
+/// goes to `out[p * stride + offset + f]`.
 #[derive(Clone, Copy, Debug)]
-pub struct OutLayout {
+pub struct OutLayout<'a> {
     /// Floats from one output pixel to the next (the channels of the whole map).
     pub stride: usize,
     /// First channel written (non-zero when writing into a concat's slice).
     pub offset: usize,
+    /// Tensors of the output's shape (contiguous) added after the activation:
+    /// a residual `add` fused into the conv that produces its last operand.
+    pub residual: &'a [&'a [f32]],
 }
 
 /// Runs the convolution with the given ISA. `isa` must be [`Isa::available`]
@@ -140,7 +144,7 @@ pub fn conv(
     packed: &[f32],
     bias: Option<&[f32]>,
     out: &mut [f32],
-    layout: OutLayout,
+    layout: OutLayout<'_>,
 ) {
     assert_eq!(x.len(), g.input.len());
     assert_eq!(packed.len(), packed_len(g));
@@ -150,6 +154,9 @@ pub fn conv(
     }
     if let Some(b) = bias {
         assert_eq!(b.len(), g.output.c);
+    }
+    for r in layout.residual {
+        assert_eq!(r.len(), g.output.len());
     }
     match isa {
         #[cfg(target_arch = "x86_64")]
@@ -276,6 +283,12 @@ macro_rules! driver {
                                 }
                                 if last {
                                     g.activation.apply(row);
+                                    for r in layout.residual {
+                                        let r = &r[(m0 + mi) * o.c + f0..][..ncols];
+                                        for (v, r) in row.iter_mut().zip(r) {
+                                            *v += r;
+                                        }
+                                    }
                                 }
                             }
                             n0 += $tn;
@@ -327,6 +340,7 @@ mod tests {
             let layout = OutLayout {
                 stride: g.output.c,
                 offset: 0,
+                residual: &[],
             };
             conv(isa, &g, &x, &packed, Some(&bias), &mut got, layout);
             let err = want
@@ -340,6 +354,7 @@ mod tests {
         let layout = OutLayout {
             stride: g.output.c,
             offset: 0,
+            residual: &[],
         };
         scalar::conv_wide(&g, &x, &packed, Some(&bias), &mut got, layout);
         let err = want
@@ -411,6 +426,34 @@ mod tests {
     }
 
     #[test]
+    fn residuals_are_added_after_the_activation() {
+        let g = geom(Hwc { h: 5, w: 4, c: 6 }, 20, (3, 3), 1, true);
+        let x = values(g.input.len(), 11);
+        let kernel = values(g.kernel_len(), 12);
+        let (r1, r2) = (values(g.output.len(), 13), values(g.output.len(), 14));
+        let mut want = alloc::vec![0.0; g.output.len()];
+        conv2d_reference(&g, &x, &kernel, None, &mut want);
+        for ((w, a), b) in want.iter_mut().zip(&r1).zip(&r2) {
+            *w += a + b;
+        }
+        let mut packed = alloc::vec![0.0; packed_len(&g)];
+        pack(&g, &kernel, &mut packed);
+        let mut got = alloc::vec![0.0; g.output.len()];
+        let layout = OutLayout {
+            stride: g.output.c,
+            offset: 0,
+            residual: &[&r1, &r2],
+        };
+        conv(Isa::detect(), &g, &x, &packed, None, &mut got, layout);
+        let err = want
+            .iter()
+            .zip(&got)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(err < 1e-5, "{err}");
+    }
+
+    #[test]
     fn writes_into_a_channel_slice() {
         let g = geom(Hwc { h: 4, w: 4, c: 3 }, 5, (3, 3), 1, true);
         let x = values(g.input.len(), 7);
@@ -431,6 +474,7 @@ mod tests {
             OutLayout {
                 stride: 9,
                 offset: 2,
+                residual: &[],
             },
         );
         for p in 0..16 {

@@ -9,7 +9,7 @@ pub fn conv(
     packed: &[f32],
     bias: Option<&[f32]>,
     out: &mut [f32],
-    layout: OutLayout,
+    layout: OutLayout<'_>,
 ) {
     driver!(g, x, packed, bias, out, layout, 4, 16, tile)
 }
@@ -56,7 +56,7 @@ pub fn conv_wide(
     packed: &[f32],
     bias: Option<&[f32]>,
     out: &mut [f32],
-    layout: OutLayout,
+    layout: OutLayout<'_>,
 ) {
     driver!(g, x, packed, bias, out, layout, 8, 32, tile_wide)
 }

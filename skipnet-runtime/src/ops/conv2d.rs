@@ -59,6 +59,25 @@ pub fn conv2d(g: &Conv2dGeom, x: &[f32], packed: &[f32], bias: Option<&[f32]>, o
     let layout = OutLayout {
         stride: g.output.c,
         offset: 0,
+        residual: &[],
+    };
+    igemm::conv(Isa::detect(), g, x, packed, bias, out, layout)
+}
+
+/// `out = activation(conv(x, kernel) + bias) + residual[0] + residual[1] + ...`:
+/// an `add` fused into the conv that produces its last operand.
+pub fn conv2d_add(
+    g: &Conv2dGeom,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    residual: &[&[f32]],
+    out: &mut [f32],
+) {
+    let layout = OutLayout {
+        stride: g.output.c,
+        offset: 0,
+        residual,
     };
     igemm::conv(Isa::detect(), g, x, packed, bias, out, layout)
 }
