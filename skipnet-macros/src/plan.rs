@@ -97,34 +97,56 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
         }
     }
 
-    // Greedy: biggest first, each at the lowest offset clear of every placed
+    // Greedy placement under several orders (biggest first as TFLite Micro,
+    // then by first use, then by longest lifetime); the smallest arena wins.
+    // Each placement puts a buffer at the lowest offset clear of every placed
     // buffer that is live at the same time.
-    let mut order: Vec<usize> = schedule.clone();
-    order.sort_by_key(|&v| {
-        let b = buffers[v].unwrap_or(Buffer {
+    let key = |v: usize| {
+        buffers[v].unwrap_or(Buffer {
             offset: 0,
             len: 0,
             first: 0,
             last: 0,
-        });
-        (std::cmp::Reverse(b.len), b.first)
+        })
+    };
+    let mut orders: Vec<Vec<usize>> = Vec::new();
+    let mut by_size = schedule.clone();
+    by_size.sort_by_key(|&v| (std::cmp::Reverse(key(v).len), key(v).first));
+    orders.push(by_size);
+    orders.push(schedule.clone());
+    let mut by_span = schedule.clone();
+    by_span.sort_by_key(|&v| {
+        (
+            std::cmp::Reverse(key(v).last - key(v).first),
+            std::cmp::Reverse(key(v).len),
+        )
     });
-    let mut placed: Vec<Buffer> = Vec::new();
-    for v in order {
-        let Some(mut b) = buffers[v] else { continue };
-        let mut conflicts: Vec<&Buffer> = placed.iter().filter(|p| p.live_with(&b)).collect();
-        conflicts.sort_by_key(|p| p.offset);
-        let mut offset = 0;
-        for c in conflicts {
-            if offset + b.len <= c.offset {
-                break;
+    orders.push(by_span);
+    let mut best: Option<(usize, Vec<Buffer>, Vec<Option<Buffer>>)> = None;
+    for order in orders {
+        let mut bufs = buffers.clone();
+        let mut placed: Vec<Buffer> = Vec::new();
+        for v in order {
+            let Some(mut b) = bufs[v] else { continue };
+            let mut conflicts: Vec<&Buffer> = placed.iter().filter(|p| p.live_with(&b)).collect();
+            conflicts.sort_by_key(|p| p.offset);
+            let mut offset = 0;
+            for c in conflicts {
+                if offset + b.len <= c.offset {
+                    break;
+                }
+                offset = offset.max(c.offset + c.len);
             }
-            offset = offset.max(c.offset + c.len);
+            b.offset = offset;
+            bufs[v] = Some(b);
+            placed.push(b);
         }
-        b.offset = offset;
-        buffers[v] = Some(b);
-        placed.push(b);
+        let len = placed.iter().map(|b| b.offset + b.len).max().unwrap_or(0);
+        if best.as_ref().is_none_or(|(l, _, _)| len < *l) {
+            best = Some((len, placed, bufs));
+        }
     }
+    let (_, placed, buffers) = best.unwrap_or_default();
 
     let arena_len = placed.iter().map(|b| b.offset + b.len).max().unwrap_or(0);
     let naive_sum = placed.iter().map(|b| b.len).sum();
@@ -260,6 +282,26 @@ mod tests {
         assert!(p.buffers[2].is_none());
         assert_eq!(p.buffers[1].unwrap().last, 2);
         assert_eq!(p.arena_len, 70);
+    }
+
+    #[test]
+    fn tries_several_orders() {
+        // The ApesNet shape (sizes / 1024): biggest-first stacks the 16-wide pool
+        // output above three placed buffers (arena 144); placing in first-use
+        // order reaches the live-set bound of 128.
+        let vals = [
+            input(64),
+            v(64, &[0]),
+            v(64, &[0, 1]),
+            v(16, &[2]),
+            v(32, &[3]),
+            v(32, &[3, 4]),
+            v(4, &[5]),
+        ];
+        let p = plan(&vals, &[6]);
+        p.check().unwrap();
+        assert_eq!(p.live_bound, 128);
+        assert_eq!(p.arena_len, 128);
     }
 
     #[test]
