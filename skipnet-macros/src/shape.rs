@@ -25,7 +25,8 @@ pub fn infer(g: &Graph) -> syn::Result<Vec<Vec<usize>>> {
                         errors.push(error(
                             *loc,
                             format!(
-                                "input dimension must be between 1 and {MAX_ELEMENTS}, found {d}"
+                                "dimension of input `{}` must be between 1 and {MAX_ELEMENTS}, found {d}",
+                                inp.name
                             ),
                         ));
                         ok = false;
@@ -250,6 +251,9 @@ mod tests {
         let m = messages(quote! {
             pub Net(x: [0, 4, 3]) -> out { out = relu(x); }
         });
-        assert!(m[0].contains("input dimension must be between 1"), "{m:?}");
+        assert!(
+            m[0].contains("dimension of input `x` must be between 1"),
+            "{m:?}"
+        );
     }
 }

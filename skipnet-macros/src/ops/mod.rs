@@ -271,6 +271,16 @@ impl Values<'_> {
                 ),
             ));
         }
+        let limit = crate::shape::MAX_ELEMENTS as i128;
+        if v > limit {
+            return Err(error(
+                loc,
+                format!(
+                    "`{name}` of `{}` is {v}, more than the largest supported size {limit}",
+                    self.op
+                ),
+            ));
+        }
         usize::try_from(v).map_err(|_| error(loc, format!("`{name}` = {v} is too large")))
     }
 
@@ -393,7 +403,7 @@ impl Values<'_> {
                 format!("activation `{word}` is not supported yet; supported: relu, sigmoid, tanh, linear"),
             ));
         }
-        let hint = did_you_mean(&word, Act::ALL.iter().map(|a| a.name()))
+        let hint = did_you_mean(&word.to_lowercase(), Act::ALL.iter().map(|a| a.name()))
             .map(|s| format!("; did you mean `{s}`?"))
             .unwrap_or_else(|| "; supported: relu, sigmoid, tanh, linear".to_string());
         Err(error(

@@ -4,8 +4,8 @@ use skipnet::network;
 
 network! {
     pub Keywords(x: [13, 12, 5]) -> out {
-        a = conv2d(x, filters = 8, kernel_size = (3, 1), strides = (2, 2), padding = same, activation = tanh);
-        b = conv2d(x, filters = 4, kernel_size = 3, strides = 2, padding = same, use_bias = false, activation = sigmoid);
+        a = conv2d(x, filters = 8, kernel_size = (3, 1), strides = (2, 1), padding = same, activation = tanh);
+        b = conv2d(x, filters = 4, kernel_size = 3, strides = (2, 1), padding = same, use_bias = false, activation = sigmoid);
         c = concat(a, b, -1);
         p = max_pool2d(c, pool_size = (2, 3), strides = 1, padding = valid);
         u = upsample2d(p, size = (1, 2), interpolation = nearest);
@@ -19,7 +19,7 @@ network! {
 }
 
 fn main() {
-    assert_eq!(Keywords::OUTPUT_SHAPE, [6, 8, 2]);
+    assert_eq!(Keywords::OUTPUT_SHAPE, [6, 20, 2]);
     assert_eq!(Vectors::INPUT_SHAPES, [&[8usize][..], &[4][..]]);
     assert_eq!(Vectors::OUTPUT_SHAPE, [12]);
     assert_eq!(Vectors::PARAMS, 0);

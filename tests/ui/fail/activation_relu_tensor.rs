@@ -1,7 +1,0 @@
-use skipnet::network;
-
-network! {
-    pub Net(x: [8, 8, 3]) -> out { out = conv2d(x, 4, 1, activation = relu(x)); }
-}
-
-fn main() {}

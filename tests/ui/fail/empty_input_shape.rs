@@ -1,7 +1,0 @@
-use skipnet::network;
-
-network! {
-    pub Net(x: []) -> out { out = relu(x); }
-}
-
-fn main() {}

@@ -1,7 +1,0 @@
-use skipnet::network;
-
-network! {
-    block b(x) { return relu(x); }
-}
-
-fn main() {}

@@ -1,0 +1,8 @@
+// A zero inside an `(h, w)` strides pair.
+use skipnet::network;
+
+network! {
+    pub Net(x: [8, 8, 3]) -> out { out = conv2d(x, 4, 3, strides = (2, 0)); }
+}
+
+fn main() {}
