@@ -130,15 +130,16 @@ pub fn generate(
         quote!(#[doc = #doc] #f: #rt::Param<#len>,)
     });
     let loads = all_weights.iter().map(|w| {
-        let (f, n, len) = (&w.field, &w.name, w.len);
-        let dims = &w.shape;
+        let (f, n, dims) = (&w.field, &w.name, &w.shape);
         match &w.packing {
             Some(p) => {
                 let (plen, pack) = (&p.len, &p.pack);
-                let _ = len;
                 quote!(#f: __file.take_packed::<{ #plen }>(#n, &[#(#dims),*], #pack)?,)
             }
-            None => quote!(#f: __file.take::<#len>(#n, &[#(#dims),*])?,),
+            None => {
+                let len = w.len;
+                quote!(#f: __file.take::<#len>(#n, &[#(#dims),*])?,)
+            }
         }
     });
 

@@ -41,6 +41,23 @@ impl Fusions {
         self.sums.get(&add).map(|(p, r)| (*p, r.as_slice()))
     }
 
+    /// The values node `v` really reads once fusions apply: folded upsamples are
+    /// read through, and a fused add reads its producer's operands plus the
+    /// residuals (its producer is then never run on its own).
+    pub fn reads(&self, g: &Graph, v: ValueId) -> Vec<ValueId> {
+        let operands = |id: ValueId| match &g.values[id].kind {
+            ValueKind::Node(n) => n.operands.iter().map(|o| self.source(o.value).0).collect(),
+            ValueKind::Input(_) => Vec::new(),
+        };
+        match self.sum(v) {
+            Some((p, rest)) => operands(p)
+                .into_iter()
+                .chain(rest.iter().copied())
+                .collect(),
+            None => operands(v),
+        }
+    }
+
     /// For a node whose output goes straight into an add: that add.
     pub fn feeds_sum(&self, v: ValueId) -> Option<ValueId> {
         self.producer_of.get(&v).copied()

@@ -81,26 +81,7 @@ fn compile_network(
         .map(|(i, v)| plan::PlanValue {
             len: shape::elements(&shapes[i]).unwrap_or(0),
             external: matches!(v.kind, graph::ValueKind::Input(_)),
-            operands: match &v.kind {
-                graph::ValueKind::Node(n) => match fusions.sum(i) {
-                    // A fused add reads what its producer reads, plus the residuals.
-                    Some((p, rest)) => match &g.values[p].kind {
-                        graph::ValueKind::Node(pn) => pn
-                            .operands
-                            .iter()
-                            .map(|o| fusions.source(o.value).0)
-                            .chain(rest.iter().copied())
-                            .collect(),
-                        graph::ValueKind::Input(_) => Vec::new(),
-                    },
-                    None => n
-                        .operands
-                        .iter()
-                        .map(|o| fusions.source(o.value).0)
-                        .collect(),
-                },
-                graph::ValueKind::Input(_) => Vec::new(),
-            },
+            operands: fusions.reads(&g, i),
         })
         .collect();
     let outputs: Vec<usize> = g.outputs.iter().map(|(_, v)| *v).collect();
