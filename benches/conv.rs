@@ -61,11 +61,7 @@ fn bench(c: &mut Criterion) {
         igemm::pack(&g, &kernel, &mut packed);
         let bias = vec![0.01; g.output.c];
         let mut out = vec![0.0; g.output.len()];
-        let layout = OutLayout {
-            stride: g.output.c,
-            offset: 0,
-            residual: &[],
-        };
+        let layout = OutLayout::plain(g.output.c);
         group.throughput(Throughput::Elements(flops as u64));
         for isa in [Isa::Avx512, Isa::Avx2Fma, Isa::Scalar] {
             if !isa.available() || (isa == Isa::Scalar && flops > 200_000_000) {

@@ -46,6 +46,33 @@ fn corner_cases_match_keras() {
 }
 
 #[test]
+fn apes_block_net_matches_keras() {
+    let net =
+        ApesBlockNet::from_safetensors(&fixture("apes_block_net", "weights.safetensors")).unwrap();
+    let io = fixture("apes_block_net", "io.safetensors");
+    let x = io_tensor::<65536>(&io, "x", &[64, 64, 16]);
+    let y = io_tensor::<10>(&io, "y", &[10]);
+    let mut ws = ApesBlockNet::workspace();
+    let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+    println!("apes_block_net max abs error {err:e}");
+    assert!(err <= TOL, "max abs error {err}");
+}
+
+#[test]
+fn heads_match_keras() {
+    let net = Heads::from_safetensors(&fixture("heads", "weights.safetensors")).unwrap();
+    let io = fixture("heads", "io.safetensors");
+    let x = io_tensor::<378>(&io, "x", &[9, 7, 6]);
+    let y0 = io_tensor::<5>(&io, "y0", &[5]);
+    let y1 = io_tensor::<3>(&io, "y1", &[3]);
+    let mut ws = Heads::workspace();
+    let (logits, score) = net.forward(&mut ws, &x);
+    let err = max_abs_diff(logits, &y0[..]).max(max_abs_diff(score, &y1[..]));
+    println!("heads max abs error {err:e}");
+    assert!(err <= TOL, "max abs error {err}");
+}
+
+#[test]
 fn arena_reuses_memory() {
     for (name, arena, naive, bound) in [
         (
@@ -65,6 +92,18 @@ fn arena_reuses_memory() {
             Corner::ARENA_LEN,
             Corner::NAIVE_ARENA_LEN,
             Corner::LIVE_SET_BOUND,
+        ),
+        (
+            "apes_block_net",
+            ApesBlockNet::ARENA_LEN,
+            ApesBlockNet::NAIVE_ARENA_LEN,
+            ApesBlockNet::LIVE_SET_BOUND,
+        ),
+        (
+            "heads",
+            Heads::ARENA_LEN,
+            Heads::NAIVE_ARENA_LEN,
+            Heads::LIVE_SET_BOUND,
         ),
     ] {
         println!("{name}: ARENA_LEN {arena}, naive sum {naive}, live-set bound {bound}");

@@ -69,6 +69,20 @@ fn forward_makes_zero_allocations() {
     let mut ws = Corner::workspace();
     let (n, _) = allocations_during(|| net_sum(corner.forward(&mut ws, &[-1.0; 780])));
     assert_eq!(n, 0, "Corner::forward allocated {n} times");
+
+    let abn =
+        ApesBlockNet::from_safetensors(&fixture("apes_block_net", "weights.safetensors")).unwrap();
+    let mut ws = ApesBlockNet::workspace();
+    let (n, _) = allocations_during(|| net_sum(abn.forward(&mut ws, x)));
+    assert_eq!(n, 0, "ApesBlockNet::forward allocated {n} times");
+
+    let heads = Heads::from_safetensors(&fixture("heads", "weights.safetensors")).unwrap();
+    let mut ws = Heads::workspace();
+    let (n, _) = allocations_during(|| {
+        let (a, b) = heads.forward(&mut ws, &[0.5; 378]);
+        net_sum(a) + net_sum(b)
+    });
+    assert_eq!(n, 0, "Heads::forward allocated {n} times");
 }
 
 fn net_sum(y: &[f32]) -> f32 {

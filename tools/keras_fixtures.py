@@ -94,7 +94,45 @@ def corner():
     return keras.Model(x, out, name="corner")
 
 
-NETS = {"seed_unet": seed_unet, "apes_net": apes_net, "corner": corner}
+def apes_block_net():
+    """The anchor `apes_block_net` of shared/anchors/models.py, layer for layer
+    (parallel conv paths merged by Add, ReLU, MaxPool, 1x1 head, global average)."""
+    x = keras.Input((64, 64, 16), name="x")
+    h = conv("stem", 32, 3, padding="same", activation="relu")(x)
+    for s, (f, ident) in enumerate(((32, False), (64, False), (64, True)), start=1):
+        if ident:
+            a = conv(f"b{s}_conv3a", f, 3, padding="same", activation="relu")(h)
+            a = conv(f"b{s}_conv3b", f, 3, padding="same")(a)
+            b = h
+        else:
+            a = conv(f"b{s}_conv3", f, 3, padding="same", activation="relu")(h)
+            b = conv(f"b{s}_conv1", f, 1, padding="same")(h)
+        h = layers.Add(name=f"b{s}_add")([a, b])
+        h = layers.ReLU(name=f"b{s}_relu")(h)
+        h = layers.MaxPooling2D(2, name=f"pool{s}")(h)
+    h = conv("head", 10, 1, padding="same")(h)
+    out = layers.GlobalAveragePooling2D(name="gap")(h)
+    return keras.Model(x, out, name="apes_block_net")
+
+
+def heads():
+    """Classifier heads: global average and max pooling, `flatten`, `dense` on a
+    vector and on a feature map (last axis), with and without bias, two outputs."""
+    x = keras.Input((9, 7, 6), name="x")
+    c = conv("c", 12, 3, strides=2, padding="same", activation="relu")(x)          # 5x4x12
+    gap = layers.GlobalAveragePooling2D(name="gap")(c)                              # 12
+    gmp = layers.GlobalMaxPooling2D(name="gmp")(c)                                  # 12
+    v = layers.Concatenate(name="v")([gap, gmp])                                    # 24
+    h = layers.Dense(16, activation="relu", name="fc1")(v)
+    logits = layers.Dense(5, name="logits")(h)
+    m = layers.Dense(4, activation="tanh", use_bias=False, name="pix")(c)          # 5x4x4
+    f = layers.Flatten(name="flat")(m)                                              # 80
+    score = layers.Dense(3, activation="sigmoid", name="score")(f)
+    return keras.Model(x, [logits, score], name="heads")
+
+
+NETS = {"seed_unet": seed_unet, "apes_net": apes_net, "corner": corner,
+        "apes_block_net": apes_block_net, "heads": heads}
 
 
 # ------------------------------------------------------------------ export

@@ -187,10 +187,24 @@ pub fn generate(
     for &v in &plan.schedule {
         let Some(buf) = plan.buffers[v] else { continue };
         let (off, len) = (buf.offset, buf.len);
-        // A fused add is computed by its producer, with the other operands as residuals.
-        let (runner, residual_ids): (usize, &[usize]) = match fusions.sum(v) {
-            Some((p, rest)) => (p, rest),
-            None => (v, &[]),
+        // A fused add is computed by its producer, with the other operands as
+        // residuals (one of them maybe already in the output buffer).
+        let (runner, residual_ids, in_place, post) = match fusions.sum(v) {
+            Some(s) => {
+                // In place only if the planner really shared the memory.
+                let shared = s
+                    .in_place
+                    .filter(|&r| plan.buffers[r].is_some_and(|b| b.owner == buf.owner));
+                let rest: Vec<usize> = s
+                    .residuals
+                    .iter()
+                    .copied()
+                    .filter(|&r| Some(r) != shared)
+                    .collect();
+                let post = s.post.map(|(_, a)| a).unwrap_or(crate::ops::Act::Linear);
+                (s.producer, rest, shared.is_some(), post)
+            }
+            None => (v, Vec::new(), false, crate::ops::Act::Linear),
         };
         let ValueKind::Node(n) = &g.values[runner].kind else {
             continue;
@@ -240,6 +254,8 @@ pub fn generate(
             out_shape: &shapes[v],
             weights: &wexprs,
             residuals: &residuals,
+            in_place,
+            post,
         });
         steps.push(quote! {
             {
@@ -489,13 +505,13 @@ fn summary(
                 group(b.len),
                 format!("{}..{}", b.first, b.last),
             ),
-            (_, None) if fusions.feeds_sum(id).is_some() => (
+            (_, None) if fusions.computed_into(id).is_some() => (
                 "-".into(),
                 "-".into(),
                 format!(
                     "computed straight into `{}`",
                     fusions
-                        .feeds_sum(id)
+                        .computed_into(id)
                         .map(|a| g.values[a].path.as_str())
                         .unwrap_or("?")
                 ),

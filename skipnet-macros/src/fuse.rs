@@ -9,16 +9,35 @@
 //! op: its output goes straight into the sum and is never stored on its own.
 
 use crate::graph::{Graph, ValueId, ValueKind};
+use crate::ops::Act;
 use std::collections::BTreeMap;
+
+/// An `add` computed in the epilogue of the op producing one of its operands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sum {
+    /// The node that runs (a conv), its output never stored on its own.
+    pub producer: ValueId,
+    /// The `add` node.
+    pub add: ValueId,
+    /// Every other operand of the add, in order.
+    pub residuals: Vec<ValueId>,
+    /// A residual that dies at the add and whose buffer the sum is computed
+    /// in (one of `residuals`).
+    pub in_place: Option<ValueId>,
+    /// An activation applied to the sum by the same epilogue (`relu(add(..))`):
+    /// its node and function.
+    pub post: Option<(ValueId, Act)>,
+}
 
 #[derive(Default)]
 pub struct Fusions {
     /// Folded upsample -> (its source, its factor).
     folded: BTreeMap<ValueId, (ValueId, (usize, usize))>,
-    /// Fused add -> (the producer that computes it, the other operands).
-    sums: BTreeMap<ValueId, (ValueId, Vec<ValueId>)>,
-    /// Producer -> the add it computes.
-    producer_of: BTreeMap<ValueId, ValueId>,
+    /// The value a fused sum stores (the add, or its post activation) -> the sum.
+    sums: BTreeMap<ValueId, Sum>,
+    /// A node run inside another's step (a sum's producer, or an add whose
+    /// activation stores the result) -> the value that step stores.
+    computed_into: BTreeMap<ValueId, ValueId>,
 }
 
 impl Fusions {
@@ -36,13 +55,13 @@ impl Fusions {
         self.folded.contains_key(&v)
     }
 
-    /// For a fused add: the node that computes it and the residual operands.
-    pub fn sum(&self, add: ValueId) -> Option<(ValueId, &[ValueId])> {
-        self.sums.get(&add).map(|(p, r)| (*p, r.as_slice()))
+    /// The fused sum whose result is stored as `v`.
+    pub fn sum(&self, v: ValueId) -> Option<&Sum> {
+        self.sums.get(&v)
     }
 
     /// The values node `v` really reads once fusions apply: folded upsamples are
-    /// read through, and a fused add reads its producer's operands plus the
+    /// read through, and a fused sum reads its producer's operands plus the
     /// residuals (its producer is then never run on its own).
     pub fn reads(&self, g: &Graph, v: ValueId) -> Vec<ValueId> {
         let operands = |id: ValueId| match &g.values[id].kind {
@@ -50,21 +69,33 @@ impl Fusions {
             ValueKind::Input(_) => Vec::new(),
         };
         match self.sum(v) {
-            Some((p, rest)) => operands(p)
-                .into_iter()
-                .chain(rest.iter().copied())
-                .collect(),
+            Some(s) => {
+                let mut r: Vec<ValueId> = operands(s.producer);
+                r.extend(&s.residuals);
+                r
+            }
             None => operands(v),
         }
     }
 
-    /// For a node whose output goes straight into an add: that add.
-    pub fn feeds_sum(&self, v: ValueId) -> Option<ValueId> {
-        self.producer_of.get(&v).copied()
+    /// The operand whose memory `v` is computed in, if any.
+    pub fn in_place_of(&self, v: ValueId) -> Option<ValueId> {
+        self.sum(v).and_then(|s| s.in_place)
+    }
+
+    /// For a node run inside another's step: the value that step stores.
+    pub fn computed_into(&self, v: ValueId) -> Option<ValueId> {
+        self.computed_into.get(&v).copied()
     }
 }
 
-pub fn find(g: &Graph) -> Fusions {
+fn self_source(f: &Fusions, v: ValueId) -> ValueId {
+    f.source(v).0
+}
+
+/// Decides the fusions. `in_place_ok(producer)`: whether that producer's
+/// epilogue may start from a residual already in its output.
+pub fn find(g: &Graph, in_place_ok: &dyn Fn(ValueId) -> bool) -> Fusions {
     let mut consumers: BTreeMap<ValueId, Vec<(ValueId, usize)>> = BTreeMap::new();
     for (id, v) in g.values.iter().enumerate() {
         if let ValueKind::Node(n) = &v.kind {
@@ -73,6 +104,8 @@ pub fn find(g: &Graph) -> Fusions {
             }
         }
     }
+    let is_output = |v: ValueId| g.outputs.iter().any(|(_, o)| *o == v);
+    let only_use = |v: ValueId| consumers.get(&v).is_some_and(|u| u.len() == 1);
     let mut f = Fusions::default();
     for (id, v) in g.values.iter().enumerate() {
         let ValueKind::Node(n) = &v.kind else {
@@ -81,7 +114,7 @@ pub fn find(g: &Graph) -> Fusions {
         let Some(factor) = n.op.nearest_upsample() else {
             continue;
         };
-        if g.outputs.iter().any(|(_, o)| *o == id) {
+        if is_output(id) {
             continue;
         }
         let Some(uses) = consumers.get(&id) else {
@@ -109,23 +142,70 @@ pub fn find(g: &Graph) -> Fusions {
             continue;
         };
         let once = n.operands.iter().filter(|o| o.value == last).count() == 1;
-        let only_use = consumers.get(&last).is_some_and(|u| u.len() == 1);
-        let is_output = g.outputs.iter().any(|(_, o)| *o == last);
-        if p.op.accepts_residual()
+        if !(p.op.accepts_residual()
             && once
-            && only_use
-            && !is_output
-            && !f.producer_of.contains_key(&last)
+            && only_use(last)
+            && !is_output(last)
+            && !f.computed_into.contains_key(&last))
         {
-            let rest = n
-                .operands
-                .iter()
-                .map(|o| o.value)
-                .filter(|&o| o != last)
-                .collect();
-            f.sums.insert(id, (last, rest));
-            f.producer_of.insert(last, id);
+            continue;
         }
+        let residuals: Vec<ValueId> = n
+            .operands
+            .iter()
+            .map(|o| o.value)
+            .filter(|&o| o != last)
+            .collect();
+        // The sum may overwrite a residual whose readers all come no later than
+        // the add, that the producer does not read, and that is a node's stored
+        // output (not an input, an output or a never-stored value). The planner
+        // confirms it dies there, else the sum gets its own buffer.
+        let producer_reads: Vec<ValueId> = p
+            .operands
+            .iter()
+            .map(|o| self_source(&f, o.value))
+            .collect();
+        let in_place = in_place_ok(last)
+            .then(|| {
+                residuals.iter().copied().find(|&r| {
+                    matches!(g.values[r].kind, ValueKind::Node(_))
+                        && residuals.iter().filter(|&&o| o == r).count() == 1
+                        && !producer_reads.contains(&r)
+                        && consumers
+                            .get(&r)
+                            .is_some_and(|u| u.iter().all(|&(c, _)| c <= id))
+                        && !is_output(r)
+                        && !f.is_folded(r)
+                        && !f.computed_into.contains_key(&r)
+                })
+            })
+            .flatten();
+        // An activation that is the sum's only reader runs in the same epilogue.
+        let post = consumers
+            .get(&id)
+            .filter(|u| u.len() == 1 && !is_output(id))
+            .and_then(|u| {
+                let (c, _) = u[0];
+                match &g.values[c].kind {
+                    ValueKind::Node(cn) => cn.op.as_activation().map(|a| (c, a)),
+                    ValueKind::Input(_) => None,
+                }
+            });
+        let stored = post.map(|(c, _)| c).unwrap_or(id);
+        f.computed_into.insert(last, stored);
+        if stored != id {
+            f.computed_into.insert(id, stored);
+        }
+        f.sums.insert(
+            stored,
+            Sum {
+                producer: last,
+                add: id,
+                residuals,
+                in_place,
+                post,
+            },
+        );
     }
     f
 }
@@ -150,11 +230,67 @@ mod tests {
         .unwrap();
         let (g, errors) = crate::graph::build(&src.blocks, &src.networks[0]);
         errors.finish(()).unwrap();
-        let f = find(&g);
+        let f = find(&g, &|_| true);
         assert!(f.is_folded(1));
         assert_eq!(f.source(1), (0, (2, 2)));
         assert!(!f.is_folded(3), "v also feeds a concat");
         assert_eq!(f.source(3), (3, (1, 1)));
+    }
+
+    fn graph(src: proc_macro2::TokenStream) -> Graph {
+        let src: Source = syn::parse2(src).unwrap();
+        let (g, errors) = crate::graph::build(&src.blocks, &src.networks[0]);
+        errors.finish(()).unwrap();
+        g
+    }
+
+    #[test]
+    fn activation_of_a_sum_runs_in_the_same_epilogue() {
+        let g = graph(quote! {
+            pub Net(x: [4, 4, 2]) -> out {
+                a = conv2d(x, 2, 3, padding = same);
+                b = conv2d(a, 2, 3, padding = same);
+                c = conv2d(b, 2, 3, padding = same);
+                r = relu(add(c, a));
+                out = conv2d(r, 2, 1);
+            }
+        });
+        let f = find(&g, &|_| true);
+        // Values: x 0, a 1, b 2, c 3, add 4, relu 5, out 6.
+        let s = f.sum(5).unwrap();
+        assert_eq!((s.producer, s.add, s.in_place), (3, 4, Some(1)));
+        assert_eq!(s.post, Some((5, Act::Relu)));
+        assert!(f.sum(4).is_none());
+        assert_eq!(f.computed_into(4), Some(5));
+        assert_eq!(f.computed_into(3), Some(5));
+        assert_eq!(f.reads(&g, 5), [2, 1]);
+        // A producer that cannot start from a residual: a fresh buffer.
+        let f = find(&g, &|_| false);
+        assert_eq!(f.sum(5).unwrap().in_place, None);
+    }
+
+    #[test]
+    fn a_residual_read_elsewhere_is_not_overwritten() {
+        let g = graph(quote! {
+            pub Net(x: [4, 4, 2]) -> (s, t) {
+                a = conv2d(x, 2, 3, padding = same);
+                b = conv2d(x, 2, 1);
+                s = add(a, b);
+                t = relu(a);
+            }
+        });
+        let f = find(&g, &|_| true);
+        assert_eq!(f.sum(3).unwrap().in_place, None);
+        // Nor one the producer reads: it would be overwritten while read.
+        let g = graph(quote! {
+            pub Net(x: [4, 4, 2]) -> s {
+                a = conv2d(x, 2, 3, padding = same);
+                b = conv2d(a, 2, 1);
+                s = add(a, b);
+            }
+        });
+        let f = find(&g, &|_| true);
+        assert_eq!(f.sum(3).unwrap().in_place, None);
     }
 
     #[test]
@@ -171,10 +307,15 @@ mod tests {
         .unwrap();
         let (g, errors) = crate::graph::build(&src.blocks, &src.networks[0]);
         errors.finish(()).unwrap();
-        let f = find(&g);
-        assert_eq!(f.sum(3), Some((2, &[1, 0][..])));
-        assert_eq!(f.feeds_sum(2), Some(3));
+        let f = find(&g, &|_| true);
+        let s = f.sum(3).unwrap();
+        assert_eq!((s.producer, s.add), (2, 3));
+        assert_eq!(s.residuals, [1, 0]);
+        // `a` dies at the add; `x` is an input and cannot be overwritten.
+        assert_eq!(s.in_place, Some(1));
+        assert_eq!(s.post, None);
+        assert_eq!(f.computed_into(2), Some(3));
         // `c` is also read by `relu`, and relu(c) is no conv: no fusion.
-        assert_eq!(f.sum(7), None);
+        assert!(f.sum(7).is_none());
     }
 }

@@ -73,7 +73,18 @@ fn compile_network(
     };
     errors.finish(())?;
 
-    let fusions = fuse::find(&g);
+    let in_place_ok = |v: usize| match &g.values[v].kind {
+        graph::ValueKind::Node(n) => {
+            let ins: Vec<&[usize]> = n
+                .operands
+                .iter()
+                .map(|o| shapes[o.value].as_slice())
+                .collect();
+            n.op.adds_in_place(&ins)
+        }
+        graph::ValueKind::Input(_) => false,
+    };
+    let fusions = fuse::find(&g, &in_place_ok);
     let values: Vec<plan::PlanValue> = g
         .values
         .iter()
@@ -82,6 +93,7 @@ fn compile_network(
             len: shape::elements(&shapes[i]).unwrap_or(0),
             external: matches!(v.kind, graph::ValueKind::Input(_)),
             operands: fusions.reads(&g, i),
+            reuses: fusions.in_place_of(i),
         })
         .collect();
     let outputs: Vec<usize> = g.outputs.iter().map(|(_, v)| *v).collect();

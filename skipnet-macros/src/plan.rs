@@ -15,6 +15,9 @@ pub struct PlanValue {
     pub external: bool,
     /// Values read to compute this one (earlier in the list).
     pub operands: Vec<usize>,
+    /// An operand whose buffer this value is computed in, in place (it dies
+    /// here and has the same length): the two share one buffer.
+    pub reuses: Option<usize>,
 }
 
 /// Where one tensor lives and when.
@@ -26,6 +29,9 @@ pub struct Buffer {
     pub first: usize,
     /// Last schedule step that reads it (outputs: the step past the last).
     pub last: usize,
+    /// The value owning the memory: itself, or the operand it was computed
+    /// in place of (followed to the first owner).
+    pub owner: usize,
 }
 
 impl Buffer {
@@ -82,6 +88,7 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
             len: values[v].len,
             first: step_of[v],
             last: step_of[v],
+            owner: v,
         });
     }
     for &v in &schedule {
@@ -96,25 +103,53 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
             b.last = end;
         }
     }
+    // In-place values share their operand's memory: one allocation spanning
+    // both lifetimes, placed once.
+    for &v in &schedule {
+        let Some(r) = values[v].reuses else { continue };
+        let (Some(rb), Some(vb)) = (buffers[r], buffers[v]) else {
+            continue;
+        };
+        if rb.len != vb.len || rb.last != vb.first {
+            continue; // not dying here: keep separate memory
+        }
+        let owner = rb.owner;
+        if let Some(b) = &mut buffers[v] {
+            b.owner = owner;
+        }
+    }
+    let mut span: Vec<Option<Buffer>> = vec![None; values.len()];
+    for b in buffers.iter().flatten() {
+        let s = span[b.owner].get_or_insert(*b);
+        s.first = s.first.min(b.first);
+        s.last = s.last.max(b.last);
+    }
 
     // Greedy placement under several orders (biggest first as TFLite Micro,
     // then by first use, then by longest lifetime); the smallest arena wins.
     // Each placement puts a buffer at the lowest offset clear of every placed
     // buffer that is live at the same time.
     let key = |v: usize| {
-        buffers[v].unwrap_or(Buffer {
+        span[v].unwrap_or(Buffer {
             offset: 0,
             len: 0,
             first: 0,
             last: 0,
+            owner: v,
         })
     };
+    // Only owners are placed; the values sharing their memory follow.
+    let owners: Vec<usize> = schedule
+        .iter()
+        .copied()
+        .filter(|&v| span[v].is_some())
+        .collect();
     let mut orders: Vec<Vec<usize>> = Vec::new();
-    let mut by_size = schedule.clone();
+    let mut by_size = owners.clone();
     by_size.sort_by_key(|&v| (std::cmp::Reverse(key(v).len), key(v).first));
     orders.push(by_size);
-    orders.push(schedule.clone());
-    let mut by_span = schedule.clone();
+    orders.push(owners.clone());
+    let mut by_span = owners.clone();
     by_span.sort_by_key(|&v| {
         (
             std::cmp::Reverse(key(v).last - key(v).first),
@@ -124,7 +159,7 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
     orders.push(by_span);
     let mut best: Option<(usize, Vec<Buffer>, Vec<Option<Buffer>>)> = None;
     for order in orders {
-        let mut bufs = buffers.clone();
+        let mut bufs = span.clone();
         let mut placed: Vec<Buffer> = Vec::new();
         for v in order {
             let Some(mut b) = bufs[v] else { continue };
@@ -146,10 +181,16 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
             best = Some((len, placed, bufs));
         }
     }
-    let (_, placed, buffers) = best.unwrap_or_default();
+    let (_, placed, spans) = best.unwrap_or_default();
+    for b in buffers.iter_mut().flatten() {
+        if let Some(s) = spans[b.owner] {
+            b.offset = s.offset;
+        }
+    }
 
     let arena_len = placed.iter().map(|b| b.offset + b.len).max().unwrap_or(0);
-    let naive_sum = placed.iter().map(|b| b.len).sum();
+    // Every stored tensor on its own, as if nothing were reused or shared.
+    let naive_sum = buffers.iter().flatten().map(|b| b.len).sum();
     let live_bound = (0..=end)
         .map(|t| {
             placed
@@ -183,7 +224,28 @@ impl ArenaPlan {
             if a.offset + a.len > self.arena_len {
                 return Err(format!("value {va} ends past the arena"));
             }
+            if a.owner != *va {
+                // Sharing is only sound when the owner dies as this value is born.
+                match self.buffers[a.owner] {
+                    Some(o) if o.offset == a.offset && o.len == a.len && o.last <= a.first => {}
+                    _ => {
+                        return Err(format!(
+                            "value {va} shares value {}'s memory while it is live",
+                            a.owner
+                        ))
+                    }
+                }
+            }
             for (vb, b) in &bufs[i + 1..] {
+                if a.owner == b.owner {
+                    // One memory, two tensors: one must die as the other is born.
+                    if a.first < b.last && b.first < a.last {
+                        return Err(format!(
+                            "values {va} and {vb} share memory while both are live: {a:?} {b:?}"
+                        ));
+                    }
+                    continue;
+                }
                 if a.live_with(b) && a.overlaps(b) {
                     return Err(format!(
                         "values {va} and {vb} are live together and overlap: {a:?} {b:?}"
@@ -204,11 +266,15 @@ impl fmt::Display for ArenaPlan {
         )?;
         for &v in &self.schedule {
             if let Some(b) = &self.buffers[v] {
-                writeln!(
+                write!(
                     f,
                     "{v:>6} {:>10} {:>10} {:>4}..{:<4}",
                     b.offset, b.len, b.first, b.last
                 )?;
+                if b.owner != v {
+                    write!(f, " in place of {}", b.owner)?;
+                }
+                writeln!(f)?;
             }
         }
         write!(
@@ -228,6 +294,7 @@ mod tests {
             len,
             external: false,
             operands: operands.to_vec(),
+            reuses: None,
         }
     }
 
@@ -236,6 +303,7 @@ mod tests {
             len,
             external: true,
             operands: vec![],
+            reuses: None,
         }
     }
 
@@ -302,6 +370,71 @@ mod tests {
         p.check().unwrap();
         assert_eq!(p.live_bound, 128);
         assert_eq!(p.arena_len, 128);
+    }
+
+    fn in_place(len: usize, operands: &[usize], reuses: usize) -> PlanValue {
+        PlanValue {
+            reuses: Some(reuses),
+            ..v(len, operands)
+        }
+    }
+
+    #[test]
+    fn in_place_value_shares_its_dying_operands_memory() {
+        // 1 = f(x); 2 = g(1); 3 = add(2, 1) in place of 1 (dies there); 4 = h(3).
+        let vals = [
+            input(8),
+            v(64, &[0]),
+            v(64, &[1]),
+            in_place(64, &[2, 1], 1),
+            v(64, &[3]),
+        ];
+        let p = plan(&vals, &[4]);
+        p.check().unwrap();
+        let (b1, b3) = (p.buffers[1].unwrap(), p.buffers[3].unwrap());
+        assert_eq!(b3.owner, 1);
+        assert_eq!(b3.offset, b1.offset);
+        assert_eq!(p.arena_len, 128, "{p}");
+        assert_eq!(p.live_bound, 128);
+        assert_eq!(
+            p.naive_sum, 256,
+            "every tensor counted once without sharing"
+        );
+        assert!(p.to_string().contains("in place of 1"), "{p}");
+    }
+
+    #[test]
+    fn in_place_is_refused_when_the_operand_lives_on() {
+        // 1 is read again at step 3, so 2 cannot take its memory at step 1.
+        let vals = [input(8), v(64, &[0]), in_place(64, &[1], 1), v(64, &[1, 2])];
+        let p = plan(&vals, &[3]);
+        p.check().unwrap();
+        assert_eq!(p.buffers[2].unwrap().owner, 2);
+        assert_ne!(p.buffers[2].unwrap().offset, p.buffers[1].unwrap().offset);
+    }
+
+    #[test]
+    fn chains_of_in_place_values_share_one_buffer() {
+        let vals = [
+            input(8),
+            v(32, &[0]),
+            in_place(32, &[1], 1),
+            in_place(32, &[2], 2),
+            v(16, &[3]),
+        ];
+        let p = plan(&vals, &[4]);
+        p.check().unwrap();
+        assert_eq!(p.buffers[3].unwrap().owner, 1);
+        assert_eq!(p.arena_len, 48);
+        // The checker rejects two sharers that are live together.
+        let mut bad = p;
+        if let Some(b) = &mut bad.buffers[2] {
+            b.last = 3;
+        }
+        if let Some(b) = &mut bad.buffers[3] {
+            b.first = 1;
+        }
+        assert!(bad.check().is_err());
     }
 
     #[test]

@@ -55,6 +55,36 @@ network! {
     }
 }
 
+network! {
+    /// The anchor `apes_block_net` (shared/anchors/models.py), layer names kept.
+    pub ApesBlockNet(x: [64, 64, 16]) -> gap {
+        stem     = conv2d(x, 32, 3, padding = same, activation = relu);
+        b1_conv3 = conv2d(stem, 32, 3, padding = same, activation = relu);
+        b1_conv1 = conv2d(stem, 32, 1, padding = same);
+        pool1    = max_pool2d(relu(add(b1_conv3, b1_conv1)), 2);
+        b2_conv3 = conv2d(pool1, 64, 3, padding = same, activation = relu);
+        b2_conv1 = conv2d(pool1, 64, 1, padding = same);
+        pool2    = max_pool2d(relu(add(b2_conv3, b2_conv1)), 2);
+        b3_conv3a = conv2d(pool2, 64, 3, padding = same, activation = relu);
+        b3_conv3b = conv2d(b3_conv3a, 64, 3, padding = same);
+        pool3    = max_pool2d(relu(add(b3_conv3b, pool2)), 2);
+        head     = conv2d(pool3, 10, 1, padding = same);
+        gap      = global_avg_pool2d(head);
+    }
+}
+
+network! {
+    /// Classifier heads: global pooling, flatten, dense on vectors and maps.
+    pub Heads(x: [9, 7, 6]) -> (logits, score) {
+        c      = conv2d(x, 12, 3, strides = 2, padding = same, activation = relu);
+        v      = concat(global_avg_pool2d(c), global_max_pool2d(c));
+        fc1    = dense(v, 16, activation = relu);
+        logits = dense(fc1, 5);
+        pix    = dense(c, 4, activation = tanh, use_bias = false);
+        score  = dense(flatten(pix), 3, activation = sigmoid);
+    }
+}
+
 pub fn fixture(name: &str, file: &str) -> Vec<u8> {
     let path = format!(
         "{}/tests/fixtures/{name}/{file}",

@@ -35,6 +35,10 @@ pub static LINEAR: OpDef = OpDef {
 pub struct Activation(Act);
 
 impl Op for Activation {
+    fn as_activation(&self) -> Option<Act> {
+        Some(self.0)
+    }
+
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
         Ok(ops[0].shape.to_vec())
     }

@@ -191,6 +191,13 @@ impl Op for Conv2d {
         true
     }
 
+    fn adds_in_place(&self, in_shapes: &[&[usize]]) -> bool {
+        // The runtime's rule (`can_add_in_place`, asserted again in the
+        // generated code): one pass over taps and channels, or a linear layer.
+        let cin_g = in_shapes[0].get(2).copied().unwrap_or(0) / self.groups;
+        self.activation == Act::Linear || (self.kernel.0 * self.kernel.1 <= 25 && cin_g <= 2048)
+    }
+
     fn packing(&self, var: &str, rt: &TokenStream, geom: &TokenStream) -> Option<Packing> {
         (var == "kernel").then(|| Packing {
             len: quote!(#geom.packed_kernel_len()),
@@ -207,11 +214,17 @@ impl Op for Conv2d {
             Some(b) => quote!(::core::option::Option::Some(#b)),
             None => quote!(::core::option::Option::None),
         };
-        if cx.residuals.is_empty() {
+        let r = cx.residuals;
+        let post = cx.post.tokens(rt);
+        if cx.in_place {
+            quote! {
+                const _: () = assert!(#rt::ops::conv2d::can_add_in_place(&#geom));
+                #rt::ops::conv2d::conv2d_add_in_place(&#geom, #x, #kernel, #bias, &[#(#r),*], #post, #out);
+            }
+        } else if r.is_empty() && cx.post == Act::Linear {
             quote!(#rt::ops::conv2d::conv2d(&#geom, #x, #kernel, #bias, #out);)
         } else {
-            let r = cx.residuals;
-            quote!(#rt::ops::conv2d::conv2d_add(&#geom, #x, #kernel, #bias, &[#(#r),*], #out);)
+            quote!(#rt::ops::conv2d::conv2d_add(&#geom, #x, #kernel, #bias, &[#(#r),*], #post, #out);)
         }
     }
 

@@ -13,6 +13,9 @@ mod activation;
 mod add;
 mod concat;
 mod conv2d;
+mod dense;
+mod flatten;
+mod global_pool2d;
 mod max_pool2d;
 mod upsample2d;
 
@@ -23,6 +26,10 @@ pub static OPS: &[&OpDef] = &[
     &upsample2d::DEF,
     &add::DEF,
     &concat::DEF,
+    &dense::DEF,
+    &global_pool2d::AVG,
+    &global_pool2d::MAX,
+    &flatten::DEF,
     &activation::RELU,
     &activation::SIGMOID,
     &activation::TANH,
@@ -35,14 +42,10 @@ pub static PLANNED: &[&str] = &[
     "conv2d_transpose",
     "depthwise_conv2d",
     "separable_conv2d",
-    "dense",
     "batch_norm",
     "avg_pool2d",
-    "global_avg_pool2d",
-    "global_max_pool2d",
     "zero_padding2d",
     "cropping2d",
-    "flatten",
     "subtract",
     "multiply",
     "average",
@@ -505,6 +508,11 @@ pub struct EmitCtx<'a> {
     /// `&[f32]` tensors of the output's shape to add after the activation
     /// (empty unless `Op::accepts_residual`).
     pub residuals: &'a [TokenStream],
+    /// The output already holds one more residual, to be added to, not
+    /// overwritten (only when `Op::adds_in_place`).
+    pub in_place: bool,
+    /// Activation of the sum, after the residuals (`Linear` when none).
+    pub post: Act,
 }
 
 /// A weight stored in another layout than Keras's: its stored length and the
@@ -551,6 +559,16 @@ pub trait Op {
     /// Whether `emit` can add `EmitCtx::residuals` to its output in the epilogue.
     fn accepts_residual(&self) -> bool {
         false
+    }
+    /// Whether `emit` can also start from a residual already in the output
+    /// (`EmitCtx::in_place`), given the operand shapes.
+    fn adds_in_place(&self, _in_shapes: &[&[usize]]) -> bool {
+        false
+    }
+    /// For a standalone activation: its function (so a producer's epilogue can
+    /// apply it).
+    fn as_activation(&self) -> Option<Act> {
+        None
     }
     /// How weight `var` is stored, when not in Keras's layout (`geom`: the path
     /// of the node's geometry constant).

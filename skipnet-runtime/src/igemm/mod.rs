@@ -10,6 +10,7 @@
 //! pointers and applies bias and activation in the epilogue.
 
 use crate::ops::conv2d::Conv2dGeom;
+use crate::Activation;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -133,6 +134,32 @@ pub struct OutLayout<'a> {
     /// Tensors of the output's shape (contiguous) added after the activation:
     /// a residual `add` fused into the conv that produces its last operand.
     pub residual: &'a [&'a [f32]],
+    /// The output already holds one more residual: add to it instead of
+    /// overwriting it (an `add` done in place in an operand's dying buffer).
+    /// With more than one pass over the taps or channels
+    /// ([`single_pass`]), the layer's activation must be linear.
+    pub accumulate: bool,
+    /// Applied after the residuals: an activation of the sum (`relu(add(..))`).
+    pub post: Activation,
+}
+
+impl OutLayout<'_> {
+    /// Contiguous output of `c` channels, nothing fused.
+    pub const fn plain(c: usize) -> Self {
+        OutLayout {
+            stride: c,
+            offset: 0,
+            residual: &[],
+            accumulate: false,
+            post: Activation::Linear,
+        }
+    }
+}
+
+/// Whether the driver computes every output in one pass (all taps and input
+/// channels at once), so an accumulating epilogue may apply any activation.
+pub const fn single_pass(g: &Conv2dGeom) -> bool {
+    g.kernel.0 * g.kernel.1 <= TAPS_PER_PASS && g.input.c / g.groups <= MAX_CIN
 }
 
 /// Runs the convolution with the given ISA. `isa` must be [`Isa::available`]
@@ -158,6 +185,10 @@ pub fn conv(
     for r in layout.residual {
         assert_eq!(r.len(), g.output.len());
     }
+    assert!(
+        !layout.accumulate || single_pass(g) || g.activation == Activation::Linear,
+        "an accumulating epilogue over several passes needs a linear activation"
+    );
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 if isa.available() => {
@@ -265,7 +296,27 @@ macro_rules! driver {
                             for (mi, a) in acc[..rows].iter().enumerate() {
                                 let row = &mut out
                                     [(m0 + mi) * layout.stride + layout.offset + f0..][..ncols];
-                                if first {
+                                if layout.accumulate {
+                                    // `row` holds a residual: keep it and add
+                                    // this pass (bias and activation on the
+                                    // first; several passes imply linear).
+                                    let mut t = [0.0f32; $tn];
+                                    let t = &mut t[..ncols];
+                                    t.copy_from_slice(&a[..ncols]);
+                                    if first {
+                                        if let Some(bias) = bias {
+                                            for (t, b) in t.iter_mut().zip(&bias[f0..f0 + ncols]) {
+                                                *t += b;
+                                            }
+                                        }
+                                        if last {
+                                            g.activation.apply(t);
+                                        }
+                                    }
+                                    for (r, t) in row.iter_mut().zip(t.iter()) {
+                                        *r += t;
+                                    }
+                                } else if first {
                                     match bias {
                                         Some(bias) => {
                                             for ((r, a), b) in
@@ -282,13 +333,16 @@ macro_rules! driver {
                                     }
                                 }
                                 if last {
-                                    g.activation.apply(row);
+                                    if !layout.accumulate {
+                                        g.activation.apply(row);
+                                    }
                                     for r in layout.residual {
                                         let r = &r[(m0 + mi) * o.c + f0..][..ncols];
                                         for (v, r) in row.iter_mut().zip(r) {
                                             *v += r;
                                         }
                                     }
+                                    layout.post.apply(row);
                                 }
                             }
                             n0 += $tn;
@@ -356,11 +410,7 @@ mod tests {
         for (name, run) in runs {
             let Some(run) = run else { continue };
             let mut got = alloc::vec![f32::NAN; g.output.len()];
-            let layout = OutLayout {
-                stride: g.output.c,
-                offset: 0,
-                residual: &[],
-            };
+            let layout = OutLayout::plain(g.output.c);
             run(&g, &x, &packed, Some(&bias), &mut got, layout);
             let err = want
                 .iter()
@@ -446,9 +496,8 @@ mod tests {
         pack(&g, &kernel, &mut packed);
         let mut got = alloc::vec![0.0; g.output.len()];
         let layout = OutLayout {
-            stride: g.output.c,
-            offset: 0,
             residual: &[&r1, &r2],
+            ..OutLayout::plain(g.output.c)
         };
         conv(Isa::detect(), &g, &x, &packed, None, &mut got, layout);
         let err = want
@@ -457,6 +506,59 @@ mod tests {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f32::max);
         assert!(err < 1e-5, "{err}");
+    }
+
+    /// `want = post(act(conv) + r0 + r1)` against the in-place epilogue that
+    /// starts from `out = r0`, on every ISA's dispatch.
+    fn check_in_place(g: Conv2dGeom, post: Activation) {
+        let x = values(g.input.len(), 21);
+        let kernel = values(g.kernel_len(), 22);
+        let bias = values(g.output.c, 23);
+        let (r0, r1) = (values(g.output.len(), 24), values(g.output.len(), 25));
+        let mut want = alloc::vec![0.0; g.output.len()];
+        conv2d_reference(&g, &x, &kernel, Some(&bias), &mut want);
+        for ((w, a), b) in want.iter_mut().zip(&r0).zip(&r1) {
+            *w += a + b;
+        }
+        post.apply(&mut want);
+        let mut packed = alloc::vec![0.0; packed_len(&g)];
+        pack(&g, &kernel, &mut packed);
+        for isa in [Isa::Scalar, Isa::Avx2Fma, Isa::Avx512] {
+            let mut got = r0.clone();
+            let layout = OutLayout {
+                residual: &[&r1],
+                accumulate: true,
+                post,
+                ..OutLayout::plain(g.output.c)
+            };
+            conv(isa, &g, &x, &packed, Some(&bias), &mut got, layout);
+            let err = want
+                .iter()
+                .zip(&got)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(err < 1e-4, "{isa:?} {g:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn in_place_add_keeps_the_residual_in_the_output() {
+        // One pass: the layer's own activation applies before the sum.
+        let g = geom(Hwc { h: 5, w: 6, c: 7 }, 19, (3, 3), 1, true);
+        assert!(single_pass(&g));
+        check_in_place(g, Activation::Relu);
+        // A 7x7 kernel takes two passes over the taps: linear layer only.
+        let mut g = geom(Hwc { h: 9, w: 8, c: 5 }, 33, (7, 7), 1, true);
+        g.activation = Activation::Linear;
+        assert!(!single_pass(&g));
+        check_in_place(g, Activation::Tanh);
+    }
+
+    #[test]
+    #[should_panic(expected = "needs a linear activation")]
+    fn in_place_add_refuses_a_nonlinear_multi_pass_layer() {
+        let g = geom(Hwc { h: 9, w: 8, c: 5 }, 33, (7, 7), 1, true);
+        check_in_place(g, Activation::Linear);
     }
 
     #[test]
@@ -480,7 +582,7 @@ mod tests {
             OutLayout {
                 stride: 9,
                 offset: 2,
-                residual: &[],
+                ..OutLayout::plain(5)
             },
         );
         for p in 0..16 {

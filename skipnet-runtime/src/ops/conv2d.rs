@@ -56,30 +56,65 @@ pub fn pack_kernel(g: &Conv2dGeom, kernel: &[f32], packed: &mut [f32]) {
 /// Panics if a slice length differs from the geometry (the generated code
 /// passes arrays whose lengths the macro computed from the same geometry).
 pub fn conv2d(g: &Conv2dGeom, x: &[f32], packed: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
-    let layout = OutLayout {
-        stride: g.output.c,
-        offset: 0,
-        residual: &[],
-    };
-    igemm::conv(Isa::detect(), g, x, packed, bias, out, layout)
+    igemm::conv(
+        Isa::detect(),
+        g,
+        x,
+        packed,
+        bias,
+        out,
+        OutLayout::plain(g.output.c),
+    )
 }
 
-/// `out = activation(conv(x, kernel) + bias) + residual[0] + residual[1] + ...`:
-/// an `add` fused into the conv that produces its last operand.
+/// `out = post(activation(conv(x, kernel) + bias) + residual[0] + ...)`: an
+/// `add` (and the activation applied to its sum) fused into the conv that
+/// produces its last operand.
 pub fn conv2d_add(
     g: &Conv2dGeom,
     x: &[f32],
     packed: &[f32],
     bias: Option<&[f32]>,
     residual: &[&[f32]],
+    post: Activation,
     out: &mut [f32],
 ) {
     let layout = OutLayout {
-        stride: g.output.c,
-        offset: 0,
         residual,
+        post,
+        ..OutLayout::plain(g.output.c)
     };
     igemm::conv(Isa::detect(), g, x, packed, bias, out, layout)
+}
+
+/// As [`conv2d_add`] with one more residual already in `out` (the `add` runs
+/// in place in the buffer of an operand that dies there):
+/// `out = post(activation(conv(x, kernel) + bias) + out + residual[0] + ...)`.
+///
+/// Panics (like a length mismatch) if the layer's activation is not linear and
+/// the kernel needs several passes (more than 25 taps or 2048 input channels
+/// per group); the macro only generates this call when it is allowed.
+pub fn conv2d_add_in_place(
+    g: &Conv2dGeom,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    residual: &[&[f32]],
+    post: Activation,
+    out: &mut [f32],
+) {
+    let layout = OutLayout {
+        residual,
+        accumulate: true,
+        post,
+        ..OutLayout::plain(g.output.c)
+    };
+    igemm::conv(Isa::detect(), g, x, packed, bias, out, layout)
+}
+
+/// Whether [`conv2d_add_in_place`] accepts this layer (see there).
+pub const fn can_add_in_place(g: &Conv2dGeom) -> bool {
+    igemm::single_pass(g) || matches!(g.activation, Activation::Linear)
 }
 
 /// The same convolution as a plain loop over the unpacked Keras kernel: the

@@ -9,6 +9,8 @@ pub mod activation;
 pub mod add;
 pub mod concat;
 pub mod conv2d;
+pub mod dense;
+pub mod global_pool2d;
 pub mod max_pool2d;
 pub mod upsample2d;
 
