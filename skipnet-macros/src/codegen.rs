@@ -220,10 +220,23 @@ pub fn generate(
             }
             (_, None) => quote!(compile_error!("operand without a buffer")),
         };
+        // Operands already produced in their slice of this node's buffer.
+        let in_place_operands: Vec<bool> = n
+            .operands
+            .iter()
+            .map(|o| plan.buffers[o.value].is_some_and(|b| b.slot.is_some() && b.owner == v))
+            .collect();
         let inputs: Vec<TokenStream> = n
             .operands
             .iter()
-            .map(|o| operand_expr(fusions.source(o.value).0))
+            .zip(&in_place_operands)
+            .map(|(o, &done)| {
+                if done {
+                    quote!(&[][..])
+                } else {
+                    operand_expr(fusions.source(o.value).0)
+                }
+            })
             .collect();
         let residuals: Vec<TokenStream> = residual_ids.iter().map(|&o| operand_expr(o)).collect();
         let in_shapes: Vec<Vec<usize>> = n
@@ -243,7 +256,13 @@ pub fn generate(
                     .collect()
             })
             .unwrap_or_default();
-        let out = quote!(&mut __out[..]);
+        // A part of a concat writes into the concat's buffer: strided rows, or
+        // its contiguous range when the concat is one row.
+        let (out, out_layout) = match buf.slot {
+            Some((lo, _, row)) if len > row => (quote!(&mut __out[..]), Some((row, lo))),
+            Some((lo, hi, _)) => (quote!(&mut __out[#lo..#hi]), None),
+            None => (quote!(&mut __out[..]), None),
+        };
         let geom = geom_path(&geom_mod, runner);
         let body = n.op.emit(&EmitCtx {
             geom: &geom,
@@ -256,6 +275,8 @@ pub fn generate(
             residuals: &residuals,
             in_place,
             post,
+            out_layout,
+            in_place_operands: &in_place_operands,
         });
         steps.push(quote! {
             {
@@ -500,11 +521,21 @@ fn summary(
                 group(shapes[id].iter().product()),
                 String::new(),
             ),
-            (_, Some(b)) => (
-                group(b.offset),
-                group(b.len),
-                format!("{}..{}", b.first, b.last),
-            ),
+            (_, Some(b)) => match b.slot {
+                Some((lo, hi, row)) => (
+                    group(b.offset),
+                    group(b.len / row.max(1) * (hi - lo)),
+                    format!(
+                        "{}..{}  written into `{}` (columns {lo}..{hi} of {row})",
+                        b.first, b.last, g.values[b.owner].path
+                    ),
+                ),
+                None => (
+                    group(b.offset),
+                    group(b.len),
+                    format!("{}..{}", b.first, b.last),
+                ),
+            },
             (_, None) if fusions.computed_into(id).is_some() => (
                 "-".into(),
                 "-".into(),

@@ -38,6 +38,19 @@ pub struct Fusions {
     /// A node run inside another's step (a sum's producer, or an add whose
     /// activation stores the result) -> the value that step stores.
     computed_into: BTreeMap<ValueId, ValueId>,
+    /// A concat operand written by its producer straight into the concat's
+    /// buffer -> where (see [`Slot`]).
+    slots: BTreeMap<ValueId, Slot>,
+}
+
+/// Where a concat operand lives inside the concat's buffer: viewed as `outer`
+/// rows of `row` floats, the operand is `[lo, hi)` of every row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub concat: ValueId,
+    pub lo: usize,
+    pub hi: usize,
+    pub row: usize,
 }
 
 impl Fusions {
@@ -87,15 +100,21 @@ impl Fusions {
     pub fn computed_into(&self, v: ValueId) -> Option<ValueId> {
         self.computed_into.get(&v).copied()
     }
+
+    /// For a concat operand produced in place: its slot in the concat.
+    pub fn slot(&self, v: ValueId) -> Option<Slot> {
+        self.slots.get(&v).copied()
+    }
 }
 
 fn self_source(f: &Fusions, v: ValueId) -> ValueId {
     f.source(v).0
 }
 
-/// Decides the fusions. `in_place_ok(producer)`: whether that producer's
-/// epilogue may start from a residual already in its output.
-pub fn find(g: &Graph, in_place_ok: &dyn Fn(ValueId) -> bool) -> Fusions {
+/// Decides the fusions. `shapes`: every value's shape. `in_place_ok(producer)`:
+/// whether that producer's epilogue may start from a residual already in its
+/// output.
+pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> bool) -> Fusions {
     let mut consumers: BTreeMap<ValueId, Vec<(ValueId, usize)>> = BTreeMap::new();
     for (id, v) in g.values.iter().enumerate() {
         if let ValueKind::Node(n) = &v.kind {
@@ -207,6 +226,57 @@ pub fn find(g: &Graph, in_place_ok: &dyn Fn(ValueId) -> bool) -> Fusions {
             },
         );
     }
+    // Concat operands whose only reader is the concat are produced straight
+    // into their slice of its buffer: strided (every row of the concat) by ops
+    // that can write so, contiguous (the concat has one row) by any op.
+    for (id, v) in g.values.iter().enumerate() {
+        let ValueKind::Node(n) = &v.kind else {
+            continue;
+        };
+        let Some(axis) = n.op.concat_axis(shapes[id].len()) else {
+            continue;
+        };
+        if f.computed_into.contains_key(&id) || f.sum(id).is_some() {
+            continue;
+        }
+        let out = &shapes[id];
+        let outer: usize = out[..axis].iter().product();
+        let total: usize = out.iter().product();
+        if outer == 0 || total == 0 {
+            continue;
+        }
+        let row = total / outer;
+        let mut lo = 0;
+        for o in &n.operands {
+            let m = o.value;
+            let chunk: usize = shapes[m].iter().product::<usize>() / outer;
+            let slot = Slot {
+                concat: id,
+                lo,
+                hi: lo + chunk,
+                row,
+            };
+            lo += chunk;
+            let ValueKind::Node(mn) = &g.values[m].kind else {
+                continue;
+            };
+            let writable = if outer == 1 {
+                mn.op.concat_axis(shapes[m].len()).is_none()
+            } else {
+                mn.op.writes_strided()
+            };
+            if writable
+                && n.operands.iter().filter(|p| p.value == m).count() == 1
+                && only_use(m)
+                && !is_output(m)
+                && !f.is_folded(m)
+                && !f.computed_into.contains_key(&m)
+                && f.sum(m).is_none()
+            {
+                f.slots.insert(m, slot);
+            }
+        }
+    }
     f
 }
 
@@ -230,11 +300,82 @@ mod tests {
         .unwrap();
         let (g, errors) = crate::graph::build(&src.blocks, &src.networks[0]);
         errors.finish(()).unwrap();
-        let f = find(&g, &|_| true);
+        let f = find(&g, &shapes(&g), &|_| true);
         assert!(f.is_folded(1));
         assert_eq!(f.source(1), (0, (2, 2)));
         assert!(!f.is_folded(3), "v also feeds a concat");
         assert_eq!(f.source(3), (3, (1, 1)));
+    }
+
+    fn shapes(g: &Graph) -> Vec<Vec<usize>> {
+        crate::shape::infer(g).map_err(|e| e.to_string()).unwrap()
+    }
+
+    #[test]
+    fn concat_operands_read_only_by_it_are_produced_in_its_buffer() {
+        let g = graph(quote! {
+            pub Net(x: [4, 4, 2]) -> (c, v) {
+                a = conv2d(x, 3, 3, padding = same);
+                b = conv2d(x, 5, 1);
+                m = max_pool2d(a, 1);
+                c = concat(a, b, m, relu(b));
+                v = concat(global_avg_pool2d(b), global_max_pool2d(a));
+            }
+        });
+        let f = find(&g, &shapes(&g), &|_| true);
+        // Values: x 0, a 1, b 2, m 3, relu 4, c 5, gap 6, gmp 7, v 8.
+        // `a` and `b` have other readers; `m` is no conv (c has 16 rows).
+        assert_eq!(f.slot(1), None);
+        assert_eq!(f.slot(2), None);
+        assert_eq!(f.slot(3), None);
+        assert_eq!(f.slot(4), None);
+        // `v` is one row: any producer writes its contiguous part.
+        let s = |concat, lo, hi| {
+            Some(Slot {
+                concat,
+                lo,
+                hi,
+                row: 8,
+            })
+        };
+        assert_eq!(f.slot(6), s(8, 0, 5));
+        assert_eq!(f.slot(7), s(8, 5, 8));
+        let g = graph(quote! {
+            pub Net(x: [4, 4, 2]) -> c {
+                a = conv2d(x, 3, 3, padding = same);
+                b = conv2d(x, 5, 1);
+                c = concat(x, a, b);
+            }
+        });
+        let f = find(&g, &shapes(&g), &|_| true);
+        assert_eq!(f.slot(0), None, "inputs are copied");
+        let two = graph(quote! {
+            pub Net(x: [4, 4, 2]) -> (c, d) {
+                a = conv2d(x, 3, 3, padding = same);
+                c = concat(a, x);
+                d = concat(x, a);
+            }
+        });
+        let f = find(&two, &shapes(&two), &|_| true);
+        assert_eq!(f.slot(1), None, "a tensor used by two concats is copied into both");
+        assert_eq!(
+            f.slot(1),
+            Some(Slot {
+                concat: 3,
+                lo: 2,
+                hi: 5,
+                row: 10
+            })
+        );
+        assert_eq!(
+            f.slot(2),
+            Some(Slot {
+                concat: 3,
+                lo: 5,
+                hi: 10,
+                row: 10
+            })
+        );
     }
 
     fn graph(src: proc_macro2::TokenStream) -> Graph {
@@ -255,7 +396,7 @@ mod tests {
                 out = conv2d(r, 2, 1);
             }
         });
-        let f = find(&g, &|_| true);
+        let f = find(&g, &shapes(&g), &|_| true);
         // Values: x 0, a 1, b 2, c 3, add 4, relu 5, out 6.
         let s = f.sum(5).unwrap();
         assert_eq!((s.producer, s.add, s.in_place), (3, 4, Some(1)));
@@ -265,7 +406,7 @@ mod tests {
         assert_eq!(f.computed_into(3), Some(5));
         assert_eq!(f.reads(&g, 5), [2, 1]);
         // A producer that cannot start from a residual: a fresh buffer.
-        let f = find(&g, &|_| false);
+        let f = find(&g, &shapes(&g), &|_| false);
         assert_eq!(f.sum(5).unwrap().in_place, None);
     }
 
@@ -279,7 +420,7 @@ mod tests {
                 t = relu(a);
             }
         });
-        let f = find(&g, &|_| true);
+        let f = find(&g, &shapes(&g), &|_| true);
         assert_eq!(f.sum(3).unwrap().in_place, None);
         // Nor one the producer reads: it would be overwritten while read.
         let g = graph(quote! {
@@ -289,7 +430,7 @@ mod tests {
                 s = add(a, b);
             }
         });
-        let f = find(&g, &|_| true);
+        let f = find(&g, &shapes(&g), &|_| true);
         assert_eq!(f.sum(3).unwrap().in_place, None);
     }
 
@@ -307,7 +448,7 @@ mod tests {
         .unwrap();
         let (g, errors) = crate::graph::build(&src.blocks, &src.networks[0]);
         errors.finish(()).unwrap();
-        let f = find(&g, &|_| true);
+        let f = find(&g, &shapes(&g), &|_| true);
         let s = f.sum(3).unwrap();
         assert_eq!((s.producer, s.add), (2, 3));
         assert_eq!(s.residuals, [1, 0]);

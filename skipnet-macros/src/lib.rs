@@ -73,6 +73,19 @@ fn compile_network(
     };
     errors.finish(())?;
 
+    let fusions = fusions(&g, &shapes);
+    let plan = plan_memory(&g, &shapes, &fusions);
+    if let Err(e) = plan.check() {
+        return Err(diag::error(
+            net.name.span(),
+            format!("internal error in the memory planner, please report it: {e}"),
+        ));
+    }
+    Ok(codegen::generate(&g, &shapes, &plan, &fusions))
+}
+
+/// The fusions of a shape-checked graph (each op says what it can absorb).
+fn fusions(g: &graph::Graph, shapes: &[Vec<usize>]) -> fuse::Fusions {
     let in_place_ok = |v: usize| match &g.values[v].kind {
         graph::ValueKind::Node(n) => {
             let ins: Vec<&[usize]> = n
@@ -84,7 +97,15 @@ fn compile_network(
         }
         graph::ValueKind::Input(_) => false,
     };
-    let fusions = fuse::find(&g, &in_place_ok);
+    fuse::find(g, shapes, &in_place_ok)
+}
+
+/// The arena plan of a graph once `fusions` apply.
+fn plan_memory(
+    g: &graph::Graph,
+    shapes: &[Vec<usize>],
+    fusions: &fuse::Fusions,
+) -> plan::ArenaPlan {
     let values: Vec<plan::PlanValue> = g
         .values
         .iter()
@@ -92,25 +113,65 @@ fn compile_network(
         .map(|(i, v)| plan::PlanValue {
             len: shape::elements(&shapes[i]).unwrap_or(0),
             external: matches!(v.kind, graph::ValueKind::Input(_)),
-            operands: fusions.reads(&g, i),
+            operands: fusions.reads(g, i),
             reuses: fusions.in_place_of(i),
+            inside: fusions.slot(i).map(|s| plan::Slot {
+                owner: s.concat,
+                lo: s.lo,
+                hi: s.hi,
+                row: s.row,
+            }),
         })
         .collect();
     let outputs: Vec<usize> = g.outputs.iter().map(|(_, v)| *v).collect();
-    let plan = plan::plan(&values, &outputs);
-    if let Err(e) = plan.check() {
-        return Err(diag::error(
-            net.name.span(),
-            format!("internal error in the memory planner, please report it: {e}"),
-        ));
-    }
-    Ok(codegen::generate(&g, &shapes, &plan, &fusions))
+    plan::plan(&values, &outputs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::expand;
     use quote::quote;
+
+    /// Issue 4's table for every fixture network of tests/common/mod.rs:
+    /// naive sum, the best plan when every tensor is materialized (no
+    /// fusion), skipnet's `ARENA_LEN` and the live-set bound. Run with
+    /// `cargo test -p skipnet-macros arena_table -- --nocapture`.
+    #[test]
+    fn arena_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/common/mod.rs");
+        let text = std::fs::read_to_string(path).unwrap();
+        let file = syn::parse_file(&text).unwrap();
+        println!(
+            "| network | naive sum | every tensor materialized | ARENA_LEN | live-set bound |"
+        );
+        println!("|---|---|---|---|---|");
+        let mut seen = 0;
+        for item in file.items {
+            let syn::Item::Macro(m) = item else { continue };
+            let src: crate::parse::Source = syn::parse2(m.mac.tokens).unwrap();
+            for net in &src.networks {
+                let (g, errors) = crate::graph::build(&src.blocks, net);
+                errors.finish(()).unwrap();
+                let shapes = crate::shape::infer(&g).map_err(|e| e.to_string()).unwrap();
+                let bare = super::plan_memory(&g, &shapes, &crate::fuse::Fusions::default());
+                let fused = super::plan_memory(&g, &shapes, &super::fusions(&g, &shapes));
+                bare.check().unwrap();
+                fused.check().unwrap();
+                println!(
+                    "| {} | {} | {} | {} | {} |",
+                    g.name, bare.naive_sum, bare.arena_len, fused.arena_len, fused.live_bound
+                );
+                assert!(fused.arena_len <= bare.arena_len, "{}", g.name);
+                assert!(
+                    fused.arena_len * 100 <= fused.live_bound * 105,
+                    "{}",
+                    g.name
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen >= 5, "found {seen} networks in {path}");
+    }
 
     #[test]
     fn expands_the_dsl_example() {

@@ -18,6 +18,18 @@ pub struct PlanValue {
     /// An operand whose buffer this value is computed in, in place (it dies
     /// here and has the same length): the two share one buffer.
     pub reuses: Option<usize>,
+    /// A later value (a concat) whose buffer this one is written into, as
+    /// `[lo, hi)` of each of its rows of `row` floats.
+    pub inside: Option<Slot>,
+}
+
+/// Part of another value's buffer: `[lo, hi)` of each row of `row` floats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub owner: usize,
+    pub lo: usize,
+    pub hi: usize,
+    pub row: usize,
 }
 
 /// Where one tensor lives and when.
@@ -29,9 +41,12 @@ pub struct Buffer {
     pub first: usize,
     /// Last schedule step that reads it (outputs: the step past the last).
     pub last: usize,
-    /// The value owning the memory: itself, or the operand it was computed
-    /// in place of (followed to the first owner).
+    /// The value owning the memory: itself, the operand it was computed in
+    /// place of (followed to the first owner), or the concat it is part of.
     pub owner: usize,
+    /// For a part of a concat's buffer: `[lo, hi)` of each row (`offset` and
+    /// `len` are then the whole concat's).
+    pub slot: Option<(usize, usize, usize)>,
 }
 
 impl Buffer {
@@ -89,6 +104,7 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
             first: step_of[v],
             last: step_of[v],
             owner: v,
+            slot: None,
         });
     }
     for &v in &schedule {
@@ -118,6 +134,21 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
             b.owner = owner;
         }
     }
+    // Parts of a concat live in its buffer from their own first write on.
+    for &v in &schedule {
+        let Some(sl) = values[v].inside else { continue };
+        let Some(cb) = buffers[sl.owner] else {
+            continue;
+        };
+        if cb.owner != sl.owner || sl.hi > sl.row || cb.len % sl.row.max(1) != 0 {
+            continue;
+        }
+        if let Some(b) = &mut buffers[v] {
+            b.owner = sl.owner;
+            b.len = cb.len;
+            b.slot = Some((sl.lo, sl.hi, sl.row));
+        }
+    }
     let mut span: Vec<Option<Buffer>> = vec![None; values.len()];
     for b in buffers.iter().flatten() {
         let s = span[b.owner].get_or_insert(*b);
@@ -136,6 +167,7 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
             first: 0,
             last: 0,
             owner: v,
+            slot: None,
         })
     };
     // Only owners are placed; the values sharing their memory follow.
@@ -190,7 +222,14 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
 
     let arena_len = placed.iter().map(|b| b.offset + b.len).max().unwrap_or(0);
     // Every stored tensor on its own, as if nothing were reused or shared.
-    let naive_sum = buffers.iter().flatten().map(|b| b.len).sum();
+    let naive_sum = buffers
+        .iter()
+        .flatten()
+        .map(|b| match b.slot {
+            Some((lo, hi, row)) => b.len / row.max(1) * (hi - lo),
+            None => b.len,
+        })
+        .sum();
     let live_bound = (0..=end)
         .map(|t| {
             placed
@@ -224,7 +263,25 @@ impl ArenaPlan {
             if a.offset + a.len > self.arena_len {
                 return Err(format!("value {va} ends past the arena"));
             }
-            if a.owner != *va {
+            if let Some((lo, hi, row)) = a.slot {
+                // A part of a concat: inside its row, the concat alive no later.
+                match self.buffers[a.owner] {
+                    Some(o)
+                        if o.offset == a.offset
+                            && o.len == a.len
+                            && o.slot.is_none()
+                            && lo <= hi
+                            && hi <= row
+                            && o.len % row.max(1) == 0
+                            && a.last <= o.first => {}
+                    _ => {
+                        return Err(format!(
+                            "value {va} is not a valid part of value {}",
+                            a.owner
+                        ))
+                    }
+                }
+            } else if a.owner != *va {
                 // Sharing is only sound when the owner dies as this value is born.
                 match self.buffers[a.owner] {
                     Some(o) if o.offset == a.offset && o.len == a.len && o.last <= a.first => {}
@@ -238,6 +295,18 @@ impl ArenaPlan {
             }
             for (vb, b) in &bufs[i + 1..] {
                 if a.owner == b.owner {
+                    if let (Some(sa), Some(sb)) = (a.slot, b.slot) {
+                        // Two parts of one concat: disjoint columns.
+                        if sa.0 < sb.1 && sb.0 < sa.1 {
+                            return Err(format!(
+                                "values {va} and {vb} are overlapping parts of one concat"
+                            ));
+                        }
+                        continue;
+                    }
+                    if a.slot.is_some() || b.slot.is_some() {
+                        continue; // a part and its concat (checked above)
+                    }
                     // One memory, two tensors: one must die as the other is born.
                     if a.first < b.last && b.first < a.last {
                         return Err(format!(
@@ -271,7 +340,9 @@ impl fmt::Display for ArenaPlan {
                     "{v:>6} {:>10} {:>10} {:>4}..{:<4}",
                     b.offset, b.len, b.first, b.last
                 )?;
-                if b.owner != v {
+                if let Some((lo, hi, row)) = b.slot {
+                    write!(f, " part [{lo}, {hi}) of {row} in {}", b.owner)?;
+                } else if b.owner != v {
                     write!(f, " in place of {}", b.owner)?;
                 }
                 writeln!(f)?;
@@ -295,6 +366,7 @@ mod tests {
             external: false,
             operands: operands.to_vec(),
             reuses: None,
+            inside: None,
         }
     }
 
@@ -304,6 +376,7 @@ mod tests {
             external: true,
             operands: vec![],
             reuses: None,
+            inside: None,
         }
     }
 
@@ -433,6 +506,45 @@ mod tests {
         }
         if let Some(b) = &mut bad.buffers[3] {
             b.first = 1;
+        }
+        assert!(bad.check().is_err());
+    }
+
+    #[test]
+    fn concat_parts_live_in_its_buffer_from_their_first_write() {
+        // 1 = f(x) (part [0, 2) of 3's rows), 2 = g(x) (part [2, 6)), 3 = concat.
+        let part = |len, lo, hi| PlanValue {
+            inside: Some(Slot {
+                owner: 3,
+                lo,
+                hi,
+                row: 6,
+            }),
+            ..v(len, &[0])
+        };
+        let vals = [
+            input(8),
+            part(20, 0, 2),
+            part(40, 2, 6),
+            v(60, &[1, 2]),
+            v(5, &[3]),
+        ];
+        let p = plan(&vals, &[4]);
+        p.check().unwrap();
+        let (b1, b3) = (p.buffers[1].unwrap(), p.buffers[3].unwrap());
+        assert_eq!(
+            (b1.owner, b1.offset, b1.slot),
+            (3, b3.offset, Some((0, 2, 6)))
+        );
+        // The concat's memory is taken from step 0 on: no copy, no second buffer.
+        assert_eq!(p.arena_len, 65);
+        assert_eq!(p.live_bound, 65);
+        assert_eq!(p.naive_sum, 125);
+        assert!(p.to_string().contains("part [2, 6) of 6 in 3"), "{p}");
+        // Overlapping parts are caught.
+        let mut bad = p;
+        if let Some(b) = &mut bad.buffers[2] {
+            b.slot = Some((1, 5, 6));
         }
         assert!(bad.check().is_err());
     }

@@ -57,6 +57,10 @@ impl Concat {
 }
 
 impl Op for Concat {
+    fn concat_axis(&self, rank: usize) -> Option<usize> {
+        self.resolve(rank).ok()
+    }
+
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
         if ops.len() < 2 {
             return op_err(Blame::Call, "`concat` needs at least two tensors");
@@ -93,7 +97,24 @@ impl Op for Concat {
         let rt = cx.rt;
         let outer = self.outer(cx.out_shape);
         let (ins, out) = (cx.inputs, cx.out);
-        quote!(#rt::ops::concat::concat(#outer, &[#(#ins),*], #out);)
+        if !cx.in_place_operands.iter().any(|&p| p) {
+            return quote!(#rt::ops::concat::concat(#outer, &[#(#ins),*], #out););
+        }
+        // Copy only the operands not already produced in their slice.
+        let mut parts = Vec::new();
+        let mut at = 0usize;
+        for (k, s) in cx.in_shapes.iter().enumerate() {
+            let chunk = s.iter().product::<usize>() / outer.max(1);
+            if !cx.in_place_operands.get(k).copied().unwrap_or(false) {
+                let x = &ins[k];
+                parts.push(quote!((#at, #x)));
+            }
+            at += chunk;
+        }
+        if parts.is_empty() {
+            return quote!(let _ = #out;);
+        }
+        quote!(#rt::ops::concat::concat_parts(#outer, &[#(#parts),*], #out);)
     }
 
     fn describe(&self) -> String {

@@ -191,6 +191,10 @@ impl Op for Conv2d {
         true
     }
 
+    fn writes_strided(&self) -> bool {
+        true
+    }
+
     fn adds_in_place(&self, in_shapes: &[&[usize]]) -> bool {
         // The runtime's rule (`can_add_in_place`, asserted again in the
         // generated code): one pass over taps and channels, or a linear layer.
@@ -216,6 +220,9 @@ impl Op for Conv2d {
         };
         let r = cx.residuals;
         let post = cx.post.tokens(rt);
+        if let Some((stride, offset)) = cx.out_layout {
+            return quote!(#rt::ops::conv2d::conv2d_into(&#geom, #x, #kernel, #bias, #stride, #offset, #out););
+        }
         if cx.in_place {
             quote! {
                 const _: () = assert!(#rt::ops::conv2d::can_add_in_place(&#geom));

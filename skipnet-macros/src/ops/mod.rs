@@ -513,6 +513,11 @@ pub struct EmitCtx<'a> {
     pub in_place: bool,
     /// Activation of the sum, after the residuals (`Linear` when none).
     pub post: Act,
+    /// `(stride, offset)` when the output is written into a concat's buffer
+    /// (`out` is then the whole buffer; only when `Op::writes_strided`).
+    pub out_layout: Option<(usize, usize)>,
+    /// For a concat: which operands were already produced in place (skip them).
+    pub in_place_operands: &'a [bool],
 }
 
 /// A weight stored in another layout than Keras's: its stored length and the
@@ -563,6 +568,15 @@ pub trait Op {
     /// Whether `emit` can also start from a residual already in the output
     /// (`EmitCtx::in_place`), given the operand shapes.
     fn adds_in_place(&self, _in_shapes: &[&[usize]]) -> bool {
+        false
+    }
+    /// For a concat of rank-`rank` tensors: the axis (batch-less index).
+    fn concat_axis(&self, _rank: usize) -> Option<usize> {
+        None
+    }
+    /// Whether `emit` can write its output as rows of a wider buffer
+    /// (`EmitCtx::out_layout`): pixel `p` at `p * stride + offset`.
+    fn writes_strided(&self) -> bool {
         false
     }
     /// For a standalone activation: its function (so a producer's epilogue can

@@ -21,8 +21,35 @@ pub fn concat(outer: usize, operands: &[&[f32]], out: &mut [f32]) {
     }
 }
 
+/// [`concat`] of some operands only: `out` viewed as `outer` rows; each part
+/// `(at, x)` is copied to `[at, at + x.len() / outer)` of every row. The other
+/// columns (operands their producers wrote in place) are left as they are.
+pub fn concat_parts(outer: usize, parts: &[(usize, &[f32])], out: &mut [f32]) {
+    if outer == 0 {
+        return;
+    }
+    assert_eq!(out.len() % outer, 0);
+    let row = out.len() / outer;
+    for &(at, x) in parts {
+        assert_eq!(x.len() % outer, 0);
+        let chunk = x.len() / outer;
+        assert!(at + chunk <= row);
+        for (orow, xrow) in out.chunks_exact_mut(row).zip(x.chunks_exact(chunk.max(1))) {
+            orow[at..at + chunk].copy_from_slice(&xrow[..chunk]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parts_fill_only_their_columns() {
+        // Two rows of 4: columns 1..3 from `b`, column 0 and 3 untouched.
+        let mut out = [9.0; 8];
+        super::concat_parts(2, &[(1, &[1.0, 2.0, 3.0, 4.0])], &mut out);
+        assert_eq!(out, [9.0, 1.0, 2.0, 9.0, 9.0, 3.0, 4.0, 9.0]);
+    }
+
     #[test]
     fn interleaves_channels_and_repeats_operands() {
         // Two pixels; a has 1 channel, b has 2; concat(a, b, a).

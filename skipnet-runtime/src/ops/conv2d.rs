@@ -112,6 +112,29 @@ pub fn conv2d_add_in_place(
     igemm::conv(Isa::detect(), g, x, packed, bias, out, layout)
 }
 
+/// `activation(conv(x, kernel) + bias)` written into a wider buffer: output
+/// pixel `p`'s filters go to `out[p * stride + offset..][..filters]` (a conv
+/// producing its operand of a channel concat in place); nothing else of `out`
+/// is touched.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_into(
+    g: &Conv2dGeom,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    stride: usize,
+    offset: usize,
+    out: &mut [f32],
+) {
+    assert!(offset + g.output.c <= stride);
+    let layout = OutLayout {
+        stride,
+        offset,
+        ..OutLayout::plain(g.output.c)
+    };
+    igemm::conv(Isa::detect(), g, x, packed, bias, out, layout)
+}
+
 /// Whether [`conv2d_add_in_place`] accepts this layer (see there).
 pub const fn can_add_in_place(g: &Conv2dGeom) -> bool {
     igemm::single_pass(g) || matches!(g.activation, Activation::Linear)
