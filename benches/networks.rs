@@ -31,6 +31,14 @@ fn bench(c: &mut Criterion) {
     group.bench_function("apes_net 64x64x16", |b| {
         b.iter(|| black_box(net.forward(&mut ws, black_box(&x)))[0])
     });
+
+    let net =
+        ApesBlockNet::from_safetensors(&fixture("apes_block_net", "weights.safetensors")).unwrap();
+    let mut ws = ApesBlockNet::workspace();
+    group.throughput(Throughput::Elements(201_000_000));
+    group.bench_function("apes_block_net 64x64x16", |b| {
+        b.iter(|| black_box(net.forward(&mut ws, black_box(&x)))[0])
+    });
     group.finish();
 }
 
