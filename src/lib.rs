@@ -37,6 +37,9 @@ pub use skipnet_macros::network;
 
 #[cfg(feature = "std")]
 pub use skipnet_runtime::Error;
+/// A workspace in a `static`, handed out once (for `no_std` binaries).
+#[cfg(target_has_atomic = "8")]
+pub use skipnet_runtime::StaticWorkspace;
 pub use skipnet_runtime::{Activation, Arena, Param, Workspace};
 
 #[cfg(feature = "ndarray")]
@@ -46,7 +49,7 @@ pub use ndarray;
 #[doc(hidden)]
 pub mod __private {
     pub use skipnet_runtime::ops;
-    pub use skipnet_runtime::{Activation, Arena, Param, Workspace};
+    pub use skipnet_runtime::{f32s_from_le_bytes, Activation, Arena, Param, Workspace};
 
     #[cfg(feature = "std")]
     pub use skipnet_runtime::WeightFile;

@@ -73,6 +73,20 @@ fn heads_match_keras() {
 }
 
 #[test]
+fn zoo_matches_keras() {
+    let net = Zoo::from_safetensors(&fixture("zoo", "weights.safetensors")).unwrap();
+    let io = fixture("zoo", "io.safetensors");
+    let x = io_tensor::<480>(&io, "x", &[12, 10, 4]);
+    let y0 = io_tensor::<150>(&io, "y0", &[6, 5, 5]);
+    let y1 = io_tensor::<4>(&io, "y1", &[4]);
+    let mut ws = Zoo::workspace();
+    let (seg, cls) = net.forward(&mut ws, &x);
+    let err = max_abs_diff(seg, &y0[..]).max(max_abs_diff(cls, &y1[..]));
+    println!("zoo max abs error {err:e}");
+    assert!(err <= TOL, "max abs error {err}");
+}
+
+#[test]
 fn arena_reuses_memory() {
     for (name, arena, naive, bound) in [
         (
@@ -105,6 +119,7 @@ fn arena_reuses_memory() {
             Heads::NAIVE_ARENA_LEN,
             Heads::LIVE_SET_BOUND,
         ),
+        ("zoo", Zoo::ARENA_LEN, Zoo::NAIVE_ARENA_LEN, Zoo::LIVE_SET_BOUND),
     ] {
         println!("{name}: ARENA_LEN {arena}, naive sum {naive}, live-set bound {bound}");
         assert!(arena >= bound, "{name}: plan below the lower bound");

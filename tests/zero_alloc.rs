@@ -83,6 +83,14 @@ fn forward_makes_zero_allocations() {
         net_sum(a) + net_sum(b)
     });
     assert_eq!(n, 0, "Heads::forward allocated {n} times");
+
+    let zoo = Zoo::from_safetensors(&fixture("zoo", "weights.safetensors")).unwrap();
+    let mut ws = Zoo::workspace();
+    let (n, _) = allocations_during(|| {
+        let (a, b) = zoo.forward(&mut ws, &[0.5; 480]);
+        net_sum(a) + net_sum(b)
+    });
+    assert_eq!(n, 0, "Zoo::forward allocated {n} times");
 }
 
 fn net_sum(y: &[f32]) -> f32 {

@@ -131,8 +131,34 @@ def heads():
     return keras.Model(x, [logits, score], name="heads")
 
 
+def zoo():
+    """Keras 3 activations (relu6, elu, hard_sigmoid, swish, gelu, softmax as a
+    layer argument and standalone), merges (subtract, multiply, average,
+    maximum, minimum), average pooling with `same` padding cells, zero padding
+    and cropping with asymmetric amounts, avg_pool2d `valid`."""
+    x = keras.Input((12, 10, 4), name="x")
+    a = conv("a", 8, 3, padding="same", activation="relu6")(x)
+    b = conv("b", 8, 1, activation="elu")(x)
+    s = layers.Subtract(name="s")([a, b])
+    m = layers.Multiply(name="m")([a, b, s])
+    av = layers.Average(name="av")([a, b])
+    mx = layers.Maximum(name="mx")([a, b, m])
+    mn = layers.Minimum(name="mn")([a, s])
+    h = layers.Concatenate(name="h")([
+        layers.Activation("hard_sigmoid")(s), layers.Activation("swish")(m),
+        layers.Activation("gelu")(av), mx, mn])                                     # 12x10x40
+    p = layers.AveragePooling2D(3, strides=2, padding="same", name="p")(h)          # 6x5x40
+    z = layers.ZeroPadding2D(((1, 2), (0, 1)), name="z")(p)                         # 9x6x40
+    c = layers.Cropping2D(((2, 1), (1, 0)), name="c")(z)                             # 6x5x40
+    seg = conv("seg", 5, 3, padding="same", activation="softmax")(c)                # 6x5x5
+    q = layers.AveragePooling2D((2, 3), strides=(2, 1), name="q")(c)                # 3x3x40
+    f = layers.Dense(6, activation="gelu", name="f")(layers.GlobalAveragePooling2D()(q))
+    cls = layers.Softmax(name="cls")(layers.Dense(4, name="logits")(f))
+    return keras.Model(x, [seg, cls], name="zoo")
+
+
 NETS = {"seed_unet": seed_unet, "apes_net": apes_net, "corner": corner,
-        "apes_block_net": apes_block_net, "heads": heads}
+        "apes_block_net": apes_block_net, "heads": heads, "zoo": zoo}
 
 
 # ------------------------------------------------------------------ export

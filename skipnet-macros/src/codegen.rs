@@ -77,7 +77,8 @@ pub fn generate(
     shapes: &[Vec<usize>],
     plan: &ArenaPlan,
     fusions: &Fusions,
-) -> TokenStream {
+    baked: Option<&crate::bake::WeightsAttr>,
+) -> syn::Result<TokenStream> {
     let rt = quote!(::skipnet::__private);
     // Hygienic: a user input called `ws` cannot clash with the workspace argument.
     let ws = Ident::new("ws", proc_macro2::Span::mixed_site());
@@ -113,6 +114,13 @@ pub fn generate(
         })
         .collect();
     let all_weights: Vec<&Weight> = weights.iter().flat_map(|(_, w)| w).collect();
+    let baked = match baked {
+        Some(attr) => {
+            let values = crate::bake::load(attr, g, shapes, fusions, &weights)?;
+            bake_tokens(name, &rt, &geom_mod, &all_weights, attr, &values)
+        }
+        None => TokenStream::new(),
+    };
 
     let fields = all_weights.iter().map(|w| {
         let f = &w.field;
@@ -323,11 +331,13 @@ pub fn generate(
         if n_out > 1 { "s" } else { "" },
         if n_out > 1 { "" } else { "s" }
     );
-    quote! {
+    Ok(quote! {
         #(#attrs)*
         #vis struct #name {
             #(#fields)*
         }
+
+        #baked
 
         /// Per-layer geometry constants of the network.
         #[doc(hidden)]
@@ -395,6 +405,53 @@ pub fn generate(
         const _: () = {
             #(#unused)*
         };
+    })
+}
+
+/// `Name::BAKED` and the `static`s it points to: each weight in its stored
+/// layout as one byte-string literal reinterpreted at compile time.
+fn bake_tokens(
+    name: &Ident,
+    rt: &TokenStream,
+    geom_mod: &Ident,
+    weights: &[&Weight],
+    attr: &crate::bake::WeightsAttr,
+    values: &[Vec<f32>],
+) -> TokenStream {
+    let wmod = format_ident!("{}_weights", geom_mod);
+    let mut statics = Vec::new();
+    let mut inits = Vec::new();
+    for (k, (w, v)) in weights.iter().zip(values).enumerate() {
+        let s = format_ident!("BAKED_{}", k);
+        let len = v.len();
+        let blen = 4 * len;
+        let bytes = proc_macro2::Literal::byte_string(&crate::bake::le_bytes(v));
+        let doc = format!("`{}`, baked", w.name);
+        statics.push(quote! {
+            #[doc = #doc]
+            pub static #s: [f32; #len] = #rt::f32s_from_le_bytes::<#len, #blen>(#bytes);
+        });
+        let f = &w.field;
+        inits.push(quote!(#f: #rt::Param::from_static(&#wmod::#s),));
+    }
+    // Rebuild when the file changes: the compiler tracks included files.
+    let path = attr.resolved.display().to_string();
+    let doc = format!(
+        "The network with the weights of `{}`, baked in at compile time (in the\n\
+         kernels' layout, in static memory: nothing is loaded or converted at start-up).",
+        attr.path
+    );
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_snake_case)]
+        mod #wmod {
+            #(#statics)*
+            const _: &[u8] = include_bytes!(#path);
+        }
+        impl #name {
+            #[doc = #doc]
+            pub const BAKED: Self = #name { #(#inits)* };
+        }
     }
 }
 

@@ -41,26 +41,62 @@ pub fn error(loc: impl Into<Loc>, msg: impl std::fmt::Display) -> syn::Error {
     syn::Error::new_spanned(loc.into(), msg)
 }
 
+/// Most errors one `Errors` keeps: a block with an error, instantiated
+/// thousands of times by other blocks, would otherwise report it thousands of
+/// times (each with its call chain).
+pub const MAX_ERRORS: usize = 200;
+
 /// Folds errors into one `syn::Error` (rustc shows each with its own span).
 #[derive(Default)]
-pub struct Errors(Option<syn::Error>);
+pub struct Errors {
+    all: Option<syn::Error>,
+    kept: usize,
+    /// Errors past `MAX_ERRORS`, counted, not kept.
+    dropped: usize,
+}
 
 impl Errors {
     pub fn push(&mut self, e: syn::Error) {
-        match &mut self.0 {
+        if self.is_full() {
+            self.dropped += 1;
+            return;
+        }
+        self.kept += 1;
+        match &mut self.all {
             Some(all) => all.combine(e),
-            None => self.0 = Some(e),
+            None => self.all = Some(e),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_none()
+        self.all.is_none()
+    }
+
+    /// Whether further errors are only counted (so callers may skip building them).
+    pub fn is_full(&self) -> bool {
+        self.kept >= MAX_ERRORS
+    }
+
+    /// Counts an error not built because `is_full`.
+    pub fn count_dropped(&mut self) {
+        self.dropped += 1;
     }
 
     /// `Err` with every error pushed, or `Ok(v)` if there were none.
     pub fn finish<T>(self, v: T) -> syn::Result<T> {
-        match self.0 {
-            Some(e) => Err(e),
+        match self.all {
+            Some(mut e) => {
+                if self.dropped > 0 {
+                    e.combine(syn::Error::new(
+                        Span::call_site(),
+                        format!(
+                            "{} more errors not shown (only the first {MAX_ERRORS} are)",
+                            self.dropped
+                        ),
+                    ));
+                }
+                Err(e)
+            }
             None => Ok(v),
         }
     }
@@ -72,15 +108,33 @@ pub fn shape_str(dims: &[usize]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
+/// Most candidates one suggestion looks at (callers pass the nearest last).
+pub const MAX_CANDIDATES: usize = 1000;
+/// Longest word (in characters) a suggestion is computed for.
+const MAX_SUGGEST_LEN: usize = 128;
+
 /// The closest candidate by edit distance, if it is close enough to be a typo.
+/// Bounded work: at most `MAX_CANDIDATES` candidates, words of at most
+/// `MAX_SUGGEST_LEN` characters, candidates whose length alone rules them out
+/// skipped.
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    let wlen = word.chars().count();
+    if wlen > MAX_SUGGEST_LEN {
+        return None;
+    }
     let mut best: Option<(&str, usize)> = None;
-    for c in candidates {
+    for c in candidates.into_iter().take(MAX_CANDIDATES) {
+        let limit = word.len().max(c.len()) / 3 + 1;
+        let clen = c.chars().count();
+        // The distance is at least the difference in length.
+        if clen > MAX_SUGGEST_LEN || clen.abs_diff(wlen) > limit {
+            continue;
+        }
         let d = edit_distance(word, c);
-        if d <= word.len().max(c.len()) / 3 + 1 && best.is_none_or(|(_, bd)| d < bd) {
+        if d <= limit && best.is_none_or(|(_, bd)| d < bd) {
             best = Some((c, d));
         }
     }
@@ -90,13 +144,15 @@ pub fn did_you_mean<'a>(
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur: Vec<usize> = Vec::with_capacity(b.len() + 1);
     for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
+        cur.clear();
+        cur.push(i + 1);
         for (j, cb) in b.iter().enumerate() {
             let sub = prev[j] + usize::from(ca != *cb);
             cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
         }
-        prev = cur;
+        std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
 }
@@ -118,9 +174,10 @@ mod tests {
 }
 
 /// One block instantiation on the way to a node: which block, called where.
+/// Cheap to clone: every node inside a block keeps its whole chain of frames.
 #[derive(Clone, Debug)]
 pub struct Frame {
-    pub block: String,
+    pub block: std::rc::Rc<str>,
     pub call: Loc,
 }
 

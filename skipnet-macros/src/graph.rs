@@ -3,7 +3,7 @@
 //! arguments to op signatures and builds the configured ops. Knows nothing of
 //! shapes, memory or code.
 
-use crate::diag::{did_you_mean, error, in_context, Errors, Frame, Loc};
+use crate::diag::{did_you_mean, error, in_context, Errors, Frame, Loc, MAX_CANDIDATES};
 use crate::ops::{self, Op, OpDef};
 use crate::parse::{BlockDef, Call, Expr, NetworkDef, Stmt};
 use proc_macro2::Ident;
@@ -111,6 +111,8 @@ pub fn build(blocks: &[BlockDef], net: &NetworkDef) -> (Graph, Errors) {
         ascriptions: Vec::new(),
         unused: Vec::new(),
         reported_unused: BTreeSet::new(),
+        expanded: 0,
+        too_big: false,
     };
 
     let mut scope = Scope::default();
@@ -151,7 +153,7 @@ pub fn build(blocks: &[BlockDef], net: &NetworkDef) -> (Graph, Errors) {
                 }
             }
             None => {
-                let hint = did_you_mean(&out.to_string(), scope.order.iter().map(|s| s.as_str()))
+                let hint = did_you_mean(&out.to_string(), scope.recent())
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
                 l.errors.push(error(
@@ -174,7 +176,12 @@ pub fn build(blocks: &[BlockDef], net: &NetworkDef) -> (Graph, Errors) {
         ..
     } = l;
     let graph = Graph {
-        attrs: net.attrs.clone(),
+        attrs: net
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("doc"))
+            .cloned()
+            .collect(),
         vis: net.vis.clone(),
         name: net.name.clone(),
         inputs,
@@ -210,6 +217,12 @@ struct Scope {
 }
 
 impl Scope {
+    /// The names defined last, in order: what a suggestion looks at.
+    fn recent(&self) -> impl Iterator<Item = &str> {
+        let from = self.order.len().saturating_sub(MAX_CANDIDATES);
+        self.order[from..].iter().map(|s| s.as_str())
+    }
+
     fn ints(&self) -> BTreeMap<String, i128> {
         self.names
             .iter()
@@ -223,8 +236,13 @@ impl Scope {
 
 /// Deepest block nesting accepted (guards against runaway expansion).
 const MAX_BLOCK_DEPTH: usize = 64;
-/// Most nodes one network may expand to.
-const MAX_NODES: usize = 1_000_000;
+/// Most nodes one network may expand to (a 10,000-layer network takes seconds
+/// to expand; this many, minutes).
+const MAX_NODES: usize = 100_000;
+/// Most statements all block instantiations of one network may expand: blocks
+/// calling blocks several times multiply, and with no op inside they would
+/// never reach `MAX_NODES`.
+const MAX_EXPANSION: usize = 1_000_000;
 
 struct Lowerer<'a> {
     blocks: BTreeMap<String, &'a BlockDef>,
@@ -235,6 +253,10 @@ struct Lowerer<'a> {
     unused: Vec<Ident>,
     /// (block, binding) pairs already reported, so a block used twice warns once.
     reported_unused: BTreeSet<(String, String)>,
+    /// Statements expanded so far by block calls (see `MAX_EXPANSION`).
+    expanded: usize,
+    /// Set once a size limit is reported: expansion stops and stays quiet.
+    too_big: bool,
 }
 
 impl Lowerer<'_> {
@@ -251,7 +273,19 @@ impl Lowerer<'_> {
     }
 
     fn err(&mut self, e: syn::Error, ctx: &[Frame]) {
-        self.errors.push(in_context(e, ctx));
+        if self.errors.is_full() {
+            self.errors.count_dropped();
+        } else {
+            self.errors.push(in_context(e, ctx));
+        }
+    }
+
+    /// Reports a size limit once; later calls are silent.
+    fn too_big(&mut self, loc: Loc, msg: String, ctx: &[Frame]) {
+        if !self.too_big {
+            self.too_big = true;
+            self.err(error(loc, msg), ctx);
+        }
     }
 
     fn lower_body(&mut self, body: &[Stmt], scope: &mut Scope, prefix: &str, ctx: &[Frame]) {
@@ -315,6 +349,11 @@ impl Lowerer<'_> {
     }
 
     fn unknown_name(&mut self, id: &Ident, scope: &Scope, ctx: &[Frame]) {
+        if self.errors.is_full() {
+            // Not shown anyway: spare the suggestion search.
+            self.errors.count_dropped();
+            return;
+        }
         let key = id.to_string();
         let e = if let Some(at) = scope.later.get(&key) {
             let mut e = error(
@@ -324,7 +363,7 @@ impl Lowerer<'_> {
             e.combine(error(*at, format!("`{key}` is defined here, later")));
             e
         } else {
-            let hint = did_you_mean(&key, scope.order.iter().map(|s| s.as_str()))
+            let hint = did_you_mean(&key, scope.recent())
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();
             error(id.span(), format!("cannot find tensor `{key}`{hint}"))
@@ -397,6 +436,9 @@ impl Lowerer<'_> {
                 format!("op `{name}` is not supported yet")
             } else if let Some((_, op)) = KERAS_NAMES.iter().find(|(k, _)| *k == name) {
                 format!("unknown op `{name}`: the Keras layer `{name}` is written `{op}` here")
+            } else if self.errors.is_full() {
+                // Not shown anyway: spare the suggestion search.
+                String::new()
             } else {
                 let candidates = ops::OPS
                     .iter()
@@ -474,11 +516,9 @@ impl Lowerer<'_> {
             return None;
         }
         if self.values.len() >= MAX_NODES {
-            self.err(
-                error(
-                    call.loc,
-                    format!("network expands to more than {MAX_NODES} layers"),
-                ),
+            self.too_big(
+                call.loc,
+                format!("network expands to more than {MAX_NODES} layers"),
                 ctx,
             );
             return None;
@@ -529,7 +569,7 @@ impl Lowerer<'_> {
     ) -> Option<ValueId> {
         let name = call.func.to_string();
         let block = *self.blocks.get(&name)?;
-        if ctx.iter().any(|f| f.block == name) {
+        if ctx.iter().any(|f| *f.block == *name) {
             self.err(
                 error(
                     call.func.span(),
@@ -585,6 +625,15 @@ impl Lowerer<'_> {
             );
             return None;
         }
+        self.expanded = self.expanded.saturating_add(block.body.len() + 1);
+        if self.too_big || self.expanded > MAX_EXPANSION {
+            self.too_big(
+                call.loc,
+                format!("blocks expand to more than {MAX_EXPANSION} statements in this network (each call of a block expands its whole body, and the calls inside it multiply)"),
+                ctx,
+            );
+            return None;
+        }
         let mut inner = Scope::default();
         let mut ok = true;
         for (p, a) in block.params.iter().zip(&call.args) {
@@ -612,7 +661,7 @@ impl Lowerer<'_> {
             return None;
         }
         let mut frames = vec![Frame {
-            block: name.clone(),
+            block: name.as_str().into(),
             call: call.loc,
         }];
         frames.extend_from_slice(ctx);

@@ -13,9 +13,12 @@
 
 use proc_macro::TokenStream;
 
+mod bake;
 mod codegen;
 mod diag;
 mod fuse;
+#[cfg(test)]
+mod fuzz;
 mod graph;
 mod ops;
 mod parse;
@@ -32,6 +35,7 @@ pub fn network(input: TokenStream) -> TokenStream {
 
 /// The whole front end and back end as a plain function, for tests and fuzzing.
 fn expand(input: proc_macro2::TokenStream) -> syn::Result<proc_macro2::TokenStream> {
+    parse::check_limits(&input)?;
     let src: parse::Source = syn::parse2(input)?;
     let mut errors = diag::Errors::default();
     let mut out = proc_macro2::TokenStream::new();
@@ -50,16 +54,21 @@ fn compile_network(
 ) -> syn::Result<proc_macro2::TokenStream> {
     let mut errors = diag::Errors::default();
     for a in &net.attrs {
-        if a.path().is_ident("doc") {
+        if a.path().is_ident("doc") || a.path().is_ident("weights") {
             continue;
         }
-        let msg = if a.path().is_ident("weights") {
-            "`#[weights = ...]` (weights baked in at compile time) is not supported yet; load them with `from_safetensors`"
-        } else {
-            "only doc comments are accepted on a network declaration"
-        };
-        errors.push(diag::error(diag::Loc::at(a.pound_token.span), msg));
+        errors.push(diag::error(
+            diag::Loc::at(a.pound_token.span),
+            "only doc comments and `#[weights = \"file.safetensors\"]` are accepted on a network declaration",
+        ));
     }
+    let baked = match bake::attr(&net.attrs) {
+        Ok(b) => b,
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
     let (g, graph_errors) = graph::build(blocks, net);
     if let Err(e) = graph_errors.finish(()) {
         errors.push(e);
@@ -81,7 +90,7 @@ fn compile_network(
             format!("internal error in the memory planner, please report it: {e}"),
         ));
     }
-    Ok(codegen::generate(&g, &shapes, &plan, &fusions))
+    codegen::generate(&g, &shapes, &plan, &fusions, baked.as_ref())
 }
 
 /// The fusions of a shape-checked graph (each op says what it can absorb).

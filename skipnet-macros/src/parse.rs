@@ -2,7 +2,7 @@
 //! knowledge. A syntax error stops here (syn reports the first one with a span).
 
 use crate::diag::{error, Loc};
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
@@ -92,6 +92,57 @@ impl Expr {
             Expr::Tuple(_, s) => *s,
         }
     }
+}
+
+/// Deepest nesting of `(...)`, `[...]` and `{...}` accepted. A declaration
+/// needs a handful of levels; the limit keeps every recursive stage (syn's own
+/// parsers included) far from the end of the stack and nested calls cheap.
+pub const MAX_NESTING: usize = 64;
+
+/// Longest identifier accepted, in bytes. Names become weight names, paths
+/// (`b1.a.kernel`, up to 64 blocks deep) and `summary()` columns.
+pub const MAX_IDENT_LEN: usize = 255;
+
+/// Rejects input nested deeper than [`MAX_NESTING`] or with an identifier
+/// longer than [`MAX_IDENT_LEN`], before anything recursive (syn's token buffer
+/// and attribute parser included) walks it. Iterative, so it cannot overflow
+/// the stack itself.
+pub fn check_limits(input: &TokenStream) -> syn::Result<()> {
+    let mut stack = vec![input.clone().into_iter()];
+    while let Some(top) = stack.last_mut() {
+        match top.next() {
+            Some(TokenTree::Group(g)) => {
+                if stack.len() > MAX_NESTING {
+                    return Err(error(
+                        Loc {
+                            start: g.span_open(),
+                            end: g.span_close(),
+                        },
+                        format!(
+                            "nesting deeper than {MAX_NESTING} levels of calls, tuples or brackets; bind inner calls to names instead: `a = relu(x); b = relu(a);`"
+                        ),
+                    ));
+                }
+                stack.push(g.stream().into_iter());
+            }
+            Some(TokenTree::Ident(id)) => {
+                let len = id.to_string().len();
+                if len > MAX_IDENT_LEN {
+                    return Err(error(
+                        id.span(),
+                        format!(
+                            "this name is {len} bytes long; skipnet accepts names of at most {MAX_IDENT_LEN} bytes"
+                        ),
+                    ));
+                }
+            }
+            Some(_) => {}
+            None => {
+                stack.pop();
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Parse for Source {
@@ -281,8 +332,17 @@ fn int_lit(l: &LitInt, negative: bool) -> syn::Result<IntLit> {
     let v: i128 = l.base10_parse().map_err(|_| {
         syn::Error::new(l.span(), format!("`{l}` is not an integer skipnet can use"))
     })?;
+    // A literal token can itself be negative (`Literal::i128_unsuffixed`), so
+    // `-` before `i128::MIN` must not overflow.
+    let value = if negative { v.checked_neg() } else { Some(v) };
+    let Some(value) = value else {
+        return Err(error(
+            l.span(),
+            format!("`- {l}` is not an integer skipnet can use"),
+        ));
+    };
     Ok(IntLit {
-        value: if negative { -v } else { v },
+        value,
         loc: Loc::at(l.span()),
     })
 }

@@ -11,6 +11,16 @@ pub enum Activation {
     Sigmoid,
     /// Hyperbolic tangent.
     Tanh,
+    /// `min(max(x, 0), 6)`.
+    Relu6,
+    /// `x` if `x > 0`, else `exp(x) - 1` (alpha 1, Keras' `elu`).
+    Elu,
+    /// Keras 3's `relu6(x + 3) / 6`.
+    HardSigmoid,
+    /// `x * sigmoid(x)` (Keras' `swish` / `silu`).
+    Swish,
+    /// `0.5 x (1 + erf(x / sqrt 2))`: Keras' `gelu` default (`approximate=False`).
+    Gelu,
 }
 
 impl Activation {
@@ -24,6 +34,17 @@ impl Activation {
             Activation::Relu => v.iter_mut().for_each(|x| *x = relu(*x)),
             Activation::Sigmoid => v.iter_mut().for_each(|x| *x = sigmoid(*x)),
             Activation::Tanh => v.iter_mut().for_each(|x| *x = libm::tanhf(*x)),
+            Activation::Relu6 => v.iter_mut().for_each(|x| *x = relu6(*x)),
+            Activation::Elu => v.iter_mut().for_each(|x| {
+                if !(*x > 0.0) {
+                    *x = libm::expm1f(*x)
+                }
+            }),
+            Activation::HardSigmoid => v.iter_mut().for_each(|x| *x = relu6(*x + 3.0) / 6.0),
+            Activation::Swish => v.iter_mut().for_each(|x| *x *= sigmoid(*x)),
+            Activation::Gelu => v
+                .iter_mut()
+                .for_each(|x| *x = 0.5 * *x * (1.0 + libm::erff(*x * core::f32::consts::FRAC_1_SQRT_2))),
         }
     }
 }
@@ -33,6 +54,18 @@ fn relu(x: f32) -> f32 {
     // `max` maps NaN to 0; Keras (TF) propagates NaN, so compare explicitly.
     if x < 0.0 {
         0.0
+    } else {
+        x
+    }
+}
+
+#[inline(always)]
+fn relu6(x: f32) -> f32 {
+    // NaN fails both comparisons and propagates.
+    if x < 0.0 {
+        0.0
+    } else if x > 6.0 {
+        6.0
     } else {
         x
     }
@@ -68,6 +101,37 @@ mod tests {
         let mut v = [1.5, -1.5];
         Activation::Linear.apply(&mut v);
         assert_eq!(v, [1.5, -1.5]);
+    }
+
+    #[test]
+    fn keras_3_values() {
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+        let mut v = [-1.0, 3.0, 7.0];
+        Activation::Relu6.apply(&mut v);
+        assert_eq!(v, [0.0, 3.0, 6.0]);
+        let mut v = [2.0, -1.0, 0.0];
+        Activation::Elu.apply(&mut v);
+        assert!(close(&v, &[2.0, -0.632_120_56, 0.0]), "{v:?}");
+        let mut v = [-4.0, 0.0, 1.5, 4.0];
+        Activation::HardSigmoid.apply(&mut v);
+        assert!(close(&v, &[0.0, 0.5, 0.75, 1.0]), "{v:?}");
+        let mut v = [1.0, -2.0];
+        Activation::Swish.apply(&mut v);
+        assert!(close(&v, &[0.731_058_6, -0.238_405_84]), "{v:?}");
+        let mut v = [1.0, -0.5, 0.0];
+        Activation::Gelu.apply(&mut v);
+        assert!(close(&v, &[0.841_344_74, -0.154_268_08, 0.0]), "{v:?}");
+        let mut v = [f32::NAN; 5];
+        for a in [
+            Activation::Relu6,
+            Activation::Elu,
+            Activation::HardSigmoid,
+            Activation::Swish,
+            Activation::Gelu,
+        ] {
+            a.apply(&mut v[..1]);
+            assert!(v[0].is_nan(), "{a:?}");
+        }
     }
 
     #[test]

@@ -146,6 +146,58 @@ impl<const N: usize, Tag> Workspace<N, Tag> {
     }
 }
 
+/// A workspace in a `static`, handed out once as `&'static mut`: how a
+/// `no_std` binary gets its arena without an allocator and without `unsafe`
+/// in user code (as `static_cell::ConstStaticCell`). Zero-initialised, so it
+/// lands in `.bss` and costs no flash.
+///
+/// ```
+/// use skipnet_runtime::StaticWorkspace;
+/// struct MyNet;
+/// static WS: StaticWorkspace<1024, MyNet> = StaticWorkspace::new();
+/// let ws = WS.take().expect("first take");
+/// ws.arena_mut().get_mut::<0, 2>().copy_from_slice(&[1.0, 2.0]);
+/// assert!(WS.take().is_none(), "a second take would alias the first");
+/// ```
+#[cfg(target_has_atomic = "8")]
+pub struct StaticWorkspace<const N: usize, Tag> {
+    taken: core::sync::atomic::AtomicBool,
+    ws: core::cell::UnsafeCell<Workspace<N, Tag>>,
+}
+
+// SAFETY: the workspace inside is only reached through `take`, which an atomic
+// flag lets succeed once, so at most one `&mut` to it ever exists; `Workspace`
+// itself holds plain f32s (and a marker that is `Send + Sync`).
+#[cfg(target_has_atomic = "8")]
+unsafe impl<const N: usize, Tag> Sync for StaticWorkspace<N, Tag> {}
+
+#[cfg(target_has_atomic = "8")]
+impl<const N: usize, Tag> StaticWorkspace<N, Tag> {
+    /// A zeroed, untaken workspace (`const`: for a `static`).
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        StaticWorkspace {
+            taken: core::sync::atomic::AtomicBool::new(false),
+            ws: core::cell::UnsafeCell::new(Workspace::new()),
+        }
+    }
+
+    /// The workspace, the first time; `None` afterwards.
+    // Handing out `&mut` from `&self` is the point of the cell; the atomic flag
+    // makes it unique (see the SAFETY comment below).
+    #[allow(clippy::mut_from_ref)]
+    pub fn take(&'static self) -> Option<&'static mut Workspace<N, Tag>> {
+        use core::sync::atomic::Ordering;
+        if self.taken.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        // SAFETY: the swap above returned `false` exactly once for this static,
+        // so no other reference to the workspace exists or will be created; the
+        // static lives forever, so `'static` is sound.
+        Some(unsafe { &mut *self.ws.get() })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

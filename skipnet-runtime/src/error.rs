@@ -43,6 +43,15 @@ pub enum Error {
         /// Its shape.
         shape: Vec<usize>,
     },
+    /// A tensor holds NaN or an infinity (only from `WeightFile::validate`).
+    NonFinite {
+        /// Weight name.
+        name: String,
+        /// Where, as an index into the tensor's shape.
+        index: Vec<usize>,
+        /// `NaN`, `+inf` or `-inf`.
+        value: String,
+    },
 }
 
 struct Shape<'a>(&'a [usize]);
@@ -78,6 +87,11 @@ impl fmt::Display for Error {
             Error::WrongDtype { name, dtype } => write!(
                 f,
                 "tensor `{name}` is {dtype} in the weight file; skipnet needs F32 (export with .astype(np.float32))"
+            ),
+            Error::NonFinite { name, index, value } => write!(
+                f,
+                "tensor `{name}` holds {value} at {} in the weight file",
+                Shape(index)
             ),
             Error::UnexpectedTensor { name, shape } => write!(
                 f,

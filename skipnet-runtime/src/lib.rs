@@ -41,8 +41,10 @@ mod error;
 mod load;
 
 pub use activation::Activation;
+#[cfg(target_has_atomic = "8")]
+pub use arena::StaticWorkspace;
 pub use arena::{Arena, ArenaRead, Workspace};
-pub use param::Param;
+pub use param::{f32s_from_le_bytes, Param};
 
 #[cfg(feature = "alloc")]
 pub use error::Error;

@@ -53,9 +53,58 @@ impl<const N: usize> core::fmt::Debug for Param<N> {
     }
 }
 
+/// Reinterprets little-endian bytes as `N` f32 values, at compile time: how
+/// baked weights become a `static` array with no start-up work (the macro
+/// emits the packed weights as one byte-string literal; a per-element `const`
+/// loop over hundreds of thousands of values takes rustc many seconds, a
+/// reinterpretation none).
+///
+/// Fails to compile (const panic) unless `B == 4 * N`.
+///
+/// ```
+/// const W: [f32; 2] = skipnet_runtime::f32s_from_le_bytes(&[0, 0, 128, 63, 0, 0, 0, 192]);
+/// assert_eq!(W, [1.0, -2.0]);
+/// ```
+pub const fn f32s_from_le_bytes<const N: usize, const B: usize>(bytes: &[u8; B]) -> [f32; N] {
+    assert!(
+        B == 4 * N,
+        "byte length must be 4 x the number of f32 values"
+    );
+    #[repr(C)]
+    union Bits<const B: usize, const N: usize> {
+        bytes: [u8; B],
+        floats: [f32; N],
+    }
+    // SAFETY: both fields have the same size (B == 4 * N, asserted above; f32
+    // has no padding) and every bit pattern is a valid f32, so reading the
+    // floats after writing the bytes is defined.
+    let mut v = unsafe { Bits::<B, N> { bytes: *bytes }.floats };
+    if cfg!(target_endian = "big") {
+        let mut i = 0;
+        while i < N {
+            v[i] = f32::from_bits(u32::from_le(v[i].to_bits()));
+            i += 1;
+        }
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_to_floats() {
+        let f = [1.5f32, -0.0, f32::INFINITY, 3.25e-7];
+        let mut b = [0u8; 16];
+        for (i, v) in f.iter().enumerate() {
+            b[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        const ONE: [f32; 1] = f32s_from_le_bytes(&[0, 0, 128, 63]);
+        assert_eq!(ONE, [1.0]);
+        let g: [f32; 4] = f32s_from_le_bytes(&b);
+        assert_eq!(g.map(f32::to_bits), f.map(f32::to_bits));
+    }
 
     static W: [f32; 3] = [1.0, 2.0, 3.0];
 

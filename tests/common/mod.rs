@@ -85,6 +85,28 @@ network! {
     }
 }
 
+network! {
+    /// Activations, merges, average pooling, padding and cropping (Keras 3).
+    pub Zoo(x: [12, 10, 4]) -> (seg, cls) {
+        a   = conv2d(x, 8, 3, padding = same, activation = relu6);
+        b   = conv2d(x, 8, 1, activation = elu);
+        s   = subtract(a, b);
+        m   = multiply(a, b, s);
+        av  = average(a, b);
+        mx  = maximum(a, b, m);
+        mn  = minimum(a, s);
+        h   = concat(hard_sigmoid(s), swish(m), gelu(av), mx, mn);
+        p   = avg_pool2d(h, 3, strides = 2, padding = same);
+        z   = zero_padding2d(p, ((1, 2), (0, 1)));
+        c   = cropping2d(z, ((2, 1), (1, 0)));
+        seg = conv2d(c, 5, 3, padding = same, activation = softmax);
+        q   = avg_pool2d(c, (2, 3), strides = (2, 1));
+        f   = dense(global_avg_pool2d(q), 6, activation = gelu);
+        logits = dense(f, 4);
+        cls = softmax(logits);
+    }
+}
+
 pub fn fixture(name: &str, file: &str) -> Vec<u8> {
     let path = format!(
         "{}/tests/fixtures/{name}/{file}",

@@ -187,19 +187,62 @@ impl Op for Conv2d {
         true
     }
 
+    // Softmax runs over whole rows after the kernel, so this conv's output
+    // must be its own contiguous tensor, with nothing added in the epilogue.
     fn accepts_residual(&self) -> bool {
-        true
+        self.activation != Act::Softmax
     }
 
     fn writes_strided(&self) -> bool {
-        true
+        self.activation != Act::Softmax
     }
 
     fn adds_in_place(&self, in_shapes: &[&[usize]]) -> bool {
         // The runtime's rule (`can_add_in_place`, asserted again in the
         // generated code): one pass over taps and channels, or a linear layer.
         let cin_g = in_shapes[0].get(2).copied().unwrap_or(0) / self.groups;
-        self.activation == Act::Linear || (self.kernel.0 * self.kernel.1 <= 25 && cin_g <= 2048)
+        self.activation != Act::Softmax
+            && (self.activation == Act::Linear
+                || (self.kernel.0 * self.kernel.1 <= 25 && cin_g <= 2048))
+    }
+
+    fn pack_now(
+        &self,
+        var: &str,
+        raw: &[f32],
+        in_shapes: &[Vec<usize>],
+        out_shape: &[usize],
+        (uh, uw): (usize, usize),
+    ) -> Option<Vec<f32>> {
+        use skipnet_runtime::ops::{conv2d, Hwc};
+        if var != "kernel" {
+            return None;
+        }
+        let s = &in_shapes[0];
+        let (_, (ph, pw)) = self.geometry(s[0] * uh, s[1] * uw).ok()?;
+        // The same values `geometry` emits as tokens for the run-time path.
+        let g = conv2d::Conv2dGeom {
+            input: Hwc {
+                h: s[0],
+                w: s[1],
+                c: s[2],
+            },
+            output: Hwc {
+                h: out_shape[0],
+                w: out_shape[1],
+                c: out_shape[2],
+            },
+            kernel: self.kernel,
+            strides: self.strides,
+            dilation: self.dilation,
+            pad: (ph, pw),
+            groups: self.groups,
+            activation: self.activation.runtime(),
+            upsample: (uh, uw),
+        };
+        let mut packed = vec![0.0; g.packed_kernel_len()];
+        conv2d::pack_kernel(&g, raw, &mut packed);
+        Some(packed)
     }
 
     fn packing(&self, var: &str, rt: &TokenStream, geom: &TokenStream) -> Option<Packing> {
@@ -229,7 +272,11 @@ impl Op for Conv2d {
                 #rt::ops::conv2d::conv2d_add_in_place(&#geom, #x, #kernel, #bias, &[#(#r),*], #post, #out);
             }
         } else if r.is_empty() && cx.post == Act::Linear {
-            quote!(#rt::ops::conv2d::conv2d(&#geom, #x, #kernel, #bias, #out);)
+            let after = self.activation.after(rt, self.filters, out);
+            quote! {
+                #rt::ops::conv2d::conv2d(&#geom, #x, #kernel, #bias, #out);
+                #after
+            }
         } else {
             quote!(#rt::ops::conv2d::conv2d_add(&#geom, #x, #kernel, #bias, &[#(#r),*], #post, #out);)
         }

@@ -84,8 +84,10 @@ impl Op for Dense {
             Some(b) => quote!(::core::option::Option::Some(#b)),
             None => quote!(::core::option::Option::None),
         };
+        let after = self.activation.after(rt, units, out);
         quote! {
             #rt::ops::dense::dense(#features, #units, #act, #x, #kernel, #bias, #out);
+            #after
         }
     }
 

@@ -16,13 +16,16 @@ mod conv2d;
 mod dense;
 mod flatten;
 mod global_pool2d;
-mod max_pool2d;
+mod merge;
+mod pad2d;
+mod pool2d;
 mod upsample2d;
 
 /// Every op the language knows, by name.
 pub static OPS: &[&OpDef] = &[
     &conv2d::DEF,
-    &max_pool2d::DEF,
+    &pool2d::MAX,
+    &pool2d::AVG,
     &upsample2d::DEF,
     &add::DEF,
     &concat::DEF,
@@ -34,6 +37,19 @@ pub static OPS: &[&OpDef] = &[
     &activation::SIGMOID,
     &activation::TANH,
     &activation::LINEAR,
+    &activation::RELU6,
+    &activation::ELU,
+    &activation::HARD_SIGMOID,
+    &activation::SWISH,
+    &activation::GELU,
+    &activation::SOFTMAX,
+    &merge::SUBTRACT,
+    &merge::MULTIPLY,
+    &merge::AVERAGE,
+    &merge::MAXIMUM,
+    &merge::MINIMUM,
+    &pad2d::ZERO_PADDING,
+    &pad2d::CROPPING,
 ];
 
 /// Ops of DSL.md §2 not implemented yet: named in the error so users know the
@@ -43,21 +59,7 @@ pub static PLANNED: &[&str] = &[
     "depthwise_conv2d",
     "separable_conv2d",
     "batch_norm",
-    "avg_pool2d",
-    "zero_padding2d",
-    "cropping2d",
-    "subtract",
-    "multiply",
-    "average",
-    "maximum",
-    "minimum",
-    "relu6",
     "leaky_relu",
-    "elu",
-    "hard_sigmoid",
-    "softmax",
-    "swish",
-    "gelu",
     "dropout",
 ];
 
@@ -299,6 +301,11 @@ impl Values<'_> {
         }
     }
 
+    /// An integer `>= 0` (a size that may be zero, e.g. one side's padding).
+    pub fn non_negative(&self, name: &str, e: &Expr) -> syn::Result<usize> {
+        self.at_least(name, e, 0)
+    }
+
     /// An integer (possibly negative) or `default`.
     pub fn int(&self, name: &str, default: i128) -> syn::Result<i128> {
         match self.values.get(name) {
@@ -400,15 +407,19 @@ impl Values<'_> {
         if let Some(a) = Act::ALL.iter().find(|a| a.name() == word) {
             return Ok(*a);
         }
+        let supported = || {
+            let names: Vec<&str> = Act::ALL.iter().map(|a| a.name()).collect();
+            format!("supported: {}", names.join(", "))
+        };
         if PLANNED.contains(&word.as_str()) {
             return Err(error(
                 id.span(),
-                format!("activation `{word}` is not supported yet; supported: relu, sigmoid, tanh, linear"),
+                format!("activation `{word}` is not supported yet; {}", supported()),
             ));
         }
         let hint = did_you_mean(&word.to_lowercase(), Act::ALL.iter().map(|a| a.name()))
             .map(|s| format!("; did you mean `{s}`?"))
-            .unwrap_or_else(|| "; supported: relu, sigmoid, tanh, linear".to_string());
+            .unwrap_or_else(|| format!("; {}", supported()));
         Err(error(
             id.span(),
             format!("unknown activation `{word}`{hint}"),
@@ -423,10 +434,29 @@ pub enum Act {
     Relu,
     Sigmoid,
     Tanh,
+    Relu6,
+    Elu,
+    HardSigmoid,
+    Swish,
+    Gelu,
+    /// Over the last axis: not element-wise, so layers apply it after their
+    /// kernel (`Act::elementwise` is `Linear` for it).
+    Softmax,
 }
 
 impl Act {
-    pub const ALL: [Act; 4] = [Act::Linear, Act::Relu, Act::Sigmoid, Act::Tanh];
+    pub const ALL: [Act; 10] = [
+        Act::Linear,
+        Act::Relu,
+        Act::Sigmoid,
+        Act::Tanh,
+        Act::Relu6,
+        Act::Elu,
+        Act::HardSigmoid,
+        Act::Swish,
+        Act::Gelu,
+        Act::Softmax,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -434,16 +464,64 @@ impl Act {
             Act::Relu => "relu",
             Act::Sigmoid => "sigmoid",
             Act::Tanh => "tanh",
+            Act::Relu6 => "relu6",
+            Act::Elu => "elu",
+            Act::HardSigmoid => "hard_sigmoid",
+            Act::Swish => "swish",
+            Act::Gelu => "gelu",
+            Act::Softmax => "softmax",
         }
     }
 
-    /// The runtime's `Activation` value.
+    /// The element-wise part a kernel's epilogue applies (`Linear` for softmax,
+    /// which runs after the kernel over whole rows).
+    pub fn elementwise(self) -> Act {
+        if self == Act::Softmax {
+            Act::Linear
+        } else {
+            self
+        }
+    }
+
+    /// The runtime's `Activation`, as a value (for work done at compile time);
+    /// the element-wise part.
+    pub fn runtime(self) -> skipnet_runtime::Activation {
+        use skipnet_runtime::Activation as A;
+        match self.elementwise() {
+            Act::Relu => A::Relu,
+            Act::Sigmoid => A::Sigmoid,
+            Act::Tanh => A::Tanh,
+            Act::Relu6 => A::Relu6,
+            Act::Elu => A::Elu,
+            Act::HardSigmoid => A::HardSigmoid,
+            Act::Swish => A::Swish,
+            Act::Gelu => A::Gelu,
+            Act::Linear | Act::Softmax => A::Linear,
+        }
+    }
+
+    /// The runtime's `Activation` value (the element-wise part).
     pub fn tokens(self, rt: &TokenStream) -> TokenStream {
-        match self {
-            Act::Linear => quote!(#rt::Activation::Linear),
-            Act::Relu => quote!(#rt::Activation::Relu),
-            Act::Sigmoid => quote!(#rt::Activation::Sigmoid),
-            Act::Tanh => quote!(#rt::Activation::Tanh),
+        let v = match self.elementwise() {
+            Act::Relu => quote!(Relu),
+            Act::Sigmoid => quote!(Sigmoid),
+            Act::Tanh => quote!(Tanh),
+            Act::Relu6 => quote!(Relu6),
+            Act::Elu => quote!(Elu),
+            Act::HardSigmoid => quote!(HardSigmoid),
+            Act::Swish => quote!(Swish),
+            Act::Gelu => quote!(Gelu),
+            Act::Linear | Act::Softmax => quote!(Linear),
+        };
+        quote!(#rt::Activation::#v)
+    }
+
+    /// Statement applying the non-element-wise part to `out` (rows of `n`).
+    pub fn after(self, rt: &TokenStream, n: usize, out: &TokenStream) -> TokenStream {
+        if self == Act::Softmax {
+            quote!(#rt::ops::softmax::softmax_rows(#n, #out);)
+        } else {
+            TokenStream::new()
         }
     }
 }
@@ -587,6 +665,18 @@ pub trait Op {
     /// How weight `var` is stored, when not in Keras's layout (`geom`: the path
     /// of the node's geometry constant).
     fn packing(&self, _var: &str, _rt: &TokenStream, _geom: &TokenStream) -> Option<Packing> {
+        None
+    }
+    /// The stored form of weight `var` (same rule as `packing`), computed now,
+    /// for weights baked in at compile time. `None`: stored as in Keras.
+    fn pack_now(
+        &self,
+        _var: &str,
+        _raw: &[f32],
+        _in_shapes: &[Vec<usize>],
+        _out_shape: &[usize],
+        _input_upsample: (usize, usize),
+    ) -> Option<Vec<f32>> {
         None
     }
     /// Statement(s) computing the output.

@@ -7,11 +7,15 @@
 
 pub mod activation;
 pub mod add;
+pub mod avg_pool2d;
 pub mod concat;
 pub mod conv2d;
 pub mod dense;
 pub mod global_pool2d;
 pub mod max_pool2d;
+pub mod merge;
+pub mod pad2d;
+pub mod softmax;
 pub mod upsample2d;
 
 /// Height, width and channels of a channels-last feature map.

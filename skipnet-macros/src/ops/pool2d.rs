@@ -1,40 +1,52 @@
-//! `max_pool2d`: Keras `MaxPooling2D`.
+//! `max_pool2d` and `avg_pool2d`: Keras `MaxPooling2D` and `AveragePooling2D`
+//! (same signature and window rules; the average does not count padding cells).
 
 use super::*;
 
-pub static DEF: OpDef = OpDef {
+const PARAMS: &[Param] = &[
+    Param {
+        name: "x",
+        kind: Kind::Tensor,
+    },
+    Param {
+        name: "pool_size",
+        kind: Kind::Optional,
+    },
+    Param {
+        name: "strides",
+        kind: Kind::Optional,
+    },
+    Param {
+        name: "padding",
+        kind: Kind::Optional,
+    },
+];
+
+pub static MAX: OpDef = OpDef {
     name: "max_pool2d",
-    params: &[
-        Param {
-            name: "x",
-            kind: Kind::Tensor,
-        },
-        Param {
-            name: "pool_size",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "strides",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "padding",
-            kind: Kind::Optional,
-        },
-    ],
+    params: PARAMS,
     has_weights: false,
-    build,
+    build: |v| build(v, false),
 };
 
-pub struct MaxPool2d {
+pub static AVG: OpDef = OpDef {
+    name: "avg_pool2d",
+    params: PARAMS,
+    has_weights: false,
+    build: |v| build(v, true),
+};
+
+pub struct Pool2d {
+    avg: bool,
     pool: (usize, usize),
     strides: (usize, usize),
     same: bool,
 }
 
-fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
+fn build(v: &Values, avg: bool) -> syn::Result<Box<dyn Op>> {
     let pool = v.pair("pool_size", Some((2, 2)))?;
-    Ok(Box::new(MaxPool2d {
+    Ok(Box::new(Pool2d {
+        avg,
         pool,
         // Keras: strides default to pool_size.
         strides: v.pair("strides", Some(pool))?,
@@ -42,14 +54,23 @@ fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
     }))
 }
 
-impl MaxPool2d {
+impl Pool2d {
+    fn name(&self) -> &'static str {
+        if self.avg {
+            "avg_pool2d"
+        } else {
+            "max_pool2d"
+        }
+    }
+
     fn geometry(&self, h: usize, w: usize) -> Result<Geometry, OpError> {
         let axis = |input: usize, k: usize, s: usize, name: &str| {
             window_out(input, k, s, self.same).or_else(|_| {
                 op_err(
                     Blame::Arg("pool_size"),
                     format!(
-                        "`max_pool2d` with `padding = valid`: the pool {name} {k} is more than the input {name} {input}, so the output would be empty; use `padding = same` or pool earlier"
+                        "`{}` with `padding = valid`: the pool {name} {k} is more than the input {name} {input}, so the output would be empty; use `padding = same` or pool earlier",
+                        self.name()
                     ),
                 )
             })
@@ -60,9 +81,9 @@ impl MaxPool2d {
     }
 }
 
-impl Op for MaxPool2d {
+impl Op for Pool2d {
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
-        let (h, w, c) = expect_hwc("max_pool2d", 0, &ops[0])?;
+        let (h, w, c) = expect_hwc(self.name(), 0, &ops[0])?;
         let ((oh, ow), _) = self.geometry(h, w)?;
         Ok(vec![oh, ow, c])
     }
@@ -71,13 +92,18 @@ impl Op for MaxPool2d {
         let rt = cx.rt;
         let s = &cx.in_shapes[0];
         let Ok((_, (ph, pw))) = self.geometry(s[0], s[1]) else {
-            return quote!(compile_error!("max_pool2d geometry changed after shape check"););
+            return quote!(compile_error!("pool geometry changed after shape check"););
         };
         let input = hwc_tokens(rt, s);
         let output = hwc_tokens(rt, cx.out_shape);
         let (kh, kw) = self.pool;
         let (sh, sw) = self.strides;
         let (x, out) = (&cx.inputs[0], cx.out);
+        let kernel = if self.avg {
+            quote!(avg_pool2d)
+        } else {
+            quote!(max_pool2d)
+        };
         quote! {
             const GEOM: #rt::ops::max_pool2d::Pool2dGeom = #rt::ops::max_pool2d::Pool2dGeom {
                 input: #input,
@@ -86,7 +112,7 @@ impl Op for MaxPool2d {
                 strides: (#sh, #sw),
                 pad: (#ph, #pw),
             };
-            #rt::ops::max_pool2d::max_pool2d(&GEOM, #x, #out);
+            #rt::ops::#kernel::#kernel(&GEOM, #x, #out);
         }
     }
 

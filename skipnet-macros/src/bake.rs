@@ -1,0 +1,198 @@
+//! Stage 5a (optional): weights baked in at compile time, from
+//! `#[weights = "file.safetensors"]`. The file is read and checked by the same
+//! loader `from_safetensors` uses (so the messages match and name the tensor),
+//! and kernels are packed by the runtime's own packing code, so the baked
+//! `static`s hold exactly what run-time loading would produce.
+
+use crate::codegen::Weight;
+use crate::diag::error;
+use crate::fuse::Fusions;
+use crate::graph::{Graph, ValueKind};
+use proc_macro2::Span;
+use syn::{Attribute, Expr, ExprLit, Lit, Meta};
+
+/// The `#[weights = "..."]` of a declaration.
+pub struct WeightsAttr {
+    /// As written.
+    pub path: String,
+    /// Resolved against `CARGO_MANIFEST_DIR`.
+    pub resolved: std::path::PathBuf,
+    pub span: Span,
+}
+
+/// Finds and validates `#[weights = "..."]` among a network's attributes.
+pub fn attr(attrs: &[Attribute]) -> syn::Result<Option<WeightsAttr>> {
+    let mut found: Option<WeightsAttr> = None;
+    for a in attrs.iter().filter(|a| a.path().is_ident("weights")) {
+        let lit = match &a.meta {
+            Meta::NameValue(nv) => match &nv.value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Some(s.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(lit) = lit else {
+            return Err(error(
+                a.pound_token.span,
+                "write the weights file as `#[weights = \"path/to/file.safetensors\"]` (a string, relative to the crate's Cargo.toml)",
+            ));
+        };
+        if found.is_some() {
+            return Err(error(lit.span(), "`#[weights = ...]` is given twice"));
+        }
+        let path = lit.value();
+        let rel = std::path::Path::new(&path);
+        let resolved = if rel.is_absolute() {
+            rel.to_path_buf()
+        } else {
+            match std::env::var_os("CARGO_MANIFEST_DIR") {
+                Some(dir) => std::path::Path::new(&dir).join(rel),
+                None => rel.to_path_buf(),
+            }
+        };
+        found = Some(WeightsAttr {
+            path,
+            resolved,
+            span: lit.span(),
+        });
+    }
+    Ok(found)
+}
+
+/// The stored values of every weight, in `weights` order.
+pub fn load(
+    attr: &WeightsAttr,
+    g: &Graph,
+    shapes: &[Vec<usize>],
+    fusions: &Fusions,
+    weights: &[(usize, Vec<Weight>)],
+) -> syn::Result<Vec<Vec<f32>>> {
+    let bytes = std::fs::read(&attr.resolved).map_err(|e| {
+        error(
+            attr.span,
+            format!(
+                "cannot read the weights file `{}`: {e} (a relative path starts at the directory of the crate's Cargo.toml)",
+                attr.path,
+            ),
+        )
+    })?;
+    let in_file =
+        |e: skipnet_runtime::Error| error(attr.span, format!("weights file `{}`: {e}", attr.path));
+    let mut file = skipnet_runtime::WeightFile::parse(&bytes).map_err(in_file)?;
+    let mut out = Vec::new();
+    for (id, ws) in weights {
+        let ValueKind::Node(n) = &g.values[*id].kind else {
+            continue;
+        };
+        let in_shapes: Vec<Vec<usize>> = n
+            .operands
+            .iter()
+            .map(|o| shapes[fusions.source(o.value).0].clone())
+            .collect();
+        let up = n
+            .operands
+            .first()
+            .map(|o| fusions.source(o.value).1)
+            .unwrap_or((1, 1));
+        for w in ws {
+            let raw = file.take_values(&w.name, &w.shape).map_err(in_file)?;
+            let var = w.name.rsplit('.').next().unwrap_or("");
+            let stored = match n.op.pack_now(var, &raw, &in_shapes, &shapes[*id], up) {
+                Some(p) => p,
+                None => raw,
+            };
+            out.push(stored);
+        }
+    }
+    file.finish().map_err(in_file)?;
+    Ok(out)
+}
+
+/// Little-endian bytes of `values`, for one byte-string literal.
+pub fn le_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    fn errors(ts: proc_macro2::TokenStream) -> Vec<String> {
+        match crate::expand(ts) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    // Unit tests run with CARGO_MANIFEST_DIR = skipnet-macros/, as a user
+    // crate's build would with its own directory.
+    #[test]
+    fn a_file_that_does_not_match_is_a_compile_error_naming_the_tensor() {
+        let e = errors(quote! {
+            #[weights = "../tests/fixtures/seed_unet/weights.safetensors"]
+            pub Net(x: [32, 32, 3]) -> out {
+                conv1 = conv2d(x, 16, 3, strides = 2, padding = same, activation = relu);
+                out   = conv2d(conv1, 4, 1);
+            }
+        });
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("weights file `../tests/fixtures/seed_unet/weights.safetensors`"),
+            "{e:?}"
+        );
+        assert!(e[0].contains("conv1.kernel"), "{e:?}");
+        assert!(
+            e[0].contains("[3, 3, 3, 16]") && e[0].contains("[3, 3, 3, 32]"),
+            "{e:?}"
+        );
+
+        let e = errors(quote! {
+            #[weights = "../tests/fixtures/seed_unet/weights.safetensors"]
+            pub Net(x: [32, 32, 3]) -> conv1 {
+                conv1 = conv2d(x, 32, 3, strides = 2, padding = same, activation = relu);
+            }
+        });
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("conv2.bias"),
+            "the first unused tensor is named: {e:?}"
+        );
+
+        let e = errors(quote! {
+            #[weights = "../tests/fixtures/seed_unet/io.safetensors"]
+            pub Net(x: [32, 32, 3]) -> conv1 {
+                conv1 = conv2d(x, 32, 3, strides = 2, padding = same, activation = relu);
+            }
+        });
+        assert!(e[0].contains("conv1.kernel"), "{e:?}");
+    }
+
+    #[test]
+    fn a_matching_file_bakes_packed_statics() {
+        let ts = crate::expand(quote! {
+            #[weights = "../tests/fixtures/seed_unet/weights.safetensors"]
+            pub Net(x: [32, 32, 3]) -> out {
+                conv1  = conv2d(x, 32, 3, strides = 2, padding = same, activation = relu);
+                conv2  = conv2d(conv1, 64, 3, strides = 2, padding = same, activation = relu);
+                conv3  = conv2d(conv2, 128, 3, strides = 2, padding = same, activation = relu);
+                conv4  = conv2d(conv3, 128, 3, strides = 2, padding = same, activation = relu);
+                up1    = conv2d(upsample2d(conv4, 2), 128, 3, padding = same, activation = relu);
+                merge1 = concat(conv3, up1);
+                up2    = conv2d(upsample2d(merge1, 2), 64, 3, padding = same, activation = relu);
+                merge2 = concat(conv2, up2);
+                up3    = conv2d(upsample2d(merge2, 2), 32, 3, padding = same, activation = relu);
+                merge3 = concat(conv1, up3);
+                up4    = conv2d(upsample2d(merge3, 2), 32, 3, padding = same);
+                out    = conv2d(up4, 3, 3, padding = same);
+            }
+        })
+        .unwrap()
+        .to_string();
+        assert!(ts.contains("pub const BAKED"), "BAKED constant");
+        assert!(ts.contains("include_bytes"), "rebuild tracking");
+        // 18 tensors (9 kernels + 9 biases) as 18 statics.
+        assert!(ts.contains("BAKED_17") && !ts.contains("BAKED_18"));
+    }
+}

@@ -1,0 +1,80 @@
+//! Weights baked in at compile time (`#[weights = "..."]`): `BAKED` is a
+//! `const`, usable in a `static`, and its `forward` equals the run-time-loaded
+//! network's bit for bit.
+
+mod common;
+use common::*;
+use skipnet::network;
+
+network! {
+    /// The seed U-Net with the Keras fixture's weights in static memory.
+    #[weights = "tests/fixtures/seed_unet/weights.safetensors"]
+    pub BakedUNet(x: [32, 32, 3]) -> out {
+        conv1  = conv2d(x, 32, 3, strides = 2, padding = same, activation = relu);
+        conv2  = conv2d(conv1, 64, 3, strides = 2, padding = same, activation = relu);
+        conv3  = conv2d(conv2, 128, 3, strides = 2, padding = same, activation = relu);
+        conv4  = conv2d(conv3, 128, 3, strides = 2, padding = same, activation = relu);
+        up1    = conv2d(upsample2d(conv4, 2), 128, 3, padding = same, activation = relu);
+        merge1 = concat(conv3, up1);
+        up2    = conv2d(upsample2d(merge1, 2), 64, 3, padding = same, activation = relu);
+        merge2 = concat(conv2, up2);
+        up3    = conv2d(upsample2d(merge2, 2), 32, 3, padding = same, activation = relu);
+        merge3 = concat(conv1, up3);
+        up4    = conv2d(upsample2d(merge3, 2), 32, 3, padding = same);
+        out    = conv2d(up4, 3, 3, padding = same);
+    }
+}
+
+network! {
+    #[weights = "tests/fixtures/apes_block_net/weights.safetensors"]
+    pub BakedApes(x: [64, 64, 16]) -> gap {
+        stem     = conv2d(x, 32, 3, padding = same, activation = relu);
+        b1_conv3 = conv2d(stem, 32, 3, padding = same, activation = relu);
+        b1_conv1 = conv2d(stem, 32, 1, padding = same);
+        pool1    = max_pool2d(relu(add(b1_conv3, b1_conv1)), 2);
+        b2_conv3 = conv2d(pool1, 64, 3, padding = same, activation = relu);
+        b2_conv1 = conv2d(pool1, 64, 1, padding = same);
+        pool2    = max_pool2d(relu(add(b2_conv3, b2_conv1)), 2);
+        b3_conv3a = conv2d(pool2, 64, 3, padding = same, activation = relu);
+        b3_conv3b = conv2d(b3_conv3a, 64, 3, padding = same);
+        pool3    = max_pool2d(relu(add(b3_conv3b, pool2)), 2);
+        head     = conv2d(pool3, 10, 1, padding = same);
+        gap      = global_avg_pool2d(head);
+    }
+}
+
+static NET: BakedUNet = BakedUNet::BAKED;
+
+#[test]
+fn baked_forward_equals_loaded_forward_bit_for_bit() {
+    let loaded = SkipUNet::from_safetensors(&fixture("seed_unet", "weights.safetensors")).unwrap();
+    let io = fixture("seed_unet", "io.safetensors");
+    let x = io_tensor::<3072>(&io, "x", &[32, 32, 3]);
+    let y = io_tensor::<3072>(&io, "y", &[32, 32, 3]);
+    let mut ws_a = SkipUNet::workspace();
+    let mut ws_b = BakedUNet::workspace();
+    let a = loaded.forward(&mut ws_a, &x);
+    let b = NET.forward(&mut ws_b, &x);
+    assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+    assert!(max_abs_diff(b, &y[..]) <= 1e-4);
+
+    let loaded =
+        ApesBlockNet::from_safetensors(&fixture("apes_block_net", "weights.safetensors")).unwrap();
+    let io = fixture("apes_block_net", "io.safetensors");
+    let x = io_tensor::<65536>(&io, "x", &[64, 64, 16]);
+    let mut ws_a = ApesBlockNet::workspace();
+    let mut ws_b = BakedApes::workspace();
+    let a = *loaded.forward(&mut ws_a, &x);
+    let b = *BakedApes::BAKED.forward(&mut ws_b, &x);
+    assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+}
+
+#[test]
+fn baked_network_runs_from_a_static_workspace() {
+    static WS: skipnet::StaticWorkspace<{ BakedUNet::ARENA_LEN }, BakedUNet> =
+        skipnet::StaticWorkspace::new();
+    let ws = WS.take().expect("first take");
+    let y = NET.forward(ws, &[0.5; 3072]);
+    assert!(y.iter().all(|v| v.is_finite()));
+    assert!(WS.take().is_none());
+}
