@@ -87,6 +87,21 @@ fn zoo_matches_keras() {
 }
 
 #[test]
+fn decoder_matches_keras() {
+    let net = Decoder::from_safetensors(&fixture("decoder", "weights.safetensors")).unwrap();
+    let io = fixture("decoder", "io.safetensors");
+    let x = io_tensor::<384>(&io, "x0", &[8, 8, 6]);
+    let skip = io_tensor::<1024>(&io, "x1", &[16, 16, 4]);
+    let y0 = io_tensor::<2520>(&io, "y0", &[14, 15, 12]);
+    let y1 = io_tensor::<5202>(&io, "y1", &[34, 51, 3]);
+    let mut ws = Decoder::workspace();
+    let (u, w) = net.forward(&mut ws, &x, &skip);
+    let err = max_abs_diff(u, &y0[..]).max(max_abs_diff(w, &y1[..]));
+    println!("decoder max abs error {err:e}");
+    assert!(err <= TOL, "max abs error {err}");
+}
+
+#[test]
 fn arena_reuses_memory() {
     for (name, arena, naive, bound) in [
         (
@@ -119,7 +134,18 @@ fn arena_reuses_memory() {
             Heads::NAIVE_ARENA_LEN,
             Heads::LIVE_SET_BOUND,
         ),
-        ("zoo", Zoo::ARENA_LEN, Zoo::NAIVE_ARENA_LEN, Zoo::LIVE_SET_BOUND),
+        (
+            "zoo",
+            Zoo::ARENA_LEN,
+            Zoo::NAIVE_ARENA_LEN,
+            Zoo::LIVE_SET_BOUND,
+        ),
+        (
+            "decoder",
+            Decoder::ARENA_LEN,
+            Decoder::NAIVE_ARENA_LEN,
+            Decoder::LIVE_SET_BOUND,
+        ),
     ] {
         println!("{name}: ARENA_LEN {arena}, naive sum {naive}, live-set bound {bound}");
         assert!(arena >= bound, "{name}: plan below the lower bound");

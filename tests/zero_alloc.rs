@@ -91,6 +91,14 @@ fn forward_makes_zero_allocations() {
         net_sum(a) + net_sum(b)
     });
     assert_eq!(n, 0, "Zoo::forward allocated {n} times");
+
+    let dec = Decoder::from_safetensors(&fixture("decoder", "weights.safetensors")).unwrap();
+    let mut ws = Decoder::workspace();
+    let (n, _) = allocations_during(|| {
+        let (a, b) = dec.forward(&mut ws, &[0.5; 384], &[-0.5; 1024]);
+        net_sum(a) + net_sum(b)
+    });
+    assert_eq!(n, 0, "Decoder::forward allocated {n} times");
 }
 
 fn net_sum(y: &[f32]) -> f32 {

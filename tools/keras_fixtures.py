@@ -157,8 +157,26 @@ def zoo():
     return keras.Model(x, [seg, cls], name="zoo")
 
 
+def decoder():
+    """Two inputs, two outputs: depthwise convs (depth multiplier, stride 2,
+    an upsample folded into one), transposed convs (`same` stride 2, `valid`
+    with kernel > stride and kernel < stride) and a skip concat."""
+    x = keras.Input((8, 8, 6), name="x")
+    skip = keras.Input((16, 16, 4), name="skip")
+    d = layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2, activation="relu", name="d")(x)   # 8x8x12
+    t = layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu", name="t")(d)          # 16x16x8
+    m = layers.Concatenate(name="m")([t, skip])                                                          # 16x16x12
+    e = layers.DepthwiseConv2D(3, strides=2, padding="same", name="e")(m)                                # 8x8x12
+    u = layers.DepthwiseConv2D((3, 2), depth_multiplier=1, use_bias=False, name="u")(
+        layers.UpSampling2D(2)(e))                                                                        # 14x15x12
+    v = layers.Conv2DTranspose(5, 3, strides=2, name="v")(e)                                              # 17x17x5
+    w = layers.Conv2DTranspose(3, (1, 2), strides=(2, 3), activation="tanh", name="w")(v)               # 34x51x3
+    return keras.Model([x, skip], [u, w], name="decoder")
+
+
 NETS = {"seed_unet": seed_unet, "apes_net": apes_net, "corner": corner,
-        "apes_block_net": apes_block_net, "heads": heads, "zoo": zoo}
+        "apes_block_net": apes_block_net, "heads": heads, "zoo": zoo,
+        "decoder": decoder}
 
 
 # ------------------------------------------------------------------ export

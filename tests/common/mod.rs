@@ -107,6 +107,19 @@ network! {
     }
 }
 
+network! {
+    /// Two inputs, two outputs: depthwise and transposed convolutions.
+    pub Decoder(x: [8, 8, 6], skip: [16, 16, 4]) -> (u, w) {
+        d = depthwise_conv2d(x, 3, padding = same, depth_multiplier = 2, activation = relu);
+        t = conv2d_transpose(d, 8, 3, strides = 2, padding = same, activation = relu);
+        m = concat(t, skip);
+        e = depthwise_conv2d(m, 3, strides = 2, padding = same);
+        u: [14, 15, 12] = depthwise_conv2d(upsample2d(e, 2), (3, 2), use_bias = false);
+        v: [17, 17, 5] = conv2d_transpose(e, 5, 3, strides = 2);
+        w: [34, 51, 3] = conv2d_transpose(v, 3, (1, 2), strides = (2, 3), activation = tanh);
+    }
+}
+
 pub fn fixture(name: &str, file: &str) -> Vec<u8> {
     let path = format!(
         "{}/tests/fixtures/{name}/{file}",

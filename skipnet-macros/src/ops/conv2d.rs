@@ -46,19 +46,23 @@ pub static DEF: OpDef = OpDef {
     build,
 };
 
+#[derive(Clone)]
 pub struct Conv2d {
-    filters: usize,
-    kernel: (usize, usize),
-    strides: (usize, usize),
-    same: bool,
-    dilation: (usize, usize),
-    groups: usize,
-    activation: Act,
-    use_bias: bool,
+    /// The op as the user wrote it, for messages (`conv2d`, `depthwise_conv2d`).
+    pub(super) name: &'static str,
+    pub(super) filters: usize,
+    pub(super) kernel: (usize, usize),
+    pub(super) strides: (usize, usize),
+    pub(super) same: bool,
+    pub(super) dilation: (usize, usize),
+    pub(super) groups: usize,
+    pub(super) activation: Act,
+    pub(super) use_bias: bool,
 }
 
 fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
     let c = Conv2d {
+        name: "conv2d",
         filters: v.positive("filters", None)?,
         kernel: v.pair("kernel_size", None)?,
         strides: v.pair("strides", Some((1, 1)))?,
@@ -88,7 +92,7 @@ fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
 
 impl Conv2d {
     /// Output size and leading pad along H and W.
-    fn geometry(&self, h: usize, w: usize) -> Result<Geometry, OpError> {
+    pub(super) fn geometry(&self, h: usize, w: usize) -> Result<Geometry, OpError> {
         let axis = |input: usize, k: usize, s: usize, d: usize, name: &str| {
             let span = (k - 1).checked_mul(d).and_then(|v| v.checked_add(1));
             let Some(span) = span else {
@@ -106,7 +110,8 @@ impl Conv2d {
                 op_err(
                     Blame::Arg("kernel_size"),
                     format!(
-                        "`conv2d` with `padding = valid`: the {what} more than the input {name} {input}; use `padding = same` or a smaller kernel"
+                        "`{}` with `padding = valid`: the {what} more than the input {name} {input}; use `padding = same` or a smaller kernel",
+                        self.name
                     ),
                 )
             })
@@ -119,7 +124,7 @@ impl Conv2d {
 
 impl Op for Conv2d {
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
-        let (h, w, c) = expect_hwc("conv2d", 0, &ops[0])?;
+        let (h, w, c) = expect_hwc(self.name, 0, &ops[0])?;
         if !c.is_multiple_of(self.groups) {
             return op_err(
                 Blame::Arg("groups"),

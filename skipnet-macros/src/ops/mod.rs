@@ -13,7 +13,9 @@ mod activation;
 mod add;
 mod concat;
 mod conv2d;
+mod conv2d_transpose;
 mod dense;
+mod depthwise_conv2d;
 mod flatten;
 mod global_pool2d;
 mod merge;
@@ -24,6 +26,8 @@ mod upsample2d;
 /// Every op the language knows, by name.
 pub static OPS: &[&OpDef] = &[
     &conv2d::DEF,
+    &conv2d_transpose::DEF,
+    &depthwise_conv2d::DEF,
     &pool2d::MAX,
     &pool2d::AVG,
     &upsample2d::DEF,
@@ -54,14 +58,7 @@ pub static OPS: &[&OpDef] = &[
 
 /// Ops of DSL.md §2 not implemented yet: named in the error so users know the
 /// name is right and support is coming, rather than "unknown op".
-pub static PLANNED: &[&str] = &[
-    "conv2d_transpose",
-    "depthwise_conv2d",
-    "separable_conv2d",
-    "batch_norm",
-    "leaky_relu",
-    "dropout",
-];
+pub static PLANNED: &[&str] = &["separable_conv2d", "batch_norm", "leaky_relu", "dropout"];
 
 pub fn lookup(name: &str) -> Option<&'static OpDef> {
     OPS.iter().copied().find(|d| d.name == name)

@@ -10,6 +10,7 @@ pub mod add;
 pub mod avg_pool2d;
 pub mod concat;
 pub mod conv2d;
+pub mod conv2d_transpose;
 pub mod dense;
 pub mod global_pool2d;
 pub mod max_pool2d;

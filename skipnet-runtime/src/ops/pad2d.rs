@@ -41,7 +41,10 @@ mod tests {
         let p = Hwc { h: 3, w: 4, c: 1 };
         let mut padded = [9.0; 12];
         shift2d(i, p, 1, 2, &[1.0, 2.0, 3.0, 4.0], &mut padded);
-        assert_eq!(padded, [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 3.0, 4.0]);
+        assert_eq!(
+            padded,
+            [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 3.0, 4.0]
+        );
         let mut back = [0.0; 4];
         shift2d(p, i, -1, -2, &padded, &mut back);
         assert_eq!(back, [1.0, 2.0, 3.0, 4.0]);
