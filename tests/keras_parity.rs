@@ -102,6 +102,18 @@ fn decoder_matches_keras() {
 }
 
 #[test]
+fn resnet_bn_matches_keras() {
+    let net = ResNetBn::from_safetensors(&fixture("resnet_bn", "weights.safetensors")).unwrap();
+    let io = fixture("resnet_bn", "io.safetensors");
+    let x = io_tensor::<12288>(&io, "x", &[64, 64, 3]);
+    let y = io_tensor::<10>(&io, "y", &[10]);
+    let mut ws = ResNetBn::workspace();
+    let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+    println!("resnet_bn max abs error {err:e}");
+    assert!(err <= TOL, "max abs error {err}");
+}
+
+#[test]
 fn arena_reuses_memory() {
     for (name, arena, naive, bound) in [
         (
@@ -139,6 +151,12 @@ fn arena_reuses_memory() {
             Zoo::ARENA_LEN,
             Zoo::NAIVE_ARENA_LEN,
             Zoo::LIVE_SET_BOUND,
+        ),
+        (
+            "resnet_bn",
+            ResNetBn::ARENA_LEN,
+            ResNetBn::NAIVE_ARENA_LEN,
+            ResNetBn::LIVE_SET_BOUND,
         ),
         (
             "decoder",

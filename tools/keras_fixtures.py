@@ -174,9 +174,39 @@ def decoder():
     return keras.Model([x, skip], [u, w], name="decoder")
 
 
+def resnet_bn():
+    """The anchor `resnet_like_224` (ResNet-18 topology) with BatchNormalization
+    after every conv, at 64x64x3 and 1/8 of the widths (8, 16, 32, 64) so the
+    fixture stays small; plus leaky_relu and dropout before the classifier."""
+    x = keras.Input((64, 64, 3), name="x")
+    h = conv("conv1", 8, 7, strides=2, padding="same")(x)
+    h = layers.ReLU()(layers.BatchNormalization(name="bn1")(h))                        # 32
+    h = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(h)             # 16
+    f_in = 8
+    for s_, f in enumerate((8, 16, 32, 64), start=1):
+        for blk in range(2):
+            stride = 2 if (s_ > 1 and blk == 0) else 1
+            p = f"s{s_}b{blk + 1}"
+            y = conv(f"{p}.conv1", f, 3, strides=stride, padding="same")(h)
+            y = layers.ReLU()(layers.BatchNormalization(name=f"{p}.bn1")(y))
+            y = conv(f"{p}.conv2", f, 3, padding="same")(y)
+            y = layers.BatchNormalization(name=f"{p}.bn2")(y)
+            if stride != 1 or f_in != f:
+                sc = conv(f"{p}.proj", f, 1, strides=stride, padding="same")(h)
+                sc = layers.BatchNormalization(name=f"{p}.bnp")(sc)
+            else:
+                sc = h
+            h = layers.ReLU()(layers.Add(name=f"{p}_add")([y, sc]))
+            f_in = f
+    g = layers.GlobalAveragePooling2D(name="gap")(h)
+    g = layers.Dropout(0.25, name="drop")(layers.LeakyReLU(0.1, name="leaky")(g))
+    out = layers.Dense(10, name="fc")(g)
+    return keras.Model(x, out, name="resnet_bn")
+
+
 NETS = {"seed_unet": seed_unet, "apes_net": apes_net, "corner": corner,
         "apes_block_net": apes_block_net, "heads": heads, "zoo": zoo,
-        "decoder": decoder}
+        "decoder": decoder, "resnet_bn": resnet_bn}
 
 
 # ------------------------------------------------------------------ export
@@ -190,6 +220,12 @@ def init_weights(model: keras.Model, seed: int) -> None:
                 val = rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
             elif w.name == "bias":
                 val = rng.uniform(-0.1, 0.1, size=shape)
+            elif w.name in ("gamma", "moving_variance"):
+                val = rng.uniform(0.5, 1.5, size=shape)
+            elif w.name == "beta":
+                val = rng.uniform(-0.1, 0.1, size=shape)
+            elif w.name == "moving_mean":
+                val = rng.standard_normal(shape) * 0.1
             else:
                 raise ValueError(f"unexpected variable {layer.name}.{w.name}")
             w.assign(val.astype(np.float32))

@@ -57,9 +57,18 @@ pub enum Expr {
     Name(Ident),
     Call(Call),
     Int(IntLit),
+    /// A number with a decimal point or exponent (`0.3`, `1e-3`), for
+    /// arguments such as `alpha` and `epsilon`.
+    Float(FloatLit),
     Bool(LitBool),
     /// `(a, b)`
     Tuple(Vec<Expr>, Loc),
+}
+
+#[derive(Clone, Copy)]
+pub struct FloatLit {
+    pub value: f64,
+    pub loc: Loc,
 }
 
 #[derive(Clone)]
@@ -88,6 +97,7 @@ impl Expr {
             Expr::Name(i) => Loc::at(i.span()),
             Expr::Call(c) => c.loc,
             Expr::Int(i) => i.loc,
+            Expr::Float(f) => f.loc,
             Expr::Bool(b) => Loc::at(b.span),
             Expr::Tuple(_, s) => *s,
         }
@@ -328,6 +338,23 @@ fn parse_shape(input: ParseStream) -> syn::Result<ShapeLit> {
     })
 }
 
+fn float_lit(l: &syn::LitFloat) -> syn::Result<FloatLit> {
+    if !l.suffix().is_empty() && l.suffix() != "f32" && l.suffix() != "f64" {
+        return Err(error(
+            l.span(),
+            format!("`{l}`: write a plain number such as `0.3`"),
+        ));
+    }
+    let value: f64 = l.base10_parse()?;
+    if !value.is_finite() {
+        return Err(error(l.span(), format!("`{l}` is not a finite number")));
+    }
+    Ok(FloatLit {
+        value,
+        loc: Loc::at(l.span()),
+    })
+}
+
 fn int_lit(l: &LitInt, negative: bool) -> syn::Result<IntLit> {
     let v: i128 = l.base10_parse().map_err(|_| {
         syn::Error::new(l.span(), format!("`{l}` is not an integer skipnet can use"))
@@ -369,6 +396,17 @@ fn parse_stmt(input: ParseStream) -> syn::Result<Stmt> {
 }
 
 fn parse_expr(input: ParseStream) -> syn::Result<Expr> {
+    if input.peek(Token![-]) && input.peek2(syn::LitFloat) {
+        let minus = input.parse::<Token![-]>()?;
+        let lit: syn::LitFloat = input.parse()?;
+        let mut f = float_lit(&lit)?;
+        f.value = -f.value;
+        f.loc = Loc {
+            start: minus.span,
+            end: lit.span(),
+        };
+        return Ok(Expr::Float(f));
+    }
     if input.peek(Token![-]) {
         let minus = input.parse::<Token![-]>()?;
         let lit: LitInt = input.parse()?;
@@ -434,10 +472,7 @@ fn parse_expr(input: ParseStream) -> syn::Result<Expr> {
     }
     if input.peek(syn::LitFloat) {
         let f: syn::LitFloat = input.parse()?;
-        return Err(error(
-            f.span(),
-            format!("`{f}`: skipnet takes integers here; write it without a decimal point"),
-        ));
+        return Ok(Expr::Float(float_lit(&f)?));
     }
     if input.peek(syn::LitStr) {
         let s: syn::LitStr = input.parse()?;

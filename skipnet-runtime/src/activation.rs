@@ -35,16 +35,17 @@ impl Activation {
             Activation::Sigmoid => v.iter_mut().for_each(|x| *x = sigmoid(*x)),
             Activation::Tanh => v.iter_mut().for_each(|x| *x = libm::tanhf(*x)),
             Activation::Relu6 => v.iter_mut().for_each(|x| *x = relu6(*x)),
+            // `x <= 0` is false for NaN, which then passes through unchanged.
             Activation::Elu => v.iter_mut().for_each(|x| {
-                if !(*x > 0.0) {
+                if *x <= 0.0 {
                     *x = libm::expm1f(*x)
                 }
             }),
             Activation::HardSigmoid => v.iter_mut().for_each(|x| *x = relu6(*x + 3.0) / 6.0),
             Activation::Swish => v.iter_mut().for_each(|x| *x *= sigmoid(*x)),
-            Activation::Gelu => v
-                .iter_mut()
-                .for_each(|x| *x = 0.5 * *x * (1.0 + libm::erff(*x * core::f32::consts::FRAC_1_SQRT_2))),
+            Activation::Gelu => v.iter_mut().for_each(|x| {
+                *x = 0.5 * *x * (1.0 + libm::erff(*x * core::f32::consts::FRAC_1_SQRT_2))
+            }),
         }
     }
 }
@@ -61,14 +62,8 @@ fn relu(x: f32) -> f32 {
 
 #[inline(always)]
 fn relu6(x: f32) -> f32 {
-    // NaN fails both comparisons and propagates.
-    if x < 0.0 {
-        0.0
-    } else if x > 6.0 {
-        6.0
-    } else {
-        x
-    }
+    // `clamp` propagates NaN, as TF does.
+    x.clamp(0.0, 6.0)
 }
 
 #[inline(always)]

@@ -198,7 +198,8 @@ mod header {
 
     /// safetensors' limit on the header size.
     const MAX_HEADER: u64 = 100_000_000;
-    /// serde_json's nesting limit (deeper is invalid for both).
+    /// serde_json's limit on nested arrays and objects (deeper is invalid
+    /// for both).
     const MAX_DEPTH: usize = 128;
 
     enum Json {
@@ -257,12 +258,14 @@ mod header {
             }
         }
 
+        /// A value inside `depth` arrays and objects.
         fn value(&mut self, depth: usize) -> Option<Json> {
-            if depth > MAX_DEPTH {
+            self.ws();
+            let c = self.peek()?;
+            if matches!(c, b'{' | b'[') && depth >= MAX_DEPTH {
                 return None;
             }
-            self.ws();
-            match self.peek()? {
+            match c {
                 b'{' => {
                     self.i += 1;
                     let mut items = Vec::new();

@@ -120,6 +120,44 @@ network! {
     }
 }
 
+network! {
+    /// ResNet-18's basic block with a projection shortcut.
+    block down(x, filters) {
+        conv1 = conv2d(x, filters, 3, strides = 2, padding = same);
+        bn1 = batch_norm(conv1);
+        conv2 = conv2d(relu(bn1), filters, 3, padding = same);
+        bn2 = batch_norm(conv2);
+        proj = conv2d(x, filters, 1, strides = 2, padding = same);
+        bnp = batch_norm(proj);
+        return relu(add(bn2, bnp));
+    }
+    /// ResNet-18's basic block with an identity shortcut.
+    block same(x, filters) {
+        conv1 = conv2d(x, filters, 3, padding = same);
+        bn1 = batch_norm(conv1);
+        conv2 = conv2d(relu(bn1), filters, 3, padding = same);
+        bn2 = batch_norm(conv2);
+        return relu(add(bn2, x));
+    }
+    /// The anchor resnet_like_224 with batch norm, 64x64 and 1/8 widths.
+    pub ResNetBn(x: [64, 64, 3]) -> fc {
+        conv1 = conv2d(x, 8, 7, strides = 2, padding = same);
+        bn1 = batch_norm(conv1);
+        pool1 = max_pool2d(relu(bn1), 3, strides = 2, padding = same);
+        s1b1 = same(pool1, 8);
+        s1b2 = same(s1b1, 8);
+        s2b1 = down(s1b2, 16);
+        s2b2 = same(s2b1, 16);
+        s3b1 = down(s2b2, 32);
+        s3b2 = same(s3b1, 32);
+        s4b1 = down(s3b2, 64);
+        s4b2 = same(s4b1, 64);
+        leaky = leaky_relu(global_avg_pool2d(s4b2), alpha = 0.1);
+        drop = dropout(leaky, 0.25);
+        fc = dense(drop, 10);
+    }
+}
+
 pub fn fixture(name: &str, file: &str) -> Vec<u8> {
     let path = format!(
         "{}/tests/fixtures/{name}/{file}",

@@ -93,3 +93,80 @@ impl Op for Activation {
         quote!(#rt::ops::activation::activation(#act, #x, #out);)
     }
 }
+
+/// `leaky_relu(x, alpha = 0.3)`: Keras `LeakyReLU` (its Keras 3 name for the
+/// slope, `negative_slope`, is accepted too).
+pub static LEAKY_RELU: OpDef = OpDef {
+    name: "leaky_relu",
+    params: &[
+        Param {
+            name: "x",
+            kind: Kind::Tensor,
+        },
+        Param {
+            name: "alpha",
+            kind: Kind::Optional,
+        },
+        Param {
+            name: "negative_slope",
+            kind: Kind::Optional,
+        },
+    ],
+    has_weights: false,
+    build: |v| {
+        if v.values.contains_key("alpha") && v.values.contains_key("negative_slope") {
+            return Err(error(
+                v.loc("negative_slope"),
+                "give the slope of `leaky_relu` once: `alpha` and `negative_slope` are the same argument",
+            ));
+        }
+        let name = if v.values.contains_key("negative_slope") {
+            "negative_slope"
+        } else {
+            "alpha"
+        };
+        let alpha = v.float(name, 0.3, 0.0..=f64::MAX, "a non-negative number")?;
+        Ok(Box::new(LeakyRelu(alpha as f32)))
+    },
+};
+
+pub struct LeakyRelu(f32);
+
+impl Op for LeakyRelu {
+    fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
+        Ok(ops[0].shape.to_vec())
+    }
+
+    fn emit(&self, cx: &EmitCtx) -> TokenStream {
+        let rt = cx.rt;
+        let alpha = self.0;
+        let (x, out) = (&cx.inputs[0], cx.out);
+        quote!(#rt::ops::activation::leaky_relu(#alpha, #x, #out);)
+    }
+
+    fn describe(&self) -> String {
+        format!("alpha {}", self.0)
+    }
+}
+
+/// `dropout(x, rate)`: Keras `Dropout`, the identity at inference (kept so a
+/// port stays line by line with its Keras model).
+pub static DROPOUT: OpDef = OpDef {
+    name: "dropout",
+    params: &[
+        Param {
+            name: "x",
+            kind: Kind::Tensor,
+        },
+        Param {
+            name: "rate",
+            kind: Kind::Optional,
+        },
+    ],
+    has_weights: false,
+    build: |v| {
+        // Keras requires 0 <= rate < 1; checked so a port stays faithful.
+        v.float("rate", 0.5, 0.0..=0.999_999_9, "in [0, 1)")?;
+        Ok(Box::new(Activation(Act::Linear)))
+    },
+};

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 mod activation;
 mod add;
+mod batch_norm;
 mod concat;
 mod conv2d;
 mod conv2d_transpose;
@@ -47,6 +48,9 @@ pub static OPS: &[&OpDef] = &[
     &activation::SWISH,
     &activation::GELU,
     &activation::SOFTMAX,
+    &activation::LEAKY_RELU,
+    &activation::DROPOUT,
+    &batch_norm::DEF,
     &merge::SUBTRACT,
     &merge::MULTIPLY,
     &merge::AVERAGE,
@@ -58,7 +62,7 @@ pub static OPS: &[&OpDef] = &[
 
 /// Ops of DSL.md §2 not implemented yet: named in the error so users know the
 /// name is right and support is coming, rather than "unknown op".
-pub static PLANNED: &[&str] = &["separable_conv2d", "batch_norm", "leaky_relu", "dropout"];
+pub static PLANNED: &[&str] = &["separable_conv2d"];
 
 pub fn lookup(name: &str) -> Option<&'static OpDef> {
     OPS.iter().copied().find(|d| d.name == name)
@@ -255,6 +259,13 @@ impl Values<'_> {
                     ),
                 )),
             },
+            Expr::Float(f) => Err(error(
+                f.loc,
+                format!(
+                    "`{}` of `{}` must be an integer, found `{}`; write it without a decimal point",
+                    name, self.op, f.value
+                ),
+            )),
             other => Err(error(
                 other.loc(),
                 format!("`{}` of `{}` must be an integer", name, self.op),
@@ -375,6 +386,37 @@ impl Values<'_> {
                 ))
             }
         }
+    }
+
+    /// A number in `range` (integers are accepted too); `default` when absent.
+    pub fn float(
+        &self,
+        name: &str,
+        default: f64,
+        range: std::ops::RangeInclusive<f64>,
+        what: &str,
+    ) -> syn::Result<f64> {
+        let (v, loc) = match self.values.get(name) {
+            None => return Ok(default),
+            Some(Expr::Float(f)) => (f.value, f.loc),
+            Some(Expr::Int(i)) => (i.value as f64, i.loc),
+            Some(e) => {
+                return Err(error(
+                    e.loc(),
+                    format!(
+                        "`{name}` of `{}` must be a number such as `{default}`",
+                        self.op
+                    ),
+                ))
+            }
+        };
+        if !range.contains(&v) {
+            return Err(error(
+                loc,
+                format!("`{name}` of `{}` must be {what}, found `{v}`", self.op),
+            ));
+        }
+        Ok(v)
     }
 
     /// `true` or `false`; `default` when absent.

@@ -8,6 +8,7 @@
 pub mod activation;
 pub mod add;
 pub mod avg_pool2d;
+pub mod batch_norm;
 pub mod concat;
 pub mod conv2d;
 pub mod conv2d_transpose;

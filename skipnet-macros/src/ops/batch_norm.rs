@@ -1,0 +1,67 @@
+//! `batch_norm(x, epsilon = 0.001)`: Keras `BatchNormalization` in inference
+//! form, on the last axis, with Keras 3's variables `gamma`, `beta`,
+//! `moving_mean`, `moving_variance` (each `[C]`).
+
+use super::*;
+
+pub static DEF: OpDef = OpDef {
+    name: "batch_norm",
+    params: &[
+        Param {
+            name: "x",
+            kind: Kind::Tensor,
+        },
+        Param {
+            name: "epsilon",
+            kind: Kind::Optional,
+        },
+    ],
+    has_weights: true,
+    build: |v| {
+        let eps = v.float("epsilon", 0.001, 0.0..=f64::MAX, "a non-negative number")?;
+        Ok(Box::new(BatchNorm {
+            epsilon: eps as f32,
+        }))
+    },
+};
+
+pub struct BatchNorm {
+    epsilon: f32,
+}
+
+impl Op for BatchNorm {
+    fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
+        if ops[0].shape.is_empty() {
+            return op_err(
+                Blame::Operand(0),
+                "`batch_norm` needs a tensor with channels",
+            );
+        }
+        Ok(ops[0].shape.to_vec())
+    }
+
+    fn weights(&self, ins: &[&[usize]]) -> Vec<WeightSpec> {
+        let c = ins[0].last().copied().unwrap_or(0);
+        ["gamma", "beta", "moving_mean", "moving_variance"]
+            .into_iter()
+            .map(|var| WeightSpec {
+                var,
+                shape: vec![c],
+            })
+            .collect()
+    }
+
+    fn emit(&self, cx: &EmitCtx) -> TokenStream {
+        let rt = cx.rt;
+        let c = cx.in_shapes[0].last().copied().unwrap_or(0);
+        let eps = self.epsilon;
+        let (x, out) = (&cx.inputs[0], cx.out);
+        let w = cx.weights;
+        let (g, b, m, v) = (&w[0], &w[1], &w[2], &w[3]);
+        quote!(#rt::ops::batch_norm::batch_norm(#c, #eps, #g, #b, #m, #v, #x, #out);)
+    }
+
+    fn describe(&self) -> String {
+        format!("eps {}", self.epsilon)
+    }
+}
