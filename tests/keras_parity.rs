@@ -114,6 +114,18 @@ fn resnet_bn_matches_keras() {
 }
 
 #[test]
+fn bilinear_matches_keras() {
+    let net = Bilinear::from_safetensors(&fixture("bilinear", "weights.safetensors")).unwrap();
+    let io = fixture("bilinear", "io.safetensors");
+    let x = io_tensor::<60>(&io, "x", &[5, 4, 3]);
+    let y = io_tensor::<960>(&io, "y", &[30, 8, 4]);
+    let mut ws = Bilinear::workspace();
+    let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+    println!("bilinear max abs error {err:e}");
+    assert!(err <= TOL, "max abs error {err}");
+}
+
+#[test]
 fn arena_reuses_memory() {
     for (name, arena, naive, bound) in [
         (

@@ -204,9 +204,19 @@ def resnet_bn():
     return keras.Model(x, out, name="resnet_bn")
 
 
+def bilinear():
+    """Bilinear upsampling (TF half-pixel centres) by (2, 2) and (3, 1), into a conv."""
+    x = keras.Input((5, 4, 3), name="x")
+    a = layers.UpSampling2D(2, interpolation="bilinear", name="a")(x)                  # 10x8x3
+    b = conv("b", 4, 3, padding="same", activation="relu")(a)
+    out = layers.UpSampling2D((3, 1), interpolation="bilinear", name="out")(b)          # 30x8x4
+    return keras.Model(x, out, name="bilinear")
+
+
 NETS = {"seed_unet": seed_unet, "apes_net": apes_net, "corner": corner,
         "apes_block_net": apes_block_net, "heads": heads, "zoo": zoo,
-        "decoder": decoder, "resnet_bn": resnet_bn}
+        "decoder": decoder, "resnet_bn": resnet_bn,
+        "bilinear": bilinear}
 
 
 # ------------------------------------------------------------------ export

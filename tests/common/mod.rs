@@ -158,6 +158,15 @@ network! {
     }
 }
 
+network! {
+    /// Bilinear upsampling (TensorFlow's half-pixel centres).
+    pub Bilinear(x: [5, 4, 3]) -> out {
+        a   = upsample2d(x, 2, interpolation = bilinear);
+        b   = conv2d(a, 4, 3, padding = same, activation = relu);
+        out = upsample2d(b, (3, 1), interpolation = bilinear);
+    }
+}
+
 pub fn fixture(name: &str, file: &str) -> Vec<u8> {
     let path = format!(
         "{}/tests/fixtures/{name}/{file}",

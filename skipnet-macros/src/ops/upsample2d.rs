@@ -1,4 +1,5 @@
-//! `upsample2d`: Keras `UpSampling2D` (nearest).
+//! `upsample2d`: Keras `UpSampling2D` (`nearest`, folded into conv consumers,
+//! or `bilinear`).
 
 use super::*;
 
@@ -24,17 +25,13 @@ pub static DEF: OpDef = OpDef {
 
 pub struct Upsample2d {
     size: (usize, usize),
+    bilinear: bool,
 }
 
 fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
     let size = v.pair("size", Some((2, 2)))?;
-    if v.choice("interpolation", &["nearest", "bilinear"], "nearest")? == "bilinear" {
-        return Err(error(
-            v.loc("interpolation"),
-            "`upsample2d` with `interpolation = bilinear` is not supported yet; use `nearest`",
-        ));
-    }
-    Ok(Box::new(Upsample2d { size }))
+    let bilinear = v.choice("interpolation", &["nearest", "bilinear"], "nearest")? == "bilinear";
+    Ok(Box::new(Upsample2d { size, bilinear }))
 }
 
 impl Op for Upsample2d {
@@ -51,14 +48,19 @@ impl Op for Upsample2d {
         let input = hwc_tokens(rt, &cx.in_shapes[0]);
         let (sh, sw) = self.size;
         let (x, out) = (&cx.inputs[0], cx.out);
+        if self.bilinear {
+            return quote!(#rt::ops::upsample2d::upsample2d_bilinear(#input, (#sh, #sw), #x, #out););
+        }
         quote!(#rt::ops::upsample2d::upsample2d_nearest(#input, (#sh, #sw), #x, #out);)
     }
 
+    // Only nearest upsampling can be folded into a conv's index arithmetic.
     fn nearest_upsample(&self) -> Option<(usize, usize)> {
-        Some(self.size)
+        (!self.bilinear).then_some(self.size)
     }
 
     fn describe(&self) -> String {
-        format!("x({},{}) nearest", self.size.0, self.size.1)
+        let how = if self.bilinear { "bilinear" } else { "nearest" };
+        format!("x({},{}) {how}", self.size.0, self.size.1)
     }
 }
