@@ -262,7 +262,7 @@ impl Values<'_> {
             Expr::Float(f) => Err(error(
                 f.loc,
                 format!(
-                    "`{}` of `{}` must be an integer, found `{}`; write it without a decimal point",
+                    "`{}` of `{}` must be an integer, found `{:?}`; write it without a decimal point",
                     name, self.op, f.value
                 ),
             )),
@@ -450,6 +450,12 @@ impl Values<'_> {
             let names: Vec<&str> = Act::ALL.iter().map(|a| a.name()).collect();
             format!("supported: {}", names.join(", "))
         };
+        if word == "leaky_relu" {
+            return Err(error(
+                id.span(),
+                "`leaky_relu` takes a slope, so it is not an `activation = ...` value here; apply it as a layer of its own: `y = leaky_relu(conv, alpha = 0.2)`",
+            ));
+        }
         if PLANNED.contains(&word.as_str()) {
             return Err(error(
                 id.span(),

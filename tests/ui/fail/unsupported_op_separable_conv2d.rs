@@ -1,10 +1,10 @@
-// A conv followed by BatchNormalization: in DSL.md §2 but not implemented yet.
+// A MobileNet-style separable conv: in DSL.md §2 but not implemented yet.
 use skipnet::network;
 
 network! {
     pub Classifier(x: [28, 28, 1]) -> out {
         c1  = conv2d(x, 8, 3, activation = relu);
-        out = batch_norm(c1);
+        out = separable_conv2d(c1, 16, 3);
     }
 }
 
