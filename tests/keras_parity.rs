@@ -126,6 +126,18 @@ fn bilinear_matches_keras() {
 }
 
 #[test]
+fn mobilenet_matches_keras() {
+    let net = MobileNet::from_safetensors(&fixture("mobilenet", "weights.safetensors")).unwrap();
+    let io = fixture("mobilenet", "io.safetensors");
+    let x = io_tensor::<3072>(&io, "x", &[32, 32, 3]);
+    let y = io_tensor::<5>(&io, "y", &[5]);
+    let mut ws = MobileNet::workspace();
+    let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+    println!("mobilenet max abs error {err:e}");
+    assert!(err <= TOL, "max abs error {err}");
+}
+
+#[test]
 fn arena_reuses_memory() {
     for (name, arena, naive, bound) in [
         (
@@ -163,6 +175,12 @@ fn arena_reuses_memory() {
             Zoo::ARENA_LEN,
             Zoo::NAIVE_ARENA_LEN,
             Zoo::LIVE_SET_BOUND,
+        ),
+        (
+            "mobilenet",
+            MobileNet::ARENA_LEN,
+            MobileNet::NAIVE_ARENA_LEN,
+            MobileNet::LIVE_SET_BOUND,
         ),
         (
             "resnet_bn",

@@ -213,10 +213,30 @@ def bilinear():
     return keras.Model(x, out, name="bilinear")
 
 
+def mobilenet():
+    """MobileNet-style: conv + BN + relu6, depthwise + BN + relu6, pointwise +
+    BN + relu6, separable convs (depth multiplier 2, stride 2), global average
+    pooling, dense softmax."""
+    x = keras.Input((32, 32, 3), name="x")
+    h = conv("stem", 16, 3, strides=2, padding="same", use_bias=False)(x)               # 16x16x16
+    h = layers.ReLU(6.0)(layers.BatchNormalization(name="stem_bn")(h))
+    h = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="dw1")(h)
+    h = layers.ReLU(6.0)(layers.BatchNormalization(name="dw1_bn")(h))
+    h = conv("pw1", 24, 1, use_bias=False)(h)
+    h = layers.ReLU(6.0)(layers.BatchNormalization(name="pw1_bn")(h))                  # 16x16x24
+    h = layers.SeparableConv2D(32, 3, strides=2, padding="same", depth_multiplier=2,
+                               activation="relu", name="sep1")(h)                       # 8x8x32
+    h = layers.SeparableConv2D(48, (3, 1), padding="valid", activation="relu6",
+                               name="sep2")(h)                                          # 6x8x48
+    g = layers.GlobalAveragePooling2D(name="gap")(h)
+    out = layers.Dense(5, activation="softmax", name="fc")(g)
+    return keras.Model(x, out, name="mobilenet")
+
+
 NETS = {"seed_unet": seed_unet, "apes_net": apes_net, "corner": corner,
         "apes_block_net": apes_block_net, "heads": heads, "zoo": zoo,
         "decoder": decoder, "resnet_bn": resnet_bn,
-        "bilinear": bilinear}
+        "bilinear": bilinear, "mobilenet": mobilenet}
 
 
 # ------------------------------------------------------------------ export
@@ -225,7 +245,7 @@ def init_weights(model: keras.Model, seed: int) -> None:
     for layer in model.layers:
         for w in layer.weights:
             shape = tuple(w.shape)
-            if w.name == "kernel":
+            if w.name in ("kernel", "depthwise_kernel", "pointwise_kernel"):
                 fan_in = int(np.prod(shape[:-1]))
                 val = rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
             elif w.name == "bias":

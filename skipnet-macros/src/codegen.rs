@@ -285,10 +285,18 @@ pub fn generate(
             post,
             out_layout,
             in_place_operands: &in_place_operands,
+            scratch: &quote!(&mut __scratch[..]),
         });
+        let split = match plan.scratch.get(v).copied().flatten() {
+            Some(sc) => {
+                let (so, sl) = (sc.offset, sc.len);
+                quote!(let (__read, __out, __scratch) = __arena.split_scratch::<#off, #len, #so, #sl>();)
+            }
+            None => quote!(let (__read, __out) = __arena.split::<#off, #len>();),
+        };
         steps.push(quote! {
             {
-                let (__read, __out) = __arena.split::<#off, #len>();
+                #split
                 #body
             }
         });

@@ -130,6 +130,17 @@ fn plan_memory(
                 hi: s.hi,
                 row: s.row,
             }),
+            scratch: match &v.kind {
+                graph::ValueKind::Node(n) => {
+                    let ins: Vec<Vec<usize>> = n
+                        .operands
+                        .iter()
+                        .map(|o| shapes[fusions.source(o.value).0].clone())
+                        .collect();
+                    n.op.scratch_len(&ins, &shapes[i])
+                }
+                graph::ValueKind::Input(_) => 0,
+            },
         })
         .collect();
     let outputs: Vec<usize> = g.outputs.iter().map(|(_, v)| *v).collect();

@@ -21,6 +21,9 @@ pub struct PlanValue {
     /// A later value (a concat) whose buffer this one is written into, as
     /// `[lo, hi)` of each of its rows of `row` floats.
     pub inside: Option<Slot>,
+    /// f32 elements of scratch memory the node's kernel needs during its own
+    /// step only (0: none).
+    pub scratch: usize,
 }
 
 /// Part of another value's buffer: `[lo, hi)` of each row of `row` floats.
@@ -71,6 +74,8 @@ pub struct ArenaPlan {
     pub naive_sum: usize,
     /// Largest sum of simultaneously live tensors: no plan of these tensors is smaller.
     pub live_bound: usize,
+    /// Per value: its kernel's scratch region, live at its step only.
+    pub scratch: Vec<Option<Buffer>>,
 }
 
 /// Plans `values` (in a valid evaluation order) so that `outputs` survive to the end.
@@ -149,11 +154,27 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
             b.slot = Some((sl.lo, sl.hi, sl.row));
         }
     }
-    let mut span: Vec<Option<Buffer>> = vec![None; values.len()];
+    // Ids `0..n` own tensors; id `n + v` is value `v`'s scratch, a buffer
+    // that lives at `v`'s step only (so it is disjoint from `v`'s operands and
+    // output, and free for anything else at every other step).
+    let n = values.len();
+    let mut span: Vec<Option<Buffer>> = vec![None; 2 * n];
     for b in buffers.iter().flatten() {
         let s = span[b.owner].get_or_insert(*b);
         s.first = s.first.min(b.first);
         s.last = s.last.max(b.last);
+    }
+    for &v in &schedule {
+        if values[v].scratch > 0 {
+            span[n + v] = Some(Buffer {
+                offset: 0,
+                len: values[v].scratch,
+                first: step_of[v],
+                last: step_of[v],
+                owner: n + v,
+                slot: None,
+            });
+        }
     }
 
     // Greedy placement under several orders (biggest first as TFLite Micro,
@@ -173,7 +194,7 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
     // Only owners are placed; the values sharing their memory follow.
     let owners: Vec<usize> = schedule
         .iter()
-        .copied()
+        .flat_map(|&v| [v, n + v])
         .filter(|&v| span[v].is_some())
         .collect();
     let mut orders: Vec<Vec<usize>> = Vec::new();
@@ -215,10 +236,13 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
     }
     let (_, placed, spans) = best.unwrap_or_default();
     for b in buffers.iter_mut().flatten() {
-        if let Some(s) = spans[b.owner] {
+        if let Some(s) = spans.get(b.owner).copied().flatten() {
             b.offset = s.offset;
         }
     }
+    let scratch: Vec<Option<Buffer>> = (0..n)
+        .map(|v| spans.get(n + v).copied().flatten())
+        .collect();
 
     let arena_len = placed.iter().map(|b| b.offset + b.len).max().unwrap_or(0);
     // Every stored tensor on its own, as if nothing were reused or shared.
@@ -229,7 +253,8 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
             Some((lo, hi, row)) => b.len / row.max(1) * (hi - lo),
             None => b.len,
         })
-        .sum();
+        .sum::<usize>()
+        + scratch.iter().flatten().map(|b| b.len).sum::<usize>();
     let live_bound = (0..=end)
         .map(|t| {
             placed
@@ -246,6 +271,7 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
         arena_len,
         naive_sum,
         live_bound,
+        scratch,
     }
 }
 
@@ -253,9 +279,11 @@ impl ArenaPlan {
     /// Every pair of buffers live at the same step must be disjoint, and every
     /// buffer inside the arena. Returns the first violation.
     pub fn check(&self) -> Result<(), String> {
+        // Scratch regions take part as ids `n + v`, owning themselves.
         let bufs: Vec<(usize, &Buffer)> = self
             .buffers
             .iter()
+            .chain(&self.scratch)
             .enumerate()
             .filter_map(|(i, b)| b.as_ref().map(|b| (i, b)))
             .collect();
@@ -340,6 +368,9 @@ impl fmt::Display for ArenaPlan {
                     "{v:>6} {:>10} {:>10} {:>4}..{:<4}",
                     b.offset, b.len, b.first, b.last
                 )?;
+                if let Some(sc) = self.scratch.get(v).copied().flatten() {
+                    write!(f, " scratch {} at {}", sc.len, sc.offset)?;
+                }
                 if let Some((lo, hi, row)) = b.slot {
                     write!(f, " part [{lo}, {hi}) of {row} in {}", b.owner)?;
                 } else if b.owner != v {
@@ -367,6 +398,7 @@ mod tests {
             operands: operands.to_vec(),
             reuses: None,
             inside: None,
+            scratch: 0,
         }
     }
 
@@ -377,6 +409,7 @@ mod tests {
             operands: vec![],
             reuses: None,
             inside: None,
+            scratch: 0,
         }
     }
 
@@ -545,6 +578,32 @@ mod tests {
         let mut bad = p;
         if let Some(b) = &mut bad.buffers[2] {
             b.slot = Some((1, 5, 6));
+        }
+        assert!(bad.check().is_err());
+    }
+
+    #[test]
+    fn scratch_lives_only_at_its_step() {
+        // 2 needs 50 floats of scratch while it reads 1 and writes itself; the
+        // scratch may reuse 1's memory later but not now.
+        let mut two = v(40, &[1]);
+        two.scratch = 50;
+        let vals = [input(8), v(40, &[0]), two, v(40, &[2]), v(40, &[3])];
+        let p = plan(&vals, &[4]);
+        p.check().unwrap();
+        let sc = p.scratch[2].unwrap();
+        assert_eq!((sc.len, sc.first, sc.last), (50, 1, 1));
+        for o in [1, 2] {
+            let b = p.buffers[o].unwrap();
+            assert!(sc.offset + sc.len <= b.offset || b.offset + b.len <= sc.offset);
+        }
+        assert_eq!(p.arena_len, 130);
+        assert_eq!(p.live_bound, 130);
+        assert!(p.to_string().contains("scratch 50"), "{p}");
+        // An overlapping scratch is caught.
+        let mut bad = p;
+        if let Some(b) = &mut bad.scratch[2] {
+            b.offset = bad.buffers[1].unwrap().offset;
         }
         assert!(bad.check().is_err());
     }

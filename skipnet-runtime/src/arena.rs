@@ -64,16 +64,76 @@ impl<const N: usize> Arena<N> {
             out,
         )
     }
+
+    /// As [`split`](Self::split), plus a second writable region `[S_OFF,
+    /// S_OFF + S_LEN)`: a kernel's scratch memory for this step. The two
+    /// regions must be disjoint (checked at compile time) and the reader
+    /// excludes both.
+    #[inline(always)]
+    #[allow(clippy::type_complexity)]
+    pub fn split_scratch<
+        const OFF: usize,
+        const LEN: usize,
+        const S_OFF: usize,
+        const S_LEN: usize,
+    >(
+        &mut self,
+    ) -> (
+        ArenaRead<'_, N, OFF, LEN, S_OFF, S_LEN>,
+        &mut [f32; LEN],
+        &mut [f32; S_LEN],
+    ) {
+        const {
+            assert!(OFF + LEN <= N, "arena region out of bounds");
+            assert!(S_OFF + S_LEN <= N, "arena scratch region out of bounds");
+            assert!(
+                OFF + LEN <= S_OFF || S_OFF + S_LEN <= OFF,
+                "scratch region overlaps the output region"
+            );
+        };
+        let base = self.0.as_mut_ptr();
+        // SAFETY: both regions are in bounds and disjoint (const assertions); the
+        // reader hands out only regions disjoint from both; all three derive
+        // from the same exclusive borrow of `self`.
+        let (out, scratch) = unsafe {
+            (
+                &mut *(base.add(OFF) as *mut [f32; LEN]),
+                &mut *(base.add(S_OFF) as *mut [f32; S_LEN]),
+            )
+        };
+        (
+            ArenaRead {
+                base: base as *const f32,
+                _borrow: PhantomData,
+            },
+            out,
+            scratch,
+        )
+    }
 }
 
-/// Read access to the arena regions disjoint from `[OUT_OFF, OUT_OFF + OUT_LEN)`.
-pub struct ArenaRead<'a, const N: usize, const OUT_OFF: usize, const OUT_LEN: usize> {
+/// Read access to the arena regions disjoint from `[OUT_OFF, OUT_OFF + OUT_LEN)`
+/// (and from a scratch region `[S_OFF, S_OFF + S_LEN)`, empty by default).
+pub struct ArenaRead<
+    'a,
+    const N: usize,
+    const OUT_OFF: usize,
+    const OUT_LEN: usize,
+    const S_OFF: usize = 0,
+    const S_LEN: usize = 0,
+> {
     base: *const f32,
     _borrow: PhantomData<&'a [f32; N]>,
 }
 
-impl<'a, const N: usize, const OUT_OFF: usize, const OUT_LEN: usize>
-    ArenaRead<'a, N, OUT_OFF, OUT_LEN>
+impl<
+        'a,
+        const N: usize,
+        const OUT_OFF: usize,
+        const OUT_LEN: usize,
+        const S_OFF: usize,
+        const S_LEN: usize,
+    > ArenaRead<'a, N, OUT_OFF, OUT_LEN, S_OFF, S_LEN>
 {
     /// The region `[OFF, OFF + LEN)`; overlapping the output region, or lying
     /// outside the arena, fails to compile.
@@ -84,6 +144,10 @@ impl<'a, const N: usize, const OUT_OFF: usize, const OUT_LEN: usize>
             assert!(
                 OFF + LEN <= OUT_OFF || OFF >= OUT_OFF + OUT_LEN,
                 "operand region overlaps the output region"
+            );
+            assert!(
+                S_LEN == 0 || OFF + LEN <= S_OFF || OFF >= S_OFF + S_LEN,
+                "operand region overlaps the scratch region"
             );
         };
         // SAFETY: in bounds and disjoint from the only mutable region handed out
@@ -212,6 +276,20 @@ mod tests {
         let hi = r.get::<7, 3>();
         out.copy_from_slice(&[lo[0], lo[2], hi[0], hi[2]]);
         assert_eq!(a.get::<3, 4>(), &[1.0, 3.0, 7.0, 9.0]);
+    }
+
+    #[test]
+    fn split_scratch_gives_two_disjoint_writable_regions() {
+        let mut a = Arena::<10>::new();
+        a.get_mut::<0, 2>().copy_from_slice(&[1.0, 2.0]);
+        let (r, out, scratch) = a.split_scratch::<6, 4, 2, 4>();
+        let x = r.get::<0, 2>();
+        scratch.copy_from_slice(&[x[0], x[1], x[0], x[1]]);
+        out.copy_from_slice(&[scratch[0] * 10.0, 0.0, 0.0, scratch[3]]);
+        assert_eq!(
+            a.as_slice(),
+            &[1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 10.0, 0.0, 0.0, 2.0]
+        );
     }
 
     #[cfg(feature = "alloc")]

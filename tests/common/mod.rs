@@ -167,6 +167,22 @@ network! {
     }
 }
 
+network! {
+    /// MobileNet-style: batch norm, relu6, depthwise and separable convs.
+    pub MobileNet(x: [32, 32, 3]) -> fc {
+        stem    = conv2d(x, 16, 3, strides = 2, padding = same, use_bias = false);
+        stem_bn = batch_norm(stem);
+        dw1     = depthwise_conv2d(relu6(stem_bn), 3, padding = same, use_bias = false);
+        dw1_bn  = batch_norm(dw1);
+        pw1     = conv2d(relu6(dw1_bn), 24, 1, use_bias = false);
+        pw1_bn  = batch_norm(pw1);
+        sep1    = separable_conv2d(relu6(pw1_bn), 32, 3, strides = 2, padding = same,
+                                   depth_multiplier = 2, activation = relu);
+        sep2    = separable_conv2d(sep1, 48, (3, 1), activation = relu6);
+        fc      = dense(global_avg_pool2d(sep2), 5, activation = softmax);
+    }
+}
+
 pub fn fixture(name: &str, file: &str) -> Vec<u8> {
     let path = format!(
         "{}/tests/fixtures/{name}/{file}",

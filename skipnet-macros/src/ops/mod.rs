@@ -22,6 +22,7 @@ mod global_pool2d;
 mod merge;
 mod pad2d;
 mod pool2d;
+mod separable_conv2d;
 mod upsample2d;
 
 /// Every op the language knows, by name.
@@ -29,6 +30,7 @@ pub static OPS: &[&OpDef] = &[
     &conv2d::DEF,
     &conv2d_transpose::DEF,
     &depthwise_conv2d::DEF,
+    &separable_conv2d::DEF,
     &pool2d::MAX,
     &pool2d::AVG,
     &upsample2d::DEF,
@@ -62,7 +64,7 @@ pub static OPS: &[&OpDef] = &[
 
 /// Ops of DSL.md §2 not implemented yet: named in the error so users know the
 /// name is right and support is coming, rather than "unknown op".
-pub static PLANNED: &[&str] = &["separable_conv2d"];
+pub static PLANNED: &[&str] = &[];
 
 pub fn lookup(name: &str) -> Option<&'static OpDef> {
     OPS.iter().copied().find(|d| d.name == name)
@@ -641,6 +643,8 @@ pub struct EmitCtx<'a> {
     pub out_layout: Option<(usize, usize)>,
     /// For a concat: which operands were already produced in place (skip them).
     pub in_place_operands: &'a [bool],
+    /// A `&mut [f32]` of `Op::scratch_len` elements (only when non-zero).
+    pub scratch: &'a TokenStream,
 }
 
 /// A weight stored in another layout than Keras's: its stored length and the
@@ -692,6 +696,11 @@ pub trait Op {
     /// (`EmitCtx::in_place`), given the operand shapes.
     fn adds_in_place(&self, _in_shapes: &[&[usize]]) -> bool {
         false
+    }
+    /// f32 elements of scratch memory `emit` needs (`EmitCtx::scratch`),
+    /// placed in the arena by the planner for this node's step only.
+    fn scratch_len(&self, _in_shapes: &[Vec<usize>], _out_shape: &[usize]) -> usize {
+        0
     }
     /// For a concat of rank-`rank` tensors: the axis (batch-less index).
     fn concat_axis(&self, _rank: usize) -> Option<usize> {

@@ -1,0 +1,238 @@
+//! `separable_conv2d`: Keras `SeparableConv2D`, a depthwise conv (no bias, no
+//! activation) then a 1x1 conv with the bias and activation. Two kernel calls:
+//! the depthwise result lives in scratch memory the planner places in the
+//! arena for this step only. Weights `depthwise_kernel` `[kh, kw, in, dm]`,
+//! `pointwise_kernel` `[1, 1, in * dm, filters]`, `bias`.
+
+use super::conv2d::Conv2d;
+use super::*;
+
+pub static DEF: OpDef = OpDef {
+    name: "separable_conv2d",
+    params: &[
+        Param {
+            name: "x",
+            kind: Kind::Tensor,
+        },
+        Param {
+            name: "filters",
+            kind: Kind::Required,
+        },
+        Param {
+            name: "kernel_size",
+            kind: Kind::Required,
+        },
+        Param {
+            name: "strides",
+            kind: Kind::Optional,
+        },
+        Param {
+            name: "padding",
+            kind: Kind::Optional,
+        },
+        Param {
+            name: "depth_multiplier",
+            kind: Kind::Optional,
+        },
+        Param {
+            name: "dilation_rate",
+            kind: Kind::Optional,
+        },
+        Param {
+            name: "activation",
+            kind: Kind::Optional,
+        },
+        Param {
+            name: "use_bias",
+            kind: Kind::Optional,
+        },
+    ],
+    has_weights: true,
+    build,
+};
+
+pub struct Separable {
+    depth_multiplier: usize,
+    /// The depthwise part (`filters`/`groups` set per input by `parts`).
+    depthwise: Conv2d,
+    /// The pointwise part: 1x1, with the layer's filters, bias and activation.
+    pointwise: Conv2d,
+}
+
+fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
+    let depthwise = Conv2d {
+        name: "separable_conv2d",
+        filters: 1,
+        kernel: v.pair("kernel_size", None)?,
+        strides: v.pair("strides", Some((1, 1)))?,
+        same: v.choice("padding", &["valid", "same"], "valid")? == "same",
+        dilation: v.pair("dilation_rate", Some((1, 1)))?,
+        groups: 1,
+        activation: Act::Linear,
+        use_bias: false,
+    };
+    if (depthwise.strides.0 > 1 || depthwise.strides.1 > 1)
+        && (depthwise.dilation.0 > 1 || depthwise.dilation.1 > 1)
+    {
+        return Err(error(
+            v.loc("dilation_rate"),
+            "`separable_conv2d` cannot combine `strides` > 1 with `dilation_rate` > 1 (Keras rejects it too)",
+        ));
+    }
+    let pointwise = Conv2d {
+        name: "separable_conv2d",
+        filters: v.positive("filters", None)?,
+        kernel: (1, 1),
+        strides: (1, 1),
+        same: false,
+        dilation: (1, 1),
+        groups: 1,
+        activation: v.activation()?,
+        use_bias: v.boolean("use_bias", true)?,
+    };
+    Ok(Box::new(Separable {
+        depth_multiplier: v.positive("depth_multiplier", Some(1))?,
+        depthwise,
+        pointwise,
+    }))
+}
+
+impl Separable {
+    /// The two convs on an input of `cin` channels.
+    fn parts(&self, cin: usize) -> (Conv2d, &Conv2d) {
+        let dw = Conv2d {
+            filters: cin.saturating_mul(self.depth_multiplier),
+            groups: cin.max(1),
+            ..self.depthwise.clone()
+        };
+        (dw, &self.pointwise)
+    }
+
+    /// The depthwise result's shape, `[oh, ow, in * dm]`.
+    fn mid_shape(&self, in_shape: &[usize], out_shape: &[usize]) -> Vec<usize> {
+        let cin = in_shape.get(2).copied().unwrap_or(0);
+        vec![
+            out_shape.first().copied().unwrap_or(0),
+            out_shape.get(1).copied().unwrap_or(0),
+            cin.saturating_mul(self.depth_multiplier),
+        ]
+    }
+}
+
+impl Op for Separable {
+    fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
+        let (_, _, c) = expect_hwc("separable_conv2d", 0, &ops[0])?;
+        if c.checked_mul(self.depth_multiplier)
+            .is_none_or(|f| f > crate::shape::MAX_ELEMENTS)
+        {
+            return op_err(
+                Blame::Arg("depth_multiplier"),
+                "`separable_conv2d` depthwise channels (input channels x depth_multiplier) overflow",
+            );
+        }
+        let (dw, _) = self.parts(c);
+        let mid = dw.infer(ops)?;
+        Ok(vec![mid[0], mid[1], self.pointwise.filters])
+    }
+
+    fn weights(&self, ins: &[&[usize]]) -> Vec<WeightSpec> {
+        let cin = ins[0].get(2).copied().unwrap_or(0);
+        let (kh, kw) = self.depthwise.kernel;
+        let mid = cin * self.depth_multiplier;
+        let mut w = vec![
+            WeightSpec {
+                var: "depthwise_kernel",
+                shape: vec![kh, kw, cin, self.depth_multiplier],
+            },
+            WeightSpec {
+                var: "pointwise_kernel",
+                shape: vec![1, 1, mid, self.pointwise.filters],
+            },
+        ];
+        if self.pointwise.use_bias {
+            w.push(WeightSpec {
+                var: "bias",
+                shape: vec![self.pointwise.filters],
+            });
+        }
+        w
+    }
+
+    fn scratch_len(&self, in_shapes: &[Vec<usize>], out_shape: &[usize]) -> usize {
+        self.mid_shape(&in_shapes[0], out_shape).iter().product()
+    }
+
+    fn geometry(
+        &self,
+        rt: &TokenStream,
+        in_shapes: &[Vec<usize>],
+        out_shape: &[usize],
+        up: (usize, usize),
+    ) -> Option<(TokenStream, TokenStream)> {
+        let mid = self.mid_shape(in_shapes.first()?, out_shape);
+        let (dw, pw) = self.parts(in_shapes.first()?.get(2).copied()?);
+        let (t0, v0) = Op::geometry(&dw, rt, in_shapes, &mid, up)?;
+        let (t1, v1) = Op::geometry(pw, rt, &[mid], out_shape, (1, 1))?;
+        Some((quote!((#t0, #t1)), quote!((#v0, #v1))))
+    }
+
+    fn reads_upsampled_input(&self) -> bool {
+        true
+    }
+
+    fn packing(&self, var: &str, rt: &TokenStream, geom: &TokenStream) -> Option<Packing> {
+        match var {
+            "depthwise_kernel" => self.depthwise.packing("kernel", rt, &quote!(#geom.0)),
+            "pointwise_kernel" => self.pointwise.packing("kernel", rt, &quote!(#geom.1)),
+            _ => None,
+        }
+    }
+
+    fn pack_now(
+        &self,
+        var: &str,
+        raw: &[f32],
+        in_shapes: &[Vec<usize>],
+        out_shape: &[usize],
+        up: (usize, usize),
+    ) -> Option<Vec<f32>> {
+        let mid = self.mid_shape(in_shapes.first()?, out_shape);
+        let (dw, pw) = self.parts(in_shapes.first()?.get(2).copied()?);
+        match var {
+            "depthwise_kernel" => dw.pack_now("kernel", raw, in_shapes, &mid, up),
+            "pointwise_kernel" => pw.pack_now("kernel", raw, &[mid], out_shape, (1, 1)),
+            _ => None,
+        }
+    }
+
+    fn emit(&self, cx: &EmitCtx) -> TokenStream {
+        let (rt, geom) = (cx.rt, cx.geom);
+        let (x, out, scratch) = (&cx.inputs[0], cx.out, cx.scratch);
+        let (dwk, pwk) = (&cx.weights[0], &cx.weights[1]);
+        let bias = match cx.weights.get(2) {
+            Some(b) => quote!(::core::option::Option::Some(#b)),
+            None => quote!(::core::option::Option::None),
+        };
+        let after = self
+            .pointwise
+            .activation
+            .after(rt, self.pointwise.filters, out);
+        quote! {
+            let __mid: &mut [f32] = #scratch;
+            #rt::ops::conv2d::conv2d(&#geom.0, #x, #dwk, ::core::option::Option::None, &mut *__mid);
+            #rt::ops::conv2d::conv2d(&#geom.1, &*__mid, #pwk, #bias, #out);
+            #after
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut d = format!("sep {}", self.depthwise.describe());
+        if self.depth_multiplier != 1 {
+            d += &format!(" x{}", self.depth_multiplier);
+        }
+        if self.pointwise.activation != Act::Linear {
+            d += &format!(" {}", self.pointwise.activation.name());
+        }
+        d
+    }
+}
