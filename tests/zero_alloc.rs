@@ -99,6 +99,21 @@ fn forward_makes_zero_allocations() {
         net_sum(a) + net_sum(b)
     });
     assert_eq!(n, 0, "Decoder::forward allocated {n} times");
+
+    let rn = ResNetBn::from_safetensors(&fixture("resnet_bn", "weights.safetensors")).unwrap();
+    let mut ws = ResNetBn::workspace();
+    let (n, _) = allocations_during(|| net_sum(rn.forward(&mut ws, &[0.5; 12288])));
+    assert_eq!(n, 0, "ResNetBn::forward allocated {n} times");
+
+    let mb = MobileNet::from_safetensors(&fixture("mobilenet", "weights.safetensors")).unwrap();
+    let mut ws = MobileNet::workspace();
+    let (n, _) = allocations_during(|| net_sum(mb.forward(&mut ws, &[0.5; 3072])));
+    assert_eq!(n, 0, "MobileNet::forward allocated {n} times");
+
+    let bl = Bilinear::from_safetensors(&fixture("bilinear", "weights.safetensors")).unwrap();
+    let mut ws = Bilinear::workspace();
+    let (n, _) = allocations_during(|| net_sum(bl.forward(&mut ws, &[0.5; 60])));
+    assert_eq!(n, 0, "Bilinear::forward allocated {n} times");
 }
 
 fn net_sum(y: &[f32]) -> f32 {
