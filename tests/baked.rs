@@ -43,6 +43,23 @@ network! {
     }
 }
 
+network! {
+    /// Batch norms folded at compile time, depthwise and separable convs.
+    #[weights = "tests/fixtures/mobilenet/weights.safetensors"]
+    pub BakedMobileNet(x: [32, 32, 3]) -> fc {
+        stem    = conv2d(x, 16, 3, strides = 2, padding = same, use_bias = false);
+        stem_bn = batch_norm(stem);
+        dw1     = depthwise_conv2d(relu6(stem_bn), 3, padding = same, use_bias = false);
+        dw1_bn  = batch_norm(dw1);
+        pw1     = conv2d(relu6(dw1_bn), 24, 1, use_bias = false);
+        pw1_bn  = batch_norm(pw1);
+        sep1    = separable_conv2d(relu6(pw1_bn), 32, 3, strides = 2, padding = same,
+                                   depth_multiplier = 2, activation = relu);
+        sep2    = separable_conv2d(sep1, 48, (3, 1), activation = relu6);
+        fc      = dense(global_avg_pool2d(sep2), 5, activation = softmax);
+    }
+}
+
 static NET: BakedUNet = BakedUNet::BAKED;
 
 #[test]
@@ -66,6 +83,18 @@ fn baked_forward_equals_loaded_forward_bit_for_bit() {
     let mut ws_b = BakedApes::workspace();
     let a = *loaded.forward(&mut ws_a, &x);
     let b = *BakedApes::BAKED.forward(&mut ws_b, &x);
+    assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+}
+
+#[test]
+fn baked_batch_norm_folds_equal_loaded_ones_bit_for_bit() {
+    let loaded = MobileNet::from_safetensors(&fixture("mobilenet", "weights.safetensors")).unwrap();
+    let io = fixture("mobilenet", "io.safetensors");
+    let x = io_tensor::<3072>(&io, "x", &[32, 32, 3]);
+    let mut ws_a = MobileNet::workspace();
+    let mut ws_b = BakedMobileNet::workspace();
+    let a = *loaded.forward(&mut ws_a, &x);
+    let b = *BakedMobileNet::BAKED.forward(&mut ws_b, &x);
     assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
 }
 

@@ -138,6 +138,19 @@ fn mobilenet_matches_keras() {
 }
 
 #[test]
+fn standalone_batch_norm_matches_keras() {
+    let net =
+        BnStandalone::from_safetensors(&fixture("bn_standalone", "weights.safetensors")).unwrap();
+    let io = fixture("bn_standalone", "io.safetensors");
+    let x = io_tensor::<120>(&io, "x", &[6, 5, 4]);
+    let y = io_tensor::<240>(&io, "y", &[6, 5, 8]);
+    let mut ws = BnStandalone::workspace();
+    let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+    println!("bn_standalone max abs error {err:e}");
+    assert!(err <= TOL, "max abs error {err}");
+}
+
+#[test]
 fn arena_reuses_memory() {
     for (name, arena, naive, bound) in [
         (

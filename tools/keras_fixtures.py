@@ -233,10 +233,24 @@ def mobilenet():
     return keras.Model(x, out, name="mobilenet")
 
 
+def bn_standalone():
+    """Batch norms that cannot be folded: on the input, after a relu conv, and
+    on a conv that another layer also reads."""
+    x = keras.Input((6, 5, 4), name="x")
+    n0 = layers.BatchNormalization(name="n0")(x)
+    c = conv("c", 8, 3, padding="same", activation="relu")(n0)
+    n1 = layers.BatchNormalization(epsilon=0.01, name="n1")(c)
+    d = conv("d", 8, 1)(n1)
+    n2 = layers.BatchNormalization(name="n2")(d)
+    out = layers.Add(name="out")([n2, d])
+    return keras.Model(x, out, name="bn_standalone")
+
+
 NETS = {"seed_unet": seed_unet, "apes_net": apes_net, "corner": corner,
         "apes_block_net": apes_block_net, "heads": heads, "zoo": zoo,
         "decoder": decoder, "resnet_bn": resnet_bn,
-        "bilinear": bilinear, "mobilenet": mobilenet}
+        "bilinear": bilinear, "mobilenet": mobilenet,
+        "bn_standalone": bn_standalone}
 
 
 # ------------------------------------------------------------------ export

@@ -4,7 +4,7 @@
 //! and kernels are packed by the runtime's own packing code, so the baked
 //! `static`s hold exactly what run-time loading would produce.
 
-use crate::codegen::Weight;
+use crate::codegen::{BnFold, Fold, Weight};
 use crate::diag::error;
 use crate::fuse::Fusions;
 use crate::graph::{Graph, ValueKind};
@@ -81,6 +81,30 @@ pub fn load(
     let in_file =
         |e: skipnet_runtime::Error| error(attr.span, format!("weights file `{}`: {e}", attr.path));
     let mut file = skipnet_runtime::WeightFile::parse(&bytes).map_err(in_file)?;
+    // First every tensor of the file, by name (folds read batch norm weights).
+    let mut raw: std::collections::BTreeMap<&str, Vec<f32>> = std::collections::BTreeMap::new();
+    for (_, ws) in weights {
+        for w in ws {
+            if !matches!(w.fold, Fold::Bias(..)) {
+                raw.insert(
+                    &w.name,
+                    file.take_values(&w.name, &w.shape).map_err(in_file)?,
+                );
+            }
+        }
+    }
+    file.finish().map_err(in_file)?;
+    let get = |name: &str| raw.get(name).map(|v| v.as_slice()).unwrap_or(&[]);
+    let scale_of = |bn: &BnFold| {
+        let mut scale = vec![0.0f32; get(&bn.gamma.1).len()];
+        skipnet_runtime::ops::batch_norm::fold_scale(
+            get(&bn.gamma.1),
+            get(&bn.variance.1),
+            bn.epsilon,
+            &mut scale,
+        );
+        scale
+    };
     let mut out = Vec::new();
     for (id, ws) in weights {
         let ValueKind::Node(n) = &g.values[*id].kind else {
@@ -97,16 +121,33 @@ pub fn load(
             .map(|o| fusions.source(o.value).1)
             .unwrap_or((1, 1));
         for w in ws {
-            let raw = file.take_values(&w.name, &w.shape).map_err(in_file)?;
+            let mut values = match &w.fold {
+                Fold::Bias(bn, conv_bias) => {
+                    let scale = scale_of(bn);
+                    let mut b = vec![0.0f32; w.len];
+                    skipnet_runtime::ops::batch_norm::fold_bias(
+                        conv_bias.as_ref().map(|(_, name)| get(name)),
+                        get(&bn.beta.1),
+                        get(&bn.mean.1),
+                        &scale,
+                        &mut b,
+                    );
+                    out.push(b);
+                    continue;
+                }
+                _ => get(&w.name).to_vec(),
+            };
+            if let Fold::Kernel(bn) = &w.fold {
+                skipnet_runtime::ops::batch_norm::scale_filters(&mut values, &scale_of(bn));
+            }
             let var = w.name.rsplit('.').next().unwrap_or("");
-            let stored = match n.op.pack_now(var, &raw, &in_shapes, &shapes[*id], up) {
+            let stored = match n.op.pack_now(var, &values, &in_shapes, &shapes[*id], up) {
                 Some(p) => p,
-                None => raw,
+                None => values,
             };
             out.push(stored);
         }
     }
-    file.finish().map_err(in_file)?;
     Ok(out)
 }
 

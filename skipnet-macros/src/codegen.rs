@@ -19,6 +19,37 @@ pub struct Weight {
     pub name: String,
     pub shape: Vec<usize>,
     pub len: usize,
+    /// How a folded batch norm changes this weight.
+    pub fold: Fold,
+}
+
+/// A batch norm folded into a conv: its kernel is scaled per filter, and a
+/// synthetic bias (not in the file) replaces the conv's.
+#[derive(Clone, Default)]
+pub enum Fold {
+    #[default]
+    None,
+    /// The conv's kernel, scaled by `bn`'s `gamma / sqrt(variance + eps)`.
+    Kernel(BnFold),
+    /// The folded bias `(conv bias - mean) * scale + beta`; `conv_bias` is the
+    /// conv's own bias weight, if it has one.
+    Bias(BnFold, Option<(Ident, String)>),
+    /// The conv's own bias: loaded (the folded bias is computed from it) but
+    /// not passed to the kernel.
+    SupersededBias,
+}
+
+/// The batch norm weights a fold reads: `(field, file name)` of each.
+#[derive(Clone)]
+pub struct BnFold {
+    pub gamma: (Ident, String),
+    pub beta: (Ident, String),
+    pub mean: (Ident, String),
+    pub variance: (Ident, String),
+    pub epsilon: f32,
+    /// The conv's output channels (the kernel's last axis, or its last two
+    /// flattened for a depthwise kernel).
+    pub filters: usize,
 }
 
 /// Every weight tensor, with its owning value id.
@@ -27,6 +58,7 @@ pub fn weights(
     shapes: &[Vec<usize>],
     rt: &TokenStream,
     geom_mod: &Ident,
+    fusions: &Fusions,
 ) -> Vec<(usize, Vec<Weight>)> {
     let mut all = Vec::new();
     let mut k = 0usize;
@@ -50,12 +82,78 @@ pub fn weights(
                         name: format!("{path}.{var}"),
                         len: shape.iter().product(),
                         shape,
+                        fold: Fold::None,
                     };
                     k += 1;
                     w
                 })
                 .collect();
         all.push((id, ws));
+    }
+    // Folded batch norms: mark the conv's kernel and bias, add the synthetic
+    // folded bias after the conv's weights.
+    let ids: Vec<usize> = all.iter().map(|(id, _)| *id).collect();
+    for conv in ids {
+        let Some(bn) = fusions.folded_bn(conv) else {
+            continue;
+        };
+        let Some(eps) = (match &g.values[bn].kind {
+            ValueKind::Node(n) => n.op.batch_norm_epsilon(),
+            ValueKind::Input(_) => None,
+        }) else {
+            continue;
+        };
+        let Some(bn_ws) = all.iter().find(|(id, _)| *id == bn).map(|(_, w)| w) else {
+            continue;
+        };
+        let find = |var: &str| {
+            bn_ws
+                .iter()
+                .find(|w| w.name.ends_with(&format!(".{var}")))
+                .map(|w| (w.field.clone(), w.name.clone()))
+        };
+        let (Some(gamma), Some(beta), Some(mean), Some(variance)) = (
+            find("gamma"),
+            find("beta"),
+            find("moving_mean"),
+            find("moving_variance"),
+        ) else {
+            continue;
+        };
+        let filters = shapes[conv].last().copied().unwrap_or(0);
+        let fold = BnFold {
+            gamma,
+            beta,
+            mean,
+            variance,
+            epsilon: eps,
+            filters,
+        };
+        let Some((_, ws)) = all.iter_mut().find(|(id, _)| *id == conv) else {
+            continue;
+        };
+        let mut conv_bias = None;
+        for w in ws.iter_mut() {
+            if w.name.ends_with(".kernel") {
+                w.fold = Fold::Kernel(fold.clone());
+            } else if w.name.ends_with(".bias") {
+                w.fold = Fold::SupersededBias;
+                conv_bias = Some((w.field.clone(), w.name.clone()));
+            }
+        }
+        let path = ws
+            .first()
+            .and_then(|w| w.name.rsplit_once('.').map(|(p, _)| p.to_string()))
+            .unwrap_or_default();
+        ws.push(Weight {
+            field: format_ident!("w{}_{}_folded_bias", k, sanitize(&path)),
+            packing: None,
+            name: format!("{path}.bias (folded with batch norm)"),
+            shape: vec![filters],
+            len: filters,
+            fold: Fold::Bias(fold, conv_bias),
+        });
+        k += 1;
     }
     all
 }
@@ -88,7 +186,7 @@ pub fn generate(
     let ws_name = format_ident!("{}Workspace", name);
     let arena_len = plan.arena_len;
     let geom_mod = format_ident!("__skipnet_{}", name);
-    let weights = weights(g, shapes, &rt, &geom_mod);
+    let weights = weights(g, shapes, &rt, &geom_mod, fusions);
     let geoms: Vec<TokenStream> = g
         .values
         .iter()
@@ -137,19 +235,65 @@ pub fn generate(
         let doc = format!("`{}`, shape {}", w.name, shape_str(&w.shape));
         quote!(#[doc = #doc] #f: #rt::Param<#len>,)
     });
-    let loads = all_weights.iter().map(|w| {
-        let (f, n, dims) = (&w.field, &w.name, &w.shape);
-        match &w.packing {
-            Some(p) => {
-                let (plen, pack) = (&p.len, &p.pack);
-                quote!(#f: __file.take_packed::<{ #plen }>(#n, &[#(#dims),*], #pack)?,)
-            }
-            None => {
+    // Loading: every file tensor in order, then the folded kernels (which need
+    // their batch norm's weights) and the synthetic folded biases.
+    let load_expr = |w: &Weight| -> TokenStream {
+        let (n, dims) = (&w.name, &w.shape);
+        match (&w.fold, &w.packing) {
+            (Fold::Bias(bn, conv_bias), _) => {
                 let len = w.len;
-                quote!(#f: __file.take::<#len>(#n, &[#(#dims),*])?,)
+                let (g, b, m, v) = (&bn.gamma.0, &bn.beta.0, &bn.mean.0, &bn.variance.0);
+                let eps = bn.epsilon;
+                let cb = match conv_bias {
+                    Some((f, _)) => quote!(::core::option::Option::Some(&#f[..])),
+                    None => quote!(::core::option::Option::None),
+                };
+                quote! {{
+                    let mut __scale = ::std::vec![0.0f32; #len];
+                    #rt::ops::batch_norm::fold_scale(&#g[..], &#v[..], #eps, &mut __scale);
+                    let mut __bias = ::std::vec![0.0f32; #len];
+                    #rt::ops::batch_norm::fold_bias(#cb, &#b[..], &#m[..], &__scale, &mut __bias);
+                    #rt::Param::<#len>::from_slice(&__bias).ok_or_else(|| ::skipnet::Error::Format {
+                        reason: ::std::string::String::from("folded bias length"),
+                    })?
+                }}
+            }
+            (Fold::Kernel(bn), Some(p)) => {
+                let (plen, pack) = (&p.len, &p.pack);
+                let (g, v) = (&bn.gamma.0, &bn.variance.0);
+                let eps = bn.epsilon;
+                let filters = bn.filters;
+                quote! {{
+                    let mut __scale = ::std::vec![0.0f32; #filters];
+                    #rt::ops::batch_norm::fold_scale(&#g[..], &#v[..], #eps, &mut __scale);
+                    __file.take_packed::<{ #plen }>(#n, &[#(#dims),*], |raw: &[f32], packed: &mut [f32]| {
+                        let mut __raw = raw.to_vec();
+                        #rt::ops::batch_norm::scale_filters(&mut __raw, &__scale);
+                        (#pack)(&__raw, packed)
+                    })?
+                }}
+            }
+            (_, Some(p)) => {
+                let (plen, pack) = (&p.len, &p.pack);
+                quote!(__file.take_packed::<{ #plen }>(#n, &[#(#dims),*], #pack)?)
+            }
+            (_, None) => {
+                let len = w.len;
+                quote!(__file.take::<#len>(#n, &[#(#dims),*])?)
             }
         }
-    });
+    };
+    let late = |w: &Weight| matches!(w.fold, Fold::Kernel(_) | Fold::Bias(..));
+    let loads = all_weights
+        .iter()
+        .filter(|w| !late(w))
+        .chain(all_weights.iter().filter(|w| late(w)))
+        .map(|w| {
+            let f = &w.field;
+            let e = load_expr(w);
+            quote!(let #f = #e;)
+        });
+    let field_names = all_weights.iter().map(|w| &w.field);
 
     // Shapes and I/O.
     let in_shapes: Vec<&Vec<usize>> = (0..g.inputs.len()).map(|i| &shapes[i]).collect();
@@ -257,6 +401,7 @@ pub fn generate(
             .find(|(id, _)| *id == runner)
             .map(|(_, ws)| {
                 ws.iter()
+                    .filter(|w| !matches!(w.fold, Fold::SupersededBias))
                     .map(|w| {
                         let f = &w.field;
                         quote!(&self.#f[..])
@@ -381,9 +526,9 @@ pub fn generate(
                 /// or non-f32 tensor is an `Err` naming it.
                 pub fn from_safetensors(bytes: &[u8]) -> ::core::result::Result<Self, ::skipnet::Error> {
                     let mut __file = #rt::WeightFile::parse(bytes)?;
-                    let __net = #name { #(#loads)* };
+                    #(#loads)*
                     __file.finish()?;
-                    ::core::result::Result::Ok(__net)
+                    ::core::result::Result::Ok(#name { #(#field_names),* })
                 }
 
                 /// A zeroed workspace on the heap (allocated in place, never on the stack).

@@ -17,8 +17,10 @@ use std::collections::BTreeMap;
 pub struct Sum {
     /// The node that runs (a conv), its output never stored on its own.
     pub producer: ValueId,
-    /// The `add` node.
-    pub add: ValueId,
+    /// The `add` node, if any (a batch norm fold alone has none).
+    pub add: Option<ValueId>,
+    /// A `batch_norm` folded into the producer (scaled kernel, shifted bias).
+    pub bn: Option<ValueId>,
     /// Every other operand of the add, in order.
     pub residuals: Vec<ValueId>,
     /// A residual that dies at the add and whose buffer the sum is computed
@@ -41,6 +43,8 @@ pub struct Fusions {
     /// A concat operand written by its producer straight into the concat's
     /// buffer -> where (see [`Slot`]).
     slots: BTreeMap<ValueId, Slot>,
+    /// A conv -> the `batch_norm` folded into its weights at load time.
+    bn_of: BTreeMap<ValueId, ValueId>,
 }
 
 /// Where a concat operand lives inside the concat's buffer: viewed as `outer`
@@ -101,6 +105,11 @@ impl Fusions {
         self.computed_into.get(&v).copied()
     }
 
+    /// For a conv: the `batch_norm` folded into its kernel and bias.
+    pub fn folded_bn(&self, conv: ValueId) -> Option<ValueId> {
+        self.bn_of.get(&conv).copied()
+    }
+
     /// For a concat operand produced in place: its slot in the concat.
     pub fn slot(&self, v: ValueId) -> Option<Slot> {
         self.slots.get(&v).copied()
@@ -147,6 +156,26 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
             f.folded.insert(id, (n.operands[0].value, factor));
         }
     }
+    // A batch norm whose operand is a linear conv read by nothing else is
+    // folded into that conv's kernel and bias at load time.
+    let mut conv_of_bn: BTreeMap<ValueId, ValueId> = BTreeMap::new();
+    for (id, v) in g.values.iter().enumerate() {
+        let ValueKind::Node(n) = &v.kind else {
+            continue;
+        };
+        if n.op.batch_norm_epsilon().is_none() {
+            continue;
+        }
+        let Some(c) = n.operands.first().map(|o| o.value) else {
+            continue;
+        };
+        if let ValueKind::Node(cn) = &g.values[c].kind {
+            if cn.op.folds_batch_norm() && only_use(c) && !is_output(c) {
+                conv_of_bn.insert(id, c);
+                f.bn_of.insert(c, id);
+            }
+        }
+    }
     for (id, v) in g.values.iter().enumerate() {
         let ValueKind::Node(n) = &v.kind else {
             continue;
@@ -157,7 +186,10 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
         let Some(last) = n.operands.iter().map(|o| o.value).max() else {
             continue;
         };
-        let ValueKind::Node(p) = &g.values[last].kind else {
+        // A folded batch norm's conv computes it, so it can take the sum too.
+        let bn = conv_of_bn.contains_key(&last).then_some(last);
+        let producer = conv_of_bn.get(&last).copied().unwrap_or(last);
+        let ValueKind::Node(p) = &g.values[producer].kind else {
             continue;
         };
         let once = n.operands.iter().filter(|o| o.value == last).count() == 1;
@@ -184,7 +216,7 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
             .iter()
             .map(|o| self_source(&f, o.value))
             .collect();
-        let in_place = in_place_ok(last)
+        let in_place = in_place_ok(producer)
             .then(|| {
                 residuals.iter().copied().find(|&r| {
                     matches!(g.values[r].kind, ValueKind::Node(_))
@@ -211,6 +243,7 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
                 }
             });
         let stored = post.map(|(c, _)| c).unwrap_or(id);
+        f.computed_into.insert(producer, stored);
         f.computed_into.insert(last, stored);
         if stored != id {
             f.computed_into.insert(id, stored);
@@ -218,10 +251,44 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
         f.sums.insert(
             stored,
             Sum {
-                producer: last,
-                add: id,
+                producer,
+                add: Some(id),
+                bn,
                 residuals,
                 in_place,
+                post,
+            },
+        );
+    }
+    // Folded batch norms no sum took: the conv computes the normalized map,
+    // with an activation that is the batch norm's only reader.
+    for (&b, &c) in &conv_of_bn {
+        if f.computed_into.contains_key(&b) {
+            continue;
+        }
+        let post = consumers
+            .get(&b)
+            .filter(|u| u.len() == 1 && !is_output(b))
+            .and_then(|u| {
+                let (a, _) = u[0];
+                match &g.values[a].kind {
+                    ValueKind::Node(an) => an.op.as_activation().map(|act| (a, act)),
+                    ValueKind::Input(_) => None,
+                }
+            });
+        let stored = post.map(|(a, _)| a).unwrap_or(b);
+        f.computed_into.insert(c, stored);
+        if stored != b {
+            f.computed_into.insert(b, stored);
+        }
+        f.sums.insert(
+            stored,
+            Sum {
+                producer: c,
+                add: None,
+                bn: Some(b),
+                residuals: Vec::new(),
+                in_place: None,
                 post,
             },
         );
@@ -382,6 +449,36 @@ mod tests {
         );
     }
 
+    #[test]
+    fn batch_norm_folds_into_a_linear_conv_and_keeps_its_sum() {
+        let g = graph(quote! {
+            pub Net(x: [4, 4, 2]) -> out {
+                a = conv2d(x, 2, 3, padding = same);
+                bn_a = batch_norm(a);
+                b = conv2d(x, 2, 1, activation = relu);
+                bn_b = batch_norm(b);
+                c = conv2d(relu(bn_a), 2, 1, use_bias = false);
+                bn_c = batch_norm(c);
+                out = relu(add(bn_b, bn_c));
+            }
+        });
+        let f = find(&g, &shapes(&g), &|_| true);
+        // Values: x 0, a 1, bn_a 2, b 3, bn_b 4, relu 5, c 6, bn_c 7, add 8, relu 9.
+        assert_eq!(f.folded_bn(1), Some(2));
+        assert_eq!(
+            f.folded_bn(3),
+            None,
+            "b has an activation before its batch norm"
+        );
+        let s = f.sum(5).unwrap();
+        assert_eq!((s.producer, s.bn, s.add), (1, Some(2), None));
+        assert_eq!(s.post, Some((5, Act::Relu)));
+        let s = f.sum(9).unwrap();
+        assert_eq!((s.producer, s.bn, s.add), (6, Some(7), Some(8)));
+        assert_eq!(s.residuals, [4]);
+        assert_eq!(s.post, Some((9, Act::Relu)));
+    }
+
     fn graph(src: proc_macro2::TokenStream) -> Graph {
         let src: Source = syn::parse2(src).unwrap();
         let (g, errors) = crate::graph::build(&src.blocks, &src.networks[0]);
@@ -403,7 +500,7 @@ mod tests {
         let f = find(&g, &shapes(&g), &|_| true);
         // Values: x 0, a 1, b 2, c 3, add 4, relu 5, out 6.
         let s = f.sum(5).unwrap();
-        assert_eq!((s.producer, s.add, s.in_place), (3, 4, Some(1)));
+        assert_eq!((s.producer, s.add, s.in_place), (3, Some(4), Some(1)));
         assert_eq!(s.post, Some((5, Act::Relu)));
         assert!(f.sum(4).is_none());
         assert_eq!(f.computed_into(4), Some(5));
@@ -454,7 +551,7 @@ mod tests {
         errors.finish(()).unwrap();
         let f = find(&g, &shapes(&g), &|_| true);
         let s = f.sum(3).unwrap();
-        assert_eq!((s.producer, s.add), (2, 3));
+        assert_eq!((s.producer, s.add), (2, Some(3)));
         assert_eq!(s.residuals, [1, 0]);
         // `a` dies at the add; `x` is an input and cannot be overwritten.
         assert_eq!(s.in_place, Some(1));

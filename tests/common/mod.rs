@@ -183,6 +183,18 @@ network! {
     }
 }
 
+network! {
+    /// Batch norms that cannot be folded into a conv.
+    pub BnStandalone(x: [6, 5, 4]) -> out {
+        n0  = batch_norm(x);
+        c   = conv2d(n0, 8, 3, padding = same, activation = relu);
+        n1  = batch_norm(c, epsilon = 0.01);
+        d   = conv2d(n1, 8, 1);
+        n2  = batch_norm(d);
+        out = add(n2, d);
+    }
+}
+
 pub fn fixture(name: &str, file: &str) -> Vec<u8> {
     let path = format!(
         "{}/tests/fixtures/{name}/{file}",

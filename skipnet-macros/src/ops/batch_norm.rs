@@ -30,6 +30,10 @@ pub struct BatchNorm {
 }
 
 impl Op for BatchNorm {
+    fn batch_norm_epsilon(&self) -> Option<f32> {
+        Some(self.epsilon)
+    }
+
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
         if ops[0].shape.is_empty() {
             return op_err(

@@ -198,6 +198,11 @@ impl Op for Conv2d {
         self.activation != Act::Softmax
     }
 
+    // The batch norm must see the conv's raw output: no activation between.
+    fn folds_batch_norm(&self) -> bool {
+        self.activation == Act::Linear
+    }
+
     fn writes_strided(&self) -> bool {
         self.activation != Act::Softmax
     }

@@ -142,6 +142,10 @@ impl Op for Depthwise {
         self.base.accepts_residual()
     }
 
+    fn folds_batch_norm(&self) -> bool {
+        self.base.folds_batch_norm()
+    }
+
     fn writes_strided(&self) -> bool {
         self.base.writes_strided()
     }

@@ -711,6 +711,15 @@ pub trait Op {
     fn writes_strided(&self) -> bool {
         false
     }
+    /// For `batch_norm`: its epsilon.
+    fn batch_norm_epsilon(&self) -> Option<f32> {
+        None
+    }
+    /// Whether a `batch_norm` right after this op can be folded into its
+    /// weights (a per-filter scale of the kernel and a shifted bias).
+    fn folds_batch_norm(&self) -> bool {
+        false
+    }
     /// For a standalone activation: its function (so a producer's epilogue can
     /// apply it).
     fn as_activation(&self) -> Option<Act> {
