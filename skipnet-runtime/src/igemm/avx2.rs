@@ -1,5 +1,6 @@
-//! AVX2 + FMA tile kernel: 6 pixels x 16 filters (one panel), 12 `ymm`
-//! accumulators.
+//! AVX2 + FMA tile kernels: 6 pixels x 16 filters (one panel), 12 `ymm`
+//! accumulators; and 12 pixels x 8 filters for layers with at most 8 filters
+//! per group (an RGB head, a depthwise conv), where half a panel is padding.
 
 use super::{driver, OutLayout, PANEL};
 use crate::ops::conv2d::Conv2dGeom;
@@ -16,7 +17,51 @@ pub unsafe fn conv(
     out: &mut [f32],
     layout: OutLayout<'_>,
 ) {
-    driver!(g, x, packed, bias, out, layout, 6, 16, tile)
+    if g.output.c / g.groups <= 8 {
+        driver!(g, x, packed, bias, out, layout, 12, 8, tile_narrow)
+    } else {
+        driver!(g, x, packed, bias, out, layout, 6, 16, tile)
+    }
+}
+
+/// 12 pixels x the first 8 filters of a panel (the rest is padding when a
+/// group has at most 8 filters): one `ymm` accumulator per pixel.
+///
+/// # Safety
+/// As [`tile`].
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn tile_narrow(
+    srcs: &[[*const f32; 12]],
+    cin: usize,
+    b: *const f32,
+    tap_stride: usize,
+    _panel_stride: usize,
+    out: &mut [[f32; 8]; 12],
+) {
+    let mut acc = [_mm256_setzero_ps(); 12];
+    for (ti, s) in srcs.iter().enumerate() {
+        // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
+        let mut bp = unsafe { b.add(ti * tap_stride) };
+        let s = *s;
+        for ci in 0..cin {
+            // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows
+            // (8 of each row's 16 floats are read); each `s[m]` is valid for
+            // `cin` reads.
+            unsafe {
+                let b0 = _mm256_loadu_ps(bp);
+                bp = bp.add(PANEL);
+                for m in 0..12 {
+                    let a = _mm256_set1_ps(*s[m].add(ci));
+                    acc[m] = _mm256_fmadd_ps(a, b0, acc[m]);
+                }
+            }
+        }
+    }
+    for (o, a) in out.iter_mut().zip(&acc) {
+        // SAFETY: each output row holds 8 floats: one store.
+        unsafe { _mm256_storeu_ps(o.as_mut_ptr(), *a) };
+    }
 }
 
 /// # Safety
