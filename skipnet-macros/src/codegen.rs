@@ -538,7 +538,8 @@ pub fn generate(
             }
 
             #[doc = #doc_forward]
-            #[allow(clippy::needless_lifetimes)]
+            // Inputs carry the user's (Keras's) names, e.g. `Image`.
+            #[allow(clippy::needless_lifetimes, non_snake_case)]
             pub fn forward<'w>(&self, #ws: &'w mut #ws_name, #(#in_args),*) -> #forward_ret {
                 let __arena: &'w mut #rt::Arena<#arena_len> = #ws.arena_mut();
                 #(#steps)*
