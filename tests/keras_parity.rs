@@ -151,6 +151,18 @@ fn standalone_batch_norm_matches_keras() {
 }
 
 #[test]
+fn unet_crop_matches_keras() {
+    let net = UnetCrop::from_safetensors(&fixture("unet_crop", "weights.safetensors")).unwrap();
+    let io = fixture("unet_crop", "io.safetensors");
+    let x = io_tensor::<432>(&io, "x", &[12, 12, 3]);
+    let y = io_tensor::<576>(&io, "y", &[12, 12, 4]);
+    let mut ws = UnetCrop::workspace();
+    let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+    println!("unet_crop max abs error {err:e}");
+    assert!(err <= TOL, "max abs error {err}");
+}
+
+#[test]
 fn arena_reuses_memory() {
     for (name, arena, naive, bound) in [
         (

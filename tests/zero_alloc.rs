@@ -114,6 +114,11 @@ fn forward_makes_zero_allocations() {
     let mut ws = Bilinear::workspace();
     let (n, _) = allocations_during(|| net_sum(bl.forward(&mut ws, &[0.5; 60])));
     assert_eq!(n, 0, "Bilinear::forward allocated {n} times");
+
+    let uc = UnetCrop::from_safetensors(&fixture("unet_crop", "weights.safetensors")).unwrap();
+    let mut ws = UnetCrop::workspace();
+    let (n, _) = allocations_during(|| net_sum(uc.forward(&mut ws, &[0.5; 432])));
+    assert_eq!(n, 0, "UnetCrop::forward allocated {n} times");
 }
 
 fn net_sum(y: &[f32]) -> f32 {

@@ -246,11 +246,29 @@ def bn_standalone():
     return keras.Model(x, out, name="bn_standalone")
 
 
+def unet_crop():
+    """The original U-Net's skip: `valid` convs shrink the map, the skip is
+    cropped to the decoder's size before the concat, bilinear upsampling, and
+    zero padding restores the input size."""
+    x = keras.Input((12, 12, 3), name="x")
+    c1 = conv("c1", 8, 3, activation="relu")(x)                                      # 10x10x8
+    c2 = conv("c2", 8, 3, activation="relu")(c1)                                     # 8x8x8
+    p = layers.MaxPooling2D(2, name="p")(c2)                                         # 4x4x8
+    b = conv("b", 16, 3, padding="same", activation="relu")(p)                       # 4x4x16
+    up = layers.UpSampling2D(2, interpolation="bilinear", name="up")(b)              # 8x8x16
+    skip = layers.Cropping2D(1, name="skip")(c1)                                     # 8x8x8
+    m = layers.Concatenate(name="m")([skip, up])                                     # 8x8x24
+    d = conv("d", 4, 3, activation="relu")(m)                                        # 6x6x4
+    out = layers.ZeroPadding2D(((3, 3), (2, 4)), name="out")(d)                      # 12x12x4
+    return keras.Model(x, out, name="unet_crop")
+
+
 NETS = {"seed_unet": seed_unet, "apes_net": apes_net, "corner": corner,
         "apes_block_net": apes_block_net, "heads": heads, "zoo": zoo,
         "decoder": decoder, "resnet_bn": resnet_bn,
         "bilinear": bilinear, "mobilenet": mobilenet,
-        "bn_standalone": bn_standalone}
+        "bn_standalone": bn_standalone,
+        "unet_crop": unet_crop}
 
 
 # ------------------------------------------------------------------ export

@@ -195,6 +195,21 @@ network! {
     }
 }
 
+network! {
+    /// The original U-Net's cropped skip, bilinear upsampling, zero padding.
+    pub UnetCrop(x: [12, 12, 3]) -> out {
+        c1   = conv2d(x, 8, 3, activation = relu);
+        c2   = conv2d(c1, 8, 3, activation = relu);
+        p    = max_pool2d(c2, 2);
+        b    = conv2d(p, 16, 3, padding = same, activation = relu);
+        up   = upsample2d(b, 2, interpolation = bilinear);
+        skip = cropping2d(c1, 1);
+        m    = concat(skip, up);
+        d    = conv2d(m, 4, 3, activation = relu);
+        out: [12, 12, 4] = zero_padding2d(d, ((3, 3), (2, 4)));
+    }
+}
+
 pub fn fixture(name: &str, file: &str) -> Vec<u8> {
     let path = format!(
         "{}/tests/fixtures/{name}/{file}",
