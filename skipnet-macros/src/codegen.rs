@@ -785,23 +785,27 @@ fn summary(
     let mut widths = head.map(|h| h.len());
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.len());
+            *w = (*w).max(c.chars().count());
         }
     }
+    // Padding by hand: `format!`'s `{:<w$}` panics for widths over 65,535.
+    let pad = |cell: &str, w: usize, right: bool| {
+        let fill = " ".repeat(w.saturating_sub(cell.chars().count()));
+        if right {
+            fill + cell
+        } else {
+            cell.to_string() + &fill
+        }
+    };
     let line = |cells: [&str; 6]| {
         format!(
-            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {:>w4$}  {}\n",
-            cells[0],
-            cells[1],
-            cells[2],
-            cells[3],
-            cells[4],
+            "{}  {}  {}  {}  {}  {}\n",
+            pad(cells[0], widths[0], false),
+            pad(cells[1], widths[1], false),
+            pad(cells[2], widths[2], false),
+            pad(cells[3], widths[3], true),
+            pad(cells[4], widths[4], true),
             cells[5],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3],
-            w4 = widths[4],
         )
     };
     let total_width: usize = widths.iter().sum::<usize>() + 10;

@@ -194,13 +194,13 @@ const SEEDS: &[&str] = &[
         _spare   = linear(head);
         gap      = global_avg_pool2d(head);
     }"#,
-    // Every op of DSL.md §2, the planned ones included (rejected, but parsed).
+    // Every op of DSL.md §2 with its keyword arguments, floats included.
     r#"
     block pair(x, f) {
         t = conv2d_transpose(x, f, 3, strides = 2, padding = same, activation = relu, use_bias = true);
         d = depthwise_conv2d(t, 3, strides = 1, padding = same, depth_multiplier = 1);
         s = separable_conv2d(d, f, 3, padding = valid);
-        return batch_norm(s);
+        return batch_norm(s, epsilon = 0.001);
     }
     pub AllOps(x: [16, 16, 8], v: [10]) -> (o1, o2) {
         p  = pair(x, 8);
@@ -213,9 +213,9 @@ const SEEDS: &[&str] = &[
         mx = maximum(av, m);
         mn = minimum(mx, av);
         u  = upsample2d(mn, size = 2, interpolation = bilinear);
-        r  = relu6(leaky_relu(elu(hard_sigmoid(u))));
+        r  = relu6(leaky_relu(elu(hard_sigmoid(u)), alpha = 0.3));
         g  = gelu(swish(softmax(r)));
-        o1 = dropout(g, 1);
+        o1 = dropout(g, 0.5);
         d1 = dense(v, 4, activation = relu);
         o2 = global_max_pool2d(x);
     }"#,
@@ -805,7 +805,7 @@ fn gen_layer(rng: &mut Rng, ts: &[T], x: &T, with_block: bool) -> Option<(String
         (t.name.clone(), t.shape.clone())
     };
     let image = x.shape.len() == 3;
-    match rng.below(10) {
+    match rng.below(16) {
         0..=2 if image => {
             let (src, s) = operand(rng, x);
             let (h, w, c) = (s[0], s[1], s[2]);
@@ -925,6 +925,106 @@ fn gen_layer(rng: &mut Rng, ts: &[T], x: &T, with_block: bool) -> Option<(String
                 vec![x.shape[0], x.shape[1], 2 * f],
             ))
         }
+        // The ops added after the first ones, with Keras's shape rules.
+        10 if image => {
+            // depthwise_conv2d / separable_conv2d: conv2d's geometry.
+            let (h, w, c) = (x.shape[0], x.shape[1], x.shape[2]);
+            let same = rng.one_in(2);
+            let k = rng.range(1, 3);
+            let st = rng.range(1, 2);
+            let oh = win(h, k, st, 1, same)?;
+            let ow = win(w, k, st, 1, same)?;
+            let pad = if same { "same" } else { "valid" };
+            if rng.one_in(2) {
+                let dm = rng.range(1, 2);
+                Some((
+                    format!("depthwise_conv2d({}, {k}, strides = {st}, padding = {pad}, depth_multiplier = {dm}, activation = {})", x.name, rng.pick(&acts)),
+                    vec![oh, ow, c * dm],
+                ))
+            } else {
+                let f = rng.range(1, 4);
+                Some((
+                    format!("separable_conv2d({}, {f}, {k}, strides = {st}, padding = {pad}, use_bias = {})", x.name, rng.one_in(2)),
+                    vec![oh, ow, f],
+                ))
+            }
+        }
+        11 if image => {
+            // conv2d_transpose: in * stride (same), (in - 1) * stride + k (valid).
+            let (h, w) = (x.shape[0], x.shape[1]);
+            let same = rng.one_in(2);
+            let k = rng.range(1, 3);
+            let st = rng.range(1, 2);
+            let f = rng.range(1, 4);
+            let up = |n: usize| {
+                if same {
+                    n * st
+                } else {
+                    (n - 1) * st + k.max(st)
+                }
+            };
+            let pad = if same { "same" } else { "valid" };
+            Some((
+                format!(
+                    "conv2d_transpose({}, {f}, {k}, strides = {st}, padding = {pad})",
+                    x.name
+                ),
+                vec![up(h), up(w), f],
+            ))
+        }
+        12 if image => {
+            let (h, w, c) = (x.shape[0], x.shape[1], x.shape[2]);
+            match rng.below(3) {
+                0 => {
+                    let p = rng.range(0, 2);
+                    Some((
+                        format!("zero_padding2d({}, {p})", x.name),
+                        vec![h + 2 * p, w + 2 * p, c],
+                    ))
+                }
+                1 if h > 2 && w > 2 => {
+                    Some((format!("cropping2d({}, 1)", x.name), vec![h - 2, w - 2, c]))
+                }
+                _ => {
+                    let p = rng.range(1, 2);
+                    let same = rng.one_in(2);
+                    let oh = win(h, p, p, 1, same)?;
+                    let ow = win(w, p, p, 1, same)?;
+                    let pad = if same { "same" } else { "valid" };
+                    Some((
+                        format!("avg_pool2d({}, {p}, padding = {pad})", x.name),
+                        vec![oh, ow, c],
+                    ))
+                }
+            }
+        }
+        13 => {
+            // The other merges: operands of one shape.
+            let same: Vec<&T> = ts.iter().filter(|t| t.shape == x.shape).collect();
+            let op = *rng.pick(&["subtract", "multiply", "average", "maximum", "minimum"]);
+            let n = if op == "subtract" { 2 } else { rng.range(2, 3) };
+            let names: Vec<String> = (0..n).map(|_| rng.pick(&same).name.clone()).collect();
+            Some((format!("{op}({})", names.join(", ")), x.shape.clone()))
+        }
+        14 => {
+            let (src, s) = operand(rng, x);
+            let e = match rng.below(9) {
+                0 => format!("leaky_relu({src}, alpha = 0.2)"),
+                1 => format!("dropout({src}, 0.25)"),
+                2 => format!("relu6({src})"),
+                3 => format!("elu({src})"),
+                4 => format!("hard_sigmoid({src})"),
+                5 => format!("swish({src})"),
+                6 => format!("gelu({src})"),
+                7 => format!("softmax({src})"),
+                _ => format!("leaky_relu({src})"),
+            };
+            Some((e, s))
+        }
+        15 if image => Some((
+            format!("batch_norm({}, epsilon = 0.001)", x.name),
+            x.shape.clone(),
+        )),
         _ => {
             let (src, s) = operand(rng, x);
             Some((format!("{}({src})", rng.pick(&acts)), s))
@@ -977,7 +1077,7 @@ fn extreme(rng: &mut Rng) -> (String, TokenStream) {
             let mut body = parse_ts("out =");
             body.extend(nested_calls(
                 depth,
-                *rng.pick(&["relu", "sigmoid", "upsample2d", "flatten", "nope"]),
+                rng.pick::<&str>(&["relu", "sigmoid", "upsample2d", "flatten", "nope"]),
             ));
             body.extend(parse_ts(";"));
             (
@@ -1428,7 +1528,7 @@ fn fuzz_expand_never_panics() {
                 }
                 one_case(&corpus, seed, i, &mut stats);
                 i += 1;
-                if i % 10_000 == 0 {
+                if i.is_multiple_of(10_000) {
                     println!(
                         "  ... {i} cases, {:.0} s, {} failures",
                         started.elapsed().as_secs_f64(),
@@ -1651,4 +1751,14 @@ fn many_misspelled_names_are_quick() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// The seeds are valid declarations (DSL.md's language, every op included),
+/// so that mutations start next to valid input.
+#[test]
+fn seeds_compile() {
+    for (i, s) in SEEDS.iter().enumerate() {
+        let src = s.to_string();
+        assert_eq!(messages(move || parse_ts(&src)), Ok(()), "seed {i}");
+    }
 }

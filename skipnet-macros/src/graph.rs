@@ -214,6 +214,9 @@ struct Scope {
     used: BTreeSet<String>,
     /// Every statement name of the body, to tell "defined later" from "unknown".
     later: BTreeMap<String, Loc>,
+    /// The integer bindings (block parameters), kept apart from `names` so
+    /// that each op call does not scan every name (quadratic in layers).
+    ints: BTreeMap<String, i128>,
 }
 
 impl Scope {
@@ -221,16 +224,6 @@ impl Scope {
     fn recent(&self) -> impl Iterator<Item = &str> {
         let from = self.order.len().saturating_sub(MAX_CANDIDATES);
         self.order[from..].iter().map(|s| s.as_str())
-    }
-
-    fn ints(&self) -> BTreeMap<String, i128> {
-        self.names
-            .iter()
-            .filter_map(|(k, e)| match e.binding {
-                Binding::Int(v) => Some((k.clone(), v)),
-                _ => None,
-            })
-            .collect()
     }
 }
 
@@ -263,6 +256,10 @@ impl Lowerer<'_> {
     fn define(&mut self, scope: &mut Scope, name: &Ident, b: Binding) {
         let key = name.to_string();
         scope.order.push(key.clone());
+        match b {
+            Binding::Int(v) => scope.ints.insert(key.clone(), v),
+            _ => scope.ints.remove(&key),
+        };
         scope.names.insert(
             key,
             Entry {
@@ -477,7 +474,6 @@ impl Lowerer<'_> {
                 return None;
             }
         };
-        let ints = scope.ints();
         for e in bound.values.values() {
             mark_names_used(e, scope);
         }
@@ -485,7 +481,7 @@ impl Lowerer<'_> {
             op: def.name,
             call_loc: call.loc,
             values: &bound.values,
-            ints: &ints,
+            ints: &scope.ints,
         };
         let built = (def.build)(&values);
         let mut operands = Vec::new();

@@ -555,11 +555,14 @@ mod header {
         let Some(Json::Obj(items)) = parsed.filter(|_| p.i == p.s.len()) else {
             return Err(String::from("the header is not a JSON object"));
         };
+        // Duplicates first: safetensors would keep the last and judge only it.
+        let mut names: Vec<&str> = items.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("tensor `{}` appears twice in the header", w[0]));
+        }
         let mut entries = Vec::new();
-        for (i, (name, v)) in items.iter().enumerate() {
-            if items[..i].iter().any(|(m, _)| m == name) {
-                return Err(format!("tensor `{name}` appears twice in the header"));
-            }
+        for (name, v) in &items {
             if name == "__metadata__" {
                 let ok = match v {
                     Json::Null => true,

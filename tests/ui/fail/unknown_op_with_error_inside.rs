@@ -1,11 +1,10 @@
-// `separable_conv2d` is not supported yet, and the op inside it reads an unknown
-// name: both are reported.
+// A misspelled op whose argument reads an unknown name: both are reported.
 use skipnet::network;
 
 network! {
     pub Net(x: [32, 32, 3]) -> out {
         c   = conv2d(x, 16, 3, padding = same);
-        sc  = separable_conv2d(relu(inp), 16, 3);
+        sc  = seperable_conv2d(relu(inp), 16, 3);
         out = conv2d(sc, 4, 1);
     }
 }
