@@ -1,6 +1,7 @@
 //! The conv kernel alone, per ISA, on the layer shapes that dominate the anchor
 //! networks. Throughput is in FLOP (2 x MACs), so criterion's "elem/s" reads as
-//! FLOP/s: `cargo bench --bench conv`.
+//! FLOP/s: `cargo bench --bench conv`. `cargo bench --bench conv -- peak` measures
+//! the one-core AVX2 FMA peak the kernels are compared with.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use skipnet_runtime::igemm::{self, Isa, OutLayout};
@@ -75,5 +76,48 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The one-core peak the conv GFLOP/s compare with: 12 independent AVX2 FMA
+/// chains (two FMA pipes x 4-cycle latency need 8), `ITERS` rounds, 16 FLOP each.
+#[cfg(target_arch = "x86_64")]
+fn peak(c: &mut Criterion) {
+    use std::arch::x86_64::*;
+    const ITERS: u64 = 1_000_000;
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fma_chains(a: f32) -> f32 {
+        let mut acc = [_mm256_set1_ps(0.0); 12];
+        let (x, y) = (_mm256_set1_ps(a), _mm256_set1_ps(0.999_999));
+        for _ in 0..ITERS {
+            for v in acc.iter_mut() {
+                *v = _mm256_fmadd_ps(x, *v, y);
+            }
+        }
+        let mut sum = _mm256_setzero_ps();
+        for v in acc {
+            sum = _mm256_add_ps(sum, v);
+        }
+        let mut out = [0.0f32; 8];
+        // SAFETY: `out` holds the 8 floats the unaligned store writes.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), sum) };
+        out.iter().sum()
+    }
+
+    if !Isa::Avx2Fma.available() {
+        return;
+    }
+    let mut group = c.benchmark_group("peak");
+    group.throughput(Throughput::Elements(ITERS * 12 * 16));
+    group.bench_function("avx2 fma, 12 chains", |b| {
+        // SAFETY: AVX2 and FMA were checked just above.
+        b.iter(|| unsafe { fma_chains(std::hint::black_box(1.000_001)) })
+    });
+    group.finish();
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn peak(_: &mut Criterion) {}
+
+criterion_group!(benches, bench, peak);
 criterion_main!(benches);

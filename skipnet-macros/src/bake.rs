@@ -110,16 +110,7 @@ pub fn load(
         let ValueKind::Node(n) = &g.values[*id].kind else {
             continue;
         };
-        let in_shapes: Vec<Vec<usize>> = n
-            .operands
-            .iter()
-            .map(|o| shapes[fusions.source(o.value).0].clone())
-            .collect();
-        let up = n
-            .operands
-            .first()
-            .map(|o| fusions.source(o.value).1)
-            .unwrap_or((1, 1));
+        let (in_shapes, up) = fusions.stored_operands(n, shapes);
         for w in ws {
             let mut values = match &w.fold {
                 Fold::Bias(bn, conv_bias) => {

@@ -195,16 +195,7 @@ pub fn generate(
             let ValueKind::Node(n) = &v.kind else {
                 return None;
             };
-            let ins: Vec<Vec<usize>> = n
-                .operands
-                .iter()
-                .map(|o| shapes[fusions.source(o.value).0].clone())
-                .collect();
-            let up = n
-                .operands
-                .first()
-                .map(|o| fusions.source(o.value).1)
-                .unwrap_or((1, 1));
+            let (ins, up) = fusions.stored_operands(n, shapes);
             let (ty, val) = n.op.geometry(&rt, &ins, &shapes[id], up)?;
             let c = format_ident!("N{}", id);
             let doc = format!("`{}`", v.path);
@@ -391,11 +382,7 @@ pub fn generate(
             })
             .collect();
         let residuals: Vec<TokenStream> = residual_ids.iter().map(|&o| operand_expr(o)).collect();
-        let in_shapes: Vec<Vec<usize>> = n
-            .operands
-            .iter()
-            .map(|o| shapes[fusions.source(o.value).0].clone())
-            .collect();
+        let (in_shapes, _) = fusions.stored_operands(n, shapes);
         let wexprs: Vec<TokenStream> = weights
             .iter()
             .find(|(id, _)| *id == runner)

@@ -67,6 +67,28 @@ impl Fusions {
             .unwrap_or((operand, (1, 1)))
     }
 
+    /// The shapes node `n`'s operands have as stored (a folded upsample's
+    /// source, not the upsample), and the factor by which operand 0 is read
+    /// through nearest upsampling (`(1, 1)` when none): what an op's geometry,
+    /// packing and scratch need.
+    pub fn stored_operands(
+        &self,
+        n: &crate::graph::Node,
+        shapes: &[Vec<usize>],
+    ) -> (Vec<Vec<usize>>, (usize, usize)) {
+        let ins = n
+            .operands
+            .iter()
+            .map(|o| shapes[self.source(o.value).0].clone())
+            .collect();
+        let up = n
+            .operands
+            .first()
+            .map(|o| self.source(o.value).1)
+            .unwrap_or((1, 1));
+        (ins, up)
+    }
+
     /// Whether `v` is an upsample that is never stored.
     pub fn is_folded(&self, v: ValueId) -> bool {
         self.folded.contains_key(&v)
@@ -116,10 +138,6 @@ impl Fusions {
     }
 }
 
-fn self_source(f: &Fusions, v: ValueId) -> ValueId {
-    f.source(v).0
-}
-
 /// Decides the fusions. `shapes`: every value's shape. `in_place_ok(producer)`:
 /// whether that producer's epilogue may start from a residual already in its
 /// output.
@@ -134,6 +152,17 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
     }
     let is_output = |v: ValueId| g.outputs.iter().any(|(_, o)| *o == v);
     let only_use = |v: ValueId| consumers.get(&v).is_some_and(|u| u.len() == 1);
+    // The activation node that is `v`'s only reader (`v` not an output), which
+    // the epilogue computing `v` can apply too.
+    let post_activation = |v: ValueId| -> Option<(ValueId, Act)> {
+        let u = consumers
+            .get(&v)
+            .filter(|u| u.len() == 1 && !is_output(v))?;
+        match &g.values[u[0].0].kind {
+            ValueKind::Node(n) => n.op.as_activation().map(|a| (u[0].0, a)),
+            ValueKind::Input(_) => None,
+        }
+    };
     let mut f = Fusions::default();
     for (id, v) in g.values.iter().enumerate() {
         let ValueKind::Node(n) = &v.kind else {
@@ -211,11 +240,7 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
         // the add, that the producer does not read, and that is a node's stored
         // output (not an input, an output or a never-stored value). The planner
         // confirms it dies there, else the sum gets its own buffer.
-        let producer_reads: Vec<ValueId> = p
-            .operands
-            .iter()
-            .map(|o| self_source(&f, o.value))
-            .collect();
+        let producer_reads: Vec<ValueId> = p.operands.iter().map(|o| f.source(o.value).0).collect();
         let in_place = in_place_ok(producer)
             .then(|| {
                 residuals.iter().copied().find(|&r| {
@@ -232,16 +257,7 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
             })
             .flatten();
         // An activation that is the sum's only reader runs in the same epilogue.
-        let post = consumers
-            .get(&id)
-            .filter(|u| u.len() == 1 && !is_output(id))
-            .and_then(|u| {
-                let (c, _) = u[0];
-                match &g.values[c].kind {
-                    ValueKind::Node(cn) => cn.op.as_activation().map(|a| (c, a)),
-                    ValueKind::Input(_) => None,
-                }
-            });
+        let post = post_activation(id);
         let stored = post.map(|(c, _)| c).unwrap_or(id);
         f.computed_into.insert(producer, stored);
         f.computed_into.insert(last, stored);
@@ -266,16 +282,7 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
         if f.computed_into.contains_key(&b) {
             continue;
         }
-        let post = consumers
-            .get(&b)
-            .filter(|u| u.len() == 1 && !is_output(b))
-            .and_then(|u| {
-                let (a, _) = u[0];
-                match &g.values[a].kind {
-                    ValueKind::Node(an) => an.op.as_activation().map(|act| (a, act)),
-                    ValueKind::Input(_) => None,
-                }
-            });
+        let post = post_activation(b);
         let stored = post.map(|(a, _)| a).unwrap_or(b);
         f.computed_into.insert(c, stored);
         if stored != b {

@@ -4,8 +4,10 @@
 //! the stages after it:
 //!
 //! `parse` (tokens to syntax) -> `graph` (names, blocks, op arguments) ->
-//! `shape` (every tensor's shape, every mismatch) -> `plan` (arena offsets) ->
-//! `codegen` (the struct, `forward`, `summary`).
+//! `shape` (every tensor's shape, every mismatch) -> `fuse` (what is computed
+//! in another op's epilogue, in place, or never stored) -> `plan` (arena
+//! offsets) -> `bake` (weights read at compile time, with `#[weights = ...]`)
+//! -> `codegen` (the struct, `forward`, `summary`).
 //!
 //! Ops live in `ops/`, one file each (signature, shape rule, weights, emitted
 //! code). Errors are `syn::Error`s with spans, combined so that one compile
@@ -132,12 +134,7 @@ fn plan_memory(
             }),
             scratch: match &v.kind {
                 graph::ValueKind::Node(n) => {
-                    let ins: Vec<Vec<usize>> = n
-                        .operands
-                        .iter()
-                        .map(|o| shapes[fusions.source(o.value).0].clone())
-                        .collect();
-                    n.op.scratch_len(&ins, &shapes[i])
+                    n.op.scratch_len(&fusions.stored_operands(n, shapes).0, &shapes[i])
                 }
                 graph::ValueKind::Input(_) => 0,
             },

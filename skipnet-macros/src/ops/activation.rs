@@ -8,67 +8,32 @@ const X: &[Param] = &[Param {
     kind: Kind::Tensor,
 }];
 
-pub static RELU: OpDef = OpDef {
-    name: "relu",
-    params: X,
-    has_weights: false,
-    build: |_| Ok(Box::new(Activation(Act::Relu))),
-};
-pub static SIGMOID: OpDef = OpDef {
-    name: "sigmoid",
-    params: X,
-    has_weights: false,
-    build: |_| Ok(Box::new(Activation(Act::Sigmoid))),
-};
-pub static TANH: OpDef = OpDef {
-    name: "tanh",
-    params: X,
-    has_weights: false,
-    build: |_| Ok(Box::new(Activation(Act::Tanh))),
-};
-pub static LINEAR: OpDef = OpDef {
-    name: "linear",
-    params: X,
-    has_weights: false,
-    build: |_| Ok(Box::new(Activation(Act::Linear))),
-};
-pub static RELU6: OpDef = OpDef {
-    name: "relu6",
-    params: X,
-    has_weights: false,
-    build: |_| Ok(Box::new(Activation(Act::Relu6))),
-};
-pub static ELU: OpDef = OpDef {
-    name: "elu",
-    params: X,
-    has_weights: false,
-    build: |_| Ok(Box::new(Activation(Act::Elu))),
-};
-pub static HARD_SIGMOID: OpDef = OpDef {
-    name: "hard_sigmoid",
-    params: X,
-    has_weights: false,
-    build: |_| Ok(Box::new(Activation(Act::HardSigmoid))),
-};
-pub static SWISH: OpDef = OpDef {
-    name: "swish",
-    params: X,
-    has_weights: false,
-    build: |_| Ok(Box::new(Activation(Act::Swish))),
-};
-pub static GELU: OpDef = OpDef {
-    name: "gelu",
-    params: X,
-    has_weights: false,
-    build: |_| Ok(Box::new(Activation(Act::Gelu))),
-};
-/// Over the last axis (Keras `Softmax`'s default `axis=-1`).
-pub static SOFTMAX: OpDef = OpDef {
-    name: "softmax",
-    params: X,
-    has_weights: false,
-    build: |_| Ok(Box::new(Activation(Act::Softmax))),
-};
+/// One `OpDef` per activation: `name(x)`, building `Activation(Act::$act)`.
+macro_rules! activation_def {
+    ($($(#[$doc:meta])* $def:ident = $name:literal => $act:ident;)*) => {$(
+        $(#[$doc])*
+        pub static $def: OpDef = OpDef {
+            name: $name,
+            params: X,
+            has_weights: false,
+            build: |_| Ok(Box::new(Activation(Act::$act))),
+        };
+    )*};
+}
+
+activation_def! {
+    RELU = "relu" => Relu;
+    SIGMOID = "sigmoid" => Sigmoid;
+    TANH = "tanh" => Tanh;
+    LINEAR = "linear" => Linear;
+    RELU6 = "relu6" => Relu6;
+    ELU = "elu" => Elu;
+    HARD_SIGMOID = "hard_sigmoid" => HardSigmoid;
+    SWISH = "swish" => Swish;
+    GELU = "gelu" => Gelu;
+    /// Over the last axis (Keras `Softmax`'s default `axis=-1`).
+    SOFTMAX = "softmax" => Softmax;
+}
 
 pub struct Activation(Act);
 

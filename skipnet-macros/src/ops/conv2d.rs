@@ -61,23 +61,13 @@ pub struct Conv2d {
 }
 
 fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
-    let c = Conv2d {
-        name: "conv2d",
-        filters: v.positive("filters", None)?,
-        kernel: v.pair("kernel_size", None)?,
-        strides: v.pair("strides", Some((1, 1)))?,
-        same: v.choice("padding", &["valid", "same"], "valid")? == "same",
-        dilation: v.pair("dilation_rate", Some((1, 1)))?,
-        groups: v.positive("groups", Some(1))?,
-        activation: v.activation()?,
-        use_bias: v.boolean("use_bias", true)?,
-    };
-    if (c.strides.0 > 1 || c.strides.1 > 1) && (c.dilation.0 > 1 || c.dilation.1 > 1) {
-        return Err(error(
-            v.loc("dilation_rate"),
-            "`conv2d` cannot combine `strides` > 1 with `dilation_rate` > 1 (Keras rejects it too)",
-        ));
-    }
+    let c = Conv2d::from_args(
+        v,
+        "conv2d",
+        v.positive("filters", None)?,
+        v.positive("groups", Some(1))?,
+        v.activation()?,
+    )?;
     if !c.filters.is_multiple_of(c.groups) {
         return Err(error(
             v.loc("groups"),
@@ -91,6 +81,45 @@ fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
 }
 
 impl Conv2d {
+    /// The conv `name` describes, from the arguments the conv family shares
+    /// (`kernel_size`, `strides`, `padding`, `dilation_rate`, `use_bias`).
+    pub(super) fn from_args(
+        v: &Values,
+        name: &'static str,
+        filters: usize,
+        groups: usize,
+        activation: Act,
+    ) -> syn::Result<Conv2d> {
+        let c = Conv2d {
+            name,
+            filters,
+            kernel: v.pair("kernel_size", None)?,
+            strides: v.pair("strides", Some((1, 1)))?,
+            same: v.choice("padding", &["valid", "same"], "valid")? == "same",
+            dilation: v.pair("dilation_rate", Some((1, 1)))?,
+            groups,
+            activation,
+            use_bias: v.boolean("use_bias", true)?,
+        };
+        if (c.strides.0 > 1 || c.strides.1 > 1) && (c.dilation.0 > 1 || c.dilation.1 > 1) {
+            return Err(error(
+                v.loc("dilation_rate"),
+                format!("`{name}` cannot combine `strides` > 1 with `dilation_rate` > 1 (Keras rejects it too)"),
+            ));
+        }
+        Ok(c)
+    }
+
+    /// This depthwise conv (one group per input channel, `depth_multiplier`
+    /// filters each) on an input of `cin` channels.
+    pub(super) fn depthwise_on(&self, cin: usize, depth_multiplier: usize) -> Conv2d {
+        Conv2d {
+            filters: cin.saturating_mul(depth_multiplier),
+            groups: cin.max(1),
+            ..self.clone()
+        }
+    }
+
     /// Output size and leading pad along H and W.
     pub(super) fn geometry(&self, h: usize, w: usize) -> Result<Geometry, OpError> {
         let axis = |input: usize, k: usize, s: usize, d: usize, name: &str| {

@@ -55,23 +55,8 @@ pub struct Depthwise {
 }
 
 fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
-    let base = Conv2d {
-        name: "depthwise_conv2d",
-        filters: 1,
-        kernel: v.pair("kernel_size", None)?,
-        strides: v.pair("strides", Some((1, 1)))?,
-        same: v.choice("padding", &["valid", "same"], "valid")? == "same",
-        dilation: v.pair("dilation_rate", Some((1, 1)))?,
-        groups: 1,
-        activation: v.activation()?,
-        use_bias: v.boolean("use_bias", true)?,
-    };
-    if (base.strides.0 > 1 || base.strides.1 > 1) && (base.dilation.0 > 1 || base.dilation.1 > 1) {
-        return Err(error(
-            v.loc("dilation_rate"),
-            "`depthwise_conv2d` cannot combine `strides` > 1 with `dilation_rate` > 1 (Keras rejects it too)",
-        ));
-    }
+    // `filters` and `groups` are set per input by `conv`.
+    let base = Conv2d::from_args(v, "depthwise_conv2d", 1, 1, v.activation()?)?;
     Ok(Box::new(Depthwise {
         depth_multiplier: v.positive("depth_multiplier", Some(1))?,
         base,
@@ -81,11 +66,7 @@ fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
 impl Depthwise {
     /// The grouped conv this is on an input of `cin` channels.
     fn conv(&self, cin: usize) -> Conv2d {
-        Conv2d {
-            filters: cin.saturating_mul(self.depth_multiplier),
-            groups: cin.max(1),
-            ..self.base.clone()
-        }
+        self.base.depthwise_on(cin, self.depth_multiplier)
     }
 
     fn cin(shapes: &[&[usize]]) -> usize {

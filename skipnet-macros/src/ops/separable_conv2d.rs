@@ -61,24 +61,10 @@ pub struct Separable {
 
 fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
     let depthwise = Conv2d {
-        name: "separable_conv2d",
-        filters: 1,
-        kernel: v.pair("kernel_size", None)?,
-        strides: v.pair("strides", Some((1, 1)))?,
-        same: v.choice("padding", &["valid", "same"], "valid")? == "same",
-        dilation: v.pair("dilation_rate", Some((1, 1)))?,
-        groups: 1,
-        activation: Act::Linear,
+        // The depthwise part has no bias and no activation of its own.
         use_bias: false,
+        ..Conv2d::from_args(v, "separable_conv2d", 1, 1, Act::Linear)?
     };
-    if (depthwise.strides.0 > 1 || depthwise.strides.1 > 1)
-        && (depthwise.dilation.0 > 1 || depthwise.dilation.1 > 1)
-    {
-        return Err(error(
-            v.loc("dilation_rate"),
-            "`separable_conv2d` cannot combine `strides` > 1 with `dilation_rate` > 1 (Keras rejects it too)",
-        ));
-    }
     let pointwise = Conv2d {
         name: "separable_conv2d",
         filters: v.positive("filters", None)?,
@@ -100,12 +86,10 @@ fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
 impl Separable {
     /// The two convs on an input of `cin` channels.
     fn parts(&self, cin: usize) -> (Conv2d, &Conv2d) {
-        let dw = Conv2d {
-            filters: cin.saturating_mul(self.depth_multiplier),
-            groups: cin.max(1),
-            ..self.depthwise.clone()
-        };
-        (dw, &self.pointwise)
+        (
+            self.depthwise.depthwise_on(cin, self.depth_multiplier),
+            &self.pointwise,
+        )
     }
 
     /// The depthwise result's shape, `[oh, ow, in * dm]`.

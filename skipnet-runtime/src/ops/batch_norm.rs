@@ -20,10 +20,13 @@ pub fn batch_norm(
     if c == 0 {
         return;
     }
-    for (orow, xrow) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
-        for k in 0..c {
-            let inv = 1.0 / libm::sqrtf(variance[k] + epsilon);
-            orow[k] = (xrow[k] - mean[k]) * inv * gamma[k] + beta[k];
+    // Channel by channel, so each square root is taken once per call, not
+    // once per pixel.
+    for k in 0..c {
+        let scale = gamma[k] / libm::sqrtf(variance[k] + epsilon);
+        let (m, b) = (mean[k], beta[k]);
+        for (o, &v) in out[k..].iter_mut().step_by(c).zip(x[k..].iter().step_by(c)) {
+            *o = (v - m) * scale + b;
         }
     }
 }
