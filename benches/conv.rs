@@ -45,7 +45,13 @@ fn bench(c: &mut Criterion) {
             "unet256_conv1 256x256x3->32 3x3/2",
             same(256, 256, 3, 32, 3, 2),
         ),
+        (
+            "resnet_stem 224x224x3->64 7x7/2",
+            same(224, 224, 3, 64, 7, 2),
+        ),
         ("resnet_s1 56x56x64->64 3x3", same(56, 56, 64, 64, 3, 1)),
+        ("resnet_s2 28x28x128->128 3x3", same(28, 28, 128, 128, 3, 1)),
+        ("resnet_s3 14x14x256->256 3x3", same(14, 14, 256, 256, 3, 1)),
         ("resnet_s4 7x7x512->512 3x3", same(7, 7, 512, 512, 3, 1)),
     ];
     let mut group = c.benchmark_group("conv2d");

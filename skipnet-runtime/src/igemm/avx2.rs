@@ -18,9 +18,9 @@ pub unsafe fn conv(
     layout: OutLayout<'_>,
 ) {
     if g.output.c / g.groups <= 8 {
-        driver!(g, x, packed, bias, out, layout, 12, 8, tile_narrow)
+        driver!(g, x, packed, bias, out, layout, 12, 8, tile_narrow, 8, 512)
     } else {
-        driver!(g, x, packed, bias, out, layout, 6, 16, tile)
+        driver!(g, x, packed, bias, out, layout, 6, 16, tile, 16, 512)
     }
 }
 
@@ -33,6 +33,7 @@ pub unsafe fn conv(
 #[inline]
 unsafe fn tile_narrow(
     srcs: &[[*const f32; 12]],
+    c_off: usize,
     cin: usize,
     b: *const f32,
     tap_stride: usize,
@@ -40,10 +41,14 @@ unsafe fn tile_narrow(
     out: &mut [[f32; 8]; 12],
 ) {
     let mut acc = [_mm256_setzero_ps(); 12];
+    for (a, o) in acc.iter_mut().zip(out.iter()) {
+        // SAFETY: each row holds 8 floats: one load.
+        *a = unsafe { _mm256_loadu_ps(o.as_ptr()) };
+    }
     for (ti, s) in srcs.iter().enumerate() {
         // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
         let mut bp = unsafe { b.add(ti * tap_stride) };
-        let s = *s;
+        let s = s.map(|p| p.wrapping_add(c_off));
         for ci in 0..cin {
             // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows
             // (8 of each row's 16 floats are read); each `s[m]` is valid for
@@ -65,12 +70,13 @@ unsafe fn tile_narrow(
 }
 
 /// # Safety
-/// AVX2 and FMA; each `srcs` pointer valid for `cin` reads; `b` valid for
+/// AVX2 and FMA; each `srcs` pointer valid for `c_off + cin` reads (from `c_off` on); `b` valid for
 /// `srcs.len() * cin * PANEL` reads.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn tile(
     srcs: &[[*const f32; 6]],
+    c_off: usize,
     cin: usize,
     b: *const f32,
     tap_stride: usize,
@@ -78,13 +84,22 @@ unsafe fn tile(
     out: &mut [[f32; 16]; 6],
 ) {
     let mut acc = [[_mm256_setzero_ps(); 2]; 6];
+    for (a, o) in acc.iter_mut().zip(out.iter()) {
+        // SAFETY: each row holds 16 floats: two 8-float loads.
+        *a = unsafe {
+            [
+                _mm256_loadu_ps(o.as_ptr()),
+                _mm256_loadu_ps(o.as_ptr().add(8)),
+            ]
+        };
+    }
     for (ti, s) in srcs.iter().enumerate() {
         // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
         let mut bp = unsafe { b.add(ti * tap_stride) };
-        let s = *s;
+        let s = s.map(|p| p.wrapping_add(c_off));
         for ci in 0..cin {
             // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows;
-            // each `s[m]` is valid for `cin` reads.
+            // each `s[m]` (already offset by `c_off`) is valid for `cin` reads.
             unsafe {
                 let b0 = _mm256_loadu_ps(bp);
                 let b1 = _mm256_loadu_ps(bp.add(8));

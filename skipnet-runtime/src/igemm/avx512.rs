@@ -16,16 +16,17 @@ pub unsafe fn conv(
     out: &mut [f32],
     layout: OutLayout<'_>,
 ) {
-    driver!(g, x, packed, bias, out, layout, 8, 32, tile)
+    driver!(g, x, packed, bias, out, layout, 8, 32, tile, 8, 128)
 }
 
 /// # Safety
-/// AVX-512F; each `srcs` pointer valid for `cin` reads; `b` and
+/// AVX-512F; each `srcs` pointer valid for `c_off + cin` reads (from `c_off` on); `b` and
 /// `b + panel_stride` each valid for `srcs.len() * cin * PANEL` reads.
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn tile(
     srcs: &[[*const f32; 8]],
+    c_off: usize,
     cin: usize,
     b: *const f32,
     tap_stride: usize,
@@ -33,13 +34,22 @@ unsafe fn tile(
     out: &mut [[f32; 32]; 8],
 ) {
     let mut acc = [[_mm512_setzero_ps(); 2]; 8];
+    for (a, o) in acc.iter_mut().zip(out.iter()) {
+        // SAFETY: each row holds 32 floats: two 16-float loads.
+        *a = unsafe {
+            [
+                _mm512_loadu_ps(o.as_ptr()),
+                _mm512_loadu_ps(o.as_ptr().add(16)),
+            ]
+        };
+    }
     for (ti, s) in srcs.iter().enumerate() {
         // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
         let mut bp = unsafe { b.add(ti * tap_stride) };
-        let s = *s;
+        let s = s.map(|p| p.wrapping_add(c_off));
         for ci in 0..cin {
             // SAFETY: `bp` and `bp + panel_stride` stay within the two panels'
-            // `srcs.len() * cin` rows; each `s[m]` is valid for `cin` reads.
+            // `srcs.len() * cin` rows; each `s[m]` (already offset by `c_off`) is valid for `cin` reads.
             unsafe {
                 let b0 = _mm512_loadu_ps(bp);
                 let b1 = _mm512_loadu_ps(bp.add(panel_stride));

@@ -11,22 +11,23 @@ pub fn conv(
     out: &mut [f32],
     layout: OutLayout<'_>,
 ) {
-    driver!(g, x, packed, bias, out, layout, 4, 16, tile)
+    driver!(g, x, packed, bias, out, layout, 4, 16, tile, 1, 2048)
 }
 
 /// # Safety
-/// Each `srcs` pointer is valid for `cin` reads; `b + t * tap_stride` for
+/// Each `srcs` pointer is valid for `c_off + cin` reads; `b + t * tap_stride` for
 /// `cin * PANEL` reads for every tap `t`.
 #[inline(always)]
 unsafe fn tile(
     srcs: &[[*const f32; 4]],
+    c_off: usize,
     cin: usize,
     b: *const f32,
     tap_stride: usize,
     _panel_stride: usize,
     out: &mut [[f32; 16]; 4],
 ) {
-    let mut acc = [[0.0f32; 16]; 4];
+    let mut acc = *out;
     for (ti, s) in srcs.iter().enumerate() {
         // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
         let mut bp = unsafe { b.add(ti * tap_stride) };
@@ -36,8 +37,8 @@ unsafe fn tile(
             // SAFETY: advancing inside the same bound.
             bp = unsafe { bp.add(PANEL) };
             for (acc_m, src) in acc.iter_mut().zip(s) {
-                // SAFETY: `src` is valid for `cin` reads (caller's contract).
-                let a = unsafe { *src.add(ci) };
+                // SAFETY: `src` is valid for `c_off + cin` reads (caller's contract).
+                let a = unsafe { *src.add(c_off + ci) };
                 for (o, w) in acc_m.iter_mut().zip(brow) {
                     *o += a * w;
                 }
@@ -58,7 +59,7 @@ pub fn conv_wide(
     out: &mut [f32],
     layout: OutLayout<'_>,
 ) {
-    driver!(g, x, packed, bias, out, layout, 8, 32, tile_wide)
+    driver!(g, x, packed, bias, out, layout, 8, 32, tile_wide, 3, 24)
 }
 
 /// # Safety
@@ -67,13 +68,14 @@ pub fn conv_wide(
 #[inline(always)]
 unsafe fn tile_wide(
     srcs: &[[*const f32; 8]],
+    c_off: usize,
     cin: usize,
     b: *const f32,
     tap_stride: usize,
     panel_stride: usize,
     out: &mut [[f32; 32]; 8],
 ) {
-    let mut acc = [[0.0f32; 32]; 8];
+    let mut acc = *out;
     for (ti, s) in srcs.iter().enumerate() {
         for ci in 0..cin {
             for half in 0..2 {
@@ -83,8 +85,8 @@ unsafe fn tile_wide(
                         as *const [f32; PANEL])
                 };
                 for (acc_m, src) in acc.iter_mut().zip(s) {
-                    // SAFETY: `src` is valid for `cin` reads.
-                    let a = unsafe { *src.add(ci) };
+                    // SAFETY: `src` is valid for `c_off + cin` reads.
+                    let a = unsafe { *src.add(c_off + ci) };
                     for (o, w) in acc_m[half * PANEL..][..PANEL].iter_mut().zip(brow) {
                         *o += a * w;
                     }
