@@ -1,9 +1,10 @@
 //! The anchor networks of `shared/anchors/models.py`, timed the way the peers are
-//! timed there (batch 1, one thread, one timestamp per `forward`):
+//! timed there (batch 1, one timestamp per `forward`; one thread, or with
+//! `--features parallel` and `--threads N` a workspace with N threads):
 //!
 //! ```text
 //! cargo bench --bench anchors -- <model> --weights <w.safetensors> --input <x.safetensors> \
-//!     [--min-time S] [--output <y.safetensors>] [--out-json <r.json>]
+//!     [--min-time S] [--threads N] [--output <y.safetensors>] [--out-json <r.json>]
 //! cargo bench --bench anchors -- --list
 //! ```
 //!
@@ -126,7 +127,7 @@ network! {
 type Res<T> = Result<T, Box<dyn Error>>;
 
 const USAGE: &str = "usage: anchors <model> --weights <w.safetensors> --input <x.safetensors> \
-[--min-time S] [--min-iters N] [--max-iters N] [--warmup-time S] [--threads 1] \
+[--min-time S] [--min-iters N] [--max-iters N] [--warmup-time S] [--threads N] [--scaling] \
 [--output <y.safetensors>] [--out-json <r.json>]\n       anchors --list";
 
 struct Args {
@@ -139,6 +140,11 @@ struct Args {
     warmup_time: f64,
     min_iters: usize,
     max_iters: usize,
+    /// `Workspace::with_threads(threads)` when above 1 (`--features parallel`).
+    threads: usize,
+    /// Also time a 1-thread and a `threads`-thread workspace call by call,
+    /// alternating, and print their medians and ratio (`SCALING` line).
+    scaling: bool,
 }
 
 enum Command {
@@ -151,6 +157,8 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Res<Command> {
     let mut model = None;
     let (mut weights, mut input, mut output, mut out_json) = (None, None, None, None);
     let (mut min_time, mut warmup_time, mut min_iters, mut max_iters) = (4.0, 1.0, 30, 20_000);
+    let mut threads = 1;
+    let mut scaling = false;
     let mut argv = argv.peekable();
     while let Some(a) = argv.next() {
         let mut value = |flag: &str| {
@@ -170,12 +178,14 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Res<Command> {
             "--warmup-time" => warmup_time = value(&a)?.parse()?,
             "--min-iters" => min_iters = value(&a)?.parse()?,
             "--max-iters" => max_iters = value(&a)?.parse()?,
+            "--scaling" => scaling = true,
             "--threads" => {
-                let t: usize = value(&a)?.parse()?;
-                if t != 1 {
-                    return Err(
-                        format!("--threads {t}: skipnet's forward is single-threaded").into(),
-                    );
+                threads = value(&a)?.parse()?;
+                if threads == 0 || (threads > 1 && !cfg!(feature = "parallel")) {
+                    return Err(format!(
+                        "--threads {threads}: more than one thread needs `--features parallel`"
+                    )
+                    .into());
                 }
             }
             s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}").into()),
@@ -198,6 +208,8 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Res<Command> {
         warmup_time,
         min_iters: min_iters.max(1),
         max_iters: max_iters.max(1),
+        threads,
+        scaling,
     }))
 }
 
@@ -315,6 +327,38 @@ fn time_it(mut call: impl FnMut(), args: &Args) -> Stats {
     }
 }
 
+/// 1 thread against `args.threads`, call by call alternating (so both see the
+/// same machine: on a shared VM the speed of a core drifts by tens of percent
+/// between runs of a few seconds), as a `SCALING {json}` line: both medians and
+/// their ratio.
+#[cfg(feature = "parallel")]
+fn scaling(mut call: impl FnMut(bool), args: &Args) -> String {
+    for _ in 0..5 {
+        call(true);
+        call(false);
+    }
+    let (mut one, mut many) = (Vec::new(), Vec::new());
+    let t0 = Instant::now();
+    while one.len() < args.min_iters || t0.elapsed().as_secs_f64() < args.min_time {
+        for (single, times) in [(true, &mut one), (false, &mut many)] {
+            let a = Instant::now();
+            call(single);
+            times.push(a.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    for t in [&mut one, &mut many] {
+        t.sort_by(f64::total_cmp);
+    }
+    let (m1, mn) = (percentile(&one, 50.0), percentile(&many, 50.0));
+    format!(
+        "SCALING {{\"model\": {}, \"threads\": {}, \"pairs\": {}, \"median_us_1t\": {m1:.1}, \"median_us_nt\": {mn:.1}, \"speedup\": {:.3}}}",
+        json_str(&args.model),
+        args.threads,
+        one.len(),
+        m1 / mn
+    )
+}
+
 /// numpy's default (linear) percentile of sorted data.
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     let pos = q / 100.0 * (sorted.len() - 1) as f64;
@@ -357,7 +401,7 @@ fn report(args: &Args, out: &Outcome) -> String {
         ("model", json_str(&args.model)),
         ("engine", json_str("skipnet")),
         ("net", json_str(out.net)),
-        ("threads", "1".into()),
+        ("threads", args.threads.to_string()),
         ("input_shape", shape(&out.input_shape)),
         ("output_shape", shape(&out.output_shape)),
         ("arena_len", out.arena_len.to_string()),
@@ -393,6 +437,9 @@ macro_rules! run_net {
         let bytes =
             std::fs::read(&args.weights).map_err(|e| format!("{}: {e}", args.weights.display()))?;
         let net = $net::from_safetensors(&bytes)?;
+        #[cfg(feature = "parallel")]
+        let mut ws = skipnet::Workspace::<{ $net::ARENA_LEN }, $net>::with_threads(args.threads);
+        #[cfg(not(feature = "parallel"))]
         let mut ws = $net::workspace();
         let x_vec = read_input(&args.input, &$net::INPUT_SHAPE)?;
         let x = x_vec
@@ -406,6 +453,20 @@ macro_rules! run_net {
             },
             args,
         );
+        #[cfg(feature = "parallel")]
+        if args.scaling && args.threads > 1 {
+            let mut one = $net::workspace();
+            println!(
+                "{}",
+                scaling(
+                    |ws1| {
+                        let ws = if ws1 { &mut *one } else { &mut *ws };
+                        black_box(net.forward(ws, black_box(x)));
+                    },
+                    args
+                )
+            );
+        }
         Outcome {
             net: stringify!($net),
             input_shape: $net::INPUT_SHAPE.to_vec(),

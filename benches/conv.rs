@@ -125,5 +125,53 @@ fn peak(c: &mut Criterion) {
 #[cfg(not(target_arch = "x86_64"))]
 fn peak(_: &mut Criterion) {}
 
-criterion_group!(benches, bench, peak);
+/// `--features parallel`: the big layers on one and on two threads of a pool
+/// (`cargo bench --bench conv --features parallel -- threads`).
+#[cfg(feature = "parallel")]
+fn threads(c: &mut Criterion) {
+    use skipnet_runtime::Exec;
+    let shapes = [
+        (
+            "unet256_up4 256x256x64->32 3x3",
+            same(256, 256, 64, 32, 3, 1),
+        ),
+        (
+            "resnet_stem 224x224x3->64 7x7/2",
+            same(224, 224, 3, 64, 7, 2),
+        ),
+        ("resnet_s1 56x56x64->64 3x3", same(56, 56, 64, 64, 3, 1)),
+        ("resnet_s3 14x14x256->256 3x3", same(14, 14, 256, 256, 3, 1)),
+        ("resnet_s4 7x7x512->512 3x3", same(7, 7, 512, 512, 3, 1)),
+    ];
+    let mut group = c.benchmark_group("threads");
+    group.sample_size(20);
+    for (name, g) in shapes {
+        let flops = 2 * g.output.len() * g.kernel.0 * g.kernel.1 * g.input.c / g.groups;
+        let x: Vec<f32> = (0..g.input.len())
+            .map(|i| (i % 13) as f32 / 7.0 - 1.0)
+            .collect();
+        let kernel: Vec<f32> = (0..g.kernel_len())
+            .map(|i| (i % 11) as f32 / 50.0 - 0.1)
+            .collect();
+        let mut packed = vec![0.0; g.packed_kernel_len()];
+        igemm::pack(&g, &kernel, &mut packed);
+        let mut out = vec![0.0; g.output.len()];
+        let layout = OutLayout::plain(g.output.c);
+        group.throughput(Throughput::Elements(flops as u64));
+        for n in [1, 2] {
+            let exec = Exec::with_threads(n);
+            group.bench_with_input(BenchmarkId::new(format!("{n}t"), name), &g, |b, g| {
+                b.iter(|| {
+                    igemm::conv_on(&exec, Isa::detect(), g, &x, &packed, None, &mut out, layout)
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+#[cfg(not(feature = "parallel"))]
+fn threads(_: &mut Criterion) {}
+
+criterion_group!(benches, bench, peak, threads);
 criterion_main!(benches);

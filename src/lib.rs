@@ -28,6 +28,14 @@
 //!
 //! The language, the ops and the generated API are specified in `DSL.md`; the
 //! crate's README walks through an example end to end.
+//!
+//! ## Features
+//!
+//! - `std` (default): `from_safetensors` and heap workspaces (`Net::workspace()`).
+//! - `parallel`: `NetWorkspace::with_threads(n)`, a workspace that owns `n - 1`
+//!   worker threads and splits every large convolution across them (results are
+//!   bit-for-bit those of one thread; `forward` still never allocates).
+//! - `ndarray`: `forward_array` on `ndarray` views.
 #![no_std]
 
 #[cfg(feature = "std")]
@@ -49,7 +57,7 @@ pub use ndarray;
 #[doc(hidden)]
 pub mod __private {
     pub use skipnet_runtime::ops;
-    pub use skipnet_runtime::{f32s_from_le_bytes, Activation, Arena, Param, Workspace};
+    pub use skipnet_runtime::{f32s_from_le_bytes, Activation, Arena, Exec, Param, Workspace};
 
     #[cfg(feature = "std")]
     pub use skipnet_runtime::WeightFile;

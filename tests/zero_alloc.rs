@@ -119,6 +119,25 @@ fn forward_makes_zero_allocations() {
     let mut ws = UnetCrop::workspace();
     let (n, _) = allocations_during(|| net_sum(uc.forward(&mut ws, &[0.5; 432])));
     assert_eq!(n, 0, "UnetCrop::forward allocated {n} times");
+
+    // With worker threads (the counter is global: it sees the workers too).
+    #[cfg(feature = "parallel")]
+    {
+        let x = vec![0.5f32; 65536].into_boxed_slice();
+        let x: &[f32; 65536] = (&*x).try_into().unwrap();
+        let mut ws =
+            skipnet::Workspace::<{ ApesBlockNet::ARENA_LEN }, ApesBlockNet>::with_threads(2);
+        for call in 0..3 {
+            let (n, _) = allocations_during(|| net_sum(abn.forward(&mut ws, x)));
+            assert_eq!(
+                n, 0,
+                "ApesBlockNet::forward on 2 threads, call {call}: {n} allocations"
+            );
+        }
+        let mut ws = skipnet::Workspace::<{ ResNetBn::ARENA_LEN }, ResNetBn>::with_threads(2);
+        let (n, _) = allocations_during(|| net_sum(rn.forward(&mut ws, &[0.5; 12288])));
+        assert_eq!(n, 0, "ResNetBn::forward on 2 threads allocated {n} times");
+    }
 }
 
 fn net_sum(y: &[f32]) -> f32 {

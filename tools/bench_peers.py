@@ -12,7 +12,7 @@ For each model (from ../shared/anchors/models.py, `--anchors`):
      tf2onnx (NHWC) and direct NCHW ONNX graphs and the TFLite flatbuffer;
   2. the same seeded model's weights as <out>/<model>.weights.safetensors with the DSL
      names (f"{layer.name}.{variable}", Keras layouts) and x as <model>.x.safetensors;
-  3. skipnet: `cargo bench --bench anchors --no-run` once, then the binary
+  3. skipnet: `cargo bench --bench anchors --features parallel --no-run` once, then the binary
      (benches/anchors.rs) directly; its output is checked against Keras's
      (max abs error <= 1e-4, or numpy allclose with rtol = atol = 1e-4);
   4. the peers through bench_anchors.py's `run` command (one process per engine);
@@ -36,7 +36,8 @@ Engines (--engines, base names; --threads picks the _1t/_2t variant of bench_anc
   keras_tf_function   tf.function(model), TF intra = inter = 1 (1 thread only)
   keras_predict       model.predict_on_batch, TF intra = inter = 1 (1 thread only)
 Default: ort ort_nchw tflite (tflite skipped if ai_edge_litert is not installed).
-skipnet's forward is single-threaded: with --threads 2 its cells stay empty.
+skipnet runs with --threads N as a workspace of N threads (the bench binary is built
+with `--features parallel`; one `forward` splits each big conv across the threads).
 
 Artefacts (ONNX, TFLite, safetensors, npy, JSON) go to --out (default
 /tmp/skipnet-bench), never into the repository. See doc/benchmarks.md for the columns.
@@ -90,10 +91,11 @@ def peer_engine(base, threads):
 
 
 def build_skipnet():
-    """`cargo bench --bench anchors --no-run`; returns the bench executable's path."""
+    """`cargo bench --bench anchors --features parallel --no-run`; returns the executable's path."""
     env = dict(os.environ)
     env.setdefault("CARGO_TARGET_DIR", "/tmp/target-bench")
-    cmd = ["cargo", "bench", "--bench", "anchors", "--no-run", "--message-format=json-render-diagnostics"]
+    cmd = ["cargo", "bench", "--bench", "anchors", "--features", "parallel", "--no-run",
+           "--message-format=json-render-diagnostics"]
     log(f"[build] CARGO_TARGET_DIR={env['CARGO_TARGET_DIR']} {' '.join(cmd)}")
     p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     exe = None
@@ -107,7 +109,7 @@ def build_skipnet():
             exe = msg["executable"]
     if p.returncode != 0 or exe is None:
         sys.stderr.write(p.stderr[-4000:])
-        raise SystemExit("[build] cargo bench --bench anchors --no-run failed")
+        raise SystemExit("[build] cargo bench --bench anchors --features parallel --no-run failed")
     log(f"[build] {exe}")
     return exe
 
@@ -340,22 +342,24 @@ def main():
         res["models"][model] = mres
         for threads in a.threads:
             runs = mres["runs"].setdefault(str(threads), {})
-            if model in known and threads == 1:
+            if model in known:
                 cmd = [exe, model, "--weights", f"{out}/{model}.weights.safetensors",
                        "--input", f"{out}/{model}.x.safetensors", "--output", f"{out}/{model}.skipnet.y.safetensors",
-                       "--out-json", f"{out}/{model}.skipnet.json", "--min-time", str(a.min_time)]
+                       "--out-json", f"{out}/{model}.skipnet.json", "--min-time", str(a.min_time),
+                       "--threads", str(threads)]
                 r = timed(ba, cmd, a, f"{model} skipnet")
                 runs["skipnet"] = r
                 print_run(model, "skipnet", r, flops)
                 if "error" not in r:
                     chk = check_output(out, model, y_ref)
-                    mres["check"] = chk
+                    mres.setdefault("check", chk)
+                    r["check"] = chk
                     if chk["ok"]:
-                        log(f"[check] {model}: skipnet vs Keras max abs error {chk['max_abs_diff']:.2e}"
+                        log(f"[check] {model} ({threads}t): skipnet vs Keras max abs error {chk['max_abs_diff']:.2e}"
                             f" (<= {TOL:g} or allclose rtol=atol={TOL:g}): OK")
                     else:
                         failed.append(model)
-                        log(f"[check] {model}: skipnet vs Keras FAILED: {chk}")
+                        log(f"[check] {model} ({threads}t): skipnet vs Keras FAILED: {chk}")
                 else:
                     failed.append(model)
             elif model not in known:

@@ -5,6 +5,7 @@
 //! "the output does not overlap this operand" fact is checked by the compiler
 //! (a post-monomorphization `const` assertion) rather than at run time.
 
+use crate::exec::Exec;
 use core::marker::PhantomData;
 
 /// `N` f32 elements of scratch memory; tensors live at fixed offsets inside it.
@@ -158,21 +159,24 @@ impl<
 }
 
 /// A network's workspace: its arena, typed by the network (`Tag`) so that one
-/// network's workspace cannot be handed to another.
+/// network's workspace cannot be handed to another, and the threads its
+/// kernels run on (the calling thread only, unless created by
+/// [`with_threads`](Self::with_threads) under the `parallel` feature).
 ///
 /// `network!` generates `pub type <Net>Workspace = Workspace<ARENA_LEN, <tag>>`.
-#[repr(transparent)]
 pub struct Workspace<const N: usize, Tag> {
     arena: Arena<N>,
+    exec: Exec,
     _tag: PhantomData<fn() -> Tag>,
 }
 
 impl<const N: usize, Tag> Workspace<N, Tag> {
-    /// A zeroed workspace; `const`, so it can live in a `static`.
+    /// A zeroed, single-threaded workspace; `const`, so it can live in a `static`.
     #[allow(clippy::new_without_default)]
     pub const fn new() -> Self {
         Workspace {
             arena: Arena::new(),
+            exec: Exec::serial(),
             _tag: PhantomData,
         }
     }
@@ -182,21 +186,47 @@ impl<const N: usize, Tag> Workspace<N, Tag> {
     #[cfg(feature = "alloc")]
     pub fn boxed() -> alloc::boxed::Box<Self> {
         use alloc::alloc::{alloc_zeroed, handle_alloc_error, Layout};
+        use core::ptr::addr_of_mut;
         let layout = Layout::new::<Self>();
-        if layout.size() == 0 {
-            return alloc::boxed::Box::new(Self::new());
-        }
-        // SAFETY: the layout has non-zero size (checked above). All-zero bytes are
-        // a valid `Self`: it is a `[f32; N]` (0.0) plus a zero-sized marker. The
-        // pointer comes from the global allocator with `Self`'s layout, which is
-        // what `Box::from_raw` requires.
+        // SAFETY: `Self` holds a `[f32; N]`, so its size is non-zero unless
+        // N == 0, handled first. The arena's all-zero bytes are valid f32s
+        // (0.0); `exec` is written before the box is formed, so no field is
+        // ever read uninitialised. The pointer comes from the global allocator
+        // with `Self`'s layout, which is what `Box::from_raw` requires.
         unsafe {
+            if layout.size() == 0 {
+                return alloc::boxed::Box::new(Self::new());
+            }
             let ptr = alloc_zeroed(layout) as *mut Self;
             if ptr.is_null() {
                 handle_alloc_error(layout);
             }
+            addr_of_mut!((*ptr).exec).write(Exec::serial());
             alloc::boxed::Box::from_raw(ptr)
         }
+    }
+
+    /// A zeroed workspace on the heap whose convolutions are split across
+    /// `threads` threads: the caller's and `threads - 1` workers started now
+    /// and stopped when the workspace is dropped. `forward` still never
+    /// allocates; results are bit-for-bit those of one thread (each output is
+    /// summed in the same order, only by another thread).
+    ///
+    /// ```
+    /// struct Net;
+    /// let ws = skipnet_runtime::Workspace::<1024, Net>::with_threads(2);
+    /// assert_eq!(ws.threads(), 2);
+    /// ```
+    #[cfg(feature = "parallel")]
+    pub fn with_threads(threads: usize) -> alloc::boxed::Box<Self> {
+        let mut ws = Self::boxed();
+        ws.exec = Exec::with_threads(threads);
+        ws
+    }
+
+    /// Threads a kernel of this workspace runs on.
+    pub fn threads(&self) -> usize {
+        self.exec.threads()
     }
 
     /// The arena, for generated code and for inspecting intermediate tensors.
@@ -207,6 +237,11 @@ impl<const N: usize, Tag> Workspace<N, Tag> {
     /// The arena, mutably.
     pub fn arena_mut(&mut self) -> &mut Arena<N> {
         &mut self.arena
+    }
+
+    /// The arena, mutably, and the threads to run kernels on (for generated code).
+    pub fn parts_mut(&mut self) -> (&mut Arena<N>, &Exec) {
+        (&mut self.arena, &self.exec)
     }
 }
 
@@ -231,7 +266,8 @@ pub struct StaticWorkspace<const N: usize, Tag> {
 
 // SAFETY: the workspace inside is only reached through `take`, which an atomic
 // flag lets succeed once, so at most one `&mut` to it ever exists; `Workspace`
-// itself holds plain f32s (and a marker that is `Send + Sync`).
+// itself is `Send` (f32s, a `Send + Sync` marker, an `Exec` whose pool is
+// reached through an `Arc` of `Sync` state).
 #[cfg(target_has_atomic = "8")]
 unsafe impl<const N: usize, Tag> Sync for StaticWorkspace<N, Tag> {}
 

@@ -31,6 +31,7 @@ extern crate std;
 
 mod activation;
 mod arena;
+pub mod exec;
 pub mod igemm;
 pub mod ops;
 mod param;
@@ -44,6 +45,7 @@ pub use activation::Activation;
 #[cfg(target_has_atomic = "8")]
 pub use arena::StaticWorkspace;
 pub use arena::{Arena, ArenaRead, Workspace};
+pub use exec::Exec;
 pub use param::{f32s_from_le_bytes, Param};
 
 #[cfg(feature = "alloc")]

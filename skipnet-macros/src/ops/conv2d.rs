@@ -303,21 +303,21 @@ impl Op for Conv2d {
         let r = cx.residuals;
         let post = cx.post.tokens(rt);
         if let Some((stride, offset)) = cx.out_layout {
-            return quote!(#rt::ops::conv2d::conv2d_into(&#geom, #x, #kernel, #bias, #stride, #offset, #out););
+            return quote!(#rt::ops::conv2d::conv2d_into(__exec, &#geom, #x, #kernel, #bias, #stride, #offset, #out););
         }
         if cx.in_place {
             quote! {
                 const _: () = assert!(#rt::ops::conv2d::can_add_in_place(&#geom));
-                #rt::ops::conv2d::conv2d_add_in_place(&#geom, #x, #kernel, #bias, &[#(#r),*], #post, #out);
+                #rt::ops::conv2d::conv2d_add_in_place(__exec, &#geom, #x, #kernel, #bias, &[#(#r),*], #post, #out);
             }
         } else if r.is_empty() && cx.post == Act::Linear {
             let after = self.activation.after(rt, self.filters, out);
             quote! {
-                #rt::ops::conv2d::conv2d(&#geom, #x, #kernel, #bias, #out);
+                #rt::ops::conv2d::conv2d(__exec, &#geom, #x, #kernel, #bias, #out);
                 #after
             }
         } else {
-            quote!(#rt::ops::conv2d::conv2d_add(&#geom, #x, #kernel, #bias, &[#(#r),*], #post, #out);)
+            quote!(#rt::ops::conv2d::conv2d_add(__exec, &#geom, #x, #kernel, #bias, &[#(#r),*], #post, #out);)
         }
     }
 

@@ -203,8 +203,8 @@ impl Op for Separable {
             .after(rt, self.pointwise.filters, out);
         quote! {
             let __mid: &mut [f32] = #scratch;
-            #rt::ops::conv2d::conv2d(&#geom.0, #x, #dwk, ::core::option::Option::None, &mut *__mid);
-            #rt::ops::conv2d::conv2d(&#geom.1, &*__mid, #pwk, #bias, #out);
+            #rt::ops::conv2d::conv2d(__exec, &#geom.0, #x, #dwk, ::core::option::Option::None, &mut *__mid);
+            #rt::ops::conv2d::conv2d(__exec, &#geom.1, &*__mid, #pwk, #bias, #out);
             #after
         }
     }

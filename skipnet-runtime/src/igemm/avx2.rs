@@ -2,25 +2,39 @@
 //! accumulators; and 12 pixels x 8 filters for layers with at most 8 filters
 //! per group (an RGB head, a depthwise conv), where half a panel is padding.
 
-use super::{driver, OutLayout, PANEL};
+use super::{driver, OutLayout, OutPtr, Part, PANEL};
 use crate::ops::conv2d::Conv2dGeom;
 use core::arch::x86_64::*;
 
 /// # Safety
 /// The CPU must support AVX2 and FMA; preconditions of [`super::driver`].
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn conv(
+pub(super) unsafe fn conv(
     g: &Conv2dGeom,
     x: &[f32],
     packed: &[f32],
     bias: Option<&[f32]>,
-    out: &mut [f32],
+    out: &OutPtr<'_>,
     layout: OutLayout<'_>,
+    part: Part,
 ) {
     if g.output.c / g.groups <= 8 {
-        driver!(g, x, packed, bias, out, layout, 12, 8, tile_narrow, 8, 512)
+        driver!(
+            g,
+            x,
+            packed,
+            bias,
+            out,
+            layout,
+            part,
+            12,
+            8,
+            tile_narrow,
+            8,
+            512
+        )
     } else {
-        driver!(g, x, packed, bias, out, layout, 6, 16, tile, 16, 512)
+        driver!(g, x, packed, bias, out, layout, part, 6, 16, tile, 16, 512)
     }
 }
 

@@ -1,22 +1,23 @@
 //! AVX-512F tile kernel: 8 pixels x 32 filters (two panels), 16 `zmm`
 //! accumulators, one broadcast per pixel and two weight loads per reduction step.
 
-use super::{driver, OutLayout, PANEL};
+use super::{driver, OutLayout, OutPtr, Part, PANEL};
 use crate::ops::conv2d::Conv2dGeom;
 use core::arch::x86_64::*;
 
 /// # Safety
 /// The CPU must support AVX-512F; preconditions of [`super::driver`].
 #[target_feature(enable = "avx512f")]
-pub unsafe fn conv(
+pub(super) unsafe fn conv(
     g: &Conv2dGeom,
     x: &[f32],
     packed: &[f32],
     bias: Option<&[f32]>,
-    out: &mut [f32],
+    out: &OutPtr<'_>,
     layout: OutLayout<'_>,
+    part: Part,
 ) {
-    driver!(g, x, packed, bias, out, layout, 8, 32, tile, 8, 128)
+    driver!(g, x, packed, bias, out, layout, part, 8, 32, tile, 8, 128)
 }
 
 /// # Safety

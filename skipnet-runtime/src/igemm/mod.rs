@@ -9,6 +9,7 @@
 //! ISA's `#[target_feature]` function so everything inlines) builds the row
 //! pointers and applies bias and activation in the epilogue.
 
+use crate::exec::Exec;
 use crate::ops::conv2d::Conv2dGeom;
 use crate::Activation;
 
@@ -162,9 +163,93 @@ pub const fn single_pass(g: &Conv2dGeom) -> bool {
     g.kernel.0 * g.kernel.1 <= TAPS_PER_PASS && g.input.c / g.groups <= MAX_CIN
 }
 
-/// Runs the convolution with the given ISA. `isa` must be [`Isa::available`]
-/// (else the scalar kernel runs).
+/// A rectangle of a conv's output that one task computes: pixels
+/// `m.0..m.1` and, in every group, filters `n.0..n.1` (`n.0` a multiple of
+/// [`SPLIT_FILTERS`], so every tile width starts on a tile boundary).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Part {
+    pub m: (usize, usize),
+    pub n: (usize, usize),
+}
+
+/// Filters are split between tasks in multiples of this (the widest tile).
+pub const SPLIT_FILTERS: usize = 32;
+
+/// Multiply-adds below which a conv runs on the calling thread alone (waking
+/// the workers would cost more than it saves).
+pub const PARALLEL_MIN_MACS: usize = 1 << 19;
+
+/// The output buffer shared by the tasks of one call, each writing its own
+/// [`Part`]; rows are handed out one segment at a time.
+pub(crate) struct OutPtr<'a> {
+    ptr: *mut f32,
+    len: usize,
+    _borrow: core::marker::PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: an `OutPtr` only exists for the duration of one `conv_on` call, which
+// holds the exclusive borrow of the buffer; tasks running on other threads
+// write disjoint segments through it (see `row`).
+unsafe impl Send for OutPtr<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for OutPtr<'_> {}
+
+impl<'a> OutPtr<'a> {
+    fn new(out: &'a mut [f32]) -> Self {
+        OutPtr {
+            ptr: out.as_mut_ptr(),
+            len: out.len(),
+            _borrow: core::marker::PhantomData,
+        }
+    }
+
+    /// `out[start..start + n]`, bounds-checked (once per tile row).
+    ///
+    /// # Safety
+    /// No other reference to these elements may be live: callers write only
+    /// inside their own `Part`, and parts of one call are disjoint.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn row(&self, start: usize, n: usize) -> &mut [f32] {
+        assert!(start <= self.len && n <= self.len - start);
+        // SAFETY: in bounds (just checked); exclusivity is the caller's contract.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.add(start), n) }
+    }
+}
+
+/// Pixels per tile and tiles per block of the ISA's driver (as instantiated
+/// in the ISA modules); tasks split pixels on tile boundaries.
+fn block_tiles(isa: Isa, g: &Conv2dGeom) -> (usize, usize) {
+    match isa {
+        Isa::Avx512 => (8, 8),
+        Isa::Avx2Fma if g.output.c / g.groups <= 8 => (12, 8),
+        Isa::Avx2Fma => (6, 16),
+        Isa::Scalar => (4, 1),
+    }
+}
+
+/// Runs the convolution with the given ISA on the calling thread. `isa` must
+/// be [`Isa::available`] (else the scalar kernel runs).
 pub fn conv(
+    isa: Isa,
+    g: &Conv2dGeom,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    layout: OutLayout<'_>,
+) {
+    conv_on(&Exec::serial(), isa, g, x, packed, bias, out, layout)
+}
+
+/// Runs the convolution with the given ISA, split over `exec`'s threads when
+/// it is big enough: into blocks of output pixels, and when there are too few
+/// of those for the threads (a 7x7 map), also into ranges of filters. Every
+/// output element is computed by one task in the same order as on one
+/// thread, so results do not depend on the thread count.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_on(
+    exec: &Exec,
     isa: Isa,
     g: &Conv2dGeom,
     x: &[f32],
@@ -189,20 +274,111 @@ pub fn conv(
         !layout.accumulate || single_pass(g) || g.activation == Activation::Linear,
         "an accumulating epilogue over several passes needs a linear activation"
     );
+    let isa = if isa.available() { isa } else { Isa::Scalar };
+    let cout_g = g.output.c / g.groups;
+    let out = OutPtr::new(out);
+    let macs = m * g.output.c * k_len(g);
+    let threads = exec.threads();
+    if threads == 1 || macs < PARALLEL_MIN_MACS {
+        let whole = Part {
+            m: (0, m),
+            n: (0, cout_g),
+        };
+        return run_part(isa, g, x, packed, bias, &out, layout, whole);
+    }
+    let split = Split::new(threads, isa, g);
+    exec.run(split.tasks(), &|task| {
+        run_part(isa, g, x, packed, bias, &out, layout, split.part(task))
+    });
+}
+
+/// How [`conv_on`] cuts a conv into tasks. With enough pixels, into a
+/// multiple of the thread count of pixel ranges, equal to within one tile
+/// (each at most one driver block); with few (a 7x7 or 14x14 map), the
+/// blocks' filters are cut into ranges too, again a multiple of the thread
+/// count where the filters allow. Equal task counts per thread matter more
+/// than task size: with 9 equal tasks on 2 threads one thread does 5.
+#[derive(Clone, Copy, Debug)]
+struct Split {
+    m: usize,
+    cout_g: usize,
+    mr: usize,
+    tiles: usize,
+    m_parts: usize,
+    n_split: usize,
+    units_per_task: usize,
+}
+
+impl Split {
+    fn new(threads: usize, isa: Isa, g: &Conv2dGeom) -> Split {
+        let m = g.output.h * g.output.w;
+        let cout_g = g.output.c / g.groups;
+        let (mr, mb) = block_tiles(isa, g);
+        let tiles = m.div_ceil(mr).max(1);
+        let m_blocks = tiles.div_ceil(mb);
+        let n_units = cout_g.div_ceil(SPLIT_FILTERS).max(1);
+        let (m_parts, n_split) = if m_blocks >= 2 * threads {
+            ((threads * m_blocks.div_ceil(threads)).min(tiles), 1)
+        } else {
+            let mut n_split = n_units.min((4 * threads).div_ceil(m_blocks));
+            if n_split >= threads {
+                n_split -= n_split % threads;
+            }
+            (m_blocks, n_split)
+        };
+        let units_per_task = n_units.div_ceil(n_split);
+        Split {
+            m,
+            cout_g,
+            mr,
+            tiles,
+            m_parts,
+            n_split: n_units.div_ceil(units_per_task),
+            units_per_task,
+        }
+    }
+
+    fn tasks(&self) -> usize {
+        self.m_parts * self.n_split
+    }
+
+    fn part(&self, task: usize) -> Part {
+        let (mp, nb) = (task / self.n_split, task % self.n_split);
+        let tile = |i: usize| (i * self.tiles / self.m_parts * self.mr).min(self.m);
+        let n_width = self.units_per_task * SPLIT_FILTERS;
+        Part {
+            m: (tile(mp), tile(mp + 1)),
+            n: (nb * n_width, self.cout_g.min((nb + 1) * n_width)),
+        }
+    }
+}
+
+/// One task: the `part` of the output, on `isa` (available: checked by the caller).
+#[allow(clippy::too_many_arguments)]
+fn run_part(
+    isa: Isa,
+    g: &Conv2dGeom,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    out: &OutPtr<'_>,
+    layout: OutLayout<'_>,
+    part: Part,
+) {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if isa.available() => {
-            // SAFETY: the CPU supports AVX-512F (checked just above); slice
-            // lengths were checked against the geometry on entry.
-            unsafe { avx512::conv(g, x, packed, bias, out, layout) }
+        Isa::Avx512 => {
+            // SAFETY: the CPU supports AVX-512F (`conv_on` checked
+            // `available`); slice lengths were checked against the geometry.
+            unsafe { avx512::conv(g, x, packed, bias, out, layout, part) }
         }
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma if isa.available() => {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above);
-            // slice lengths were checked against the geometry on entry.
-            unsafe { avx2::conv(g, x, packed, bias, out, layout) }
+        Isa::Avx2Fma => {
+            // SAFETY: the CPU supports AVX2 and FMA (`conv_on` checked
+            // `available`); slice lengths were checked against the geometry.
+            unsafe { avx2::conv(g, x, packed, bias, out, layout, part) }
         }
-        _ => scalar::conv(g, x, packed, bias, out, layout),
+        _ => scalar::conv(g, x, packed, bias, out, layout, part),
     }
 }
 
@@ -226,10 +402,12 @@ pub fn conv(
 /// Preconditions (checked by [`conv`]): slice lengths match the geometry and the
 /// output layout stays inside `out`.
 macro_rules! driver {
-    ($g:expr, $x:expr, $packed:expr, $bias:expr, $out:expr, $layout:expr, $mr:literal, $tn:literal, $tile:path, $mb:expr, $kc:expr) => {{
+    ($g:expr, $x:expr, $packed:expr, $bias:expr, $out:expr, $layout:expr, $part:expr, $mr:literal, $tn:literal, $tile:path, $mb:expr, $kc:expr) => {{
         use $crate::igemm::{k_len, panels_per_group, MAX_CIN, PANEL, TAPS_PER_PASS, ZEROS};
         let g: &$crate::ops::conv2d::Conv2dGeom = $g;
-        let (x, packed, bias, out, layout) = ($x, $packed, $bias, $out, $layout);
+        let (x, packed, bias, layout) = ($x, $packed, $bias, $layout);
+        let out: &$crate::igemm::OutPtr<'_> = $out;
+        let part: $crate::igemm::Part = $part;
         let (inp, o) = (g.input, g.output);
         let cin_g = inp.c / g.groups;
         let cout_g = o.c / g.groups;
@@ -237,13 +415,13 @@ macro_rules! driver {
         let panel_stride = k * PANEL;
         let group_stride = panels_per_group(g) * panel_stride;
         let taps = g.kernel.0 * g.kernel.1;
-        let m_total = o.h * o.w;
+        let m_total = part.m.1;
         let zero = ZEROS.as_ptr();
         let mut srcs = [[[zero; $mr]; TAPS_PER_PASS]; $mb];
         let mut acc = [[[0.0f32; $tn]; $mr]; $mb];
-        for grp in 0..g.groups {
-            let mut mb0 = 0;
-            while mb0 < m_total {
+        let mut mb0 = part.m.0;
+        while mb0 < m_total {
+            for grp in 0..g.groups {
                 let block_px = ($mr * $mb).min(m_total - mb0);
                 let tiles = block_px.div_ceil($mr);
                 let mut t0 = 0;
@@ -304,8 +482,8 @@ macro_rules! driver {
                             nt.div_ceil((nt * nc).div_ceil($kc))
                         };
                         let chans_per_chunk = nc.div_ceil(nc.div_ceil($kc));
-                        let mut n0 = 0;
-                        while n0 < cout_g {
+                        let mut n0 = part.n.0;
+                        while n0 < cout_g.min(part.n.1) {
                             let panel =
                                 packed[grp * group_stride + (n0 / PANEL) * panel_stride..].as_ptr();
                             for a in acc[..tiles].iter_mut() {
@@ -353,8 +531,16 @@ macro_rules! driver {
                                 let m0 = mb0 + bt * $mr;
                                 let rows = $mr.min(m_total - m0);
                                 for (mi, a) in tile_acc[..rows].iter().enumerate() {
-                                    let row = &mut out
-                                        [(m0 + mi) * layout.stride + layout.offset + f0..][..ncols];
+                                    // SAFETY: the tasks of one call write disjoint
+                                    // rectangles (pixels x filters) of `out`
+                                    // (`Part`s of a partition), so no other live
+                                    // reference covers this row segment.
+                                    let row = unsafe {
+                                        out.row(
+                                            (m0 + mi) * layout.stride + layout.offset + f0,
+                                            ncols,
+                                        )
+                                    };
                                     if layout.accumulate {
                                         // `row` holds a residual: keep it and add
                                         // this pass (bias and activation on the
@@ -413,8 +599,8 @@ macro_rules! driver {
                     }
                     t0 += nt;
                 }
-                mb0 += $mr * $mb;
             }
+            mb0 += $mr * $mb;
         }
     }};
 }
@@ -467,7 +653,16 @@ mod tests {
                     .then_some(|g, x, p, b, o, l| conv(Isa::Avx512, g, x, p, b, o, l)),
             ),
             // The AVX-512 blocking in portable code, so it is checked everywhere.
-            ("32-wide blocking", Some(scalar::conv_wide)),
+            (
+                "32-wide blocking",
+                Some(|g, x, p, b, o, l| {
+                    let whole = Part {
+                        m: (0, g.output.h * g.output.w),
+                        n: (0, g.output.c / g.groups),
+                    };
+                    scalar::conv_wide(g, x, p, b, &OutPtr::new(o), l, whole)
+                }),
+            ),
         ];
         for (name, run) in runs {
             let Some(run) = run else { continue };
@@ -523,6 +718,57 @@ mod tests {
         g.dilation = (2, 3);
         g.output = Hwc { h: 7, w: 5, c: 7 };
         check(g);
+    }
+
+    /// Every task of a split, run one after the other, gives bit for bit the
+    /// output of one call (what a pool of any size computes, in any order).
+    #[test]
+    fn split_parts_cover_the_output_exactly_once() {
+        let geoms = [
+            geom(Hwc { h: 7, w: 7, c: 40 }, 100, (3, 3), 1, true),
+            geom(Hwc { h: 30, w: 29, c: 8 }, 20, (3, 3), 1, true),
+            geom(Hwc { h: 3, w: 2, c: 5 }, 70, (1, 1), 1, false),
+            {
+                let mut g = geom(Hwc { h: 9, w: 9, c: 12 }, 18, (3, 3), 1, true);
+                g.groups = 3;
+                g
+            },
+        ];
+        for g in geoms {
+            let x = values(g.input.len(), 31);
+            let kernel = values(g.kernel_len(), 32);
+            let bias = values(g.output.c, 33);
+            let mut packed = alloc::vec![0.0; packed_len(&g)];
+            pack(&g, &kernel, &mut packed);
+            let layout = OutLayout::plain(g.output.c);
+            for isa in [Isa::Scalar, Isa::Avx2Fma, Isa::Avx512] {
+                if !isa.available() {
+                    continue;
+                }
+                let mut want = alloc::vec![0.0; g.output.len()];
+                conv(isa, &g, &x, &packed, Some(&bias), &mut want, layout);
+                for threads in 2..=5 {
+                    let split = Split::new(threads, isa, &g);
+                    assert!(split.tasks() >= 1);
+                    let mut got = alloc::vec![f32::NAN; g.output.len()];
+                    let out = OutPtr::new(&mut got);
+                    let mut covered = 0;
+                    for t in (0..split.tasks()).rev() {
+                        let p = split.part(t);
+                        assert!(p.m.0 < p.m.1 && p.n.0 < p.n.1, "{p:?}");
+                        covered += (p.m.1 - p.m.0) * (p.n.1 - p.n.0);
+                        run_part(isa, &g, &x, &packed, Some(&bias), &out, layout, p);
+                    }
+                    assert_eq!(covered * g.groups, g.output.len(), "{isa:?} {threads}");
+                    assert!(
+                        want.iter()
+                            .zip(&got)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{isa:?} {threads} {g:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

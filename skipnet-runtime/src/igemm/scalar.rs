@@ -1,17 +1,18 @@
 //! Portable tile kernel: 4 pixels x 16 filters, plain multiply-add.
 
-use super::{driver, OutLayout, PANEL};
+use super::{driver, OutLayout, OutPtr, Part, PANEL};
 use crate::ops::conv2d::Conv2dGeom;
 
-pub fn conv(
+pub(super) fn conv(
     g: &Conv2dGeom,
     x: &[f32],
     packed: &[f32],
     bias: Option<&[f32]>,
-    out: &mut [f32],
+    out: &OutPtr<'_>,
     layout: OutLayout<'_>,
+    part: Part,
 ) {
-    driver!(g, x, packed, bias, out, layout, 4, 16, tile, 1, 2048)
+    driver!(g, x, packed, bias, out, layout, part, 4, 16, tile, 1, 2048)
 }
 
 /// # Safety
@@ -51,15 +52,16 @@ unsafe fn tile(
 /// The AVX-512 kernel's blocking (8 pixels x two panels via `panel_stride`) in
 /// portable code, so the 32-wide driver path is tested on any machine.
 #[cfg(test)]
-pub fn conv_wide(
+pub(super) fn conv_wide(
     g: &Conv2dGeom,
     x: &[f32],
     packed: &[f32],
     bias: Option<&[f32]>,
-    out: &mut [f32],
+    out: &OutPtr<'_>,
     layout: OutLayout<'_>,
+    part: Part,
 ) {
-    driver!(g, x, packed, bias, out, layout, 8, 32, tile_wide, 3, 24)
+    driver!(g, x, packed, bias, out, layout, part, 8, 32, tile_wide, 3, 24)
 }
 
 /// # Safety

@@ -1,6 +1,7 @@
 //! 2-D convolution, Keras `Conv2D` semantics (HWIO kernel, channels-last).
 
 use super::{tap, Hwc};
+use crate::exec::Exec;
 use crate::igemm::{self, Isa, OutLayout};
 use crate::Activation;
 
@@ -51,12 +52,20 @@ pub fn pack_kernel(g: &Conv2dGeom, kernel: &[f32], packed: &mut [f32]) {
 
 /// `out = activation(conv(x, kernel) + bias)` with the kernel packed by
 /// [`pack_kernel`], on the best tile kernel this CPU has (AVX-512, AVX2+FMA or
-/// portable).
+/// portable), on `exec`'s threads.
 ///
 /// Panics if a slice length differs from the geometry (the generated code
 /// passes arrays whose lengths the macro computed from the same geometry).
-pub fn conv2d(g: &Conv2dGeom, x: &[f32], packed: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
-    igemm::conv(
+pub fn conv2d(
+    exec: &Exec,
+    g: &Conv2dGeom,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    igemm::conv_on(
+        exec,
         Isa::detect(),
         g,
         x,
@@ -70,7 +79,9 @@ pub fn conv2d(g: &Conv2dGeom, x: &[f32], packed: &[f32], bias: Option<&[f32]>, o
 /// `out = post(activation(conv(x, kernel) + bias) + residual[0] + ...)`: an
 /// `add` (and the activation applied to its sum) fused into the conv that
 /// produces its last operand.
+#[allow(clippy::too_many_arguments)]
 pub fn conv2d_add(
+    exec: &Exec,
     g: &Conv2dGeom,
     x: &[f32],
     packed: &[f32],
@@ -84,7 +95,7 @@ pub fn conv2d_add(
         post,
         ..OutLayout::plain(g.output.c)
     };
-    igemm::conv(Isa::detect(), g, x, packed, bias, out, layout)
+    igemm::conv_on(exec, Isa::detect(), g, x, packed, bias, out, layout)
 }
 
 /// As [`conv2d_add`] with one more residual already in `out` (the `add` runs
@@ -94,7 +105,9 @@ pub fn conv2d_add(
 /// Panics (like a length mismatch) if the layer's activation is not linear and
 /// the kernel needs several passes (more than 25 taps or 2048 input channels
 /// per group); the macro only generates this call when it is allowed.
+#[allow(clippy::too_many_arguments)]
 pub fn conv2d_add_in_place(
+    exec: &Exec,
     g: &Conv2dGeom,
     x: &[f32],
     packed: &[f32],
@@ -109,7 +122,7 @@ pub fn conv2d_add_in_place(
         post,
         ..OutLayout::plain(g.output.c)
     };
-    igemm::conv(Isa::detect(), g, x, packed, bias, out, layout)
+    igemm::conv_on(exec, Isa::detect(), g, x, packed, bias, out, layout)
 }
 
 /// `activation(conv(x, kernel) + bias)` written into a wider buffer: output
@@ -118,6 +131,7 @@ pub fn conv2d_add_in_place(
 /// is touched.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_into(
+    exec: &Exec,
     g: &Conv2dGeom,
     x: &[f32],
     packed: &[f32],
@@ -132,7 +146,7 @@ pub fn conv2d_into(
         offset,
         ..OutLayout::plain(g.output.c)
     };
-    igemm::conv(Isa::detect(), g, x, packed, bias, out, layout)
+    igemm::conv_on(exec, Isa::detect(), g, x, packed, bias, out, layout)
 }
 
 /// Whether [`conv2d_add_in_place`] accepts this layer (see there).
@@ -215,7 +229,7 @@ mod tests {
         let mut packed = alloc::vec![0.0; g.packed_kernel_len()];
         pack_kernel(g, kernel, &mut packed);
         let mut fast = alloc::vec![0.0; out.len()];
-        super::conv2d(g, x, &packed, bias, &mut fast);
+        super::conv2d(&Exec::serial(), g, x, &packed, bias, &mut fast);
         for (a, b) in out.iter().zip(&fast) {
             assert!(
                 (a - b).abs() <= 1e-5 * a.abs().max(1.0),
