@@ -417,6 +417,10 @@ macro_rules! driver {
         let taps = g.kernel.0 * g.kernel.1;
         let m_total = part.m.1;
         let zero = ZEROS.as_ptr();
+        // The input as the conv sees it (a folded upsample enlarges it); the
+        // divisions back to stored cells only when there is one.
+        let (h_up, w_up) = (inp.h * g.upsample.0, inp.w * g.upsample.1);
+        let upsampled = g.upsample != (1, 1);
         let mut srcs = [[[zero; $mr]; TAPS_PER_PASS]; $mb];
         let mut acc = [[[0.0f32; $tn]; $mr]; $mb];
         let mut mb0 = part.m.0;
@@ -433,41 +437,39 @@ macro_rules! driver {
                         for (bt, tile_srcs) in srcs[..tiles].iter_mut().enumerate() {
                             let m0 = mb0 + bt * $mr;
                             let rows = $mr.min(m_total - m0);
-                            // Output coordinates: one division per pixel per pass.
-                            let mut pix = [(0usize, 0usize); $mr];
-                            for (mi, p) in pix[..rows].iter_mut().enumerate() {
-                                *p = ((m0 + mi) / o.w, (m0 + mi) % o.w);
+                            // Each pixel's top-left input cell (in the upsampled
+                            // frame, before padding): one division per pixel per pass.
+                            let mut corner = [(0isize, 0isize); $mr];
+                            for (mi, c) in corner[..rows].iter_mut().enumerate() {
+                                let (oy, ox) = ((m0 + mi) / o.w, (m0 + mi) % o.w);
+                                *c = (
+                                    (oy * g.strides.0) as isize - g.pad.0 as isize,
+                                    (ox * g.strides.1) as isize - g.pad.1 as isize,
+                                );
                             }
                             for (ti, row) in tile_srcs[..nt].iter_mut().enumerate() {
                                 let (ky, kx) = ((t0 + ti) / g.kernel.1, (t0 + ti) % g.kernel.1);
+                                let (dy, dx) =
+                                    ((ky * g.dilation.0) as isize, (kx * g.dilation.1) as isize);
                                 for (mi, src) in row.iter_mut().enumerate() {
                                     *src = zero;
                                     if mi >= rows {
                                         continue;
                                     }
-                                    let (oy, ox) = pix[mi];
-                                    let iy = $crate::ops::tap(
-                                        oy,
-                                        g.strides.0,
-                                        ky,
-                                        g.dilation.0,
-                                        g.pad.0,
-                                        inp.h * g.upsample.0,
-                                    );
-                                    let ix = $crate::ops::tap(
-                                        ox,
-                                        g.strides.1,
-                                        kx,
-                                        g.dilation.1,
-                                        g.pad.1,
-                                        inp.w * g.upsample.1,
-                                    );
-                                    if let (Some(iy), Some(ix)) = (iy, ix) {
-                                        let (iy, ix) = (iy / g.upsample.0, ix / g.upsample.1);
-                                        *src = x[(iy * inp.w + ix) * inp.c + grp * cin_g + c0..]
-                                            [..nc]
-                                            .as_ptr();
+                                    let (iy, ix) = (corner[mi].0 + dy, corner[mi].1 + dx);
+                                    if iy < 0
+                                        || ix < 0
+                                        || iy as usize >= h_up
+                                        || ix as usize >= w_up
+                                    {
+                                        continue;
                                     }
+                                    let (mut iy, mut ix) = (iy as usize, ix as usize);
+                                    if upsampled {
+                                        (iy, ix) = (iy / g.upsample.0, ix / g.upsample.1);
+                                    }
+                                    *src = x[(iy * inp.w + ix) * inp.c + grp * cin_g + c0..][..nc]
+                                        .as_ptr();
                                 }
                             }
                         }
@@ -557,7 +559,7 @@ macro_rules! driver {
                                                 }
                                             }
                                             if last {
-                                                g.activation.apply(t);
+                                                g.activation.apply_inline(t);
                                             }
                                         }
                                         for (r, t) in row.iter_mut().zip(t.iter()) {
@@ -581,7 +583,7 @@ macro_rules! driver {
                                     }
                                     if last {
                                         if !layout.accumulate {
-                                            g.activation.apply(row);
+                                            g.activation.apply_inline(row);
                                         }
                                         for r in layout.residual {
                                             let r = &r[(m0 + mi) * o.c + f0..][..ncols];
@@ -589,7 +591,7 @@ macro_rules! driver {
                                                 *v += r;
                                             }
                                         }
-                                        layout.post.apply(row);
+                                        layout.post.apply_inline(row);
                                     }
                                 }
                             }
