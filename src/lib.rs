@@ -43,6 +43,11 @@ extern crate std;
 
 pub use skipnet_macros::network;
 
+/// Which convolution kernel this machine runs (`Isa::detect()`: AVX-512,
+/// AVX2+FMA or the portable one; with `std` detected at run time, without it
+/// from the compile-time target features).
+pub use skipnet_runtime::igemm::Isa;
+
 #[cfg(feature = "std")]
 pub use skipnet_runtime::Error;
 /// A workspace in a `static`, handed out once (for `no_std` binaries).

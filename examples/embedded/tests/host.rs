@@ -34,7 +34,8 @@ fn matches_keras_from_a_static_workspace() {
 }
 
 /// `forward`'s stack: the smallest thread stack (4 KiB steps) on which one
-/// frame completes. A stack overflow aborts the process, so each size is tried
+/// frame completes, at most 16 KiB with the portable kernel, 128 KiB with a
+/// SIMD one. A stack overflow aborts the process, so each size is tried
 /// in a child process (this test binary re-run on `stack_child`).
 #[test]
 fn stack_high_water_mark() {
@@ -80,5 +81,17 @@ fn stack_high_water_mark() {
         hi / 1024,
         lo / 1024
     );
-    assert!(hi <= 64 * 1024, "forward needs {hi} bytes of stack");
+    // The portable kernel (what no_std selects on a target without SIMD, the
+    // embedded configuration) keeps its working set in a few KiB. The SIMD
+    // drivers (a host build with std: `--all-features` unifies it in) hold per
+    // call a block of tile pointers (19 KiB), partial sums (6 KiB) and the
+    // zero-padded input rows of the row-merged mode (48 KiB) on the stack.
+    let isa = skipnet::Isa::detect();
+    let bound = if isa == skipnet::Isa::Scalar {
+        16 * 1024
+    } else {
+        128 * 1024
+    };
+    println!("kernel {isa:?}: bound {} KiB", bound / 1024);
+    assert!(hi <= bound, "forward needs {hi} bytes of stack on {isa:?}");
 }

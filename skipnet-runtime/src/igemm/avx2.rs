@@ -31,10 +31,11 @@ pub(super) unsafe fn conv(
             8,
             tile_narrow,
             8,
-            512
+            512,
+            12288
         )
     } else {
-        driver!(g, x, packed, bias, out, layout, part, 6, 16, tile, 16, 512)
+        driver!(g, x, packed, bias, out, layout, part, 6, 16, tile, 16, 512, 12288)
     }
 }
 

@@ -17,7 +17,7 @@ pub(super) unsafe fn conv(
     layout: OutLayout<'_>,
     part: Part,
 ) {
-    driver!(g, x, packed, bias, out, layout, part, 8, 32, tile, 8, 128)
+    driver!(g, x, packed, bias, out, layout, part, 8, 32, tile, 8, 128, 12288)
 }
 
 /// # Safety

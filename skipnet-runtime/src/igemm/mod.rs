@@ -31,6 +31,11 @@ pub const TAPS_PER_PASS: usize = 25;
 /// this length); more channels take several passes.
 pub const MAX_CIN: usize = 2048;
 
+/// Layers with fewer input channels than this (and a kernel more than one
+/// column wide, no column dilation, no folded upsample, one group) read whole
+/// kernel rows from a zero-padded copy of the block's input rows.
+pub const MERGE_BELOW_CIN: usize = 64;
+
 /// All zeros: the "input pixel" of a tap that falls in the padding.
 static ZEROS: [f32; MAX_CIN] = [0.0; MAX_CIN];
 
@@ -402,8 +407,10 @@ fn run_part(
 /// Preconditions (checked by [`conv`]): slice lengths match the geometry and the
 /// output layout stays inside `out`.
 macro_rules! driver {
-    ($g:expr, $x:expr, $packed:expr, $bias:expr, $out:expr, $layout:expr, $part:expr, $mr:literal, $tn:literal, $tile:path, $mb:expr, $kc:expr) => {{
-        use $crate::igemm::{k_len, panels_per_group, MAX_CIN, PANEL, TAPS_PER_PASS, ZEROS};
+    ($g:expr, $x:expr, $packed:expr, $bias:expr, $out:expr, $layout:expr, $part:expr, $mr:literal, $tn:literal, $tile:path, $mb:expr, $kc:expr, $win:expr) => {{
+        use $crate::igemm::{
+            k_len, panels_per_group, MAX_CIN, MERGE_BELOW_CIN, PANEL, TAPS_PER_PASS, ZEROS,
+        };
         let g: &$crate::ops::conv2d::Conv2dGeom = $g;
         let (x, packed, bias, layout) = ($x, $packed, $bias, $layout);
         let out: &$crate::igemm::OutPtr<'_> = $out;
@@ -421,6 +428,33 @@ macro_rules! driver {
         // divisions back to stored cells only when there is one.
         let (h_up, w_up) = (inp.h * g.upsample.0, inp.w * g.upsample.1);
         let upsampled = g.upsample != (1, 1);
+        // Row-merged mode (few input channels): the block's input rows are
+        // copied, zero-padded, into `window`, so the `kw` taps of one kernel
+        // row read `kw * cin` contiguous floats: one reduction unit per kernel
+        // row instead of one per tap (a 7x7 stem on RGB: 7 units of 21
+        // instead of 49 of 3, and one pass instead of two).
+        let pad_r = ((o.w.max(1) - 1) * g.strides.1 + g.kernel.1).saturating_sub(g.pad.1 + inp.w);
+        let wp = g.pad.1 + inp.w + pad_r;
+        let rows_max =
+            o.h.min((($mr * $mb) as usize).div_ceil(o.w.max(1)) + 1)
+                .saturating_sub(1)
+                * g.strides.0
+                + (g.kernel.0 - 1) * g.dilation.0
+                + 1;
+        let merged = $win > 0
+            && g.groups == 1
+            && g.dilation.1 == 1
+            && !upsampled
+            && g.kernel.1 > 1
+            && inp.c < MERGE_BELOW_CIN
+            && g.kernel.0 <= TAPS_PER_PASS
+            && rows_max * wp * inp.c <= $win;
+        let (units, unit_len) = if merged {
+            (g.kernel.0, g.kernel.1 * cin_g)
+        } else {
+            (taps, cin_g)
+        };
+        let mut window = [0.0f32; $win];
         let mut srcs = [[[zero; $mr]; TAPS_PER_PASS]; $mb];
         let mut acc = [[[0.0f32; $tn]; $mr]; $mb];
         let mut mb0 = part.m.0;
@@ -428,15 +462,57 @@ macro_rules! driver {
             for grp in 0..g.groups {
                 let block_px = ($mr * $mb).min(m_total - mb0);
                 let tiles = block_px.div_ceil($mr);
+                // Merged mode: the block's output rows `oy_a..=oy_b` read input
+                // rows from `row0` on; copy them with their padding.
+                let oy_a = mb0 / o.w.max(1);
+                if merged {
+                    let oy_b = (mb0 + block_px - 1) / o.w;
+                    let row0 = (oy_a * g.strides.0) as isize - g.pad.0 as isize;
+                    let nrows = (oy_b - oy_a) * g.strides.0 + (g.kernel.0 - 1) * g.dilation.0 + 1;
+                    let row_len = wp * inp.c;
+                    for (r, dst) in window[..nrows * row_len]
+                        .chunks_exact_mut(row_len)
+                        .enumerate()
+                    {
+                        let iy = row0 + r as isize;
+                        if iy < 0 || iy as usize >= inp.h {
+                            dst.fill(0.0);
+                            continue;
+                        }
+                        let (left, rest) = dst.split_at_mut(g.pad.1 * inp.c);
+                        let (mid, right) = rest.split_at_mut(inp.w * inp.c);
+                        left.fill(0.0);
+                        mid.copy_from_slice(&x[iy as usize * inp.w * inp.c..][..inp.w * inp.c]);
+                        right.fill(0.0);
+                    }
+                }
                 let mut t0 = 0;
-                while t0 < taps {
-                    let nt = TAPS_PER_PASS.min(taps - t0);
+                while t0 < units {
+                    let nt = TAPS_PER_PASS.min(units - t0);
                     let mut c0 = 0;
-                    while c0 < cin_g {
-                        let nc = MAX_CIN.min(cin_g - c0);
+                    while c0 < unit_len {
+                        let nc = MAX_CIN.min(unit_len - c0);
                         for (bt, tile_srcs) in srcs[..tiles].iter_mut().enumerate() {
                             let m0 = mb0 + bt * $mr;
                             let rows = $mr.min(m_total - m0);
+                            if merged {
+                                // Unit `ky` of pixel (oy, ox): window row
+                                // `(oy - oy_a) * sy + ky * dy`, column `ox * sx`.
+                                for (ti, row) in tile_srcs[..nt].iter_mut().enumerate() {
+                                    let ky = t0 + ti;
+                                    for (mi, src) in row.iter_mut().enumerate() {
+                                        *src = zero;
+                                        if mi >= rows {
+                                            continue;
+                                        }
+                                        let (oy, ox) = ((m0 + mi) / o.w, (m0 + mi) % o.w);
+                                        let r = (oy - oy_a) * g.strides.0 + ky * g.dilation.0;
+                                        *src = window[(r * wp + ox * g.strides.1) * inp.c..][..nc]
+                                            .as_ptr();
+                                    }
+                                }
+                                continue;
+                            }
                             // Each pixel's top-left input cell (in the upsampled
                             // frame, before padding): one division per pixel per pass.
                             let mut corner = [(0isize, 0isize); $mr];
@@ -474,7 +550,7 @@ macro_rules! driver {
                             }
                         }
                         let first = t0 == 0 && c0 == 0;
-                        let last = t0 + nt == taps && c0 + nc == cin_g;
+                        let last = t0 + nt == units && c0 + nc == unit_len;
                         // Reduction chunks: several whole taps when a tap is
                         // short, else `$kc` channels of one tap.
                         // Chunks of equal size, so no tail chunk is nearly empty.
@@ -497,10 +573,13 @@ macro_rules! driver {
                                 let mut cc = 0;
                                 while cc < nc {
                                     let ncc = chans_per_chunk.min(nc - cc);
-                                    // SAFETY: row `(t0 + tc) * cin_g + c0 + cc` of this
-                                    // panel is inside it (`t0 + tc < taps`, `c0 + cc < cin_g`).
-                                    let b =
-                                        unsafe { panel.add(((t0 + tc) * cin_g + c0 + cc) * PANEL) };
+                                    // SAFETY: row `(t0 + tc) * unit_len + c0 + cc` of
+                                    // this panel is inside it (`units * unit_len` is
+                                    // the panel's `k` rows; `t0 + tc < units`,
+                                    // `c0 + cc < unit_len`).
+                                    let b = unsafe {
+                                        panel.add(((t0 + tc) * unit_len + c0 + cc) * PANEL)
+                                    };
                                     for (ts, a) in srcs[..tiles].iter().zip(acc[..tiles].iter_mut())
                                     {
                                         // SAFETY: every `srcs` entry points at `nc`
@@ -517,7 +596,7 @@ macro_rules! driver {
                                                 cc,
                                                 ncc,
                                                 b,
-                                                cin_g * PANEL,
+                                                unit_len * PANEL,
                                                 panel_stride,
                                                 a,
                                             )
@@ -713,6 +792,11 @@ mod tests {
         check(geom(Hwc { h: 6, w: 5, c: 40 }, 50, (1, 1), 1, false));
         check(geom(Hwc { h: 12, w: 11, c: 4 }, 33, (7, 7), 2, true));
         check(geom(Hwc { h: 10, w: 9, c: 8 }, 16, (5, 3), 1, false));
+        // Row-merged mode: narrow maps (a block spans many output rows),
+        // padding on the right only, strides larger than the kernel.
+        check(geom(Hwc { h: 23, w: 3, c: 5 }, 12, (5, 5), 2, true));
+        check(geom(Hwc { h: 17, w: 13, c: 2 }, 20, (4, 4), 3, false));
+        check(geom(Hwc { h: 40, w: 2, c: 63 }, 9, (3, 2), 1, true));
         let mut g = geom(Hwc { h: 9, w: 9, c: 12 }, 18, (3, 3), 1, true);
         g.groups = 3;
         check(g);

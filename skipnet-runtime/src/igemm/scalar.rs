@@ -12,7 +12,7 @@ pub(super) fn conv(
     layout: OutLayout<'_>,
     part: Part,
 ) {
-    driver!(g, x, packed, bias, out, layout, part, 4, 16, tile, 1, 2048)
+    driver!(g, x, packed, bias, out, layout, part, 4, 16, tile, 1, 2048, 0)
 }
 
 /// # Safety
@@ -61,7 +61,7 @@ pub(super) fn conv_wide(
     layout: OutLayout<'_>,
     part: Part,
 ) {
-    driver!(g, x, packed, bias, out, layout, part, 8, 32, tile_wide, 3, 24)
+    driver!(g, x, packed, bias, out, layout, part, 8, 32, tile_wide, 3, 24, 4096)
 }
 
 /// # Safety
