@@ -208,7 +208,8 @@ def tables(res, a):
         peers = [e for e in a.engines if peer_engine(e, threads)]
         head = ["model", "MFLOP", "skipnet median µs (p10–p90)"] + [f"{ENGINE_LABEL[e]} µs" for e in peers] \
             + ["skipnet / best peer", "skipnet GFLOP/s"] + (["% peak"] if a.peak_gflops else []) + ["max abs err vs Keras"]
-        lines += [f"**{threads} thread{'s' if threads > 1 else ''}**, batch 1, f32, median of per-call times", "",
+        lines += [f"**{threads} thread{'s' if threads > 1 else ''}**, batch 1, f32, median of per-call times"
+                  + (f"; each engine's median of {a.rounds} round-robin rounds" if a.rounds > 1 else ""), "",
                   "| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
         for model, m in res["models"].items():
             runs = m["runs"].get(str(threads), {})
@@ -304,6 +305,9 @@ def main():
     ap.add_argument("--max-attempts", type=int, default=3,
                     help="repeats of a run disturbed by other processes (default: %(default)s)")
     ap.add_argument("--skip-export", action="store_true", help="reuse the artefacts already in --out")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run every engine this many times, round-robin, and report each engine's "
+                         "median of its round medians (default: %(default)s)")
     a = ap.parse_args()
 
     ba, models = import_anchors(a.anchors.resolve())
@@ -342,37 +346,55 @@ def main():
         res["models"][model] = mres
         for threads in a.threads:
             runs = mres["runs"].setdefault(str(threads), {})
-            if model in known:
-                cmd = [exe, model, "--weights", f"{out}/{model}.weights.safetensors",
-                       "--input", f"{out}/{model}.x.safetensors", "--output", f"{out}/{model}.skipnet.y.safetensors",
-                       "--out-json", f"{out}/{model}.skipnet.json", "--min-time", str(a.min_time),
-                       "--threads", str(threads)]
-                r = timed(ba, cmd, a, f"{model} skipnet")
-                runs["skipnet"] = r
-                print_run(model, "skipnet", r, flops)
-                if "error" not in r:
-                    chk = check_output(out, model, y_ref)
-                    mres.setdefault("check", chk)
-                    r["check"] = chk
-                    if chk["ok"]:
-                        log(f"[check] {model} ({threads}t): skipnet vs Keras max abs error {chk['max_abs_diff']:.2e}"
-                            f" (<= {TOL:g} or allclose rtol=atol={TOL:g}): OK")
-                    else:
-                        failed.append(model)
-                        log(f"[check] {model} ({threads}t): skipnet vs Keras FAILED: {chk}")
-                else:
-                    failed.append(model)
-            elif model not in known:
+            if model not in known:
                 log(f"[skipnet] {model}: not declared in benches/anchors.rs, peers only")
-            for base in a.engines:
-                engine = peer_engine(base, threads)
-                if engine is None:
+            engines = (["skipnet"] if model in known else []) + \
+                [b for b in a.engines if peer_engine(b, threads)]
+            rounds = {e: [] for e in engines}
+            # Round-robin: every engine once per round, so a drift of the
+            # machine's speed (tens of percent over minutes on a shared VM)
+            # hits all engines alike; each engine's median of its round medians
+            # is reported.
+            for rnd in range(a.rounds):
+                for e in engines:
+                    if e == "skipnet":
+                        cmd = [exe, model, "--weights", f"{out}/{model}.weights.safetensors",
+                               "--input", f"{out}/{model}.x.safetensors",
+                               "--output", f"{out}/{model}.skipnet.y.safetensors",
+                               "--out-json", f"{out}/{model}.skipnet.json", "--min-time", str(a.min_time),
+                               "--threads", str(threads)]
+                        r = timed(ba, cmd, a, f"{model} skipnet")
+                        print_run(model, f"skipnet_{threads}t r{rnd + 1}", r, flops)
+                        if "error" in r:
+                            failed.append(model)
+                        elif rnd == 0:
+                            chk = check_output(out, model, y_ref)
+                            mres.setdefault("check", chk)
+                            r["check"] = chk
+                            if chk["ok"]:
+                                log(f"[check] {model} ({threads}t): skipnet vs Keras max abs error "
+                                    f"{chk['max_abs_diff']:.2e} (<= {TOL:g} or allclose rtol=atol={TOL:g}): OK")
+                            else:
+                                failed.append(model)
+                                log(f"[check] {model} ({threads}t): skipnet vs Keras FAILED: {chk}")
+                    else:
+                        engine = peer_engine(e, threads)
+                        cmd = [sys.executable, str(a.anchors.resolve() / "bench_anchors.py"), "run", "--model",
+                               model, "--engine", engine, "--out", out, "--min-time", str(a.min_time)]
+                        r = timed(ba, cmd, a, f"{model} {engine}")
+                        print_run(model, f"{engine} r{rnd + 1}", r, flops)
+                    rounds[e].append(r)
+            for e, rs in rounds.items():
+                ok = sorted((r for r in rs if "error" not in r), key=lambda r: r["median_us"])
+                if not ok:
+                    runs[e] = rs[0]
                     continue
-                cmd = [sys.executable, str(a.anchors.resolve() / "bench_anchors.py"), "run", "--model", model,
-                       "--engine", engine, "--out", out, "--min-time", str(a.min_time)]
-                r = timed(ba, cmd, a, f"{model} {engine}")
-                runs[base] = r
-                print_run(model, engine, r, flops)
+                mid = dict(ok[(len(ok) - 1) // 2])
+                mid["round_medians_us"] = [r["median_us"] for r in rs if "error" not in r]
+                mid["attempts"] = sum(r["attempts"] for r in ok)
+                mid["quiet_wait_s"] = sum(r["quiet_wait_s"] for r in ok)
+                mid["tries"] = [t for r in ok for t in r["tries"]]
+                runs[e] = mid
     res["elapsed_s"] = time.time() - t_start
 
     table = tables(res, a)
