@@ -72,7 +72,7 @@ fn bench(c: &mut Criterion) {
         let mut out = vec![0.0; g.output.len()];
         let layout = OutLayout::plain(g.output.c);
         group.throughput(Throughput::Elements(flops as u64));
-        for isa in [Isa::Avx512, Isa::Avx2Fma, Isa::Scalar] {
+        for isa in [Isa::Avx512, Isa::Avx2Fma, Isa::Neon, Isa::Scalar] {
             if !isa.available() || (isa == Isa::Scalar && flops > 200_000_000) {
                 continue;
             }

@@ -17,6 +17,8 @@ use crate::Activation;
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+mod neon;
 mod scalar;
 
 /// Filters per packed weight panel. Panel counts are rounded up to an even
@@ -87,6 +89,8 @@ pub enum Isa {
     Avx512,
     /// 6 x 16 tiles of `ymm` FMAs.
     Avx2Fma,
+    /// AArch64 Advanced SIMD: 6 x 16 tiles, 24 `q` accumulators.
+    Neon,
     /// Portable 4 x 16 tiles, no SIMD assumed.
     Scalar,
 }
@@ -112,6 +116,12 @@ impl Isa {
                 return Isa::Avx2Fma;
             }
         }
+        // NEON is part of every AArch64 target Rust ships (a compile-time fact).
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        {
+            return Isa::Neon;
+        }
+        #[allow(unreachable_code)]
         Isa::Scalar
     }
 
@@ -123,7 +133,9 @@ impl Isa {
             Isa::Avx2Fma => matches!(Isa::detect(), Isa::Avx2Fma | Isa::Avx512),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => Isa::detect() == Isa::Avx512,
-            #[cfg(not(target_arch = "x86_64"))]
+            #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+            Isa::Neon => true,
+            #[allow(unreachable_patterns)]
             _ => false,
         }
     }
@@ -228,7 +240,7 @@ fn block_tiles(isa: Isa, g: &Conv2dGeom) -> (usize, usize) {
     match isa {
         Isa::Avx512 => (8, 8),
         Isa::Avx2Fma if g.output.c / g.groups <= 8 => (12, 8),
-        Isa::Avx2Fma => (6, 16),
+        Isa::Avx2Fma | Isa::Neon => (6, 16),
         Isa::Scalar => (4, 1),
     }
 }
@@ -382,6 +394,12 @@ fn run_part(
             // SAFETY: the CPU supports AVX2 and FMA (`conv_on` checked
             // `available`); slice lengths were checked against the geometry.
             unsafe { avx2::conv(g, x, packed, bias, out, layout, part) }
+        }
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        Isa::Neon => {
+            // SAFETY: NEON is enabled for this target at compile time;
+            // slice lengths were checked against the geometry.
+            unsafe { neon::conv(g, x, packed, bias, out, layout, part) }
         }
         _ => scalar::conv(g, x, packed, bias, out, layout, part),
     }
@@ -731,7 +749,7 @@ mod tests {
         let mut packed = alloc::vec![0.0; packed_len(&g)];
         pack(&g, &kernel, &mut packed);
         type Run = fn(&Conv2dGeom, &[f32], &[f32], Option<&[f32]>, &mut [f32], OutLayout<'_>);
-        let runs: [(&str, Option<Run>); 4] = [
+        let runs: [(&str, Option<Run>); 5] = [
             (
                 "scalar",
                 Some(|g, x, p, b, o, l| conv(Isa::Scalar, g, x, p, b, o, l)),
@@ -747,6 +765,12 @@ mod tests {
                 Isa::Avx512
                     .available()
                     .then_some(|g, x, p, b, o, l| conv(Isa::Avx512, g, x, p, b, o, l)),
+            ),
+            (
+                "neon",
+                Isa::Neon
+                    .available()
+                    .then_some(|g, x, p, b, o, l| conv(Isa::Neon, g, x, p, b, o, l)),
             ),
             // The AVX-512 blocking in portable code, so it is checked everywhere.
             (
@@ -801,6 +825,18 @@ mod tests {
     }
 
     #[test]
+    fn detect_picks_this_targets_simd_kernel() {
+        let isa = Isa::detect();
+        assert!(isa.available());
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        assert_eq!(isa, Isa::Neon);
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            assert_ne!(isa, Isa::Scalar);
+        }
+    }
+
+    #[test]
     fn every_isa_matches_the_reference() {
         check(geom(Hwc { h: 9, w: 7, c: 3 }, 32, (3, 3), 2, true));
         check(geom(Hwc { h: 8, w: 8, c: 17 }, 5, (3, 3), 1, true));
@@ -842,7 +878,7 @@ mod tests {
             let mut packed = alloc::vec![0.0; packed_len(&g)];
             pack(&g, &kernel, &mut packed);
             let layout = OutLayout::plain(g.output.c);
-            for isa in [Isa::Scalar, Isa::Avx2Fma, Isa::Avx512] {
+            for isa in [Isa::Scalar, Isa::Avx2Fma, Isa::Avx512, Isa::Neon] {
                 if !isa.available() {
                     continue;
                 }
@@ -932,7 +968,7 @@ mod tests {
         post.apply(&mut want);
         let mut packed = alloc::vec![0.0; packed_len(&g)];
         pack(&g, &kernel, &mut packed);
-        for isa in [Isa::Scalar, Isa::Avx2Fma, Isa::Avx512] {
+        for isa in [Isa::Scalar, Isa::Avx2Fma, Isa::Avx512, Isa::Neon] {
             let mut got = r0.clone();
             let layout = OutLayout {
                 residual: &[&r1],
