@@ -60,6 +60,44 @@ impl Exec {
     }
 }
 
+impl Exec {
+    /// Cuts `data` into consecutive chunks of `chunk` elements (the last one
+    /// may be shorter) and calls `task(i, chunk_i)` once for each, on any of
+    /// the threads: how a kernel whose output rows are independent (pooling)
+    /// splits its work.
+    pub fn for_each_chunk(
+        &self,
+        data: &mut [f32],
+        chunk: usize,
+        task: &(dyn Fn(usize, &mut [f32]) + Sync),
+    ) {
+        let chunk = chunk.max(1);
+        if self.threads() == 1 {
+            for (i, c) in data.chunks_mut(chunk).enumerate() {
+                task(i, c);
+            }
+            return;
+        }
+        let (ptr, len) = (SharedMut(data.as_mut_ptr()), data.len());
+        self.run(len.div_ceil(chunk), &|i| {
+            let start = i * chunk;
+            let n = chunk.min(len - start);
+            let p = &ptr;
+            // SAFETY: `start + n <= len` (`i < len.div_ceil(chunk)`), so the
+            // chunk lies inside `data`, whose exclusive borrow this call
+            // holds; chunk `i` is handed to exactly one task (`run` calls each
+            // index once) and chunks of different indices are disjoint.
+            let c = unsafe { core::slice::from_raw_parts_mut(p.0.add(start), n) };
+            task(i, c);
+        });
+    }
+}
+
+/// A pointer into a buffer whose disjoint chunks several threads write.
+struct SharedMut(*mut f32);
+// SAFETY: only used by `Exec::for_each_chunk`, whose tasks touch disjoint chunks.
+unsafe impl Sync for SharedMut {}
+
 impl core::fmt::Debug for Exec {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Exec")
@@ -319,6 +357,30 @@ mod tests {
                 core::hint::spin_loop();
             }
         });
+    }
+
+    #[test]
+    fn chunks_cover_the_data_once() {
+        let execs = [
+            Exec::serial(),
+            #[cfg(feature = "parallel")]
+            Exec::with_threads(3),
+        ];
+        for exec in &execs {
+            for (len, chunk) in [(0, 4), (10, 3), (12, 4), (5, 100), (1000, 7)] {
+                let mut data = alloc::vec![0.0f32; len];
+                exec.for_each_chunk(&mut data, chunk, &|i, c| {
+                    assert!(c.len() <= chunk);
+                    for (j, v) in c.iter_mut().enumerate() {
+                        *v += (i * chunk + j) as f32;
+                    }
+                });
+                assert!(
+                    data.iter().enumerate().all(|(k, &v)| v == k as f32),
+                    "{len} {chunk}"
+                );
+            }
+        }
     }
 
     #[cfg(feature = "parallel")]

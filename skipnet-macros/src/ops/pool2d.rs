@@ -99,10 +99,10 @@ impl Op for Pool2d {
         let (kh, kw) = self.pool;
         let (sh, sw) = self.strides;
         let (x, out) = (&cx.inputs[0], cx.out);
-        let kernel = if self.avg {
-            quote!(avg_pool2d)
+        let (module, kernel) = if self.avg {
+            (quote!(avg_pool2d), quote!(avg_pool2d_on))
         } else {
-            quote!(max_pool2d)
+            (quote!(max_pool2d), quote!(max_pool2d_on))
         };
         quote! {
             const GEOM: #rt::ops::max_pool2d::Pool2dGeom = #rt::ops::max_pool2d::Pool2dGeom {
@@ -112,7 +112,7 @@ impl Op for Pool2d {
                 strides: (#sh, #sw),
                 pad: (#ph, #pw),
             };
-            #rt::ops::#kernel::#kernel(&GEOM, #x, #out);
+            #rt::ops::#module::#kernel(__exec, &GEOM, #x, #out);
         }
     }
 

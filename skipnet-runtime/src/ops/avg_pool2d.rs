@@ -3,16 +3,29 @@
 
 use super::max_pool2d::Pool2dGeom;
 use super::tap;
+use crate::exec::Exec;
 
 /// `out[y, x, c] = mean` over the window's cells that lie inside the input.
 pub fn avg_pool2d(g: &Pool2dGeom, x: &[f32], out: &mut [f32]) {
+    avg_pool2d_on(&Exec::serial(), g, x, out)
+}
+
+/// [`avg_pool2d`] with the output rows split across `exec`'s threads (when
+/// the map is big enough to pay for it).
+pub fn avg_pool2d_on(exec: &Exec, g: &Pool2dGeom, x: &[f32], out: &mut [f32]) {
+    assert_eq!(x.len(), g.input.len());
+    assert_eq!(out.len(), g.output.len());
+    super::by_rows(exec, g, out, &|pix0, out| avg_pool_pixels(g, x, pix0, out));
+}
+
+/// Output pixels `pix0..` (as many as `out` holds).
+fn avg_pool_pixels(g: &Pool2dGeom, x: &[f32], pix0: usize, out: &mut [f32]) {
     let (inp, o) = (g.input, g.output);
-    assert_eq!(x.len(), inp.len());
-    assert_eq!(out.len(), o.len());
     if o.c == 0 {
         return;
     }
     for (pix, acc) in out.chunks_exact_mut(o.c).enumerate() {
+        let pix = pix0 + pix;
         let (oy, ox) = (pix / o.w, pix % o.w);
         acc.fill(0.0);
         let mut cells = 0u32;

@@ -1,6 +1,7 @@
 //! Max pooling, Keras `MaxPooling2D` semantics (padding cells never win).
 
 use super::{tap, Hwc};
+use crate::exec::Exec;
 
 /// Geometry of one `max_pool2d` layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,10 +20,25 @@ pub struct Pool2dGeom {
 
 /// `out[y, x, c] = max` over the window's cells that lie inside the input.
 pub fn max_pool2d(g: &Pool2dGeom, x: &[f32], out: &mut [f32]) {
+    max_pool2d_on(&Exec::serial(), g, x, out)
+}
+
+/// [`max_pool2d`] with the output rows split across `exec`'s threads (when
+/// the map is big enough to pay for it).
+pub fn max_pool2d_on(exec: &Exec, g: &Pool2dGeom, x: &[f32], out: &mut [f32]) {
+    assert_eq!(x.len(), g.input.len());
+    assert_eq!(out.len(), g.output.len());
+    super::by_rows(exec, g, out, &|pix0, out| max_pool_pixels(g, x, pix0, out));
+}
+
+/// Output pixels `pix0..` (as many as `out` holds).
+fn max_pool_pixels(g: &Pool2dGeom, x: &[f32], pix0: usize, out: &mut [f32]) {
     let (inp, o) = (g.input, g.output);
-    assert_eq!(x.len(), inp.len());
-    assert_eq!(out.len(), o.len());
+    if o.c == 0 {
+        return;
+    }
     for (pix, acc) in out.chunks_exact_mut(o.c).enumerate() {
+        let pix = pix0 + pix;
         let (oy, ox) = (pix / o.w, pix % o.w);
         acc.fill(f32::NEG_INFINITY);
         for ky in 0..g.pool.0 {
@@ -48,6 +64,48 @@ pub fn max_pool2d(g: &Pool2dGeom, x: &[f32], out: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Split across threads (a map big enough to be split), both poolings
+    /// give bit for bit the single-threaded result.
+    #[cfg(feature = "parallel")]
+    #[test]
+    fn threads_give_the_serial_result() {
+        use crate::ops::avg_pool2d::{avg_pool2d, avg_pool2d_on};
+        let g = Pool2dGeom {
+            input: Hwc {
+                h: 113,
+                w: 111,
+                c: 40,
+            },
+            output: Hwc {
+                h: 57,
+                w: 56,
+                c: 40,
+            },
+            pool: (3, 3),
+            strides: (2, 2),
+            pad: (1, 1),
+        };
+        assert!(g.output.len() * 9 >= super::super::PARALLEL_MIN_READS);
+        let x: alloc::vec::Vec<f32> = (0..g.input.len())
+            .map(|i| ((i * 7919) % 1013) as f32 - 500.0)
+            .collect();
+        let exec = Exec::with_threads(3);
+        type Pool = fn(&Pool2dGeom, &[f32], &mut [f32]);
+        type PoolOn = fn(&Exec, &Pool2dGeom, &[f32], &mut [f32]);
+        let kernels: [(Pool, PoolOn); 2] =
+            [(max_pool2d, max_pool2d_on), (avg_pool2d, avg_pool2d_on)];
+        for (serial, on) in kernels {
+            let mut want = alloc::vec![0.0; g.output.len()];
+            serial(&g, &x, &mut want);
+            let mut got = alloc::vec![f32::NAN; g.output.len()];
+            on(&exec, &g, &x, &mut got);
+            assert!(want
+                .iter()
+                .zip(&got)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+    }
 
     #[test]
     fn valid_2x2() {

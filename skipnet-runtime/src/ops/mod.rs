@@ -43,6 +43,29 @@ impl Hwc {
     }
 }
 
+/// Window reads below which a pooling layer runs on the calling thread alone.
+const PARALLEL_MIN_READS: usize = 1 << 18;
+
+/// Runs `rows(pix0, out_chunk)` over chunks of whole output rows of a pooling
+/// layer, split across `exec`'s threads when the layer is big enough.
+pub(crate) fn by_rows(
+    exec: &crate::Exec,
+    g: &max_pool2d::Pool2dGeom,
+    out: &mut [f32],
+    rows: &(dyn Fn(usize, &mut [f32]) + Sync),
+) {
+    let o = g.output;
+    let row_len = o.w * o.c;
+    let reads = o.len() * g.pool.0 * g.pool.1;
+    let threads = exec.threads();
+    if threads == 1 || reads < PARALLEL_MIN_READS || row_len == 0 {
+        return rows(0, out);
+    }
+    let rows_per_task = o.h.div_ceil(4 * threads).max(1);
+    let chunk = rows_per_task * row_len;
+    exec.for_each_chunk(out, chunk, &|i, c| rows(i * rows_per_task * o.w, c));
+}
+
 /// Maps output coordinate `o` along one axis to the input coordinate of tap `k`,
 /// or `None` when it falls in the padding.
 #[inline(always)]
