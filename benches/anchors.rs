@@ -144,6 +144,8 @@ struct Args {
     threads: usize,
     /// Also time a 1-thread and a `threads`-thread workspace call by call,
     /// alternating, and print their medians and ratio (`SCALING` line).
+    /// Only read with `--features parallel` (refused without it).
+    #[cfg_attr(not(feature = "parallel"), allow(dead_code))]
     scaling: bool,
 }
 
@@ -178,7 +180,12 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Res<Command> {
             "--warmup-time" => warmup_time = value(&a)?.parse()?,
             "--min-iters" => min_iters = value(&a)?.parse()?,
             "--max-iters" => max_iters = value(&a)?.parse()?,
-            "--scaling" => scaling = true,
+            "--scaling" => {
+                if !cfg!(feature = "parallel") {
+                    return Err("--scaling needs `--features parallel`".into());
+                }
+                scaling = true;
+            }
             "--threads" => {
                 threads = value(&a)?.parse()?;
                 if threads == 0 || (threads > 1 && !cfg!(feature = "parallel")) {

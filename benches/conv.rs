@@ -30,6 +30,20 @@ fn same(h: usize, w: usize, cin: usize, cout: usize, k: usize, s: usize) -> Conv
     }
 }
 
+/// FLOP of one call, a deterministic input and the packed kernel.
+fn operands(g: &Conv2dGeom) -> (usize, Vec<f32>, Vec<f32>) {
+    let flops = 2 * g.output.len() * g.kernel.0 * g.kernel.1 * g.input.c / g.groups;
+    let x: Vec<f32> = (0..g.input.len())
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let kernel: Vec<f32> = (0..g.kernel_len())
+        .map(|i| ((i * 104729) % 1000) as f32 / 5000.0 - 0.1)
+        .collect();
+    let mut packed = vec![0.0; g.packed_kernel_len()];
+    igemm::pack(g, &kernel, &mut packed);
+    (flops, x, packed)
+}
+
 fn bench(c: &mut Criterion) {
     let shapes = [
         ("unet32_up2 8x8x256->64 3x3", same(8, 8, 256, 64, 3, 1)),
@@ -59,15 +73,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("conv2d");
     group.sample_size(20);
     for (name, g) in shapes {
-        let flops = 2 * g.output.len() * g.kernel.0 * g.kernel.1 * g.input.c / g.groups;
-        let x: Vec<f32> = (0..g.input.len())
-            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
-            .collect();
-        let kernel: Vec<f32> = (0..g.kernel_len())
-            .map(|i| ((i * 104729) % 1000) as f32 / 5000.0 - 0.1)
-            .collect();
-        let mut packed = vec![0.0; g.packed_kernel_len()];
-        igemm::pack(&g, &kernel, &mut packed);
+        let (flops, x, packed) = operands(&g);
         let bias = vec![0.01; g.output.c];
         let mut out = vec![0.0; g.output.len()];
         let layout = OutLayout::plain(g.output.c);
@@ -150,15 +156,7 @@ fn threads(c: &mut Criterion) {
     let mut group = c.benchmark_group("threads");
     group.sample_size(20);
     for (name, g) in shapes {
-        let flops = 2 * g.output.len() * g.kernel.0 * g.kernel.1 * g.input.c / g.groups;
-        let x: Vec<f32> = (0..g.input.len())
-            .map(|i| (i % 13) as f32 / 7.0 - 1.0)
-            .collect();
-        let kernel: Vec<f32> = (0..g.kernel_len())
-            .map(|i| (i % 11) as f32 / 50.0 - 0.1)
-            .collect();
-        let mut packed = vec![0.0; g.packed_kernel_len()];
-        igemm::pack(&g, &kernel, &mut packed);
+        let (flops, x, packed) = operands(&g);
         let mut out = vec![0.0; g.output.len()];
         let layout = OutLayout::plain(g.output.c);
         group.throughput(Throughput::Elements(flops as u64));
