@@ -420,10 +420,12 @@ fn run_part(
 /// weights no longer comes from L3 for every 6 pixels). The partial sums live
 /// in `acc` (one tile per block entry); bias, activation and residuals are
 /// applied once, after the last chunk, so a layer still writes each output once
-/// per pass ([`single_pass`]).
+/// per pass ([`single_pass`]). `$win` is the float capacity of the row-merged
+/// mode's stack window (0: the mode is off, as in the portable kernel).
+/// `$part` is the rectangle of the output this call computes.
 ///
-/// Preconditions (checked by [`conv`]): slice lengths match the geometry and the
-/// output layout stays inside `out`.
+/// Preconditions (checked by [`conv_on`]): slice lengths match the geometry and
+/// the output layout stays inside `out`.
 macro_rules! driver {
     ($g:expr, $x:expr, $packed:expr, $bias:expr, $out:expr, $layout:expr, $part:expr, $mr:literal, $tn:literal, $tile:path, $mb:expr, $kc:expr, $win:expr) => {{
         use $crate::igemm::{
