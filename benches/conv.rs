@@ -161,10 +161,19 @@ fn threads(c: &mut Criterion) {
         let layout = OutLayout::plain(g.output.c);
         group.throughput(Throughput::Elements(flops as u64));
         for n in [1, 2] {
-            let exec = Exec::with_threads(n);
+            let mut exec = Exec::with_threads(n);
             group.bench_with_input(BenchmarkId::new(format!("{n}t"), name), &g, |b, g| {
                 b.iter(|| {
-                    igemm::conv_on(&exec, Isa::detect(), g, &x, &packed, None, &mut out, layout)
+                    igemm::conv_on(
+                        &mut exec,
+                        Isa::detect(),
+                        g,
+                        &x,
+                        &packed,
+                        None,
+                        &mut out,
+                        layout,
+                    )
                 })
             });
         }

@@ -51,12 +51,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", SkipUNet::summary());
 
     let y = net.forward(&mut ws, &x);
-    let max_err = y
-        .iter()
-        .zip(&keras_y)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
+    // NaN-aware: a NaN or infinite difference counts as infinitely far.
+    let max_err = skipnet::compare::max_abs_diff(y, &keras_y);
     println!("max abs error vs Keras: {max_err:.2e} (tolerance 1e-4)");
+    if max_err > 1e-4 {
+        return Err(format!("output differs from Keras by {max_err:e} (tolerance 1e-4)").into());
+    }
 
     let mut times = Vec::new();
     for _ in 0..50 {

@@ -1,9 +1,12 @@
 //! `forward` never touches the heap: a counting global allocator around it,
-//! first call included. (One test in this binary, so no other test thread
-//! allocates while it counts.)
+//! first call included, for every fixture network, a network with baked
+//! weights and `forward_array`, on one thread and (feature `parallel`) on two.
+//! (One test in this binary, so no other test thread allocates while it
+//! counts; the counter is global, so it sees the workers too.)
 
 mod common;
 use common::*;
+use skipnet::network;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -43,103 +46,210 @@ fn allocations_during<R>(f: impl FnOnce() -> R) -> (usize, R) {
     (ALLOCS.load(Ordering::SeqCst) - before, r)
 }
 
+network! {
+    /// The anchor `apes_block_net` with its weights baked in (`const` data).
+    #[weights = "tests/fixtures/apes_block_net/weights.safetensors"]
+    pub BakedApes(x: [64, 64, 16]) -> gap {
+        stem     = conv2d(x, 32, 3, padding = same, activation = relu);
+        b1_conv3 = conv2d(stem, 32, 3, padding = same, activation = relu);
+        b1_conv1 = conv2d(stem, 32, 1, padding = same);
+        pool1    = max_pool2d(relu(add(b1_conv3, b1_conv1)), 2);
+        b2_conv3 = conv2d(pool1, 64, 3, padding = same, activation = relu);
+        b2_conv1 = conv2d(pool1, 64, 1, padding = same);
+        pool2    = max_pool2d(relu(add(b2_conv3, b2_conv1)), 2);
+        b3_conv3a = conv2d(pool2, 64, 3, padding = same, activation = relu);
+        b3_conv3b = conv2d(b3_conv3a, 64, 3, padding = same);
+        pool3    = max_pool2d(relu(add(b3_conv3b, pool2)), 2);
+        head     = conv2d(pool3, 10, 1, padding = same);
+        gap      = global_avg_pool2d(head);
+    }
+}
+
+/// Thread counts every network is checked on.
+const THREADS: &[usize] = if cfg!(feature = "parallel") {
+    &[1, 2]
+} else {
+    &[1]
+};
+
+/// A workspace of `$net` for `threads` threads (1: `$net::workspace()`).
+macro_rules! workspace {
+    ($net:ident, $threads:expr) => {{
+        #[cfg(feature = "parallel")]
+        let ws = if $threads > 1 {
+            skipnet::Workspace::<{ $net::ARENA_LEN }, $net>::with_threads($threads)
+        } else {
+            $net::workspace()
+        };
+        #[cfg(not(feature = "parallel"))]
+        let ws = $net::workspace();
+        assert_eq!(ws.threads(), $threads);
+        ws
+    }};
+}
+
+/// Three `forward`s of `$net` (the first on a fresh workspace) on every
+/// thread count, each allocating nothing. `$call` sees the network as `$n`
+/// and the workspace as `$ws`, and returns a sum of the output. Evaluates to
+/// the network's name.
+macro_rules! assert_no_allocations {
+    ($net:ident, $value:expr, |$n:ident, $ws:ident| $call:expr) => {{
+        let $n = &$value;
+        for &threads in THREADS {
+            let mut workspace = workspace!($net, threads);
+            for call in 0..3 {
+                let $ws = &mut workspace;
+                let (count, sum) = allocations_during(|| $call);
+                assert_eq!(
+                    count,
+                    0,
+                    "{}::forward on {threads} thread(s), call {call}: {count} allocations",
+                    stringify!($net)
+                );
+                assert!(sum.is_finite(), "{}: output not finite", stringify!($net));
+            }
+        }
+        stringify!($net)
+    }};
+}
+
+fn load<T>(r: Result<T, skipnet::Error>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
 #[test]
 fn forward_makes_zero_allocations() {
     // The counter itself must work, or a zero below would prove nothing.
     let (n, v) = allocations_during(|| vec![1.0f32; 16]);
     assert!(n >= 1 && v.len() == 16);
+    let mut checked: Vec<&str> = Vec::new();
 
-    let unet = SkipUNet::from_safetensors(&fixture("seed_unet", "weights.safetensors")).unwrap();
-    let mut ws = SkipUNet::workspace();
-    let x = Box::new([0.25f32; 3072]);
-    for call in 0..3 {
-        let (n, y) = allocations_during(|| net_sum(unet.forward(&mut ws, &x)));
-        assert_eq!(n, 0, "SkipUNet::forward call {call} allocated {n} times");
-        assert!(y.is_finite());
-    }
+    let w = |name: &str| fixture(name, "weights.safetensors");
+    let x64 = vec![0.5f32; 65536].into_boxed_slice();
+    let x64: &[f32; 65536] = (&*x64).try_into().unwrap();
 
-    let apes = ApesNet::from_safetensors(&fixture("apes_net", "weights.safetensors")).unwrap();
-    let mut ws = ApesNet::workspace();
-    let x = vec![0.5f32; 65536].into_boxed_slice();
-    let x: &[f32; 65536] = (&*x).try_into().unwrap();
-    let (n, _) = allocations_during(|| net_sum(apes.forward(&mut ws, x)));
-    assert_eq!(n, 0, "ApesNet::forward allocated {n} times");
-
-    let corner = Corner::from_safetensors(&fixture("corner", "weights.safetensors")).unwrap();
-    let mut ws = Corner::workspace();
-    let (n, _) = allocations_during(|| net_sum(corner.forward(&mut ws, &[-1.0; 780])));
-    assert_eq!(n, 0, "Corner::forward allocated {n} times");
-
-    let abn =
-        ApesBlockNet::from_safetensors(&fixture("apes_block_net", "weights.safetensors")).unwrap();
-    let mut ws = ApesBlockNet::workspace();
-    let (n, _) = allocations_during(|| net_sum(abn.forward(&mut ws, x)));
-    assert_eq!(n, 0, "ApesBlockNet::forward allocated {n} times");
-
-    let heads = Heads::from_safetensors(&fixture("heads", "weights.safetensors")).unwrap();
-    let mut ws = Heads::workspace();
-    let (n, _) = allocations_during(|| {
-        let (a, b) = heads.forward(&mut ws, &[0.5; 378]);
-        net_sum(a) + net_sum(b)
-    });
-    assert_eq!(n, 0, "Heads::forward allocated {n} times");
-
-    let zoo = Zoo::from_safetensors(&fixture("zoo", "weights.safetensors")).unwrap();
-    let mut ws = Zoo::workspace();
-    let (n, _) = allocations_during(|| {
-        let (a, b) = zoo.forward(&mut ws, &[0.5; 480]);
-        net_sum(a) + net_sum(b)
-    });
-    assert_eq!(n, 0, "Zoo::forward allocated {n} times");
-
-    let dec = Decoder::from_safetensors(&fixture("decoder", "weights.safetensors")).unwrap();
-    let mut ws = Decoder::workspace();
-    let (n, _) = allocations_during(|| {
-        let (a, b) = dec.forward(&mut ws, &[0.5; 384], &[-0.5; 1024]);
-        net_sum(a) + net_sum(b)
-    });
-    assert_eq!(n, 0, "Decoder::forward allocated {n} times");
-
-    let rn = ResNetBn::from_safetensors(&fixture("resnet_bn", "weights.safetensors")).unwrap();
-    let mut ws = ResNetBn::workspace();
-    let (n, _) = allocations_during(|| net_sum(rn.forward(&mut ws, &[0.5; 12288])));
-    assert_eq!(n, 0, "ResNetBn::forward allocated {n} times");
-
-    let mb = MobileNet::from_safetensors(&fixture("mobilenet", "weights.safetensors")).unwrap();
-    let mut ws = MobileNet::workspace();
-    let (n, _) = allocations_during(|| net_sum(mb.forward(&mut ws, &[0.5; 3072])));
-    assert_eq!(n, 0, "MobileNet::forward allocated {n} times");
-
-    let bl = Bilinear::from_safetensors(&fixture("bilinear", "weights.safetensors")).unwrap();
-    let mut ws = Bilinear::workspace();
-    let (n, _) = allocations_during(|| net_sum(bl.forward(&mut ws, &[0.5; 60])));
-    assert_eq!(n, 0, "Bilinear::forward allocated {n} times");
-
-    let uc = UnetCrop::from_safetensors(&fixture("unet_crop", "weights.safetensors")).unwrap();
-    let mut ws = UnetCrop::workspace();
-    let (n, _) = allocations_during(|| net_sum(uc.forward(&mut ws, &[0.5; 432])));
-    assert_eq!(n, 0, "UnetCrop::forward allocated {n} times");
-
-    // With worker threads (the counter is global: it sees the workers too).
-    #[cfg(feature = "parallel")]
-    {
-        let x = vec![0.5f32; 65536].into_boxed_slice();
-        let x: &[f32; 65536] = (&*x).try_into().unwrap();
-        let mut ws =
-            skipnet::Workspace::<{ ApesBlockNet::ARENA_LEN }, ApesBlockNet>::with_threads(2);
-        for call in 0..3 {
-            let (n, _) = allocations_during(|| net_sum(abn.forward(&mut ws, x)));
-            assert_eq!(
-                n, 0,
-                "ApesBlockNet::forward on 2 threads, call {call}: {n} allocations"
-            );
+    checked.push(assert_no_allocations!(
+        SkipUNet,
+        load(SkipUNet::from_safetensors(&w("seed_unet"))),
+        |n, ws| { sum(n.forward(ws, &[0.25; 3072])) }
+    ));
+    checked.push(assert_no_allocations!(
+        ApesNet,
+        load(ApesNet::from_safetensors(&w("apes_net"))),
+        |n, ws| { sum(n.forward(ws, x64)) }
+    ));
+    checked.push(assert_no_allocations!(
+        Corner,
+        load(Corner::from_safetensors(&w("corner"))),
+        |n, ws| { sum(n.forward(ws, &[-1.0; 780])) }
+    ));
+    checked.push(assert_no_allocations!(
+        ApesBlockNet,
+        load(ApesBlockNet::from_safetensors(&w("apes_block_net"))),
+        |n, ws| sum(n.forward(ws, x64))
+    ));
+    checked.push(assert_no_allocations!(
+        Heads,
+        load(Heads::from_safetensors(&w("heads"))),
+        |n, ws| {
+            let (a, b) = n.forward(ws, &[0.5; 378]);
+            sum(a) + sum(b)
         }
-        let mut ws = skipnet::Workspace::<{ ResNetBn::ARENA_LEN }, ResNetBn>::with_threads(2);
-        let (n, _) = allocations_during(|| net_sum(rn.forward(&mut ws, &[0.5; 12288])));
-        assert_eq!(n, 0, "ResNetBn::forward on 2 threads allocated {n} times");
+    ));
+    checked.push(assert_no_allocations!(
+        Zoo,
+        load(Zoo::from_safetensors(&w("zoo"))),
+        |n, ws| {
+            let (a, b) = n.forward(ws, &[0.5; 480]);
+            sum(a) + sum(b)
+        }
+    ));
+    checked.push(assert_no_allocations!(
+        Decoder,
+        load(Decoder::from_safetensors(&w("decoder"))),
+        |n, ws| {
+            let (a, b) = n.forward(ws, &[0.5; 384], &[-0.5; 1024]);
+            sum(a) + sum(b)
+        }
+    ));
+    checked.push(assert_no_allocations!(
+        ResNetBn,
+        load(ResNetBn::from_safetensors(&w("resnet_bn"))),
+        |n, ws| { sum(n.forward(ws, &[0.5; 12288])) }
+    ));
+    checked.push(assert_no_allocations!(
+        MobileNet,
+        load(MobileNet::from_safetensors(&w("mobilenet"))),
+        |n, ws| sum(n.forward(ws, &[0.5; 3072]))
+    ));
+    checked.push(assert_no_allocations!(
+        Bilinear,
+        load(Bilinear::from_safetensors(&w("bilinear"))),
+        |n, ws| { sum(n.forward(ws, &[0.5; 60])) }
+    ));
+    checked.push(assert_no_allocations!(
+        BnStandalone,
+        load(BnStandalone::from_safetensors(&w("bn_standalone"))),
+        |n, ws| sum(n.forward(ws, &[0.5; 120]))
+    ));
+    checked.push(assert_no_allocations!(
+        UnetCrop,
+        load(UnetCrop::from_safetensors(&w("unet_crop"))),
+        |n, ws| { sum(n.forward(ws, &[0.5; 432])) }
+    ));
+    checked.push(assert_no_allocations!(
+        LongReduction,
+        load(LongReduction::from_safetensors(&w("long_reduction"))),
+        |n, ws| {
+            let (a, b, c, d, e, f, g, h) = n.forward(ws, &[0.5; 10240], &[-0.5; 6144]);
+            [
+                sum(a),
+                sum(b),
+                sum(c),
+                sum(d),
+                sum(e),
+                sum(f),
+                sum(g),
+                sum(h),
+            ]
+            .iter()
+            .sum::<f32>()
+        }
+    ));
+    checked.push(assert_no_allocations!(
+        WideChannels,
+        load(WideChannels::from_safetensors(&w("wide_channels"))),
+        |n, ws| {
+            let (r, g, fc) = n.forward(ws, &[0.5; 144]);
+            sum(r) + sum(g) + sum(fc)
+        }
+    ));
+    // Baked weights: nothing loaded at run time at all.
+    checked.push(assert_no_allocations!(
+        BakedApes,
+        BakedApes::BAKED,
+        |n, ws| sum(n.forward(ws, x64))
+    ));
+    // `forward_array` on an ndarray view (the output is a view into the arena).
+    #[cfg(feature = "ndarray")]
+    {
+        let x = skipnet::ndarray::Array3::<f32>::from_elem((13, 12, 5), 0.5);
+        assert_no_allocations!(
+            Corner,
+            load(Corner::from_safetensors(&w("corner"))),
+            |n, ws| { n.forward_array(ws, x.view()).sum() }
+        );
     }
+    println!("no allocation in forward on threads {THREADS:?}: {checked:?}");
+    // Every fixture network of tests/common is in the list above.
+    let declared = include_str!("common/mod.rs").matches("network! {").count();
+    let fixtures = checked.iter().filter(|n| !n.starts_with("Baked")).count();
+    assert_eq!(
+        fixtures, declared,
+        "a network of tests/common is not checked here"
+    );
 }
 
-fn net_sum(y: &[f32]) -> f32 {
+fn sum(y: &[f32]) -> f32 {
     y.iter().sum()
 }

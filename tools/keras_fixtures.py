@@ -263,12 +263,74 @@ def unet_crop():
     return keras.Model(x, out, name="unet_crop")
 
 
+def long_reduction():
+    """Long kernels on few channels, where one reduction unit of the conv
+    driver (a tap's channels, or in the row-merged mode of layers with < 64
+    input channels a whole kernel row, kw x cin floats) exceeds the 2,048-float
+    pass `MAX_CIN`, or a kernel has more than 25 taps (several passes that
+    accumulate into the output). Which mode a layer takes depends on the ISA's
+    tile size (the merged window holds 12,288 floats), noted per layer:
+    `spec`/`lr`/`lt`/`sl` are the reported bug's geometry ((1, 64) on 40
+    channels `same`: one merged unit of 2,560 floats on AVX-512, 64 taps of 40
+    on AVX2); `top`, `top3` and `v3` are merged with 2,520-2,560-float units on
+    both AVX-512 and AVX2. Also: a (64, 1) kernel (strided, `same`), a long
+    dilated kernel, depthwise (1, 31) and 7x7 kernels (31 and 49 taps), an
+    odd-kernel transposed conv, residual adds fused into long-reduction convs
+    (in place, accumulating over passes; and with a non-linear multi-pass conv,
+    which may not accumulate) and a long-reduction conv writing its slot of a
+    concat."""
+    x = keras.Input((4, 64, 40), name="x")          # a spectrogram: 4 frames x 64 bins x 40 features
+    v = keras.Input((64, 6, 16), name="v")          # a tall map for the (64, 1) kernel
+    spec = conv("spec", 16, (1, 64), padding="same", activation="relu")(x)             # 4x64x16
+    skip = conv("skip", 16, 1)(x)
+    lr = conv("lr", 16, (1, 64), padding="same")(x)
+    res = layers.ReLU()(layers.Add()([skip, lr]))                                      # in place in skip
+    lt = conv("lt", 16, (1, 64), padding="same", activation="tanh")(x)
+    res2 = layers.ReLU()(layers.Add()([spec, lt]))                                     # residual, not in place
+    sl = conv("sl", 16, (1, 64), padding="same", activation="relu")(x)
+    cat = layers.Concatenate(name="cat")([res, sl, res2])                              # 4x64x48, sl in its slot
+    half = layers.MaxPooling2D((2, 1), name="half")(x)                                 # 2x64x40
+    top = conv("top", 16, (1, 64), strides=(1, 2), padding="same")(half)              # 2x32x16
+    top3 = conv("top3", 8, (1, 63), strides=(1, 3), padding="same", activation="relu")(half)  # 2x22x8
+    v3 = conv("v3", 12, (3, 60), activation="tanh")(x)                                 # 2x5x12
+    tall = conv("tall", 8, (64, 1), strides=(2, 1), padding="same", activation="relu")(v)  # 32x6x8
+    dil = conv("dil", 8, (3, 15), dilation_rate=(2, 4), padding="same")(x)             # 4x64x8
+    dw1 = layers.DepthwiseConv2D((1, 31), padding="same", activation="relu", name="dw1")(x)  # 4x64x40
+    dw7 = layers.DepthwiseConv2D(7, padding="same", depth_multiplier=2, name="dw7")(x)      # 4x64x80
+    dws = layers.Concatenate(name="dws")([dw1, dw7])                                   # 4x64x120
+    up = layers.Conv2DTranspose(8, (5, 7), strides=2, padding="same", name="up")(top)  # 4x64x8
+    return keras.Model([x, v], [cat, top, top3, v3, tall, dil, dws, up], name="long_reduction")
+
+
+def wide_channels():
+    """Thousands of channels at a 3x3 map: a 3x3 `same` conv on 2,304 channels
+    (9 taps x 2,304: two passes of 2,048 + 256 channels, padding taps reading
+    the zero row), a 1x1 conv on a 6,404-channel concat (four passes) with a
+    residual add fused in place and relu, a 2x2 `same` conv in 2 groups of
+    2,050 channels, a depthwise conv over 2,304 channels (2,304 groups)
+    writing its concat slot, convs producing 2,304 and 4,100 channels, and a
+    dense layer on 6,404 inputs."""
+    x = keras.Input((3, 3, 16), name="x")
+    a = conv("a", 2304, 1, activation="relu")(x)                                       # 3x3x2304
+    b = conv("b", 8, 3, padding="same")(a)                                             # 3x3x8
+    dw = layers.DepthwiseConv2D(3, padding="same", activation="relu6", name="dw")(a)   # 3x3x2304
+    c = conv("c", 4100, 1, activation="tanh")(x)                                       # 3x3x4100
+    g = conv("g", 8, 2, padding="same", groups=2)(c)                                   # 3x3x8
+    w = conv("w", 8, 1)(layers.Concatenate()([dw, c]))                                 # 3x3x8 over 6404
+    r = layers.ReLU(name="r")(layers.Add()([b, w]))
+    v = layers.Concatenate()([layers.GlobalAveragePooling2D()(c),
+                              layers.GlobalMaxPooling2D()(a)])                          # 6404
+    fc = layers.Dense(10, name="fc")(v)
+    return keras.Model(x, [r, g, fc], name="wide_channels")
+
+
 NETS = {"seed_unet": seed_unet, "apes_net": apes_net, "corner": corner,
         "apes_block_net": apes_block_net, "heads": heads, "zoo": zoo,
         "decoder": decoder, "resnet_bn": resnet_bn,
         "bilinear": bilinear, "mobilenet": mobilenet,
         "bn_standalone": bn_standalone,
-        "unet_crop": unet_crop}
+        "unet_crop": unet_crop,
+        "long_reduction": long_reduction, "wide_channels": wide_channels}
 
 
 # ------------------------------------------------------------------ export
@@ -315,13 +377,39 @@ def export(name: str, seed: int = 0) -> None:
     for k, v in enumerate(ys):
         io["y" if len(ys) == 1 else f"y{k}"] = np.ascontiguousarray(np.asarray(v)[0].astype(np.float32))
 
+    gap = float64_gap(name, model, xs, ys)
+
     d = OUT / name
     d.mkdir(parents=True, exist_ok=True)
     save_file(weights, str(d / "weights.safetensors"))
     save_file(io, str(d / "io.safetensors"))
     n = sum(v.size for v in weights.values())
     print(f"{name}: {len(weights)} tensors, {n} params, "
-          f"x {[v.shape for v in xs]}, y {[np.asarray(v).shape for v in ys]} -> {d.relative_to(ROOT)}")
+          f"x {[v.shape for v in xs]}, y {[np.asarray(v).shape for v in ys]} -> {d.relative_to(ROOT)}; "
+          f"max |y - y(float64 Keras)| {gap:.3e}")
+
+
+def float64_gap(name: str, model: keras.Model, xs, ys) -> float:
+    """How far Keras's float32 outputs `ys` are from the same network run in
+    float64 (same weights, same input): the float32 rounding floor a 1e-4
+    comparison with skipnet has to sit above. Diagnostic only (printed)."""
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    try:
+        m64 = NETS[name]()
+    finally:
+        keras.config.set_floatx(floatx)
+        keras.config.set_dtype_policy(policy)
+    assert all(w.dtype == "float64" for w in m64.weights), "not a float64 twin"
+    for l32, l64 in zip(model.layers, m64.layers):
+        for w32, w64 in zip(l32.weights, l64.weights):
+            w64.assign(w32.numpy().astype(np.float64))
+    xs64 = [v.astype(np.float64) for v in xs]
+    y64 = m64(xs64 if len(xs64) > 1 else xs64[0], training=False)
+    y64 = y64 if isinstance(y64, (list, tuple)) else [y64]
+    return max(float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b))))
+               for a, b in zip(ys, y64))
 
 
 if __name__ == "__main__":

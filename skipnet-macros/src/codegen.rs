@@ -528,7 +528,7 @@ pub fn generate(
             // Inputs carry the user's (Keras's) names, e.g. `Image`.
             #[allow(clippy::needless_lifetimes, non_snake_case)]
             pub fn forward<'w>(&self, #ws: &'w mut #ws_name, #(#in_args),*) -> #forward_ret {
-                let (__arena, __exec): (&'w mut #rt::Arena<#arena_len>, &'w #rt::Exec) = #ws.parts_mut();
+                let (__arena, __exec): (&'w mut #rt::Arena<#arena_len>, &'w mut #rt::Exec) = #ws.parts_mut();
                 #(#steps)*
                 let __arena: &'w #rt::Arena<#arena_len> = __arena;
                 #ret

@@ -217,6 +217,12 @@ impl<const N: usize, Tag> Workspace<N, Tag> {
     /// let ws = skipnet_runtime::Workspace::<1024, Net>::with_threads(2);
     /// assert_eq!(ws.threads(), 2);
     /// ```
+    ///
+    /// # Panics
+    /// If the OS refuses to start a thread; [`try_with_threads`] returns the
+    /// error instead.
+    ///
+    /// [`try_with_threads`]: Self::try_with_threads
     #[cfg(feature = "parallel")]
     pub fn with_threads(threads: usize) -> alloc::boxed::Box<Self> {
         let mut ws = Self::boxed();
@@ -224,9 +230,41 @@ impl<const N: usize, Tag> Workspace<N, Tag> {
         ws
     }
 
+    /// As [`with_threads`](Self::with_threads), but a thread the OS refuses to
+    /// start is an `Err`; the workers started before it have then been
+    /// stopped and joined (no thread is left behind).
+    ///
+    /// ```
+    /// struct Net;
+    /// let ws = skipnet_runtime::Workspace::<1024, Net>::try_with_threads(2)?;
+    /// assert_eq!(ws.threads(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(feature = "parallel")]
+    pub fn try_with_threads(threads: usize) -> std::io::Result<alloc::boxed::Box<Self>> {
+        // Threads first: a failure then costs no arena allocation.
+        let exec = Exec::try_with_threads(threads)?;
+        let mut ws = Self::boxed();
+        ws.exec = exec;
+        Ok(ws)
+    }
+
     /// Threads a kernel of this workspace runs on.
     pub fn threads(&self) -> usize {
         self.exec.threads()
+    }
+
+    /// The convolution kernel `forward` runs on with this workspace: the
+    /// best this CPU has, unless chosen with [`set_isa`](Self::set_isa).
+    pub fn isa(&self) -> crate::igemm::Isa {
+        self.exec.isa()
+    }
+
+    /// Runs `forward`'s convolutions on `isa` (to compare kernels: the tests
+    /// check every ISA of the machine against Keras this way); an error, and
+    /// no change, if this CPU cannot run it.
+    pub fn set_isa(&mut self, isa: crate::igemm::Isa) -> Result<(), crate::exec::UnavailableIsa> {
+        self.exec.set_isa(isa)
     }
 
     /// The arena, for generated code and for inspecting intermediate tensors.
@@ -239,9 +277,11 @@ impl<const N: usize, Tag> Workspace<N, Tag> {
         &mut self.arena
     }
 
-    /// The arena, mutably, and the threads to run kernels on (for generated code).
-    pub fn parts_mut(&mut self) -> (&mut Arena<N>, &Exec) {
-        (&mut self.arena, &self.exec)
+    /// The arena, mutably, and the threads to run kernels on (for generated
+    /// code). Both exclusive: running a job on the threads takes `&mut Exec`
+    /// (one job at a time, see [`Exec`]).
+    pub fn parts_mut(&mut self) -> (&mut Arena<N>, &mut Exec) {
+        (&mut self.arena, &mut self.exec)
     }
 }
 
@@ -266,8 +306,8 @@ pub struct StaticWorkspace<const N: usize, Tag> {
 
 // SAFETY: the workspace inside is only reached through `take`, which an atomic
 // flag lets succeed once, so at most one `&mut` to it ever exists; `Workspace`
-// itself is `Send` (f32s, a `Send + Sync` marker, an `Exec` whose pool is
-// reached through an `Arc` of `Sync` state).
+// itself is `Send` (f32s, a `Send + Sync` marker, and an `Exec`, `Send + Sync`
+// as asserted in exec.rs; running its jobs takes `&mut`).
 #[cfg(target_has_atomic = "8")]
 unsafe impl<const N: usize, Tag> Sync for StaticWorkspace<N, Tag> {}
 
@@ -325,6 +365,34 @@ mod tests {
         assert_eq!(
             a.as_slice(),
             &[1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 10.0, 0.0, 0.0, 2.0]
+        );
+    }
+
+    #[cfg(target_has_atomic = "8")]
+    #[test]
+    fn a_static_workspace_is_taken_once() {
+        struct Tag;
+        static WS: StaticWorkspace<4, Tag> = StaticWorkspace::new();
+        let ws = WS.take().expect("first take");
+        ws.arena_mut()
+            .get_mut::<1, 2>()
+            .copy_from_slice(&[1.0, 2.0]);
+        assert!(WS.take().is_none());
+        assert_eq!(ws.arena().as_slice(), &[0.0, 1.0, 2.0, 0.0]);
+        assert_eq!(ws.threads(), 1);
+    }
+
+    #[cfg(all(feature = "parallel", not(loom)))]
+    #[test]
+    fn threaded_workspace_runs_jobs_through_parts_mut() {
+        struct Tag;
+        let mut ws = Workspace::<8, Tag>::try_with_threads(2).expect("threads start");
+        assert_eq!(ws.threads(), 2);
+        let (arena, exec) = ws.parts_mut();
+        exec.for_each_chunk(arena.get_mut::<0, 8>(), 3, &|i, c| c.fill(i as f32));
+        assert_eq!(
+            ws.arena().as_slice(),
+            &[0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0, 2.0]
         );
     }
 

@@ -9,13 +9,80 @@
 //! Between jobs a worker spins for a short while before it sleeps on a condition
 //! variable, so the convs of one `forward` find it awake.
 //!
+//! # Guarantees
+//!
+//! - **One job at a time, by construction.** [`Exec::run`] and
+//!   [`Exec::for_each_chunk`] take `&mut self`: two threads cannot run jobs on
+//!   one pool at once, and a task cannot start a job on the pool that runs it
+//!   (a task is a `Fn + Sync` closure, which cannot hold the `&mut Exec` its
+//!   caller lent to `run`). Both are compile errors:
+//!
+//!   ```compile_fail,E0499
+//!   let mut exec = skipnet_runtime::Exec::serial();
+//!   std::thread::scope(|s| {
+//!       s.spawn(|| exec.run(2, &|_| {}));
+//!       s.spawn(|| exec.run(2, &|_| {})); // second `&mut` borrow
+//!   });
+//!   ```
+//!
+//!   ```compile_fail,E0499
+//!   let mut exec = skipnet_runtime::Exec::serial();
+//!   exec.run(2, &|_| exec.run(2, &|_| {})); // re-entering the same pool
+//!   ```
+//! - **Every task once.** `run(tasks, task)` calls `task(i)` for each `i` in
+//!   `0..tasks` exactly once when no task panics (never twice in any case),
+//!   and returns only when every call has returned and no worker touches the
+//!   closure any more; everything the tasks wrote is visible to the caller then.
+//! - **Panics.** A panicking task stops the thread that ran it from claiming
+//!   more; the others finish what is left, and `run` then re-raises the panic on
+//!   the caller. The pool stays usable.
+//! - **No allocation per job**, no thread started or stopped per job: threads
+//!   start in [`Exec::try_with_threads`] (which, if the OS refuses one, stops
+//!   and joins those already started and returns the error) and are stopped and
+//!   joined when the `Exec` is dropped.
+//! - **Deterministic results** when each task writes its own part of the
+//!   output, as every kernel here does: which thread runs a task varies, the
+//!   arithmetic does not.
+//!
+//! The job protocol (publish, claim, finish, a panicking task, shutdown, a
+//! failed start) is model-checked with `loom` (`RUSTFLAGS="--cfg loom" cargo
+//! test -p skipnet-runtime --features parallel --release --lib loom`), and the
+//! unit tests below run under Miri.
+//!
 //! [`Workspace::with_threads`]: crate::Workspace::with_threads
 
+use crate::igemm::Isa;
+
 /// Runs a kernel's tasks: serially, or spread over a worker pool (`parallel`).
+///
+/// `Send` and `Sync`; running a job needs `&mut Exec` (see the [module
+/// docs](self) for what the pool guarantees).
 pub struct Exec {
     #[cfg(feature = "parallel")]
     pool: Option<pool::Pool>,
+    /// The convolution kernel chosen with [`Exec::set_isa`]; `None`: the best
+    /// this CPU has ([`Isa::detect`]).
+    isa: Option<Isa>,
 }
+
+/// [`Exec::set_isa`] was asked for a kernel this CPU cannot run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnavailableIsa(pub Isa);
+
+impl core::fmt::Display for UnavailableIsa {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "this CPU cannot run the {:?} kernels", self.0)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for UnavailableIsa {}
+
+// A workspace holding an `Exec` moves between threads and may be shared.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Exec>();
+};
 
 impl Exec {
     /// Everything on the calling thread.
@@ -23,16 +90,70 @@ impl Exec {
         Exec {
             #[cfg(feature = "parallel")]
             pool: None,
+            isa: None,
         }
     }
 
+    /// The convolution kernel this `Exec`'s kernels run: the one chosen with
+    /// [`set_isa`](Self::set_isa), else the best this CPU has.
+    #[inline]
+    pub fn isa(&self) -> Isa {
+        self.isa.unwrap_or_else(Isa::detect)
+    }
+
+    /// Runs the convolutions on `isa` instead of the best kernel this CPU has
+    /// (to compare kernels in tests and benchmarks; results differ between
+    /// ISAs only by float rounding). Changes nothing and returns the error if
+    /// this CPU cannot run `isa`.
+    ///
+    /// ```
+    /// use skipnet_runtime::{igemm::Isa, Exec};
+    /// let mut exec = Exec::serial();
+    /// exec.set_isa(Isa::Scalar).unwrap();
+    /// assert_eq!(exec.isa(), Isa::Scalar);
+    /// ```
+    pub fn set_isa(&mut self, isa: Isa) -> Result<(), UnavailableIsa> {
+        if !isa.available() {
+            return Err(UnavailableIsa(isa));
+        }
+        self.isa = Some(isa);
+        Ok(())
+    }
+
     /// The calling thread plus `threads - 1` workers (none for 0 or 1).
-    /// Panics if the OS refuses to start a thread.
+    ///
+    /// # Panics
+    /// If the OS refuses to start a thread; [`try_with_threads`] returns the
+    /// error instead.
+    ///
+    /// [`try_with_threads`]: Self::try_with_threads
     #[cfg(feature = "parallel")]
     pub fn with_threads(threads: usize) -> Self {
-        Exec {
-            pool: (threads > 1).then(|| pool::Pool::new(threads - 1)),
+        match Self::try_with_threads(threads) {
+            Ok(exec) => exec,
+            Err(e) => panic!("skipnet: cannot start a worker thread: {e}"),
         }
+    }
+
+    /// The calling thread plus `threads - 1` workers (none for 0 or 1), or the
+    /// error of the first thread the OS refused to start; the workers started
+    /// before it are then stopped and joined, so no thread is left behind.
+    ///
+    /// ```
+    /// let exec = skipnet_runtime::Exec::try_with_threads(2)?;
+    /// assert_eq!(exec.threads(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(feature = "parallel")]
+    pub fn try_with_threads(threads: usize) -> std::io::Result<Self> {
+        Ok(Exec {
+            pool: if threads > 1 {
+                Some(pool::Pool::new(threads - 1)?)
+            } else {
+                None
+            },
+            isa: None,
+        })
     }
 
     /// Threads that run a job: the caller and the workers.
@@ -46,10 +167,14 @@ impl Exec {
 
     /// Calls `task(i)` once for every `i` in `0..tasks`, in any order and on
     /// any of the threads, and returns when all calls have returned. A panic in
-    /// a task is re-raised here after the others finish.
-    pub fn run(&self, tasks: usize, task: &(dyn Fn(usize) + Sync)) {
+    /// a task is re-raised here after the others finish (tasks left unclaimed
+    /// by the panicking thread still run on the others; none runs twice).
+    ///
+    /// `&mut self`: one job at a time per pool, and none started from inside a
+    /// task (see the [module docs](self)).
+    pub fn run(&mut self, tasks: usize, task: &(dyn Fn(usize) + Sync)) {
         #[cfg(feature = "parallel")]
-        if let Some(pool) = &self.pool {
+        if let Some(pool) = &mut self.pool {
             if tasks > 1 {
                 return pool.run(tasks, task);
             }
@@ -66,7 +191,7 @@ impl Exec {
     /// the threads: how a kernel whose output rows are independent (pooling)
     /// splits its work.
     pub fn for_each_chunk(
-        &self,
+        &mut self,
         data: &mut [f32],
         chunk: usize,
         task: &(dyn Fn(usize, &mut [f32]) + Sync),
@@ -85,8 +210,10 @@ impl Exec {
             let p = &ptr;
             // SAFETY: `start + n <= len` (`i < len.div_ceil(chunk)`), so the
             // chunk lies inside `data`, whose exclusive borrow this call
-            // holds; chunk `i` is handed to exactly one task (`run` calls each
-            // index once) and chunks of different indices are disjoint.
+            // holds until `run` has returned, i.e. until every task has
+            // returned; chunk `i` is handed to at most one task (`run` calls
+            // each index at most once) and chunks of different indices are
+            // disjoint.
             let c = unsafe { core::slice::from_raw_parts_mut(p.0.add(start), n) };
             task(i, c);
         });
@@ -106,19 +233,30 @@ impl core::fmt::Debug for Exec {
     }
 }
 
+/// std's synchronisation primitives, or loom's under `--cfg loom` (which
+/// model-checks every interleaving of the pool's protocol).
+#[cfg(feature = "parallel")]
+mod sync {
+    #[cfg(loom)]
+    pub(super) use loom::{
+        sync::atomic::{AtomicUsize, Ordering},
+        sync::{Arc, Condvar, Mutex, MutexGuard},
+        thread,
+    };
+    #[cfg(not(loom))]
+    pub(super) use std::{
+        sync::atomic::{AtomicUsize, Ordering},
+        sync::{Arc, Condvar, Mutex, MutexGuard},
+        thread,
+    };
+}
+
 #[cfg(feature = "parallel")]
 mod pool {
+    use super::sync::{thread, Arc, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
+    use std::io;
     use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-    use std::thread::JoinHandle;
-    use std::time::{Duration, Instant};
     use std::vec::Vec;
-
-    /// How long an idle worker polls for the next job before it sleeps: longer
-    /// than the gap between two convs of one forward, short enough not to burn
-    /// a core between frames.
-    const SPIN: Duration = Duration::from_micros(200);
 
     /// The current job: a closure borrowed from [`Pool::run`]'s caller, with its
     /// lifetime erased (see the SAFETY argument there).
@@ -141,7 +279,7 @@ mod pool {
         exit: bool,
     }
 
-    struct Shared {
+    pub(super) struct Shared {
         control: Mutex<Control>,
         wake: Condvar,
         done: Condvar,
@@ -165,6 +303,9 @@ mod pool {
         /// Claims and runs tasks until none are left.
         fn work(&self, job: Job) {
             loop {
+                // Each claim hands out a distinct index: every task runs at
+                // most once. (Each thread overshoots `tasks` once at most, and
+                // `tasks <= isize::MAX`, so the counter cannot wrap.)
                 let i = self.next.fetch_add(1, Ordering::Relaxed);
                 if i >= job.tasks {
                     return;
@@ -176,13 +317,37 @@ mod pool {
         }
     }
 
+    /// A worker thread's body, handed to the function that spawns it.
+    pub(super) struct Worker(pub(super) Arc<Shared>);
+
+    impl Worker {
+        /// Runs jobs until the pool is dropped.
+        pub(super) fn run(self) {
+            worker(&self.0)
+        }
+    }
+
     pub(super) struct Pool {
         shared: Arc<Shared>,
-        handles: Vec<JoinHandle<()>>,
+        handles: Vec<thread::JoinHandle<()>>,
     }
 
     impl Pool {
-        pub(super) fn new(workers: usize) -> Pool {
+        pub(super) fn new(workers: usize) -> io::Result<Pool> {
+            Pool::start(workers, |i, w| {
+                thread::Builder::new()
+                    .name(std::format!("skipnet-worker-{i}"))
+                    .spawn(move || w.run())
+            })
+        }
+
+        /// Starts `workers` threads with `spawn(index, body)`. If one fails,
+        /// the pool built so far is dropped, which stops and joins the workers
+        /// already started, and the error is returned.
+        pub(super) fn start(
+            workers: usize,
+            mut spawn: impl FnMut(usize, Worker) -> io::Result<thread::JoinHandle<()>>,
+        ) -> io::Result<Pool> {
             let shared = Arc::new(Shared {
                 control: Mutex::new(Control {
                     epoch: 0,
@@ -196,34 +361,35 @@ mod pool {
                 next: AtomicUsize::new(0),
                 busy: AtomicUsize::new(0),
             });
-            let handles = (0..workers)
-                .map(|i| {
-                    let shared = Arc::clone(&shared);
-                    std::thread::Builder::new()
-                        .name(std::format!("skipnet-worker-{i}"))
-                        .spawn(move || worker(&shared))
-                        .expect("skipnet: cannot start a worker thread")
-                })
-                .collect();
-            let pool = Pool { shared, handles };
+            let mut pool = Pool {
+                shared,
+                handles: Vec::with_capacity(workers),
+            };
+            for i in 0..workers {
+                let handle = spawn(i, Worker(Arc::clone(&pool.shared)))?;
+                pool.handles.push(handle);
+            }
             // Wait until every worker has started and taken part in one (empty)
             // job: a thread's start-up allocates, and must not do so later,
             // inside a `forward`.
             pool.run(0, &|_| {});
-            pool
+            Ok(pool)
         }
 
         pub(super) fn workers(&self) -> usize {
             self.handles.len()
         }
 
-        pub(super) fn run(&self, tasks: usize, task: &(dyn Fn(usize) + Sync)) {
+        /// `&mut self`: the job state below belongs to one `run` at a time.
+        pub(super) fn run(&mut self, tasks: usize, task: &(dyn Fn(usize) + Sync)) {
+            assert!(tasks <= isize::MAX as usize, "too many tasks");
             let s = &*self.shared;
             // SAFETY: only the lifetime is erased. Every use of the pointer
             // happens in `Shared::work` during this epoch, and this function
             // returns (or unwinds) only after `busy` has dropped to zero, i.e.
             // after every worker has left `work` for this epoch; the caller's
             // own `work` call is on this stack. `job` is cleared before return.
+            // No other epoch can start meanwhile: that takes `&mut self`.
             let task: *const (dyn Fn(usize) + Sync + 'static) = unsafe {
                 core::mem::transmute::<
                     *const (dyn Fn(usize) + Sync + '_),
@@ -301,8 +467,13 @@ mod pool {
         }
     }
 
-    /// Polls `cond` for up to [`SPIN`] while it holds.
+    /// Polls `cond` while it holds, for up to a short while: longer than the
+    /// gap between two convs of one forward, short enough not to burn a core
+    /// between frames. Only a shortcut: the condition variables decide.
+    #[cfg(not(loom))]
     fn spin_while(cond: impl Fn() -> bool) {
+        use std::time::{Duration, Instant};
+        const SPIN: Duration = Duration::from_micros(200);
         let start = Instant::now();
         let mut polls = 0u32;
         while cond() {
@@ -313,12 +484,21 @@ mod pool {
             }
         }
     }
+
+    /// Under loom: no spin. It is only a shortcut (whatever it sees, the
+    /// caller then decides under the lock), and loom explores every
+    /// interleaving of a loop; the condition variables must be right alone.
+    #[cfg(loom)]
+    fn spin_while(_cond: impl Fn() -> bool) {}
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use core::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Miri runs every test here; big sizes only natively.
+    const BIG: usize = if cfg!(miri) { 40 } else { 1000 };
 
     #[test]
     fn serial_runs_every_task_once() {
@@ -333,9 +513,9 @@ mod tests {
     #[cfg(feature = "parallel")]
     #[test]
     fn pool_runs_every_task_once_per_job_on_several_threads() {
-        let exec = Exec::with_threads(3);
+        let mut exec = Exec::with_threads(3);
         assert_eq!(exec.threads(), 3);
-        for tasks in [0, 1, 2, 5, 64, 1000] {
+        for tasks in [0, 1, 2, 5, 64, BIG] {
             let hits: std::vec::Vec<AtomicUsize> =
                 (0..tasks).map(|_| AtomicUsize::new(0)).collect();
             exec.run(tasks, &|i| {
@@ -354,20 +534,20 @@ mod tests {
             let t = std::time::Instant::now();
             while arrived.load(Ordering::SeqCst) < 3 {
                 assert!(t.elapsed().as_secs() < 30, "tasks did not run concurrently");
-                core::hint::spin_loop();
+                std::thread::yield_now();
             }
         });
     }
 
     #[test]
     fn chunks_cover_the_data_once() {
-        let execs = [
+        let mut execs = [
             Exec::serial(),
             #[cfg(feature = "parallel")]
             Exec::with_threads(3),
         ];
-        for exec in &execs {
-            for (len, chunk) in [(0, 4), (10, 3), (12, 4), (5, 100), (1000, 7)] {
+        for exec in &mut execs {
+            for (len, chunk) in [(0, 4), (10, 3), (12, 4), (5, 100), (BIG, 7)] {
                 let mut data = alloc::vec![0.0f32; len];
                 exec.for_each_chunk(&mut data, chunk, &|i, c| {
                     assert!(c.len() <= chunk);
@@ -386,7 +566,7 @@ mod tests {
     #[cfg(feature = "parallel")]
     #[test]
     fn a_panicking_task_is_reraised_and_the_pool_still_works() {
-        let exec = Exec::with_threads(2);
+        let mut exec = Exec::with_threads(2);
         for _ in 0..3 {
             let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 exec.run(8, &|i| assert!(i != 5, "task five"));
@@ -401,5 +581,224 @@ mod tests {
     }
 
     #[cfg(feature = "parallel")]
+    #[test]
+    fn a_thread_that_fails_to_start_is_an_error_and_leaves_no_worker() {
+        use std::sync::Arc;
+        for fail_at in 0..3 {
+            let live = Arc::new(AtomicUsize::new(0));
+            let mut weak = None;
+            let r = pool::Pool::start(3, |i, w| {
+                if i == fail_at {
+                    // What `Builder::spawn` does on failure: drop the body.
+                    drop(w);
+                    return Err(std::io::Error::other("injected"));
+                }
+                weak.get_or_insert_with(|| Arc::downgrade(&w.0));
+                let live = Arc::clone(&live);
+                live.fetch_add(1, Ordering::SeqCst);
+                std::thread::Builder::new().spawn(move || {
+                    w.run();
+                    live.fetch_sub(1, Ordering::SeqCst);
+                })
+            });
+            let e = r.err().expect("the injected failure");
+            assert_eq!(std::format!("{e}"), "injected");
+            // Every started worker has exited and been joined...
+            assert_eq!(live.load(Ordering::SeqCst), 0, "{fail_at}");
+            // ...and nothing holds the pool's state any more.
+            if let Some(weak) = weak {
+                assert_eq!(weak.strong_count(), 0, "{fail_at}");
+            }
+        }
+        let exec = Exec::try_with_threads(3).expect("threads start");
+        assert_eq!(exec.threads(), 3);
+        assert_eq!(Exec::try_with_threads(1).unwrap().threads(), 1);
+    }
+
+    /// A conv big enough to be split, on the portable kernel: the pool's tasks
+    /// write disjoint parts of one output buffer, and the result is bit-for-bit
+    /// the one-thread result. Under Miri (minutes for the split size) a small
+    /// conv through the same call: the portable kernel's `unsafe` tile and
+    /// output-row accesses, on one thread.
+    #[cfg(feature = "parallel")]
+    #[test]
+    fn a_split_portable_conv_is_bit_identical_to_one_thread() {
+        use crate::igemm::{self, Isa, OutLayout};
+        use crate::ops::{conv2d::Conv2dGeom, Hwc};
+        let (hw, c) = if cfg!(miri) { (4, 8) } else { (8, 32) };
+        let map = Hwc { h: hw, w: hw, c };
+        let g = Conv2dGeom {
+            input: map,
+            upsample: (1, 1),
+            output: map,
+            kernel: (3, 3),
+            strides: (1, 1),
+            dilation: (1, 1),
+            pad: (1, 1),
+            groups: 1,
+            activation: crate::Activation::Relu,
+        };
+        let split = map.len() * g.kernel_len() / map.c >= igemm::PARALLEL_MIN_MACS;
+        assert!(split || cfg!(miri));
+        let x: std::vec::Vec<f32> = (0..map.len())
+            .map(|i| ((i * 7919) % 1013) as f32 / 512.0 - 1.0)
+            .collect();
+        let kernel: std::vec::Vec<f32> = (0..g.kernel_len())
+            .map(|i| ((i * 104_729) % 997) as f32 / 997.0 - 0.5)
+            .collect();
+        let mut packed = alloc::vec![0.0; igemm::packed_len(&g)];
+        igemm::pack(&g, &kernel, &mut packed);
+        let layout = OutLayout::plain(map.c);
+        let mut want = alloc::vec![0.0; map.len()];
+        igemm::conv(Isa::Scalar, &g, &x, &packed, None, &mut want, layout);
+        let mut got = alloc::vec![f32::NAN; map.len()];
+        let mut exec = Exec::with_threads(2);
+        igemm::conv_on(
+            &mut exec,
+            Isa::Scalar,
+            &g,
+            &x,
+            &packed,
+            None,
+            &mut got,
+            layout,
+        );
+        assert!(want
+            .iter()
+            .zip(&got)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(want.iter().any(|&v| v > 0.0));
+    }
+
+    #[cfg(feature = "parallel")]
     use std::panic::AssertUnwindSafe;
+}
+
+/// Model checks of the pool's job protocol: every interleaving (up to loom's
+/// preemption bound) of publishing a job, claiming and running tasks,
+/// finishing, panicking and shutting down.
+#[cfg(all(test, loom, feature = "parallel"))]
+mod loom_tests {
+    use super::pool::{Pool, Worker};
+    use super::sync::{thread, Arc, AtomicUsize, Ordering};
+    use loom::cell::UnsafeCell;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    /// One non-atomic cell per task: loom reports a data race if a task ran
+    /// twice concurrently, or if the caller reads a result before the write
+    /// happens-before `run`'s return.
+    struct Slots<const T: usize>([UnsafeCell<usize>; T]);
+    // SAFETY: test-only; the pool's guarantees (each index to one task, all
+    // done before `run` returns) are what loom checks here.
+    unsafe impl<const T: usize> Sync for Slots<T> {}
+
+    impl<const T: usize> Slots<T> {
+        fn new() -> Self {
+            Slots(core::array::from_fn(|_| UnsafeCell::new(0)))
+        }
+        fn hit(&self, i: usize) {
+            // SAFETY: see the `Sync` impl: loom checks the exclusivity.
+            self.0[i].with_mut(|p| unsafe { *p += 1 });
+        }
+        fn all_once(&self) -> bool {
+            // SAFETY: after `run`; loom checks the ordering.
+            self.0.iter().all(|c| c.with(|p| unsafe { *p }) == 1)
+        }
+    }
+
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut b = loom::model::Builder::new();
+        if b.preemption_bound.is_none() {
+            b.preemption_bound = Some(3);
+        }
+        b.check(f);
+    }
+
+    /// Silences the expected panics of the panicking-task model (thousands of
+    /// interleavings), keeping every other panic message.
+    fn quiet_expected_panics() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let prev = std::panic::take_hook();
+            std::panic::set_hook(std::boxed::Box::new(move |info| {
+                if info.payload().downcast_ref::<&str>() != Some(&"loom: expected") {
+                    prev(info);
+                }
+            }));
+        });
+    }
+
+    #[test]
+    fn loom_one_worker_two_jobs() {
+        model(|| {
+            let mut pool = Pool::new(1).unwrap();
+            for _ in 0..2 {
+                let slots = Slots::<2>::new();
+                pool.run(2, &|i| slots.hit(i));
+                assert!(slots.all_once());
+            }
+        });
+    }
+
+    #[test]
+    fn loom_two_workers_three_tasks() {
+        model(|| {
+            let mut pool = Pool::new(2).unwrap();
+            let slots = Slots::<3>::new();
+            pool.run(3, &|i| slots.hit(i));
+            assert!(slots.all_once());
+        });
+    }
+
+    #[test]
+    fn loom_panicking_task() {
+        quiet_expected_panics();
+        model(|| {
+            let mut pool = Pool::new(1).unwrap();
+            let ran = [AtomicUsize::new(0), AtomicUsize::new(0)];
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                pool.run(2, &|i| {
+                    ran[i].fetch_add(1, Ordering::Relaxed);
+                    if i == 0 {
+                        std::panic::panic_any("loom: expected");
+                    }
+                })
+            }));
+            assert!(r.is_err());
+            // One thread panicked, the other ran what was left: both ran once.
+            assert!(ran.iter().all(|r| r.load(Ordering::Relaxed) == 1));
+            let slots = Slots::<2>::new();
+            pool.run(2, &|i| slots.hit(i));
+            assert!(slots.all_once());
+        });
+    }
+
+    #[test]
+    fn loom_drop_while_workers_sleep() {
+        model(|| {
+            // Dropped right after the start-up job: the workers are spinning
+            // or asleep, and must all see `exit` and be joined.
+            drop(Pool::new(2).unwrap());
+        });
+    }
+
+    #[test]
+    fn loom_failed_start_joins_started_workers() {
+        model(|| {
+            let live = Arc::new(AtomicUsize::new(0));
+            let r = Pool::start(2, |i, w: Worker| {
+                if i == 1 {
+                    return Err(std::io::Error::other("injected"));
+                }
+                let live = Arc::clone(&live);
+                live.fetch_add(1, Ordering::SeqCst);
+                thread::Builder::new().spawn(move || {
+                    w.run();
+                    live.fetch_sub(1, Ordering::SeqCst);
+                })
+            });
+            assert!(r.is_err());
+            assert_eq!(live.load(Ordering::SeqCst), 0);
+        });
+    }
 }

@@ -26,15 +26,19 @@
 
 #[cfg(any(feature = "alloc", test))]
 extern crate alloc;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", test))]
 extern crate std;
 
 mod activation;
 mod arena;
+pub mod compare;
 pub mod exec;
 pub mod igemm;
 pub mod ops;
 mod param;
+#[cfg(any(feature = "std", test))]
+#[doc(hidden)]
+pub mod testing;
 
 #[cfg(feature = "alloc")]
 mod error;

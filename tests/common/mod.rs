@@ -210,6 +210,51 @@ network! {
     }
 }
 
+network! {
+    /// Long kernels on few channels: reduction units over the conv driver's
+    /// 2,048-float pass (`spec`, `lr`, `lt`, `sl`: the (1, 64) kernel on 40
+    /// channels of the fixed bug; `top`, `top3`, `v3`: row-merged on AVX2 too),
+    /// kernels over 25 taps, residual adds and a concat slot fed by them.
+    pub LongReduction(x: [4, 64, 40], v: [64, 6, 16]) -> (cat, top, top3, v3, tall, dil, dws, up) {
+        spec = conv2d(x, 16, (1, 64), padding = same, activation = relu);
+        skip = conv2d(x, 16, 1);
+        lr   = conv2d(x, 16, (1, 64), padding = same);
+        res  = relu(add(skip, lr));
+        lt   = conv2d(x, 16, (1, 64), padding = same, activation = tanh);
+        res2 = relu(add(spec, lt));
+        sl   = conv2d(x, 16, (1, 64), padding = same, activation = relu);
+        cat: [4, 64, 48] = concat(res, sl, res2);
+        half = max_pool2d(x, (2, 1));
+        top: [2, 32, 16] = conv2d(half, 16, (1, 64), strides = (1, 2), padding = same);
+        top3: [2, 22, 8] = conv2d(half, 8, (1, 63), strides = (1, 3), padding = same,
+                                  activation = relu);
+        v3: [2, 5, 12] = conv2d(x, 12, (3, 60), activation = tanh);
+        tall: [32, 6, 8] = conv2d(v, 8, (64, 1), strides = (2, 1), padding = same,
+                                  activation = relu);
+        dil  = conv2d(x, 8, (3, 15), dilation_rate = (2, 4), padding = same);
+        dw1  = depthwise_conv2d(x, (1, 31), padding = same, activation = relu);
+        dw7  = depthwise_conv2d(x, 7, padding = same, depth_multiplier = 2);
+        dws: [4, 64, 120] = concat(dw1, dw7);
+        up: [4, 64, 8] = conv2d_transpose(top, 8, (5, 7), strides = 2, padding = same);
+    }
+}
+
+network! {
+    /// Thousands of channels on a 3x3 map: reductions of 9 x 2,304, 6,404 and
+    /// 2 groups of 4 x 2,050 floats, a 2,304-group depthwise conv, a dense
+    /// layer on 6,404 inputs.
+    pub WideChannels(x: [3, 3, 16]) -> (r, g, fc) {
+        a  = conv2d(x, 2304, 1, activation = relu);
+        b  = conv2d(a, 8, 3, padding = same);
+        dw = depthwise_conv2d(a, 3, padding = same, activation = relu6);
+        c  = conv2d(x, 4100, 1, activation = tanh);
+        g  = conv2d(c, 8, 2, padding = same, groups = 2);
+        w  = conv2d(concat(dw, c), 8, 1);
+        r  = relu(add(b, w));
+        fc = dense(concat(global_avg_pool2d(c), global_max_pool2d(a)), 10);
+    }
+}
+
 pub fn fixture(name: &str, file: &str) -> Vec<u8> {
     let path = format!(
         "{}/tests/fixtures/{name}/{file}",
@@ -226,12 +271,12 @@ pub fn io_tensor<const N: usize>(bytes: &[u8], name: &str, shape: &[usize]) -> B
     Box::new(*p)
 }
 
+/// The largest `|a[i] - b[i]|`; infinity when any difference is NaN or
+/// infinite (so an all-NaN output fails every tolerance), and the lengths
+/// must agree.
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    skipnet::compare::max_abs_diff(a, b)
 }
 
 mod skipnet_runtime_io {

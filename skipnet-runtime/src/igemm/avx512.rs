@@ -6,8 +6,10 @@ use crate::ops::conv2d::Conv2dGeom;
 use core::arch::x86_64::*;
 
 /// # Safety
-/// The CPU must support AVX-512F; preconditions of [`super::driver`].
-#[target_feature(enable = "avx512f")]
+/// The CPU must support AVX-512F, AVX2, FMA and F16C (what `avx512f` implies
+/// to the compiler, listed so the detection in [`super::Isa::detect`] matches);
+/// preconditions of [`super::driver`].
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
 pub(super) unsafe fn conv(
     g: &Conv2dGeom,
     x: &[f32],
@@ -23,7 +25,7 @@ pub(super) unsafe fn conv(
 /// # Safety
 /// AVX-512F; each `srcs` pointer valid for `c_off + cin` reads (from `c_off` on); `b` and
 /// `b + panel_stride` each valid for `srcs.len() * cin * PANEL` reads.
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
 #[inline]
 unsafe fn tile(
     srcs: &[[*const f32; 8]],

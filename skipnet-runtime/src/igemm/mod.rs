@@ -57,14 +57,77 @@ pub const fn packed_len(g: &Conv2dGeom) -> usize {
     g.groups * panels_per_group(g) * k_len(g) * PANEL
 }
 
+/// Checks what the driver's pointer arithmetic relies on, with checked
+/// arithmetic (so a hostile geometry cannot wrap a length in a release
+/// build): every size at least 1 where it divides or steps, groups dividing
+/// both channel counts, and the packed kernel's length representable.
+/// Returns that length.
+///
+/// # Panics
+/// With a message naming the violated condition.
+pub fn validate(g: &Conv2dGeom) -> usize {
+    let nonzero = [
+        g.kernel.0,
+        g.kernel.1,
+        g.strides.0,
+        g.strides.1,
+        g.dilation.0,
+        g.dilation.1,
+        g.upsample.0,
+        g.upsample.1,
+        g.groups,
+    ];
+    assert!(
+        nonzero.iter().all(|&v| v >= 1),
+        "conv2d geometry: kernel, strides, dilation, upsample and groups must be >= 1 ({g:?})"
+    );
+    assert!(
+        g.input.c.is_multiple_of(g.groups) && g.output.c.is_multiple_of(g.groups),
+        "conv2d geometry: groups ({}) must divide the input ({}) and output ({}) channels",
+        g.groups,
+        g.input.c,
+        g.output.c
+    );
+    let lens = || -> Option<usize> {
+        g.input.h.checked_mul(g.input.w)?.checked_mul(g.input.c)?;
+        g.input.h.checked_mul(g.upsample.0)?;
+        g.input.w.checked_mul(g.upsample.1)?;
+        g.output
+            .h
+            .checked_mul(g.output.w)?
+            .checked_mul(g.output.c)?;
+        let eff_h = (g.kernel.0 - 1).checked_mul(g.dilation.0)?.checked_add(1)?;
+        let eff_w = (g.kernel.1 - 1).checked_mul(g.dilation.1)?.checked_add(1)?;
+        g.output.h.checked_mul(g.strides.0)?.checked_add(eff_h)?;
+        g.output.w.checked_mul(g.strides.1)?.checked_add(eff_w)?;
+        let k = g
+            .kernel
+            .0
+            .checked_mul(g.kernel.1)?
+            .checked_mul(g.input.c / g.groups)?;
+        k.checked_mul(g.output.c)?; // the Keras kernel's length
+        let p = (g.output.c / g.groups).div_ceil(PANEL);
+        let p = p.checked_add(p % 2)?;
+        // Bytes of the packed kernel must fit an allocation (`isize::MAX`).
+        let floats = g
+            .groups
+            .checked_mul(p)?
+            .checked_mul(k)?
+            .checked_mul(PANEL)?;
+        (floats <= isize::MAX as usize / 4).then_some(floats)
+    };
+    lens().unwrap_or_else(|| panic!("conv2d geometry: sizes overflow ({g:?})"))
+}
+
 /// Repacks a Keras `[kh, kw, in / groups, filters]` kernel into
 /// `[group][panel][k][PANEL]`, zero-filling the filters past the end.
 pub fn pack(g: &Conv2dGeom, kernel: &[f32], packed: &mut [f32]) {
+    let packed_len = validate(g);
     let (k, f) = (k_len(g), g.output.c);
     let cout_g = f / g.groups;
     let panels = panels_per_group(g);
-    assert_eq!(kernel.len(), k * f);
-    assert_eq!(packed.len(), packed_len(g));
+    assert_eq!(kernel.len(), g.kernel_len(), "kernel length");
+    assert_eq!(packed.len(), packed_len, "packed kernel length");
     packed.fill(0.0);
     for grp in 0..g.groups {
         for p in 0..panels {
@@ -100,7 +163,14 @@ impl Isa {
     pub fn detect() -> Isa {
         #[cfg(all(target_arch = "x86_64", feature = "std"))]
         {
-            if std::is_x86_feature_detected!("avx512f") {
+            // Code compiled with `avx512f` may also use what that feature
+            // implies to the compiler (AVX2, FMA, F16C): a CPU (or a VM that
+            // masks features) must report all of them.
+            if std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx2")
+                && std::is_x86_feature_detected!("fma")
+                && std::is_x86_feature_detected!("f16c")
+            {
                 return Isa::Avx512;
             }
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
@@ -109,7 +179,12 @@ impl Isa {
         }
         #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
         {
-            if cfg!(target_feature = "avx512f") {
+            if cfg!(all(
+                target_feature = "avx512f",
+                target_feature = "avx2",
+                target_feature = "fma",
+                target_feature = "f16c"
+            )) {
                 return Isa::Avx512;
             }
             if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
@@ -256,7 +331,7 @@ pub fn conv(
     out: &mut [f32],
     layout: OutLayout<'_>,
 ) {
-    conv_on(&Exec::serial(), isa, g, x, packed, bias, out, layout)
+    conv_on(&mut Exec::serial(), isa, g, x, packed, bias, out, layout)
 }
 
 /// Runs the convolution with the given ISA, split over `exec`'s threads when
@@ -266,7 +341,7 @@ pub fn conv(
 /// thread, so results do not depend on the thread count.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_on(
-    exec: &Exec,
+    exec: &mut Exec,
     isa: Isa,
     g: &Conv2dGeom,
     x: &[f32],
@@ -275,17 +350,42 @@ pub fn conv_on(
     out: &mut [f32],
     layout: OutLayout<'_>,
 ) {
-    assert_eq!(x.len(), g.input.len());
-    assert_eq!(packed.len(), packed_len(g));
+    // Everything below is what the unsafe tile calls and the tasks' disjoint
+    // writes rely on; all of it checked before any of them runs.
+    let packed_len = validate(g);
+    assert_eq!(x.len(), g.input.len(), "conv2d: input length");
+    assert_eq!(packed.len(), packed_len, "conv2d: packed kernel length");
     let m = g.output.h * g.output.w;
+    // Pixels `layout.stride` floats apart, each writing channels
+    // `offset..offset + c`: rows of different pixels must not overlap (tasks
+    // on other threads write them), and the last must end inside `out`.
+    assert!(
+        layout
+            .offset
+            .checked_add(g.output.c)
+            .is_some_and(|end| end <= layout.stride),
+        "conv2d: output layout writes channels {}..{}+{} of pixels only {} apart",
+        layout.offset,
+        layout.offset,
+        g.output.c,
+        layout.stride
+    );
     if m > 0 {
-        assert!((m - 1) * layout.stride + layout.offset + g.output.c <= out.len());
+        let end = (m - 1)
+            .checked_mul(layout.stride)
+            .and_then(|v| v.checked_add(layout.offset + g.output.c));
+        assert!(
+            end.is_some_and(|end| end <= out.len()),
+            "conv2d: output of {m} pixels, {} floats apart, does not fit {} floats",
+            layout.stride,
+            out.len()
+        );
     }
     if let Some(b) = bias {
-        assert_eq!(b.len(), g.output.c);
+        assert_eq!(b.len(), g.output.c, "conv2d: bias length");
     }
     for r in layout.residual {
-        assert_eq!(r.len(), g.output.len());
+        assert_eq!(r.len(), g.output.len(), "conv2d: residual length");
     }
     assert!(
         !layout.accumulate || single_pass(g) || g.activation == Activation::Linear,
@@ -385,14 +485,17 @@ fn run_part(
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => {
-            // SAFETY: the CPU supports AVX-512F (`conv_on` checked
-            // `available`); slice lengths were checked against the geometry.
+            // SAFETY: the CPU supports AVX-512F, AVX2, FMA and F16C
+            // (`conv_on` checked `available`, which `detect` decides on all
+            // four); `validate` and the slice lengths were checked against
+            // the geometry.
             unsafe { avx512::conv(g, x, packed, bias, out, layout, part) }
         }
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2Fma => {
             // SAFETY: the CPU supports AVX2 and FMA (`conv_on` checked
-            // `available`); slice lengths were checked against the geometry.
+            // `available`); `validate` and the slice lengths were checked
+            // against the geometry.
             unsafe { avx2::conv(g, x, packed, bias, out, layout, part) }
         }
         #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
@@ -542,7 +645,10 @@ macro_rules! driver {
                                         }
                                         let (oy, ox) = ((m0 + mi) / o.w, (m0 + mi) % o.w);
                                         let r = (oy - oy_a) * g.strides.0 + ky * g.dilation.0;
-                                        *src = window[(r * wp + ox * g.strides.1) * inp.c..][..nc]
+                                        // `c0`: this pass's part of the unit
+                                        // (`kw * cin` can exceed `MAX_CIN`).
+                                        *src = window[(r * wp + ox * g.strides.1) * inp.c + c0..]
+                                            [..nc]
                                             .as_ptr();
                                     }
                                 }
@@ -725,9 +831,12 @@ pub(crate) use driver;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compare::max_abs_diff;
     use crate::ops::conv2d::conv2d_reference;
     use crate::ops::Hwc;
+    use crate::testing::isas_under_test;
     use crate::Activation;
+    use alloc::vec::Vec;
 
     /// Deterministic pseudo-random values in [-1, 1).
     fn values(n: usize, seed: u32) -> alloc::vec::Vec<f32> {
@@ -751,52 +860,62 @@ mod tests {
         let mut packed = alloc::vec![0.0; packed_len(&g)];
         pack(&g, &kernel, &mut packed);
         type Run = fn(&Conv2dGeom, &[f32], &[f32], Option<&[f32]>, &mut [f32], OutLayout<'_>);
-        let runs: [(&str, Option<Run>); 5] = [
-            (
-                "scalar",
-                Some(|g, x, p, b, o, l| conv(Isa::Scalar, g, x, p, b, o, l)),
-            ),
-            (
-                "avx2",
-                Isa::Avx2Fma
-                    .available()
-                    .then_some(|g, x, p, b, o, l| conv(Isa::Avx2Fma, g, x, p, b, o, l)),
-            ),
-            (
-                "avx512",
-                Isa::Avx512
-                    .available()
-                    .then_some(|g, x, p, b, o, l| conv(Isa::Avx512, g, x, p, b, o, l)),
-            ),
-            (
-                "neon",
-                Isa::Neon
-                    .available()
-                    .then_some(|g, x, p, b, o, l| conv(Isa::Neon, g, x, p, b, o, l)),
-            ),
-            // The AVX-512 blocking in portable code, so it is checked everywhere.
-            (
-                "32-wide blocking",
-                Some(|g, x, p, b, o, l| {
-                    let whole = Part {
-                        m: (0, g.output.h * g.output.w),
-                        n: (0, g.output.c / g.groups),
-                    };
-                    scalar::conv_wide(g, x, p, b, &OutPtr::new(o), l, whole)
-                }),
-            ),
-        ];
+        let mut runs: alloc::vec::Vec<(&str, Run)> = alloc::vec::Vec::new();
+        for isa in isas_under_test("igemm::check") {
+            let run: Run = match isa {
+                Isa::Scalar => |g, x, p, b, o, l| conv(Isa::Scalar, g, x, p, b, o, l),
+                Isa::Avx2Fma => |g, x, p, b, o, l| conv(Isa::Avx2Fma, g, x, p, b, o, l),
+                Isa::Avx512 => |g, x, p, b, o, l| conv(Isa::Avx512, g, x, p, b, o, l),
+                Isa::Neon => |g, x, p, b, o, l| conv(Isa::Neon, g, x, p, b, o, l),
+            };
+            runs.push((crate::testing::isa_name(isa), run));
+        }
+        // The AVX-512 blocking in portable code, so it is checked everywhere.
+        runs.push(("32-wide blocking", |g, x, p, b, o, l| {
+            let whole = Part {
+                m: (0, g.output.h * g.output.w),
+                n: (0, g.output.c / g.groups),
+            };
+            scalar::conv_wide(g, x, p, b, &OutPtr::new(o), l, whole)
+        }));
+        let scale = magnitudes(&g, &x, &kernel, Some(&bias));
         for (name, run) in runs {
-            let Some(run) = run else { continue };
             let mut got = alloc::vec![f32::NAN; g.output.len()];
             let layout = OutLayout::plain(g.output.c);
             run(&g, &x, &packed, Some(&bias), &mut got, layout);
-            let err = want
-                .iter()
-                .zip(&got)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f32::max);
-            assert!(err < 1e-4, "{name} {g:?}: max error {err}");
+            assert_close(name, &g, &got, &want, &scale);
+        }
+    }
+
+    /// `|bias| + sum |x * w|` for every output: the scale of its float32
+    /// rounding error (the reference and the kernels sum in different orders).
+    fn magnitudes(g: &Conv2dGeom, x: &[f32], kernel: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        let abs = |v: &[f32]| v.iter().map(|v| v.abs()).collect::<Vec<_>>();
+        let linear = Conv2dGeom {
+            activation: Activation::Linear,
+            ..*g
+        };
+        let mut m = alloc::vec![0.0; g.output.len()];
+        let bias = bias.map(abs);
+        conv2d_reference(&linear, &abs(x), &abs(kernel), bias.as_deref(), &mut m);
+        m
+    }
+
+    /// Every output within `1e-5 * max(1, scale)` of the reference (NaN and
+    /// infinity fail): float32 rounding grows with the reduction's magnitude,
+    /// a wrong tap or channel moves an output by a sizeable part of it.
+    fn assert_close(name: &str, g: &Conv2dGeom, got: &[f32], want: &[f32], scale: &[f32]) {
+        assert_eq!(
+            max_abs_diff(got, got),
+            0.0,
+            "{name} {g:?}: output not finite"
+        );
+        for (i, ((a, b), s)) in got.iter().zip(want).zip(scale).enumerate() {
+            let tol = 1e-5 * s.max(1.0);
+            assert!(
+                (a - b).abs() <= tol,
+                "{name} {g:?}: output {i}: {a} vs reference {b} (tolerance {tol})"
+            );
         }
     }
 
@@ -880,10 +999,7 @@ mod tests {
             let mut packed = alloc::vec![0.0; packed_len(&g)];
             pack(&g, &kernel, &mut packed);
             let layout = OutLayout::plain(g.output.c);
-            for isa in [Isa::Scalar, Isa::Avx2Fma, Isa::Avx512, Isa::Neon] {
-                if !isa.available() {
-                    continue;
-                }
+            for isa in isas_under_test("igemm::split_parts") {
                 let mut want = alloc::vec![0.0; g.output.len()];
                 conv(isa, &g, &x, &packed, Some(&bias), &mut want, layout);
                 for threads in 2..=5 {
@@ -908,6 +1024,40 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Reductions longer than one pass of [`MAX_CIN`] floats: a row-merged
+    /// unit of `kw * cin = 64 * 40 = 2560` floats (a spectrogram-style
+    /// `(1, 64)` kernel; its second pass once lost its channel offset and
+    /// returned values up to 1.6 off), a merged `(3, 60)` valid kernel, and
+    /// per-tap passes over 2,304 and 4,100 input channels.
+    #[test]
+    fn regression_long_reductions_take_every_pass_at_its_offset() {
+        check(geom(Hwc { h: 3, w: 70, c: 40 }, 8, (1, 64), 1, true));
+        check(geom(Hwc { h: 5, w: 66, c: 40 }, 9, (3, 60), 1, false));
+        check(geom(Hwc { h: 4, w: 5, c: 52 }, 17, (2, 50), 2, true));
+        check(geom(
+            Hwc {
+                h: 4,
+                w: 3,
+                c: 2304,
+            },
+            20,
+            (3, 3),
+            1,
+            true,
+        ));
+        check(geom(
+            Hwc {
+                h: 2,
+                w: 3,
+                c: 4100,
+            },
+            33,
+            (1, 1),
+            1,
+            false,
+        ));
     }
 
     #[test]
@@ -941,18 +1091,16 @@ mod tests {
         }
         let mut packed = alloc::vec![0.0; packed_len(&g)];
         pack(&g, &kernel, &mut packed);
-        let mut got = alloc::vec![0.0; g.output.len()];
         let layout = OutLayout {
             residual: &[&r1, &r2],
             ..OutLayout::plain(g.output.c)
         };
-        conv(Isa::detect(), &g, &x, &packed, None, &mut got, layout);
-        let err = want
-            .iter()
-            .zip(&got)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
-        assert!(err < 1e-5, "{err}");
+        for isa in isas_under_test("igemm::residuals") {
+            let mut got = alloc::vec![f32::NAN; g.output.len()];
+            conv(isa, &g, &x, &packed, None, &mut got, layout);
+            let err = max_abs_diff(&want, &got);
+            assert!(err < 1e-5, "{isa:?}: {err}");
+        }
     }
 
     /// `want = post(act(conv) + r0 + r1)` against the in-place epilogue that
@@ -970,7 +1118,7 @@ mod tests {
         post.apply(&mut want);
         let mut packed = alloc::vec![0.0; packed_len(&g)];
         pack(&g, &kernel, &mut packed);
-        for isa in [Isa::Scalar, Isa::Avx2Fma, Isa::Avx512, Isa::Neon] {
+        for isa in isas_under_test("igemm::in_place_add") {
             let mut got = r0.clone();
             let layout = OutLayout {
                 residual: &[&r1],
@@ -979,11 +1127,7 @@ mod tests {
                 ..OutLayout::plain(g.output.c)
             };
             conv(isa, &g, &x, &packed, Some(&bias), &mut got, layout);
-            let err = want
-                .iter()
-                .zip(&got)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f32::max);
+            let err = max_abs_diff(&want, &got);
             assert!(err < 1e-4, "{isa:?} {g:?}: {err}");
         }
     }
@@ -1018,26 +1162,98 @@ mod tests {
         let mut packed = alloc::vec![0.0; packed_len(&g)];
         pack(&g, &kernel, &mut packed);
         // Output pixels 9 channels apart, filters at channel 2..7; the rest untouched.
-        let mut out = alloc::vec![-7.0; 16 * 9];
-        conv(
-            Isa::detect(),
-            &g,
-            &x,
-            &packed,
-            None,
-            &mut out,
-            OutLayout {
+        for isa in isas_under_test("igemm::writes_into_a_channel_slice") {
+            let mut out = alloc::vec![-7.0; 16 * 9];
+            let layout = OutLayout {
                 stride: 9,
                 offset: 2,
                 ..OutLayout::plain(5)
-            },
-        );
-        for p in 0..16 {
-            assert_eq!(&out[p * 9..p * 9 + 2], &[-7.0, -7.0]);
-            assert_eq!(&out[p * 9 + 7..p * 9 + 9], &[-7.0, -7.0]);
-            for f in 0..5 {
-                assert!((out[p * 9 + 2 + f] - want[p * 5 + f]).abs() < 1e-5);
+            };
+            conv(isa, &g, &x, &packed, None, &mut out, layout);
+            for p in 0..16 {
+                assert_eq!(&out[p * 9..p * 9 + 2], &[-7.0, -7.0], "{isa:?}");
+                assert_eq!(&out[p * 9 + 7..p * 9 + 9], &[-7.0, -7.0], "{isa:?}");
+                let got = &out[p * 9 + 2..][..5];
+                let err = max_abs_diff(got, &want[p * 5..][..5]);
+                assert!(err < 1e-5, "{isa:?} pixel {p}: {err}");
             }
         }
+    }
+
+    /// Geometries whose sizes would wrap, or that break what the driver's
+    /// pointer arithmetic assumes, are refused before any kernel runs.
+    #[test]
+    fn hostile_geometry_is_refused_with_a_message() {
+        use std::panic::catch_unwind;
+        let ok = geom(Hwc { h: 4, w: 4, c: 8 }, 8, (3, 3), 1, true);
+        let message = |g: Conv2dGeom| {
+            let e = catch_unwind(|| validate(&g)).expect_err("must panic");
+            e.downcast_ref::<alloc::string::String>()
+                .cloned()
+                .unwrap_or_default()
+        };
+        let huge = usize::MAX / 3;
+        for (g, want) in [
+            (Conv2dGeom { groups: 0, ..ok }, ">= 1"),
+            (
+                Conv2dGeom {
+                    strides: (0, 1),
+                    ..ok
+                },
+                ">= 1",
+            ),
+            (Conv2dGeom { groups: 3, ..ok }, "must divide"),
+            (
+                Conv2dGeom {
+                    kernel: (huge, 3),
+                    ..ok
+                },
+                "overflow",
+            ),
+            (
+                Conv2dGeom {
+                    input: Hwc {
+                        h: huge,
+                        w: 4,
+                        c: 8,
+                    },
+                    ..ok
+                },
+                "overflow",
+            ),
+            (
+                Conv2dGeom {
+                    output: Hwc {
+                        h: 4,
+                        w: 4,
+                        c: huge,
+                    },
+                    ..ok
+                },
+                "overflow",
+            ),
+        ] {
+            let m = message(g);
+            assert!(m.contains(want), "{g:?}: {m:?}");
+        }
+        assert_eq!(validate(&ok), packed_len(&ok));
+        // Output rows that overlap (stride < filters) would let two tasks
+        // write one element: refused.
+        let x = values(ok.input.len(), 1);
+        let packed = alloc::vec![0.0; packed_len(&ok)];
+        let mut out = alloc::vec![0.0; 16 * 8];
+        let e = catch_unwind(core::panic::AssertUnwindSafe(|| {
+            let layout = OutLayout {
+                stride: 4,
+                ..OutLayout::plain(8)
+            };
+            conv(Isa::Scalar, &ok, &x, &packed, None, &mut out, layout)
+        }))
+        .expect_err("overlapping rows");
+        let m = e
+            .downcast_ref::<alloc::string::String>()
+            .cloned()
+            .unwrap_or_default();
+        assert!(m.contains("pixels only 4 apart"), "{m:?}");
     }
 }

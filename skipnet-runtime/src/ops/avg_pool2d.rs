@@ -7,12 +7,12 @@ use crate::exec::Exec;
 
 /// `out[y, x, c] = mean` over the window's cells that lie inside the input.
 pub fn avg_pool2d(g: &Pool2dGeom, x: &[f32], out: &mut [f32]) {
-    avg_pool2d_on(&Exec::serial(), g, x, out)
+    avg_pool2d_on(&mut Exec::serial(), g, x, out)
 }
 
 /// [`avg_pool2d`] with the output rows split across `exec`'s threads (when
 /// the map is big enough to pay for it).
-pub fn avg_pool2d_on(exec: &Exec, g: &Pool2dGeom, x: &[f32], out: &mut [f32]) {
+pub fn avg_pool2d_on(exec: &mut Exec, g: &Pool2dGeom, x: &[f32], out: &mut [f32]) {
     assert_eq!(x.len(), g.input.len());
     assert_eq!(out.len(), g.output.len());
     super::by_rows(exec, g, out, &|pix0, out| avg_pool_pixels(g, x, pix0, out));

@@ -51,22 +51,23 @@ pub fn pack_kernel(g: &Conv2dGeom, kernel: &[f32], packed: &mut [f32]) {
 }
 
 /// `out = activation(conv(x, kernel) + bias)` with the kernel packed by
-/// [`pack_kernel`], on the best tile kernel this CPU has (AVX-512, AVX2+FMA or
-/// portable), on `exec`'s threads.
+/// [`pack_kernel`], on `exec`'s tile kernel ([`Exec::isa`]: the best this CPU
+/// has unless chosen) and threads.
 ///
 /// Panics if a slice length differs from the geometry (the generated code
 /// passes arrays whose lengths the macro computed from the same geometry).
 pub fn conv2d(
-    exec: &Exec,
+    exec: &mut Exec,
     g: &Conv2dGeom,
     x: &[f32],
     packed: &[f32],
     bias: Option<&[f32]>,
     out: &mut [f32],
 ) {
+    let isa = exec.isa();
     igemm::conv_on(
         exec,
-        Isa::detect(),
+        isa,
         g,
         x,
         packed,
@@ -81,7 +82,7 @@ pub fn conv2d(
 /// produces its last operand.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_add(
-    exec: &Exec,
+    exec: &mut Exec,
     g: &Conv2dGeom,
     x: &[f32],
     packed: &[f32],
@@ -95,7 +96,8 @@ pub fn conv2d_add(
         post,
         ..OutLayout::plain(g.output.c)
     };
-    igemm::conv_on(exec, Isa::detect(), g, x, packed, bias, out, layout)
+    let isa = exec.isa();
+    igemm::conv_on(exec, isa, g, x, packed, bias, out, layout)
 }
 
 /// As [`conv2d_add`] with one more residual already in `out` (the `add` runs
@@ -107,7 +109,7 @@ pub fn conv2d_add(
 /// per group); the macro only generates this call when it is allowed.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_add_in_place(
-    exec: &Exec,
+    exec: &mut Exec,
     g: &Conv2dGeom,
     x: &[f32],
     packed: &[f32],
@@ -122,7 +124,8 @@ pub fn conv2d_add_in_place(
         post,
         ..OutLayout::plain(g.output.c)
     };
-    igemm::conv_on(exec, Isa::detect(), g, x, packed, bias, out, layout)
+    let isa = exec.isa();
+    igemm::conv_on(exec, isa, g, x, packed, bias, out, layout)
 }
 
 /// `activation(conv(x, kernel) + bias)` written into a wider buffer: output
@@ -131,7 +134,7 @@ pub fn conv2d_add_in_place(
 /// is touched.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_into(
-    exec: &Exec,
+    exec: &mut Exec,
     g: &Conv2dGeom,
     x: &[f32],
     packed: &[f32],
@@ -146,7 +149,8 @@ pub fn conv2d_into(
         offset,
         ..OutLayout::plain(g.output.c)
     };
-    igemm::conv_on(exec, Isa::detect(), g, x, packed, bias, out, layout)
+    let isa = exec.isa();
+    igemm::conv_on(exec, isa, g, x, packed, bias, out, layout)
 }
 
 /// Whether [`conv2d_add_in_place`] accepts this layer (see there).
@@ -229,7 +233,7 @@ mod tests {
         let mut packed = alloc::vec![0.0; g.packed_kernel_len()];
         pack_kernel(g, kernel, &mut packed);
         let mut fast = alloc::vec![0.0; out.len()];
-        super::conv2d(&Exec::serial(), g, x, &packed, bias, &mut fast);
+        super::conv2d(&mut Exec::serial(), g, x, &packed, bias, &mut fast);
         for (a, b) in out.iter().zip(&fast) {
             assert!(
                 (a - b).abs() <= 1e-5 * a.abs().max(1.0),

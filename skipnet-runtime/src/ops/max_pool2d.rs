@@ -20,12 +20,12 @@ pub struct Pool2dGeom {
 
 /// `out[y, x, c] = max` over the window's cells that lie inside the input.
 pub fn max_pool2d(g: &Pool2dGeom, x: &[f32], out: &mut [f32]) {
-    max_pool2d_on(&Exec::serial(), g, x, out)
+    max_pool2d_on(&mut Exec::serial(), g, x, out)
 }
 
 /// [`max_pool2d`] with the output rows split across `exec`'s threads (when
 /// the map is big enough to pay for it).
-pub fn max_pool2d_on(exec: &Exec, g: &Pool2dGeom, x: &[f32], out: &mut [f32]) {
+pub fn max_pool2d_on(exec: &mut Exec, g: &Pool2dGeom, x: &[f32], out: &mut [f32]) {
     assert_eq!(x.len(), g.input.len());
     assert_eq!(out.len(), g.output.len());
     super::by_rows(exec, g, out, &|pix0, out| max_pool_pixels(g, x, pix0, out));
@@ -90,16 +90,16 @@ mod tests {
         let x: alloc::vec::Vec<f32> = (0..g.input.len())
             .map(|i| ((i * 7919) % 1013) as f32 - 500.0)
             .collect();
-        let exec = Exec::with_threads(3);
+        let mut exec = Exec::with_threads(3);
         type Pool = fn(&Pool2dGeom, &[f32], &mut [f32]);
-        type PoolOn = fn(&Exec, &Pool2dGeom, &[f32], &mut [f32]);
+        type PoolOn = fn(&mut Exec, &Pool2dGeom, &[f32], &mut [f32]);
         let kernels: [(Pool, PoolOn); 2] =
             [(max_pool2d, max_pool2d_on), (avg_pool2d, avg_pool2d_on)];
         for (serial, on) in kernels {
             let mut want = alloc::vec![0.0; g.output.len()];
             serial(&g, &x, &mut want);
             let mut got = alloc::vec![f32::NAN; g.output.len()];
-            on(&exec, &g, &x, &mut got);
+            on(&mut exec, &g, &x, &mut got);
             assert!(want
                 .iter()
                 .zip(&got)

@@ -49,7 +49,7 @@ const PARALLEL_MIN_READS: usize = 1 << 18;
 /// Runs `rows(pix0, out_chunk)` over chunks of whole output rows of a pooling
 /// layer, split across `exec`'s threads when the layer is big enough.
 pub(crate) fn by_rows(
-    exec: &crate::Exec,
+    exec: &mut crate::Exec,
     g: &max_pool2d::Pool2dGeom,
     out: &mut [f32],
     rows: &(dyn Fn(usize, &mut [f32]) + Sync),
