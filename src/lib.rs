@@ -43,13 +43,13 @@ extern crate std;
 
 pub use skipnet_macros::network;
 
+/// Comparing outputs with a reference (NaN- and infinity-aware: a non-finite
+/// difference is never "close").
+pub use skipnet_runtime::compare;
 /// Which convolution kernel this machine runs (`Isa::detect()`: AVX-512,
 /// AVX2+FMA or the portable one; with `std` detected at run time, without it
 /// from the compile-time target features).
 pub use skipnet_runtime::igemm::Isa;
-/// Comparing outputs with a reference (NaN- and infinity-aware: a non-finite
-/// difference is never "close").
-pub use skipnet_runtime::compare;
 
 #[cfg(feature = "std")]
 pub use skipnet_runtime::Error;
