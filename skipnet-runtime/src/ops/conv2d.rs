@@ -2,7 +2,7 @@
 
 use super::{tap, Hwc};
 use crate::exec::Exec;
-use crate::igemm::{self, Isa, OutLayout};
+use crate::igemm::{self, OutLayout};
 use crate::Activation;
 
 /// Geometry of one `conv2d` layer; padding is already resolved to explicit cells.
