@@ -90,6 +90,77 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// MobileNetV2's depthwise layers (3x3, depth multiplier 1, relu6 in the
+/// real net; relu here as above), on the grouped implicit GEMM the macro used
+/// to lower them to (`grouped igemm`, one group per channel) and on the
+/// dedicated depthwise kernel (`depthwise`), on every ISA this machine has
+/// (the portable one: depthwise only), one thread:
+/// `cargo bench --bench conv -- depthwise`.
+fn depthwise(c: &mut Criterion) {
+    use skipnet_runtime::ops::depthwise_conv2d;
+    use skipnet_runtime::Exec;
+    let dw = |h: usize, ch: usize, s: usize| Conv2dGeom {
+        groups: ch,
+        ..same(h, h, ch, ch, 3, s)
+    };
+    let shapes = [
+        ("mnv2 112x112x32 3x3", dw(112, 32, 1)),
+        ("mnv2 112x112x96 3x3/2", dw(112, 96, 2)),
+        ("mnv2 56x56x144 3x3", dw(56, 144, 1)),
+        ("mnv2 56x56x144 3x3/2", dw(56, 144, 2)),
+        ("mnv2 28x28x192 3x3", dw(28, 192, 1)),
+        ("mnv2 14x14x576 3x3", dw(14, 576, 1)),
+        ("mnv2 7x7x960 3x3", dw(7, 960, 1)),
+    ];
+    let mut group = c.benchmark_group("depthwise");
+    group.sample_size(20);
+    for (name, g) in shapes {
+        let (flops, x, packed) = operands(&g);
+        let kernel: Vec<f32> = (0..g.kernel_len())
+            .map(|i| ((i * 104729) % 1000) as f32 / 5000.0 - 0.1)
+            .collect();
+        let bias = vec![0.01; g.output.c];
+        let mut out = vec![0.0; g.output.len()];
+        let layout = OutLayout::plain(g.output.c);
+        group.throughput(Throughput::Elements(flops as u64));
+        for isa in [Isa::Avx512, Isa::Avx2Fma, Isa::Neon, Isa::Scalar] {
+            if !isa.available() {
+                continue;
+            }
+            // The grouped path's portable tiles take seconds per layer.
+            if isa != Isa::Scalar {
+                group.bench_with_input(
+                    BenchmarkId::new(format!("grouped igemm {isa:?}"), name),
+                    &g,
+                    |b, g| {
+                        b.iter(|| igemm::conv(isa, g, &x, &packed, Some(&bias), &mut out, layout))
+                    },
+                );
+            }
+            let mut exec = Exec::serial();
+            group.bench_with_input(
+                BenchmarkId::new(format!("depthwise {isa:?}"), name),
+                &g,
+                |b, g| {
+                    b.iter(|| {
+                        depthwise_conv2d::depthwise_conv2d_on(
+                            &mut exec,
+                            isa,
+                            g,
+                            &x,
+                            &kernel,
+                            Some(&bias),
+                            &mut out,
+                            layout,
+                        )
+                    })
+                },
+            );
+        }
+    }
+    group.finish();
+}
+
 /// The one-core peak the conv GFLOP/s compare with: 12 independent AVX2 FMA
 /// chains (two FMA pipes x 4-cycle latency need 8), `ITERS` rounds, 16 FLOP each.
 #[cfg(target_arch = "x86_64")]
@@ -184,5 +255,5 @@ fn threads(c: &mut Criterion) {
 #[cfg(not(feature = "parallel"))]
 fn threads(_: &mut Criterion) {}
 
-criterion_group!(benches, bench, peak, threads);
+criterion_group!(benches, bench, peak, threads, depthwise);
 criterion_main!(benches);

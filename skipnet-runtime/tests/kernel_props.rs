@@ -1096,6 +1096,188 @@ fn depthwise_matches_f64_reference() {
     );
 }
 
+/// Runs one depthwise case through the dedicated depthwise kernel
+/// (`ops::depthwise_conv2d`, Keras kernel layout as stored) on every ISA in
+/// `isas` and checks it against [`depthwise_ref`], the concat slot's other
+/// channels against the sentinel, and, with several threads, the result bit
+/// for bit against one thread's.
+fn check_depthwise_kernel(c: &ConvCase, isas: &[Isa], tally: &Tally) -> Result<(), TestCaseError> {
+    use skipnet_runtime::ops::depthwise_conv2d::{
+        depthwise_conv2d_on, pack_kernel as pack_depthwise, packed_kernel_len,
+    };
+    const SENTINEL: f32 = -7777.25;
+    let (g, epi) = (&c.g, &c.epi);
+    let o = g.output;
+    let m = o.h * o.w;
+    tally.add("cases");
+    for (on, what) in [
+        (o.c / g.input.c > 1, "depth multiplier > 1"),
+        (g.strides != (1, 1), "strided"),
+        (g.dilation != (1, 1), "dilated"),
+        (g.upsample != (1, 1), "upsample"),
+        (g.kernel.0 * g.kernel.1 > igemm::TAPS_PER_PASS, "> 25 taps"),
+        (g.input.c % 8 != 0, "channel tail"),
+        (epi.accumulate, "in place"),
+        (epi.slot.is_some(), "concat slot"),
+        (epi.residuals > 0, "residuals"),
+        (
+            c.threads > 1 && m * o.c * g.kernel.0 * g.kernel.1 >= igemm::PARALLEL_MIN_MACS,
+            "split over threads",
+        ),
+    ] {
+        if on {
+            tally.add(what);
+        }
+    }
+    let x = values(g.input.len(), c.seed);
+    let kernel = values(g.kernel_len(), c.seed ^ 1);
+    let bias = epi.bias.then(|| values(o.c, c.seed ^ 2));
+    let residuals: Vec<Vec<f32>> = (0..epi.residuals)
+        .map(|r| values(o.len(), c.seed ^ (3 + r as u64)))
+        .collect();
+    let start = epi.accumulate.then(|| values(o.len(), c.seed ^ 9));
+
+    let (sum, mag) = depthwise_ref(g, &x, &kernel, bias.as_deref());
+    let mut want = vec![0.0f64; o.len()];
+    let mut tol = vec![0.0f64; o.len()];
+    for e in 0..o.len() {
+        let mut y = act64(g.activation, sum[e]);
+        let mut res_mag = 0.0;
+        for r in start.iter().chain(&residuals) {
+            y += f64::from(r[e]);
+            res_mag += f64::from(r[e]).abs();
+        }
+        want[e] = act64(epi.post, y);
+        tol[e] =
+            lipschitz(epi.post) * (lipschitz(g.activation) * REL * mag[e] + REL * res_mag) + ABS;
+    }
+
+    let mut packed = vec![0.0f32; packed_kernel_len(g)];
+    pack_depthwise(g, &kernel, &mut packed);
+    let (before, after) = epi.slot.unwrap_or((0, 0));
+    let stride = before + o.c + after;
+    let residual_refs: Vec<&[f32]> = residuals.iter().map(|r| r.as_slice()).collect();
+    let layout = OutLayout {
+        stride,
+        offset: before,
+        residual: &residual_refs,
+        accumulate: epi.accumulate,
+        post: epi.post,
+    };
+    let fresh = || {
+        let mut out = vec![SENTINEL; m * stride];
+        for p in 0..m {
+            let slot = &mut out[p * stride + before..][..o.c];
+            match &start {
+                Some(s) => slot.copy_from_slice(&s[p * o.c..][..o.c]),
+                None => slot.fill(f32::NAN),
+            }
+        }
+        out
+    };
+    for &isa in isas {
+        let run = |threads: usize| {
+            let mut out = fresh();
+            with_exec(threads, |exec| {
+                depthwise_conv2d_on(exec, isa, g, &x, &packed, bias.as_deref(), &mut out, layout)
+            });
+            out
+        };
+        let out = run(c.threads);
+        let mut slot = Vec::with_capacity(o.len());
+        for p in 0..m {
+            let row = &out[p * stride..][..stride];
+            let untouched = row[..before]
+                .iter()
+                .chain(&row[before + o.c..])
+                .all(|v| v.to_bits() == SENTINEL.to_bits());
+            prop_assert!(
+                untouched,
+                "{:?}: pixel {} wrote outside its concat slot: {:?}",
+                isa,
+                p,
+                row
+            );
+            slot.extend_from_slice(&row[before..before + o.c]);
+        }
+        compare(&format!("{isa:?}"), &slot, &want, &tol)?;
+        if c.threads > 1 {
+            let one = run(1);
+            let same_bits = out
+                .iter()
+                .zip(&one)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            prop_assert!(
+                same_bits,
+                "{:?}: {} threads differ from one thread",
+                isa,
+                c.threads
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The dedicated depthwise kernel (`ops::depthwise_conv2d`, what the macro
+/// generates for `depthwise_conv2d` and the depthwise half of
+/// `separable_conv2d`): channels 1..=300 (SIMD tile boundaries drawn often),
+/// depth multipliers 1..=4, kernels 1..=7 and long thin ones, strides
+/// 1..=3, dilation, upsample, same/valid, every activation and epilogue.
+#[test]
+fn depthwise_kernel_matches_f64_reference() {
+    let isas = isas_under_test("depthwise_kernel_matches_f64_reference");
+    let shapes = (
+        prop_oneof![
+            4 => (1..=7usize, 1..=7usize),
+            1 => prop::sample::select(vec![(1usize, 31usize), (31, 1), (3, 15), (2, 31)]),
+        ],
+        prop_oneof![
+            2 => 1..=16usize,
+            2 => 17..=300usize,
+            1 => prop::sample::select(vec![7usize, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 96, 144]),
+        ],
+        prop_oneof![2 => Just(1usize), 1 => 2..=4usize],
+        prop_oneof![Just((1usize, 1usize)), Just((2, 2)), (1..=3usize, 1..=3usize)],
+        dilations(),
+        upsamples(),
+        any::<bool>(),
+        prop_oneof![3 => (1..=40usize, 1..=40usize), 1 => (1..=128usize, 1..=128usize)],
+        (0..4usize, 0..4usize),
+        activation(),
+    )
+        .prop_map(
+            |(kernel, cin, dm, strides, dilation, upsample, same, out, slack, act)| Shape {
+                kernel,
+                cin,
+                filters: cin * dm,
+                groups: 1,
+                depthwise: Some(dm),
+                strides,
+                dilation,
+                upsample,
+                same,
+                out,
+                slack,
+                act,
+            },
+        );
+    let cases =
+        (shapes, epilogue(), threads(), any::<u64>()).prop_map(|(s, epi, threads, seed)| {
+            ConvCase {
+                g: build(s, 0, MACS),
+                epi,
+                threads,
+                seed,
+            }
+        });
+    check(
+        "depthwise_kernel_matches_f64_reference",
+        256,
+        cases,
+        |c, t| check_depthwise_kernel(c, &isas, t),
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Transposed conv, dense, pooling
 // ---------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 //! `depthwise_conv2d`: Keras `DepthwiseConv2D`. It is a grouped convolution
-//! with one group per input channel and `depth_multiplier` filters each, and
-//! Keras's `[kh, kw, in, depth_multiplier]` kernel has exactly the memory
-//! layout of that grouped conv's `[kh, kw, 1, in * depth_multiplier]` kernel,
-//! so everything past the signature is `conv2d`'s, resolved once the input's
-//! channel count is known.
+//! with one group per input channel and `depth_multiplier` filters each: its
+//! shape rule and geometry are `conv2d`'s, resolved once the input's channel
+//! count is known, but it runs on the runtime's own depthwise kernel
+//! (`ops::depthwise_conv2d`, channels in SIMD lanes), which reads Keras's
+//! `[kh, kw, in, depth_multiplier]` kernel as stored and supports every
+//! output layout and epilogue the grouped conv does.
 
 use super::conv2d::Conv2d;
 use super::*;
@@ -136,7 +137,7 @@ impl Op for Depthwise {
     }
 
     fn packing(&self, var: &str, rt: &TokenStream, geom: &TokenStream) -> Option<Packing> {
-        self.base.packing(var, rt, geom)
+        (var == "kernel").then(|| packing(rt, geom))
     }
 
     fn pack_now(
@@ -147,18 +148,50 @@ impl Op for Depthwise {
         out_shape: &[usize],
         up: (usize, usize),
     ) -> Option<Vec<f32>> {
+        if var != "kernel" {
+            return None;
+        }
         let cin = in_shapes.first()?.get(2).copied()?;
-        self.conv(cin).pack_now(var, raw, in_shapes, out_shape, up)
+        pack_now(&self.conv(cin), raw, in_shapes.first()?, out_shape, up)
     }
 
     fn emit(&self, cx: &EmitCtx) -> TokenStream {
-        let cin = cx
-            .in_shapes
-            .first()
-            .and_then(|s| s.get(2))
-            .copied()
-            .unwrap_or(1);
-        self.conv(cin).emit(cx)
+        let (rt, geom) = (cx.rt, cx.geom);
+        let x = &cx.inputs[0];
+        let out = cx.out;
+        let kernel = &cx.weights[0];
+        let bias = match cx.weights.get(1) {
+            Some(b) => quote!(::core::option::Option::Some(#b)),
+            None => quote!(::core::option::Option::None),
+        };
+        let r = cx.residuals;
+        let post = cx.post.tokens(rt);
+        let dw = quote!(#rt::ops::depthwise_conv2d);
+        if let Some((stride, offset)) = cx.out_layout {
+            return quote!(#dw::depthwise_conv2d_into(__exec, &#geom, #x, #kernel, #bias, #stride, #offset, #out););
+        }
+        if cx.in_place {
+            // The depthwise kernel makes one pass: any activation may be
+            // followed by the in-place add (no `can_add_in_place` check).
+            quote!(#dw::depthwise_conv2d_add_in_place(__exec, &#geom, #x, #kernel, #bias, &[#(#r),*], #post, #out);)
+        } else if r.is_empty() && cx.post == Act::Linear {
+            let cin = cx
+                .in_shapes
+                .first()
+                .and_then(|s| s.get(2))
+                .copied()
+                .unwrap_or(1);
+            let after =
+                self.base
+                    .activation
+                    .after(rt, cin.saturating_mul(self.depth_multiplier), out);
+            quote! {
+                #dw::depthwise_conv2d(__exec, &#geom, #x, #kernel, #bias, #out);
+                #after
+            }
+        } else {
+            quote!(#dw::depthwise_conv2d_add(__exec, &#geom, #x, #kernel, #bias, &[#(#r),*], #post, #out);)
+        }
     }
 
     fn describe(&self) -> String {
@@ -168,4 +201,53 @@ impl Op for Depthwise {
         }
         d
     }
+}
+
+/// How a depthwise kernel is stored (`geom`: the layer's `Conv2dGeom`
+/// constant): the runtime depthwise kernel's layout (Keras's, copied).
+pub(super) fn packing(rt: &TokenStream, geom: &TokenStream) -> Packing {
+    Packing {
+        len: quote!(#rt::ops::depthwise_conv2d::packed_kernel_len(&#geom)),
+        pack: quote!(|raw: &[f32], packed: &mut [f32]| #rt::ops::depthwise_conv2d::pack_kernel(&#geom, raw, packed)),
+    }
+}
+
+/// The stored form of depthwise kernel `raw` for `conv` (the grouped conv of
+/// the layer) from an input of shape `in_shape`, computed now by the
+/// runtime's own packing code (for `#[weights]` baking).
+pub(super) fn pack_now(
+    conv: &Conv2d,
+    raw: &[f32],
+    in_shape: &[usize],
+    out_shape: &[usize],
+    (uh, uw): (usize, usize),
+) -> Option<Vec<f32>> {
+    use skipnet_runtime::ops::{conv2d::Conv2dGeom, depthwise_conv2d, Hwc};
+    let hwc = |s: &[usize]| -> Option<Hwc> {
+        Some(Hwc {
+            h: *s.first()?,
+            w: *s.get(1)?,
+            c: *s.get(2)?,
+        })
+    };
+    let input = hwc(in_shape)?;
+    let (_, pad) = conv.geometry(input.h * uh, input.w * uw).ok()?;
+    // The same values `geometry` emits as tokens for the run-time path.
+    let g = Conv2dGeom {
+        input,
+        output: hwc(out_shape)?,
+        kernel: conv.kernel,
+        strides: conv.strides,
+        dilation: conv.dilation,
+        pad,
+        groups: conv.groups,
+        activation: conv.activation.runtime(),
+        upsample: (uh, uw),
+    };
+    if raw.len() != depthwise_conv2d::packed_kernel_len(&g) {
+        return None;
+    }
+    let mut packed = vec![0.0; depthwise_conv2d::packed_kernel_len(&g)];
+    depthwise_conv2d::pack_kernel(&g, raw, &mut packed);
+    Some(packed)
 }

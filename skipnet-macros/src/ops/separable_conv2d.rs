@@ -1,5 +1,6 @@
 //! `separable_conv2d`: Keras `SeparableConv2D`, a depthwise conv (no bias, no
-//! activation) then a 1x1 conv with the bias and activation. Two kernel calls:
+//! activation; the runtime's depthwise kernel) then a 1x1 conv with the bias
+//! and activation. Two kernel calls:
 //! the depthwise result lives in scratch memory the planner places in the
 //! arena for this step only. Weights `depthwise_kernel` `[kh, kw, in, dm]`,
 //! `pointwise_kernel` `[1, 1, in * dm, filters]`, `bias`.
@@ -166,7 +167,7 @@ impl Op for Separable {
 
     fn packing(&self, var: &str, rt: &TokenStream, geom: &TokenStream) -> Option<Packing> {
         match var {
-            "depthwise_kernel" => self.depthwise.packing("kernel", rt, &quote!(#geom.0)),
+            "depthwise_kernel" => Some(super::depthwise_conv2d::packing(rt, &quote!(#geom.0))),
             "pointwise_kernel" => self.pointwise.packing("kernel", rt, &quote!(#geom.1)),
             _ => None,
         }
@@ -183,7 +184,9 @@ impl Op for Separable {
         let mid = self.mid_shape(in_shapes.first()?, out_shape);
         let (dw, pw) = self.parts(in_shapes.first()?.get(2).copied()?);
         match var {
-            "depthwise_kernel" => dw.pack_now("kernel", raw, in_shapes, &mid, up),
+            "depthwise_kernel" => {
+                super::depthwise_conv2d::pack_now(&dw, raw, in_shapes.first()?, &mid, up)
+            }
             "pointwise_kernel" => pw.pack_now("kernel", raw, &[mid], out_shape, (1, 1)),
             _ => None,
         }
@@ -203,7 +206,7 @@ impl Op for Separable {
             .after(rt, self.pointwise.filters, out);
         quote! {
             let __mid: &mut [f32] = #scratch;
-            #rt::ops::conv2d::conv2d(__exec, &#geom.0, #x, #dwk, ::core::option::Option::None, &mut *__mid);
+            #rt::ops::depthwise_conv2d::depthwise_conv2d(__exec, &#geom.0, #x, #dwk, ::core::option::Option::None, &mut *__mid);
             #rt::ops::conv2d::conv2d(__exec, &#geom.1, &*__mid, #pwk, #bias, #out);
             #after
         }

@@ -13,6 +13,7 @@ pub mod concat;
 pub mod conv2d;
 pub mod conv2d_transpose;
 pub mod dense;
+pub mod depthwise_conv2d;
 pub mod global_pool2d;
 pub mod max_pool2d;
 pub mod merge;

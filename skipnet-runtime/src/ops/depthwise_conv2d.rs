@@ -1,0 +1,959 @@
+//! Depthwise convolution, Keras `DepthwiseConv2D` semantics, with its own
+//! kernel (not the grouped implicit GEMM, which pads every one-filter group
+//! to a 16-filter panel).
+//!
+//! The geometry is the grouped conv the macro makes of the layer
+//! ([`Conv2dGeom`] with `groups == input.c` and `output.c = input.c *
+//! depth_multiplier`), and the kernel stays in Keras' `[kh, kw, in,
+//! depth_multiplier]` layout: tap `t`'s weights for output channel `o` are
+//! `kernel[t * output.c + o]`, contiguous in `o`, and output channel `o`
+//! reads input channel `o / depth_multiplier`.
+//!
+//! Channels run in SIMD lanes (channels-last: for each output pixel and tap,
+//! `acc[c..c + L] += x[iy, ix, c..c + L] * w[ky, kx, c..c + L]`):
+//!
+//! - AVX-512 (`avx512`): tiles of 6 output pixels x 32 channels (12 `zmm`
+//!   accumulators, 2 weight registers loaded once per tap for the 6 pixels);
+//! - AVX2 + FMA (`avx2`): tiles of 4 output pixels x 16 channels (8 `ymm`
+//!   accumulators, 2 weight registers);
+//! - portable ([`Isa::Scalar`], NEON, no_std without those features): per
+//!   pixel, chunks of 64 channels in a stack buffer, plain loops the compiler
+//!   vectorizes.
+//!
+//! The SIMD paths handle `depth_multiplier == 1` (every MobileNet-style
+//! layer) and any stride, dilation, padding and folded upsample; their
+//! channel tails (fewer than a tile's channels) run as one-vector blocks, then
+//! the portable loop. `depth_multiplier > 1` runs the portable path on every
+//! ISA. The epilogue (bias, activation, residuals, in-place add, post
+//! activation, concat slot) is the one of [`OutLayout`], as for `conv2d`.
+
+use super::conv2d::Conv2dGeom;
+use super::tap;
+use crate::exec::Exec;
+use crate::igemm::{Isa, OutLayout, PARALLEL_MIN_MACS};
+use crate::Activation;
+
+/// Length of the kernel as [`pack_kernel`] stores it: Keras'
+/// `kh * kw * in * depth_multiplier` (the layout is kept).
+pub const fn packed_kernel_len(g: &Conv2dGeom) -> usize {
+    g.kernel.0 * g.kernel.1 * g.output.c
+}
+
+/// Stores a Keras `[kh, kw, in, depth_multiplier]` kernel in the layout
+/// [`depthwise_conv2d`] reads: the same one (a copy), so that weights can be
+/// loaded through the same packing hook as `conv2d`'s.
+pub fn pack_kernel(g: &Conv2dGeom, kernel: &[f32], packed: &mut [f32]) {
+    assert_eq!(
+        kernel.len(),
+        packed_kernel_len(g),
+        "depthwise_conv2d: kernel length"
+    );
+    assert_eq!(
+        packed.len(),
+        packed_kernel_len(g),
+        "depthwise_conv2d: packed kernel length"
+    );
+    packed.copy_from_slice(kernel);
+}
+
+/// Whether `g` is a depthwise conv this kernel runs: one group per input
+/// channel, a whole number of filters per group.
+pub const fn is_depthwise(g: &Conv2dGeom) -> bool {
+    g.input.c > 0 && g.groups == g.input.c && g.output.c > 0 && g.output.c.is_multiple_of(g.input.c)
+}
+
+/// `out = activation(depthwise(x, kernel) + bias)`, on `exec`'s ISA
+/// ([`Exec::isa`]: the best this CPU has unless chosen), output rows split
+/// over `exec`'s threads.
+///
+/// Panics if a slice length differs from the geometry.
+pub fn depthwise_conv2d(
+    exec: &mut Exec,
+    g: &Conv2dGeom,
+    x: &[f32],
+    kernel: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    let layout = OutLayout::plain(g.output.c);
+    let isa = exec.isa();
+    depthwise_conv2d_on(exec, isa, g, x, kernel, bias, out, layout)
+}
+
+/// `out = post(activation(depthwise(x, kernel) + bias) + residual[0] + ...)`.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_conv2d_add(
+    exec: &mut Exec,
+    g: &Conv2dGeom,
+    x: &[f32],
+    kernel: &[f32],
+    bias: Option<&[f32]>,
+    residual: &[&[f32]],
+    post: Activation,
+    out: &mut [f32],
+) {
+    let layout = OutLayout {
+        residual,
+        post,
+        ..OutLayout::plain(g.output.c)
+    };
+    let isa = exec.isa();
+    depthwise_conv2d_on(exec, isa, g, x, kernel, bias, out, layout)
+}
+
+/// As [`depthwise_conv2d_add`] with one more residual already in `out`:
+/// `out = post(activation(depthwise(x, kernel) + bias) + out + residual[0] + ...)`.
+/// Any activation is allowed (the kernel always makes one pass).
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_conv2d_add_in_place(
+    exec: &mut Exec,
+    g: &Conv2dGeom,
+    x: &[f32],
+    kernel: &[f32],
+    bias: Option<&[f32]>,
+    residual: &[&[f32]],
+    post: Activation,
+    out: &mut [f32],
+) {
+    let layout = OutLayout {
+        residual,
+        accumulate: true,
+        post,
+        ..OutLayout::plain(g.output.c)
+    };
+    let isa = exec.isa();
+    depthwise_conv2d_on(exec, isa, g, x, kernel, bias, out, layout)
+}
+
+/// `activation(depthwise(x, kernel) + bias)` written into a concat's buffer:
+/// output pixel `p`'s channels go to `out[p * stride + offset..][..output.c]`;
+/// nothing else of `out` is touched.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_conv2d_into(
+    exec: &mut Exec,
+    g: &Conv2dGeom,
+    x: &[f32],
+    kernel: &[f32],
+    bias: Option<&[f32]>,
+    stride: usize,
+    offset: usize,
+    out: &mut [f32],
+) {
+    let layout = OutLayout {
+        stride,
+        offset,
+        ..OutLayout::plain(g.output.c)
+    };
+    let isa = exec.isa();
+    depthwise_conv2d_on(exec, isa, g, x, kernel, bias, out, layout)
+}
+
+/// The depthwise conv on `isa` (the portable path when this CPU cannot run
+/// it), with output addressing and epilogue `layout`, output rows split over
+/// `exec`'s threads when the layer is big enough. Every output element is
+/// computed the same way whatever the thread count.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_conv2d_on(
+    exec: &mut Exec,
+    isa: Isa,
+    g: &Conv2dGeom,
+    x: &[f32],
+    kernel: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    layout: OutLayout<'_>,
+) {
+    let dm = validate(g, x, kernel, bias, out, &layout);
+    let o = g.output;
+    let m = o.h * o.w;
+    if m == 0 {
+        return;
+    }
+    let isa = if isa.available() { isa } else { Isa::Scalar };
+    let cx = Ctx {
+        g,
+        x,
+        w: kernel,
+        bias,
+        layout,
+        dm,
+        direct: Direct::of(g, &layout),
+    };
+    // `validate` bounds all of these products.
+    let macs = m * o.c * g.kernel.0 * g.kernel.1;
+    let threads = exec.threads();
+    if threads == 1 || macs < PARALLEL_MIN_MACS {
+        return run_rows(isa, &cx, 0, o.h, out);
+    }
+    let rows_per_task = o.h.div_ceil(4 * threads).max(1);
+    let chunk = rows_per_task * o.w * layout.stride;
+    exec.for_each_chunk(out, chunk, &|i, c| {
+        let oy0 = (i * rows_per_task).min(o.h);
+        let oy1 = (oy0 + rows_per_task).min(o.h);
+        run_rows(isa, &cx, oy0, oy1, c)
+    });
+}
+
+/// Checks everything the kernels' pointer arithmetic relies on; returns the
+/// depth multiplier.
+fn validate(
+    g: &Conv2dGeom,
+    x: &[f32],
+    kernel: &[f32],
+    bias: Option<&[f32]>,
+    out: &[f32],
+    layout: &OutLayout<'_>,
+) -> usize {
+    let (i, o) = (g.input, g.output);
+    assert!(
+        is_depthwise(g),
+        "depthwise_conv2d: not a depthwise geometry (in {}, groups {}, out {})",
+        i.c,
+        g.groups,
+        o.c
+    );
+    let dm = o.c / i.c;
+    let (kh, kw) = g.kernel;
+    assert!(
+        kh > 0
+            && kw > 0
+            && g.strides.0 > 0
+            && g.strides.1 > 0
+            && g.dilation.0 > 0
+            && g.dilation.1 > 0
+            && g.upsample.0 > 0
+            && g.upsample.1 > 0,
+        "depthwise_conv2d: zero kernel, stride, dilation or upsample"
+    );
+    let in_len = i.h.checked_mul(i.w).and_then(|v| v.checked_mul(i.c));
+    assert_eq!(in_len, Some(x.len()), "depthwise_conv2d: input length");
+    let k_len = kh.checked_mul(kw).and_then(|v| v.checked_mul(o.c));
+    assert_eq!(k_len, Some(kernel.len()), "depthwise_conv2d: kernel length");
+    if let Some(b) = bias {
+        assert_eq!(b.len(), o.c, "depthwise_conv2d: bias length");
+    }
+    // Tap coordinates (`o * s + k * d`, and the upsampled input extent) never overflow.
+    let span = |out: usize, s: usize, k: usize, d: usize| {
+        out.saturating_sub(1)
+            .checked_mul(s)
+            .zip((k - 1).checked_mul(d))
+            .and_then(|(a, b)| a.checked_add(b))
+            .is_some()
+    };
+    assert!(
+        span(o.h, g.strides.0, kh, g.dilation.0)
+            && span(o.w, g.strides.1, kw, g.dilation.1)
+            && i.h.checked_mul(g.upsample.0).is_some()
+            && i.w.checked_mul(g.upsample.1).is_some(),
+        "depthwise_conv2d: geometry overflows"
+    );
+    let m = o.h.checked_mul(o.w);
+    let o_len = m.and_then(|m| m.checked_mul(o.c));
+    let (Some(m), Some(o_len)) = (m, o_len) else {
+        panic!("depthwise_conv2d: output size overflows");
+    };
+    assert!(
+        m.checked_mul(o.c)
+            .and_then(|v| v.checked_mul(kh * kw))
+            .is_some(),
+        "depthwise_conv2d: multiply-adds overflow"
+    );
+    assert!(
+        layout
+            .offset
+            .checked_add(o.c)
+            .is_some_and(|end| end <= layout.stride),
+        "depthwise_conv2d: output layout writes channels {}..{}+{} of pixels only {} apart",
+        layout.offset,
+        layout.offset,
+        o.c,
+        layout.stride
+    );
+    if m > 0 {
+        let end = (m - 1)
+            .checked_mul(layout.stride)
+            .and_then(|v| v.checked_add(layout.offset + o.c));
+        assert!(
+            end.is_some_and(|end| end <= out.len()),
+            "depthwise_conv2d: output of {m} pixels, {} floats apart, does not fit {} floats",
+            layout.stride,
+            out.len()
+        );
+        assert!(
+            m.checked_mul(layout.stride).is_some(),
+            "depthwise_conv2d: output size overflows"
+        );
+    }
+    for r in layout.residual {
+        assert_eq!(r.len(), o_len, "depthwise_conv2d: residual length");
+    }
+    dm
+}
+
+/// One call's operands, checked by [`validate`].
+struct Ctx<'a> {
+    g: &'a Conv2dGeom,
+    x: &'a [f32],
+    w: &'a [f32],
+    bias: Option<&'a [f32]>,
+    layout: OutLayout<'a>,
+    dm: usize,
+    /// `Some` when the SIMD paths may apply the epilogue in registers and
+    /// store straight to the output.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    direct: Option<Direct>,
+}
+
+/// An epilogue the SIMD paths apply in registers: no residual, no in-place
+/// add, no post activation, and this activation.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[derive(Clone, Copy)]
+enum Direct {
+    Linear,
+    Relu,
+    Relu6,
+}
+
+impl Direct {
+    fn of(g: &Conv2dGeom, l: &OutLayout<'_>) -> Option<Direct> {
+        if l.accumulate || !l.residual.is_empty() || l.post != Activation::Linear {
+            return None;
+        }
+        match g.activation {
+            Activation::Linear => Some(Direct::Linear),
+            Activation::Relu => Some(Direct::Relu),
+            Activation::Relu6 => Some(Direct::Relu6),
+            _ => None,
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// Whether every tap of output pixels `ox0..ox0 + n` of a row reads
+    /// inside the input along W (no padding, no upsample): the tile then
+    /// needs no per-tap checks.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    #[inline(always)]
+    fn interior(&self, ox0: usize, n: usize) -> bool {
+        let g = self.g;
+        let first = ox0 * g.strides.1;
+        let last = (ox0 + n - 1) * g.strides.1 + (g.kernel.1 - 1) * g.dilation.1;
+        g.upsample.1 == 1 && first >= g.pad.1 && last - g.pad.1 < g.input.w
+    }
+}
+
+/// Output rows `oy0..oy1` into `out`, which starts at pixel `oy0 * output.w`
+/// of the layout (a task's chunk, or the whole buffer).
+fn run_rows(isa: Isa, cx: &Ctx<'_>, oy0: usize, oy1: usize, out: &mut [f32]) {
+    let pix0 = oy0 * cx.g.output.w;
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `isa` is available on this CPU (checked by the caller) and
+        // `cx` was checked by `validate`, with `dm == 1`.
+        Isa::Avx512 if cx.dm == 1 => unsafe { avx512::rows(cx, oy0, oy1, out, pix0) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Isa::Avx2Fma if cx.dm == 1 => unsafe { avx2::rows(cx, oy0, oy1, out, pix0) },
+        _ => {
+            for oy in oy0..oy1 {
+                for ox in 0..cx.g.output.w {
+                    pixel_portable(cx, oy, ox, 0, cx.g.output.c, out, pix0);
+                }
+            }
+        }
+    }
+}
+
+/// Channels per chunk of the portable path.
+const CHUNK: usize = 64;
+
+/// Output channels `c_lo..c_hi` of pixel `(oy, ox)`, plain loops (any depth
+/// multiplier, any geometry).
+#[inline(always)]
+fn pixel_portable(
+    cx: &Ctx<'_>,
+    oy: usize,
+    ox: usize,
+    c_lo: usize,
+    c_hi: usize,
+    out: &mut [f32],
+    pix0: usize,
+) {
+    let g = cx.g;
+    let (i, o) = (g.input, g.output);
+    let (hu, wu) = (i.h * g.upsample.0, i.w * g.upsample.1);
+    let mut c0 = c_lo;
+    while c0 < c_hi {
+        let n = CHUNK.min(c_hi - c0);
+        let mut buf = [0.0f32; CHUNK];
+        let acc = &mut buf[..n];
+        if let Some(b) = cx.bias {
+            acc.copy_from_slice(&b[c0..c0 + n]);
+        }
+        for ky in 0..g.kernel.0 {
+            let Some(iy) = tap(oy, g.strides.0, ky, g.dilation.0, g.pad.0, hu) else {
+                continue;
+            };
+            let row = iy / g.upsample.0 * i.w;
+            for kx in 0..g.kernel.1 {
+                let Some(ix) = tap(ox, g.strides.1, kx, g.dilation.1, g.pad.1, wu) else {
+                    continue;
+                };
+                let xp = &cx.x[(row + ix / g.upsample.1) * i.c..][..i.c];
+                let wp = &cx.w[(ky * g.kernel.1 + kx) * o.c + c0..][..n];
+                if cx.dm == 1 {
+                    for ((a, xv), wv) in acc.iter_mut().zip(&xp[c0..c0 + n]).zip(wp) {
+                        *a += xv * wv;
+                    }
+                } else {
+                    for (j, (a, wv)) in acc.iter_mut().zip(wp).enumerate() {
+                        *a += xp[(c0 + j) / cx.dm] * wv;
+                    }
+                }
+            }
+        }
+        finish(cx, oy * o.w + ox, c0, acc, out, pix0);
+        c0 += n;
+    }
+}
+
+/// The epilogue of output channels `c0..c0 + vals.len()` of pixel `pix`
+/// (`vals`: the sums with the bias): activation, in-place add, residuals,
+/// post activation; written to `out`, which starts at pixel `pix0`.
+#[inline(always)]
+fn finish(cx: &Ctx<'_>, pix: usize, c0: usize, vals: &mut [f32], out: &mut [f32], pix0: usize) {
+    let l = &cx.layout;
+    let oc = cx.g.output.c;
+    let start = (pix - pix0) * l.stride + l.offset + c0;
+    let row = &mut out[start..start + vals.len()];
+    cx.g.activation.apply_inline(vals);
+    if l.accumulate {
+        for (r, v) in row.iter_mut().zip(vals.iter()) {
+            *r += v;
+        }
+    } else {
+        row.copy_from_slice(vals);
+    }
+    for r in l.residual {
+        for (v, r) in row.iter_mut().zip(&r[pix * oc + c0..][..vals.len()]) {
+            *v += r;
+        }
+    }
+    l.post.apply_inline(row);
+}
+
+/// The SIMD driver for one ISA: `$lanes`-float vectors, tiles of `$p`
+/// pixels x `$v` vectors of channels (depth multiplier 1 only).
+#[cfg(target_arch = "x86_64")]
+macro_rules! simd_kernel {
+    (
+        $feat:literal,
+        $lanes:expr,
+        $p:expr,
+        $v:expr,
+        $zero:ident,
+        $set1:ident,
+        $load:ident,
+        $store:ident,
+        $fma:ident,
+        $max:ident,
+        $min:ident
+    ) => {
+        use super::{finish, pixel_portable, tap, Ctx, Direct};
+        use core::arch::x86_64::*;
+
+        const L: usize = $lanes;
+        const P: usize = $p;
+        const V: usize = $v;
+        /// Floats a block hands to the epilogue per pixel.
+        const BUF: usize = V * L;
+
+        /// Output rows `oy0..oy1` into `out` (starting at pixel `pix0`).
+        ///
+        /// # Safety
+        /// The CPU must support the module's features; `cx` must have
+        /// passed `validate` and have depth multiplier 1.
+        #[target_feature(enable = $feat)]
+        pub(super) unsafe fn rows(
+            cx: &Ctx<'_>,
+            oy0: usize,
+            oy1: usize,
+            out: &mut [f32],
+            pix0: usize,
+        ) {
+            let ow = cx.g.output.w;
+            for oy in oy0..oy1 {
+                let mut ox = 0;
+                while ox + P <= ow {
+                    // SAFETY: the caller's contract; `ox + P <= ow`.
+                    unsafe { pixels::<P>(cx, oy, ox, out, pix0) };
+                    ox += P;
+                }
+                while ox < ow {
+                    // SAFETY: as above, `ox < ow`.
+                    unsafe { pixels::<1>(cx, oy, ox, out, pix0) };
+                    ox += 1;
+                }
+            }
+        }
+
+        /// All channels of output pixels `ox0..ox0 + NP` of row `oy`.
+        ///
+        /// # Safety
+        /// As [`rows`], and `ox0 + NP <= output.w`, `oy < output.h`.
+        #[target_feature(enable = $feat)]
+        #[inline]
+        unsafe fn pixels<const NP: usize>(
+            cx: &Ctx<'_>,
+            oy: usize,
+            ox0: usize,
+            out: &mut [f32],
+            pix0: usize,
+        ) {
+            let c = cx.g.input.c;
+            let interior = cx.interior(ox0, NP);
+            let mut c0 = 0;
+            while c0 + V * L <= c {
+                // SAFETY: the caller's contract; `c0 + V * L <= c`.
+                unsafe { block::<NP, V>(cx, oy, ox0, c0, interior, out, pix0) };
+                c0 += V * L;
+            }
+            while c0 + L <= c {
+                // SAFETY: as above, `c0 + L <= c`.
+                unsafe { block::<NP, 1>(cx, oy, ox0, c0, interior, out, pix0) };
+                c0 += L;
+            }
+            if c0 < c {
+                for p in 0..NP {
+                    pixel_portable(cx, oy, ox0 + p, c0, c, out, pix0);
+                }
+            }
+        }
+
+        /// Channels `c0..c0 + NV * L` of output pixels `ox0..ox0 + NP` of
+        /// row `oy`: sums with the bias, then the epilogue (in registers for
+        /// [`Direct`] layers, else [`finish`]), into `out` (starting at
+        /// pixel `pix0`).
+        ///
+        /// # Safety
+        /// As [`pixels`], and `c0 + NV * L <= input.c`; `interior` only if
+        /// [`Ctx::interior`] says so for these pixels.
+        #[target_feature(enable = $feat)]
+        #[inline]
+        unsafe fn block<const NP: usize, const NV: usize>(
+            cx: &Ctx<'_>,
+            oy: usize,
+            ox0: usize,
+            c0: usize,
+            interior: bool,
+            out: &mut [f32],
+            pix0: usize,
+        ) {
+            let g = cx.g;
+            let i = g.input;
+            let c = i.c;
+            let (kh, kw) = g.kernel;
+            let (sx, dx, px) = (g.strides.1, g.dilation.1, g.pad.1);
+            let (hu, wu) = (i.h * g.upsample.0, i.w * g.upsample.1);
+            let xp = cx.x.as_ptr();
+            let wp = cx.w.as_ptr();
+            let mut acc = [[$zero(); NV]; NP];
+            if let Some(b) = cx.bias {
+                for v in 0..NV {
+                    // SAFETY: `c0 + (v + 1) * L <= c == b.len()` (validated).
+                    let bv = unsafe { $load(b.as_ptr().add(c0 + v * L)) };
+                    for a in acc.iter_mut() {
+                        a[v] = bv;
+                    }
+                }
+            }
+            let (uy, ux) = g.upsample;
+            // Floats from one pixel of the tile to the next.
+            let pstep = sx * c;
+            for ky in 0..kh {
+                let Some(iy) = tap(oy, g.strides.0, ky, g.dilation.0, g.pad.0, hu) else {
+                    continue;
+                };
+                let iy = if uy == 1 { iy } else { iy / uy };
+                let row = iy * i.w;
+                for kx in 0..kw {
+                    let mut wv = [$zero(); NV];
+                    let wt = (ky * kw + kx) * c + c0;
+                    for (v, w) in wv.iter_mut().enumerate() {
+                        // SAFETY: `(ky * kw + kx) * c + c0 + (v + 1) * L <=
+                        // kh * kw * c == kernel.len()` (validated, `dm == 1`).
+                        *w = unsafe { $load(wp.add(wt + v * L)) };
+                    }
+                    if interior {
+                        // No underflow and `ix < i.w` for every pixel: `interior`.
+                        let mut base = (row + ox0 * sx + kx * dx - px) * c + c0;
+                        for a in acc.iter_mut() {
+                            for v in 0..NV {
+                                // SAFETY: `base` is `(iy * i.w + ix) * c + c0`
+                                // with `iy < i.h` (from `tap`), `ix = ix0 + p *
+                                // sx < i.w` (`interior`), and `c0 + (v + 1) * L
+                                // <= c`: inside `x` (length `i.h * i.w * c`,
+                                // validated).
+                                a[v] = unsafe { $fma($load(xp.add(base + v * L)), wv[v], a[v]) };
+                            }
+                            base += pstep;
+                        }
+                    } else {
+                        for (p, a) in acc.iter_mut().enumerate() {
+                            let Some(ix) = tap(ox0 + p, sx, kx, dx, px, wu) else {
+                                continue;
+                            };
+                            let ix = if ux == 1 { ix } else { ix / ux };
+                            let base = (row + ix) * c + c0;
+                            for v in 0..NV {
+                                // SAFETY: `iy < i.h`, `ix < i.w` (`tap` bounds
+                                // by the upsampled extent), `c0 + (v + 1) * L
+                                // <= c`: inside `x`.
+                                a[v] = unsafe { $fma($load(xp.add(base + v * L)), wv[v], a[v]) };
+                            }
+                        }
+                    }
+                }
+            }
+            let pix = oy * g.output.w + ox0;
+            let l = &cx.layout;
+            if let Some(direct) = cx.direct {
+                let (zero, six) = ($zero(), $set1(6.0));
+                for (p, a) in acc.iter_mut().enumerate() {
+                    for a in a.iter_mut() {
+                        // `max(0, a)` returns `a` when it is NaN or -0
+                        // (the second operand), as `Activation::apply` does.
+                        match direct {
+                            Direct::Linear => {}
+                            Direct::Relu => *a = $max(zero, *a),
+                            Direct::Relu6 => *a = $min(six, $max(zero, *a)),
+                        }
+                    }
+                    let start = (pix + p - pix0) * l.stride + l.offset + c0;
+                    let row = &mut out[start..start + NV * L];
+                    for (v, a) in a.iter().enumerate() {
+                        // SAFETY: `row` holds `NV * L` floats.
+                        unsafe { $store(row.as_mut_ptr().add(v * L), *a) };
+                    }
+                }
+                return;
+            }
+            let mut t = [[0.0f32; BUF]; NP];
+            for (t, a) in t.iter_mut().zip(&acc) {
+                for v in 0..NV {
+                    // SAFETY: `(v + 1) * L <= V * L == BUF` floats of `t`.
+                    unsafe { $store(t.as_mut_ptr().add(v * L), a[v]) };
+                }
+            }
+            for (p, t) in t.iter_mut().enumerate() {
+                finish(cx, pix + p, c0, &mut t[..NV * L], out, pix0);
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    simd_kernel!(
+        "avx2,fma",
+        8,
+        4,
+        2,
+        _mm256_setzero_ps,
+        _mm256_set1_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_fmadd_ps,
+        _mm256_max_ps,
+        _mm256_min_ps
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    simd_kernel!(
+        "avx512f,avx2,fma,f16c",
+        16,
+        6,
+        2,
+        _mm512_setzero_ps,
+        _mm512_set1_ps,
+        _mm512_loadu_ps,
+        _mm512_storeu_ps,
+        _mm512_fmadd_ps,
+        _mm512_max_ps,
+        _mm512_min_ps
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::max_abs_diff;
+    use crate::ops::conv2d::conv2d_reference;
+    use crate::ops::Hwc;
+    use crate::testing::isas_under_test;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(12345);
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// A depthwise geometry, TF `same`/`valid` padding.
+    #[allow(clippy::too_many_arguments)]
+    fn geom(
+        h: usize,
+        w: usize,
+        c: usize,
+        dm: usize,
+        k: (usize, usize),
+        s: (usize, usize),
+        d: (usize, usize),
+        up: (usize, usize),
+        same: bool,
+        act: Activation,
+    ) -> Conv2dGeom {
+        let axis = |len: usize, k: usize, s: usize, d: usize| {
+            let span = (k - 1) * d + 1;
+            if same {
+                let out = len.div_ceil(s);
+                (out, ((out - 1) * s + span).saturating_sub(len) / 2)
+            } else {
+                ((len - span) / s + 1, 0)
+            }
+        };
+        let (oh, ph) = axis(h * up.0, k.0, s.0, d.0);
+        let (ow, pw) = axis(w * up.1, k.1, s.1, d.1);
+        Conv2dGeom {
+            input: Hwc { h, w, c },
+            upsample: up,
+            output: Hwc {
+                h: oh,
+                w: ow,
+                c: c * dm,
+            },
+            kernel: k,
+            strides: s,
+            dilation: d,
+            pad: (ph, pw),
+            groups: c,
+            activation: act,
+        }
+    }
+
+    /// Every ISA against `conv2d_reference` (as a grouped conv), plain output.
+    fn check(g: &Conv2dGeom, bias: bool, name: &str) {
+        let x = values(g.input.len(), 1);
+        let k = values(g.kernel_len(), 2);
+        let b = bias.then(|| values(g.output.c, 3));
+        let mut want = vec![0.0; g.output.len()];
+        conv2d_reference(g, &x, &k, b.as_deref(), &mut want);
+        let mut packed = vec![0.0; packed_kernel_len(g)];
+        pack_kernel(g, &k, &mut packed);
+        for isa in isas_under_test(name) {
+            let mut got = vec![f32::NAN; g.output.len()];
+            let layout = OutLayout::plain(g.output.c);
+            depthwise_conv2d_on(
+                &mut Exec::serial(),
+                isa,
+                g,
+                &x,
+                &packed,
+                b.as_deref(),
+                &mut got,
+                layout,
+            );
+            let d = max_abs_diff(&got, &want);
+            assert!(d <= 1e-5, "{isa:?} {g:?}: max diff {d}");
+        }
+    }
+
+    #[test]
+    fn mobilenet_shapes_match_the_reference() {
+        for (hw, c, s) in [(16, 96, 2), (12, 144, 1), (7, 960, 1), (9, 40, 2)] {
+            let g = geom(
+                hw,
+                hw,
+                c,
+                1,
+                (3, 3),
+                (s, s),
+                (1, 1),
+                (1, 1),
+                true,
+                Activation::Relu6,
+            );
+            check(&g, true, "depthwise::mobilenet_shapes");
+        }
+    }
+
+    #[test]
+    fn odd_channels_kernels_and_multipliers_match_the_reference() {
+        let acts = [
+            Activation::Linear,
+            Activation::Relu,
+            Activation::Swish,
+            Activation::Gelu,
+        ];
+        let mut n = 0;
+        for c in [1, 3, 7, 8, 9, 17, 33, 63, 65, 100] {
+            for dm in [1, 2, 3] {
+                for (k, s, d, up, same) in [
+                    ((3, 3), (1, 1), (1, 1), (1, 1), true),
+                    ((5, 5), (2, 2), (1, 1), (1, 1), true),
+                    ((1, 7), (1, 3), (1, 1), (1, 1), false),
+                    ((3, 3), (1, 1), (2, 2), (1, 1), true),
+                    ((3, 2), (1, 1), (1, 1), (2, 3), true),
+                    ((1, 1), (1, 1), (1, 1), (1, 1), false),
+                ] {
+                    n += 1;
+                    let g = geom(11, 13, c, dm, k, s, d, up, same, acts[n % acts.len()]);
+                    check(&g, n % 2 == 0, "depthwise::odd_shapes");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_thin_kernel_matches_the_reference() {
+        let g = geom(
+            4,
+            40,
+            24,
+            1,
+            (1, 31),
+            (1, 1),
+            (1, 1),
+            (1, 1),
+            true,
+            Activation::Tanh,
+        );
+        check(&g, true, "depthwise::long_thin");
+    }
+
+    /// Residuals, the in-place add, the post activation and a concat slot,
+    /// on every ISA, against the reference plus a plain epilogue.
+    #[test]
+    fn epilogue_and_concat_slot() {
+        let g = geom(
+            9,
+            10,
+            40,
+            1,
+            (3, 3),
+            (1, 1),
+            (1, 1),
+            (1, 1),
+            true,
+            Activation::Relu,
+        );
+        let (o, m) = (g.output, g.output.h * g.output.w);
+        let x = values(g.input.len(), 4);
+        let k = values(g.kernel_len(), 5);
+        let b = values(o.c, 6);
+        let r1 = values(o.len(), 7);
+        let start = values(o.len(), 8);
+        let mut conv = vec![0.0; o.len()];
+        conv2d_reference(&g, &x, &k, Some(&b), &mut conv);
+        let want: Vec<f32> = (0..o.len())
+            .map(|e| (conv[e] + start[e] + r1[e]).clamp(0.0, 6.0))
+            .collect();
+        let (before, stride) = (3, o.c + 5);
+        for isa in isas_under_test("depthwise::epilogue") {
+            let mut out = vec![-7.0; m * stride];
+            for p in 0..m {
+                out[p * stride + before..][..o.c].copy_from_slice(&start[p * o.c..][..o.c]);
+            }
+            let layout = OutLayout {
+                stride,
+                offset: before,
+                residual: &[&r1],
+                accumulate: true,
+                post: Activation::Relu6,
+            };
+            depthwise_conv2d_on(
+                &mut Exec::serial(),
+                isa,
+                &g,
+                &x,
+                &k,
+                Some(&b),
+                &mut out,
+                layout,
+            );
+            let mut got = Vec::new();
+            for p in 0..m {
+                let row = &out[p * stride..][..stride];
+                assert!(row[..before]
+                    .iter()
+                    .chain(&row[before + o.c..])
+                    .all(|&v| v == -7.0));
+                got.extend_from_slice(&row[before..before + o.c]);
+            }
+            let d = max_abs_diff(&got, &want);
+            assert!(d <= 1e-5, "{isa:?}: max diff {d}");
+        }
+    }
+
+    /// NaN inputs give NaN outputs through the register epilogues (relu,
+    /// relu6) as through `Activation::apply`, and the rest is bit for bit the
+    /// reference's (one product per output).
+    #[test]
+    fn nan_passes_the_register_epilogue() {
+        for act in [Activation::Linear, Activation::Relu, Activation::Relu6] {
+            let g = geom(3, 9, 48, 1, (1, 1), (1, 1), (1, 1), (1, 1), false, act);
+            let mut x = values(g.input.len(), 11);
+            x[5] = f32::NAN;
+            x[100] = f32::NAN;
+            let k = values(g.kernel_len(), 12);
+            let mut want = vec![0.0; g.output.len()];
+            conv2d_reference(&g, &x, &k, None, &mut want);
+            for isa in isas_under_test("depthwise::nan") {
+                let mut got = vec![0.0; g.output.len()];
+                let layout = OutLayout::plain(g.output.c);
+                depthwise_conv2d_on(&mut Exec::serial(), isa, &g, &x, &k, None, &mut got, layout);
+                for (a, b) in got.iter().zip(&want) {
+                    assert!(
+                        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                        "{isa:?} {act:?}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "depthwise_conv2d: kernel length")]
+    fn wrong_kernel_length_panics() {
+        let g = geom(
+            4,
+            4,
+            8,
+            1,
+            (3, 3),
+            (1, 1),
+            (1, 1),
+            (1, 1),
+            true,
+            Activation::Linear,
+        );
+        let mut out = vec![0.0; g.output.len()];
+        depthwise_conv2d(
+            &mut Exec::serial(),
+            &g,
+            &vec![0.0; g.input.len()],
+            &[0.0; 5],
+            None,
+            &mut out,
+        );
+    }
+}
