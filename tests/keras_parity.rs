@@ -423,3 +423,27 @@ fn wide_channels_match_keras() {
         }
     }
 }
+
+/// Batch norms after separable convs (Xception), folded into the pointwise
+/// kernels at load time: the summary shows no batch norm layer left.
+#[test]
+fn xception_block_matches_keras() {
+    let net =
+        XceptionBlock::from_safetensors(&fixture("xception_block", "weights.safetensors")).unwrap();
+    let io = fixture("xception_block", "io.safetensors");
+    let x = io_tensor::<2048>(&io, "x", &[16, 16, 8]);
+    let y = io_tensor::<1536>(&io, "y", &[8, 8, 24]);
+    // Every batch norm is folded: no conv's own output is stored, each is
+    // computed straight into its batch norm's (or a later) step.
+    let summary = XceptionBlock::summary();
+    for l in summary.lines().filter(|l| l.contains("conv2d)")) {
+        assert!(l.contains("computed straight into"), "{l}\n{summary}");
+    }
+    let mut ws = XceptionBlock::workspace();
+    for isa in isas_under_test("xception_block_matches_keras") {
+        ws.set_isa(isa).unwrap();
+        let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+        println!("xception_block max abs error {err:e} ({isa:?})");
+        assert!(err <= TOL, "{isa:?}: max abs error {err}");
+    }
+}

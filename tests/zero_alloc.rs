@@ -224,6 +224,11 @@ fn forward_makes_zero_allocations() {
             sum(r) + sum(g) + sum(fc)
         }
     ));
+    checked.push(assert_no_allocations!(
+        XceptionBlock,
+        load(XceptionBlock::from_safetensors(&w("xception_block"))),
+        |n, ws| sum(n.forward(ws, &[0.5; 2048]))
+    ));
     // Baked weights: nothing loaded at run time at all.
     checked.push(assert_no_allocations!(
         BakedApes,

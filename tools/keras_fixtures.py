@@ -324,13 +324,33 @@ def wide_channels():
     return keras.Model(x, [r, g, fc], name="wide_channels")
 
 
+def xception_block():
+    """Xception's entry-flow block: separable convs without bias, each followed
+    by a batch norm (folded into the pointwise kernel), relu between, a strided
+    max pool, and the 1x1 stride-2 conv + batch norm shortcut added to it; then
+    a separable conv with a bias and a batch norm."""
+    x = keras.Input((16, 16, 8), name="x")
+    s1 = layers.SeparableConv2D(16, 3, padding="same", use_bias=False, name="s1")(x)
+    h = layers.ReLU(name="r1")(layers.BatchNormalization(name="s1_bn")(s1))
+    s2 = layers.SeparableConv2D(16, 3, padding="same", use_bias=False, name="s2")(h)
+    h = layers.BatchNormalization(name="s2_bn")(s2)
+    p = layers.MaxPooling2D(3, strides=2, padding="same", name="p")(h)                # 8x8x16
+    sc = conv("sc", 16, 1, strides=2, padding="same", use_bias=False)(x)
+    sc = layers.BatchNormalization(name="sc_bn")(sc)
+    a = layers.Add(name="a")([p, sc])
+    s3 = layers.SeparableConv2D(24, 3, padding="same", depth_multiplier=2, name="s3")(a)
+    out = layers.BatchNormalization(epsilon=0.01, name="out")(s3)
+    return keras.Model(x, out, name="xception_block")
+
+
 NETS = {"seed_unet": seed_unet, "apes_net": apes_net, "corner": corner,
         "apes_block_net": apes_block_net, "heads": heads, "zoo": zoo,
         "decoder": decoder, "resnet_bn": resnet_bn,
         "bilinear": bilinear, "mobilenet": mobilenet,
         "bn_standalone": bn_standalone,
         "unet_crop": unet_crop,
-        "long_reduction": long_reduction, "wide_channels": wide_channels}
+        "long_reduction": long_reduction, "wide_channels": wide_channels,
+        "xception_block": xception_block}
 
 
 # ------------------------------------------------------------------ export

@@ -134,7 +134,9 @@ pub fn weights(
         };
         let mut conv_bias = None;
         for w in ws.iter_mut() {
-            if w.name.ends_with(".kernel") {
+            // The kernel whose last axis is the output filters: a conv's or
+            // depthwise conv's `kernel`, a separable conv's pointwise one.
+            if w.name.ends_with(".kernel") || w.name.ends_with(".pointwise_kernel") {
                 w.fold = Fold::Kernel(fold.clone());
             } else if w.name.ends_with(".bias") {
                 w.fold = Fold::SupersededBias;

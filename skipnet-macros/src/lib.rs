@@ -111,6 +111,29 @@ fn fusions(g: &graph::Graph, shapes: &[Vec<usize>]) -> fuse::Fusions {
     fuse::find(g, shapes, &in_place_ok)
 }
 
+/// Scratch floats the step that stores value `v` needs: that of the kernel
+/// that runs in it, which for a fused sum or a folded batch norm is the
+/// producer's (a separable conv's depthwise result); none for a node that
+/// only runs inside another's step.
+fn kernel_scratch(
+    g: &graph::Graph,
+    shapes: &[Vec<usize>],
+    fusions: &fuse::Fusions,
+    v: usize,
+    kind: &graph::ValueKind,
+) -> usize {
+    if !matches!(kind, graph::ValueKind::Node(_)) || fusions.computed_into(v).is_some() {
+        return 0;
+    }
+    let runner = fusions.sum(v).map_or(v, |s| s.producer);
+    match &g.values[runner].kind {
+        graph::ValueKind::Node(n) => {
+            n.op.scratch_len(&fusions.stored_operands(n, shapes).0, &shapes[runner])
+        }
+        graph::ValueKind::Input(_) => 0,
+    }
+}
+
 /// The arena plan of a graph once `fusions` apply.
 fn plan_memory(
     g: &graph::Graph,
@@ -132,12 +155,7 @@ fn plan_memory(
                 hi: s.hi,
                 row: s.row,
             }),
-            scratch: match &v.kind {
-                graph::ValueKind::Node(n) => {
-                    n.op.scratch_len(&fusions.stored_operands(n, shapes).0, &shapes[i])
-                }
-                graph::ValueKind::Input(_) => 0,
-            },
+            scratch: kernel_scratch(g, shapes, fusions, i, &v.kind),
         })
         .collect();
     let outputs: Vec<usize> = g.outputs.iter().map(|(_, v)| *v).collect();

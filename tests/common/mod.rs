@@ -255,6 +255,24 @@ network! {
     }
 }
 
+network! {
+    /// Xception's entry-flow block: every batch norm folded (into separable
+    /// convs' pointwise kernels, with and without a bias, and into the strided
+    /// 1x1 shortcut conv).
+    pub XceptionBlock(x: [16, 16, 8]) -> out {
+        s1    = separable_conv2d(x, 16, 3, padding = same, use_bias = false);
+        s1_bn = batch_norm(s1);
+        s2    = separable_conv2d(relu(s1_bn), 16, 3, padding = same, use_bias = false);
+        s2_bn = batch_norm(s2);
+        p     = max_pool2d(s2_bn, 3, strides = 2, padding = same);
+        sc    = conv2d(x, 16, 1, strides = 2, padding = same, use_bias = false);
+        sc_bn = batch_norm(sc);
+        a     = add(p, sc_bn);
+        s3    = separable_conv2d(a, 24, 3, padding = same, depth_multiplier = 2);
+        out   = batch_norm(s3, epsilon = 0.01);
+    }
+}
+
 pub fn fixture(name: &str, file: &str) -> Vec<u8> {
     let path = format!(
         "{}/tests/fixtures/{name}/{file}",

@@ -165,6 +165,13 @@ impl Op for Separable {
         true
     }
 
+    /// A batch norm after a linear separable conv scales its pointwise
+    /// kernel's filters and shifts its bias (as for `conv2d`): Xception's
+    /// `separable -> batch norm` pairs cost nothing at run time.
+    fn folds_batch_norm(&self) -> bool {
+        self.pointwise.folds_batch_norm()
+    }
+
     fn packing(&self, var: &str, rt: &TokenStream, geom: &TokenStream) -> Option<Packing> {
         match var {
             "depthwise_kernel" => Some(super::depthwise_conv2d::packing(rt, &quote!(#geom.0))),
@@ -204,10 +211,18 @@ impl Op for Separable {
             .pointwise
             .activation
             .after(rt, self.pointwise.filters, out);
+        // An activation fused after a folded batch norm (`relu(batch_norm(
+        // separable(..)))`) runs in the pointwise conv's epilogue.
+        let pointwise = if cx.post == Act::Linear {
+            quote!(#rt::ops::conv2d::conv2d(__exec, &#geom.1, &*__mid, #pwk, #bias, #out);)
+        } else {
+            let post = cx.post.tokens(rt);
+            quote!(#rt::ops::conv2d::conv2d_add(__exec, &#geom.1, &*__mid, #pwk, #bias, &[], #post, #out);)
+        };
         quote! {
             let __mid: &mut [f32] = #scratch;
             #rt::ops::depthwise_conv2d::depthwise_conv2d(__exec, &#geom.0, #x, #dwk, ::core::option::Option::None, &mut *__mid);
-            #rt::ops::conv2d::conv2d(__exec, &#geom.1, &*__mid, #pwk, #bias, #out);
+            #pointwise
             #after
         }
     }
