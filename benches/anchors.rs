@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! cargo bench --bench anchors -- <model> --weights <w.safetensors> --input <x.safetensors> \
-//!     [--min-time S] [--threads N] [--output <y.safetensors>] [--out-json <r.json>]
+//!     [--min-time S] [--threads N] [--output <y.safetensors>] [--out-json <r.json>] \
+//!     [--profile <layers.json>]
 //! cargo bench --bench anchors -- --list
 //! ```
 //!
@@ -20,6 +21,11 @@
 //!   for at least `--min-time` s and `--min-iters` calls, at most `--max-iters`
 //!   (bench_anchors.py's `time_fn` defaults). Over the timed loop it also records
 //!   this process's CPU use and everyone else's (`/proc/stat`), in cores.
+//!
+//! - profile (`--features profile`): `--profile <layers.json>` writes every step
+//!   of `forward` (layer name, op, MACs, calls, mean µs per call) over the timed
+//!   loop, and the whole `forward` as the profile saw it; `tools/bench_layers.py`
+//!   reads it.
 //!
 //! Adding a model: declare it with `network!` (layer names as in models.py) and add
 //! one `"name" => Type` line to `anchors!` at the bottom.
@@ -128,7 +134,7 @@ type Res<T> = Result<T, Box<dyn Error>>;
 
 const USAGE: &str = "usage: anchors <model> --weights <w.safetensors> --input <x.safetensors> \
 [--min-time S] [--min-iters N] [--max-iters N] [--warmup-time S] [--threads N] [--scaling] \
-[--output <y.safetensors>] [--out-json <r.json>]\n       anchors --list";
+[--output <y.safetensors>] [--out-json <r.json>] [--profile <layers.json>]\n       anchors --list";
 
 struct Args {
     model: String,
@@ -136,6 +142,8 @@ struct Args {
     input: PathBuf,
     output: Option<PathBuf>,
     out_json: Option<PathBuf>,
+    /// Per-step times of `forward` as JSON (`--features profile`).
+    profile: Option<PathBuf>,
     min_time: f64,
     warmup_time: f64,
     min_iters: usize,
@@ -161,6 +169,7 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Res<Command> {
     let (mut min_time, mut warmup_time, mut min_iters, mut max_iters) = (4.0, 1.0, 30, 20_000);
     let mut threads = 1;
     let mut scaling = false;
+    let mut profile = None;
     let mut argv = argv.peekable();
     while let Some(a) = argv.next() {
         let mut value = |flag: &str| {
@@ -180,6 +189,12 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Res<Command> {
             "--warmup-time" => warmup_time = value(&a)?.parse()?,
             "--min-iters" => min_iters = value(&a)?.parse()?,
             "--max-iters" => max_iters = value(&a)?.parse()?,
+            "--profile" => {
+                if !cfg!(feature = "profile") {
+                    return Err("--profile needs `--features profile`".into());
+                }
+                profile = Some(PathBuf::from(value(&a)?));
+            }
             "--scaling" => {
                 if !cfg!(feature = "parallel") {
                     return Err("--scaling needs `--features parallel`".into());
@@ -211,6 +226,7 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Res<Command> {
         input: need(input, "--input")?,
         output,
         out_json,
+        profile,
         min_time,
         warmup_time,
         min_iters: min_iters.max(1),
@@ -228,6 +244,8 @@ struct Outcome {
     arena_len: usize,
     y: Vec<f32>,
     stats: Stats,
+    /// `--profile`'s JSON (`--features profile`).
+    profile: Option<String>,
 }
 
 struct Stats {
@@ -294,7 +312,8 @@ fn self_ticks() -> Option<u64> {
 /// USER_HZ, the unit of /proc/stat; 100 on every Linux ABI in use.
 const USER_HZ: f64 = 100.0;
 
-fn time_it(mut call: impl FnMut(), args: &Args) -> Stats {
+/// Times `call`; `timed_start` runs between the warm-up and the timed loop.
+fn time_it(mut call: impl FnMut(), timed_start: impl FnOnce(), args: &Args) -> Stats {
     let mut warmup_iters = 0;
     for _ in 0..5 {
         call();
@@ -307,6 +326,7 @@ fn time_it(mut call: impl FnMut(), args: &Args) -> Stats {
     }
     let min_time = Duration::from_secs_f64(args.min_time.max(0.0));
     let mut times = Vec::with_capacity(args.max_iters);
+    timed_start();
     let (busy0, self0) = (machine_busy_ticks(), self_ticks());
     let t0 = Instant::now();
     while (times.len() < args.min_iters || t0.elapsed() < min_time) && times.len() < args.max_iters
@@ -437,6 +457,40 @@ fn report(args: &Args, out: &Outcome) -> String {
     format!("{{{}}}", body.join(", "))
 }
 
+/// `--profile`'s JSON: the steps of `forward` (feature `profile`) since the
+/// last `profile_reset`, and the whole `forward` as timed by the profile.
+#[cfg(feature = "profile")]
+fn profile_json(
+    args: &Args,
+    net: &str,
+    steps: impl Iterator<Item = skipnet::profile::StepTime>,
+    all: skipnet::profile::StepTime,
+) -> String {
+    let steps: Vec<String> = steps
+        .map(|s| {
+            format!(
+                "{{\"name\": {}, \"op\": {}, \"macs\": {}, \"calls\": {}, \"total_ns\": {}, \"mean_us\": {}}}",
+                json_str(s.name),
+                json_str(s.op),
+                s.macs,
+                s.calls,
+                s.total_ns,
+                json_num(s.mean_ns() / 1e3)
+            )
+        })
+        .collect();
+    format!(
+        "{{\"model\": {}, \"net\": {}, \"threads\": {}, \"calls\": {}, \"macs\": {}, \"forward_mean_us\": {}, \"steps\": [\n  {}\n]}}\n",
+        json_str(&args.model),
+        json_str(net),
+        args.threads,
+        all.calls,
+        all.macs,
+        json_num(all.mean_ns() / 1e3),
+        steps.join(",\n  ")
+    )
+}
+
 /// Loads `$net`, runs it once on the input, times `forward`.
 macro_rules! run_net {
     ($net:ident, $args:expr) => {{
@@ -454,12 +508,26 @@ macro_rules! run_net {
             .try_into()
             .map_err(|_| "input length does not match INPUT_SHAPE")?;
         let y = net.forward(&mut ws, x).to_vec();
+        #[cfg(feature = "profile")]
+        let timed_start = $net::profile_reset;
+        #[cfg(not(feature = "profile"))]
+        let timed_start = || {};
         let stats = time_it(
             || {
                 black_box(net.forward(&mut ws, black_box(x)));
             },
+            timed_start,
             args,
         );
+        #[cfg(feature = "profile")]
+        let profile = Some(profile_json(
+            args,
+            stringify!($net),
+            $net::profile(),
+            $net::profile_forward(),
+        ));
+        #[cfg(not(feature = "profile"))]
+        let profile = None;
         #[cfg(feature = "parallel")]
         if args.scaling && args.threads > 1 {
             let mut one = $net::workspace();
@@ -481,6 +549,7 @@ macro_rules! run_net {
             arena_len: $net::ARENA_LEN,
             y,
             stats,
+            profile,
         }
     }};
 }
@@ -525,6 +594,9 @@ fn main() -> Res<()> {
     let out = run_model(&args)?;
     if let Some(p) = &args.output {
         write_output(p, &out.output_shape, &out.y)?;
+    }
+    if let (Some(p), Some(j)) = (&args.profile, &out.profile) {
+        std::fs::write(p, j).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     let json = report(&args, &out);
     if let Some(p) = &args.out_json {

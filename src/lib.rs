@@ -51,6 +51,9 @@ pub use skipnet_runtime::compare;
 /// from the compile-time target features).
 pub use skipnet_runtime::igemm::Isa;
 
+/// Per-layer timings of `forward` (`Name::profile()`), feature `profile`.
+#[cfg(feature = "profile")]
+pub use skipnet_runtime::profile;
 #[cfg(feature = "std")]
 pub use skipnet_runtime::Error;
 /// A workspace in a `static`, handed out once (for `no_std` binaries).
@@ -74,6 +77,8 @@ pub mod __private {
 
     #[cfg(feature = "ndarray")]
     pub use ndarray;
+    #[cfg(feature = "profile")]
+    pub use skipnet_runtime::profile;
 }
 
 /// Expands its input when the `std` feature is on (run-time weight loading,

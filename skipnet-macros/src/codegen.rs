@@ -329,6 +329,8 @@ pub fn generate(
 
     // Forward body: one scoped block per scheduled node.
     let mut steps = Vec::new();
+    // (stored value, node that runs) of each step, for `profile`.
+    let mut stepped: Vec<(usize, usize)> = Vec::new();
     for &v in &plan.schedule {
         let Some(buf) = plan.buffers[v] else { continue };
         let (off, len) = (buf.offset, buf.len);
@@ -434,6 +436,7 @@ pub fn generate(
                 #body
             }
         });
+        stepped.push((v, runner));
     }
     let outs: Vec<TokenStream> = g
         .outputs
@@ -451,6 +454,13 @@ pub fn generate(
     } else {
         quote!((#(#outs),*))
     };
+
+    // Feature `profile`: a timer around each step (nothing changes without it).
+    #[cfg(feature = "profile")]
+    let (steps, profile_items) =
+        crate::profile::instrument(g, shapes, &weights, fusions, &rt, name, steps, &stepped);
+    #[cfg(not(feature = "profile"))]
+    let profile_items = TokenStream::new();
 
     let summary = summary(g, shapes, plan, &weights, fusions);
     let total_params: usize = all_weights.iter().map(|w| w.len).sum();
@@ -544,6 +554,8 @@ pub fn generate(
         }
 
         #forward_array
+
+        #profile_items
 
         const _: () = {
             #(#unused)*

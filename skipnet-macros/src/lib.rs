@@ -25,6 +25,8 @@ mod graph;
 mod ops;
 mod parse;
 mod plan;
+#[cfg(feature = "profile")]
+mod profile;
 mod shape;
 
 /// Declares a network; see the `skipnet` crate and `DSL.md` for the language.

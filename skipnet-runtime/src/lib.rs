@@ -36,6 +36,8 @@ pub mod exec;
 pub mod igemm;
 pub mod ops;
 mod param;
+#[cfg(feature = "profile")]
+pub mod profile;
 #[cfg(any(feature = "std", test))]
 #[doc(hidden)]
 pub mod testing;

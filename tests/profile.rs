@@ -1,0 +1,100 @@
+//! Feature `profile`: every step of `forward` is timed into the network's
+//! `static` timings, and `forward` still allocates nothing.
+#![cfg(feature = "profile")]
+
+use skipnet::network;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to `System` unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+network! {
+    /// The anchor `apes_block_net`, weights baked in.
+    #[weights = "tests/fixtures/apes_block_net/weights.safetensors"]
+    pub Apes(x: [64, 64, 16]) -> gap {
+        stem     = conv2d(x, 32, 3, padding = same, activation = relu);
+        b1_conv3 = conv2d(stem, 32, 3, padding = same, activation = relu);
+        b1_conv1 = conv2d(stem, 32, 1, padding = same);
+        pool1    = max_pool2d(relu(add(b1_conv3, b1_conv1)), 2);
+        b2_conv3 = conv2d(pool1, 64, 3, padding = same, activation = relu);
+        b2_conv1 = conv2d(pool1, 64, 1, padding = same);
+        pool2    = max_pool2d(relu(add(b2_conv3, b2_conv1)), 2);
+        b3_conv3a = conv2d(pool2, 64, 3, padding = same, activation = relu);
+        b3_conv3b = conv2d(b3_conv3a, 64, 3, padding = same);
+        pool3    = max_pool2d(relu(add(b3_conv3b, pool2)), 2);
+        head     = conv2d(pool3, 10, 1, padding = same);
+        gap      = global_avg_pool2d(head);
+    }
+}
+
+#[test]
+fn every_step_is_timed_without_allocating() {
+    const CALLS: u64 = 3;
+    let net = Apes::BAKED;
+    let mut ws = Apes::workspace();
+    let x = [0.5f32; 64 * 64 * 16];
+    Apes::profile_reset();
+    let before = ALLOCS.load(Ordering::SeqCst);
+    let mut sum = 0.0;
+    for _ in 0..CALLS {
+        sum += net.forward(&mut ws, &x).iter().sum::<f32>();
+    }
+    let allocs = ALLOCS.load(Ordering::SeqCst) - before;
+    assert!(sum.is_finite());
+    assert_eq!(allocs, 0, "forward allocated with `profile` on");
+
+    let steps: Vec<_> = Apes::profile().collect();
+    assert!(steps.len() >= 8, "{steps:?}");
+    for s in &steps {
+        assert_eq!(s.calls, CALLS, "{s:?}");
+        assert!(s.total_ns > 0, "{s:?}");
+    }
+    // MACs of the stem: 64x64 positions x 3x3x16 taps x 32 filters.
+    let stem = steps.iter().find(|s| s.name == "stem").expect("stem step");
+    assert_eq!(stem.op, "conv2d");
+    assert_eq!(stem.macs, 64 * 64 * 3 * 3 * 16 * 32);
+    // The residual add of block 3 runs inside its conv.
+    let b3 = steps
+        .iter()
+        .find(|s| s.name == "b3_conv3b")
+        .expect("b3_conv3b");
+    assert!(b3.op.starts_with("conv2d+"), "{b3:?}");
+
+    let all = Apes::profile_forward();
+    assert_eq!(all.calls, CALLS);
+    let layers: u64 = steps.iter().map(|s| s.total_ns).sum();
+    assert!(all.total_ns >= layers, "{all:?} vs {layers}");
+    assert_eq!(all.macs, steps.iter().map(|s| s.macs).sum::<u64>());
+
+    Apes::profile_reset();
+    assert!(Apes::profile().all(|s| s.calls == 0 && s.total_ns == 0));
+    assert_eq!(Apes::profile_forward().calls, 0);
+}
