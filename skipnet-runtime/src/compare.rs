@@ -1,8 +1,8 @@
 //! Comparing outputs: the one helper every test, example and benchmark check
 //! uses, so that a NaN or an infinity can never pass for "close".
 //!
-//! `f32::max` drops NaN (`0.0f32.max(NAN) == 0.0`), so the usual
-//! `zip().map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)` reports 0 for an
+//! `f32::max` drops NaN (`0.0f32.max(NAN) == 0.0`), so the usual fold of the
+//! absolute differences with `f32::max`, starting from zero, reports 0 for an
 //! output that is all NaN. [`max_abs_diff`] instead returns infinity for any
 //! non-finite difference and for slices of different lengths.
 
