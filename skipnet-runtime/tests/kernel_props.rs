@@ -638,15 +638,29 @@ fn tally_conv(c: &ConvCase, t: &Tally) {
 /// reference (`depthwise`: the Keras depthwise kernel layout and reference),
 /// the concat slot's other channels against the sentinel, and, with several
 /// threads, the result bit for bit against one thread's.
-fn check_conv(
-    c: &ConvCase,
-    isas: &[Isa],
-    depthwise: bool,
-    tally: &Tally,
-) -> Result<(), TestCaseError> {
+/// Which kernel a conv case runs through.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// The implicit GEMM (`igemm::conv_on`), any groups.
+    Igemm,
+    /// A depthwise layer as a grouped conv through the implicit GEMM.
+    GroupedDepthwise,
+    /// The dedicated depthwise kernel (`ops::depthwise_conv2d`), what the
+    /// macro generates for depthwise layers.
+    DepthwiseKernel,
+}
+
+fn check_conv(c: &ConvCase, isas: &[Isa], path: Path, tally: &Tally) -> Result<(), TestCaseError> {
+    use skipnet_runtime::ops::depthwise_conv2d::{
+        depthwise_conv2d_on, pack_kernel as pack_depthwise, packed_kernel_len,
+    };
     const SENTINEL: f32 = -7777.25;
     let (g, epi) = (&c.g, &c.epi);
-    tally_conv(c, tally);
+    if path == Path::DepthwiseKernel {
+        tally_depthwise(c, tally);
+    } else {
+        tally_conv(c, tally);
+    }
     let o = g.output;
     let m = o.h * o.w;
     let x = values(g.input.len(), c.seed);
@@ -658,10 +672,10 @@ fn check_conv(
     let start = epi.accumulate.then(|| values(o.len(), c.seed ^ 9));
 
     // The f64 reference and its tolerance.
-    let (sum, mag) = if depthwise {
-        depthwise_ref(g, &x, &kernel, bias.as_deref())
-    } else {
+    let (sum, mag) = if path == Path::Igemm {
         conv_ref(g, &x, &kernel, bias.as_deref())
+    } else {
+        depthwise_ref(g, &x, &kernel, bias.as_deref())
     };
     let mut want = vec![0.0f64; o.len()];
     let mut tol = vec![0.0f64; o.len()];
@@ -677,8 +691,15 @@ fn check_conv(
             lipschitz(epi.post) * (lipschitz(g.activation) * REL * mag[e] + REL * res_mag) + ABS;
     }
 
-    let mut packed = vec![0.0f32; packed_len(g)];
-    pack(g, &kernel, &mut packed);
+    let packed = if path == Path::DepthwiseKernel {
+        let mut p = vec![0.0f32; packed_kernel_len(g)];
+        pack_depthwise(g, &kernel, &mut p);
+        p
+    } else {
+        let mut p = vec![0.0f32; packed_len(g)];
+        pack(g, &kernel, &mut p);
+        p
+    };
     let (before, after) = epi.slot.unwrap_or((0, 0));
     let stride = before + o.c + after;
     let residual_refs: Vec<&[f32]> = residuals.iter().map(|r| r.as_slice()).collect();
@@ -708,8 +729,12 @@ fn check_conv(
     for &isa in isas {
         let run = |threads: usize| {
             let mut out = fresh();
-            with_exec(threads, |exec| {
-                conv_on(exec, isa, g, &x, &packed, bias.as_deref(), &mut out, layout)
+            let b = bias.as_deref();
+            with_exec(threads, |exec| match path {
+                Path::DepthwiseKernel => {
+                    depthwise_conv2d_on(exec, isa, g, &x, &packed, b, &mut out, layout)
+                }
+                _ => conv_on(exec, isa, g, &x, &packed, b, &mut out, layout),
             });
             out
         };
@@ -849,7 +874,7 @@ fn conv_matches_f64_reference() {
         "conv_matches_f64_reference",
         512,
         conv_cases(any_shape(40), Just(1usize), 0, MACS),
-        |c, t| check_conv(c, &isas, false, t),
+        |c, t| check_conv(c, &isas, Path::Igemm, t),
     );
 }
 
@@ -903,7 +928,7 @@ fn conv_row_merged_matches_f64_reference() {
         "conv_row_merged_matches_f64_reference",
         512,
         conv_cases(shapes, Just(1usize), 0, MACS),
-        |c, t| check_conv(c, &isas, false, t),
+        |c, t| check_conv(c, &isas, Path::Igemm, t),
     );
 }
 
@@ -985,7 +1010,7 @@ fn conv_multi_pass_matches_f64_reference() {
         "conv_multi_pass_matches_f64_reference",
         256,
         conv_cases(shapes, Just(1usize), 0, 2 * MACS),
-        |c, t| check_conv(c, &isas, false, t),
+        |c, t| check_conv(c, &isas, Path::Igemm, t),
     );
 }
 
@@ -1026,7 +1051,7 @@ fn conv_large_maps_match_f64_reference() {
         "conv_large_maps_match_f64_reference",
         128,
         conv_cases(shapes, Just(1usize), 0, 2 * MACS),
-        |c, t| check_conv(c, &isas, false, t),
+        |c, t| check_conv(c, &isas, Path::Igemm, t),
     );
 }
 
@@ -1046,7 +1071,7 @@ fn conv_threads_match_f64_reference() {
             igemm::PARALLEL_MIN_MACS,
             4 * igemm::PARALLEL_MIN_MACS,
         ),
-        |c, t| check_conv(c, &isas, false, t),
+        |c, t| check_conv(c, &isas, Path::Igemm, t),
     );
 }
 
@@ -1092,20 +1117,13 @@ fn depthwise_matches_f64_reference() {
         "depthwise_matches_f64_reference",
         256,
         conv_cases(shapes, threads(), 0, MACS),
-        |c, t| check_conv(c, &isas, true, t),
+        |c, t| check_conv(c, &isas, Path::GroupedDepthwise, t),
     );
 }
 
-/// Runs one depthwise case through the dedicated depthwise kernel
-/// (`ops::depthwise_conv2d`, Keras kernel layout as stored) on every ISA in
-/// `isas` and checks it against [`depthwise_ref`], the concat slot's other
-/// channels against the sentinel, and, with several threads, the result bit
-/// for bit against one thread's.
-fn check_depthwise_kernel(c: &ConvCase, isas: &[Isa], tally: &Tally) -> Result<(), TestCaseError> {
-    use skipnet_runtime::ops::depthwise_conv2d::{
-        depthwise_conv2d_on, pack_kernel as pack_depthwise, packed_kernel_len,
-    };
-    const SENTINEL: f32 = -7777.25;
+/// What a case of the dedicated depthwise kernel exercises (printed after
+/// the run, so a path no case reached shows).
+fn tally_depthwise(c: &ConvCase, tally: &Tally) {
     let (g, epi) = (&c.g, &c.epi);
     let o = g.output;
     let m = o.h * o.w;
@@ -1129,93 +1147,6 @@ fn check_depthwise_kernel(c: &ConvCase, isas: &[Isa], tally: &Tally) -> Result<(
             tally.add(what);
         }
     }
-    let x = values(g.input.len(), c.seed);
-    let kernel = values(g.kernel_len(), c.seed ^ 1);
-    let bias = epi.bias.then(|| values(o.c, c.seed ^ 2));
-    let residuals: Vec<Vec<f32>> = (0..epi.residuals)
-        .map(|r| values(o.len(), c.seed ^ (3 + r as u64)))
-        .collect();
-    let start = epi.accumulate.then(|| values(o.len(), c.seed ^ 9));
-
-    let (sum, mag) = depthwise_ref(g, &x, &kernel, bias.as_deref());
-    let mut want = vec![0.0f64; o.len()];
-    let mut tol = vec![0.0f64; o.len()];
-    for e in 0..o.len() {
-        let mut y = act64(g.activation, sum[e]);
-        let mut res_mag = 0.0;
-        for r in start.iter().chain(&residuals) {
-            y += f64::from(r[e]);
-            res_mag += f64::from(r[e]).abs();
-        }
-        want[e] = act64(epi.post, y);
-        tol[e] =
-            lipschitz(epi.post) * (lipschitz(g.activation) * REL * mag[e] + REL * res_mag) + ABS;
-    }
-
-    let mut packed = vec![0.0f32; packed_kernel_len(g)];
-    pack_depthwise(g, &kernel, &mut packed);
-    let (before, after) = epi.slot.unwrap_or((0, 0));
-    let stride = before + o.c + after;
-    let residual_refs: Vec<&[f32]> = residuals.iter().map(|r| r.as_slice()).collect();
-    let layout = OutLayout {
-        stride,
-        offset: before,
-        residual: &residual_refs,
-        accumulate: epi.accumulate,
-        post: epi.post,
-    };
-    let fresh = || {
-        let mut out = vec![SENTINEL; m * stride];
-        for p in 0..m {
-            let slot = &mut out[p * stride + before..][..o.c];
-            match &start {
-                Some(s) => slot.copy_from_slice(&s[p * o.c..][..o.c]),
-                None => slot.fill(f32::NAN),
-            }
-        }
-        out
-    };
-    for &isa in isas {
-        let run = |threads: usize| {
-            let mut out = fresh();
-            with_exec(threads, |exec| {
-                depthwise_conv2d_on(exec, isa, g, &x, &packed, bias.as_deref(), &mut out, layout)
-            });
-            out
-        };
-        let out = run(c.threads);
-        let mut slot = Vec::with_capacity(o.len());
-        for p in 0..m {
-            let row = &out[p * stride..][..stride];
-            let untouched = row[..before]
-                .iter()
-                .chain(&row[before + o.c..])
-                .all(|v| v.to_bits() == SENTINEL.to_bits());
-            prop_assert!(
-                untouched,
-                "{:?}: pixel {} wrote outside its concat slot: {:?}",
-                isa,
-                p,
-                row
-            );
-            slot.extend_from_slice(&row[before..before + o.c]);
-        }
-        compare(&format!("{isa:?}"), &slot, &want, &tol)?;
-        if c.threads > 1 {
-            let one = run(1);
-            let same_bits = out
-                .iter()
-                .zip(&one)
-                .all(|(a, b)| a.to_bits() == b.to_bits());
-            prop_assert!(
-                same_bits,
-                "{:?}: {} threads differ from one thread",
-                isa,
-                c.threads
-            );
-        }
-    }
-    Ok(())
 }
 
 /// The dedicated depthwise kernel (`ops::depthwise_conv2d`, what the macro
@@ -1274,7 +1205,7 @@ fn depthwise_kernel_matches_f64_reference() {
         "depthwise_kernel_matches_f64_reference",
         256,
         cases,
-        |c, t| check_depthwise_kernel(c, &isas, t),
+        |c, t| check_conv(c, &isas, Path::DepthwiseKernel, t),
     );
 }
 
@@ -1591,7 +1522,7 @@ fn global_pooling_matches_f64_reference() {
 /// Runs one conv case on every ISA, panicking on a mismatch.
 fn regression(name: &str, c: ConvCase) {
     let isas = isas_under_test(name);
-    if let Err(e) = check_conv(&c, &isas, false, &Tally::default()) {
+    if let Err(e) = check_conv(&c, &isas, Path::Igemm, &Tally::default()) {
         panic!("{name}: {e}\n{c:#?}");
     }
 }
