@@ -1,7 +1,8 @@
 //! The conv kernel alone, per ISA, on the layer shapes that dominate the anchor
 //! networks. Throughput is in FLOP (2 x MACs), so criterion's "elem/s" reads as
 //! FLOP/s: `cargo bench --bench conv`. `cargo bench --bench conv -- peak` measures
-//! the one-core AVX2 FMA peak the kernels are compared with.
+//! the one-core FMA peak the kernels are compared with (AVX2, and AVX-512 where
+//! the machine has it: the higher of the two is the peak).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use skipnet_runtime::igemm::{self, Isa, OutLayout};
@@ -85,6 +86,77 @@ fn bench(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::new(format!("{isa:?}"), name), &g, |b, g| {
                 b.iter(|| igemm::conv(isa, g, &x, &packed, Some(&bias), &mut out, layout))
             });
+        }
+    }
+    group.finish();
+}
+
+/// The stride-1 3x3 layers above by Winograd, F(2x2) and F(4x4), on every
+/// SIMD ISA this machine has, one thread: `cargo bench --bench conv --
+/// winograd`. Throughput counts the direct algorithm's FLOP (2 x 9 x cin x
+/// outputs), so "elem/s" is an effective rate comparable with `conv2d`'s and
+/// with the peak (it can exceed it).
+fn winograd(c: &mut Criterion) {
+    use skipnet_runtime::winograd::{self, WinogradGeom, WinogradTile};
+    use skipnet_runtime::Exec;
+    let shapes = [
+        ("unet32_up2 8x8x256->64 3x3", same(8, 8, 256, 64, 3, 1)),
+        (
+            "unet256_up4 256x256x64->32 3x3",
+            same(256, 256, 64, 32, 3, 1),
+        ),
+        (
+            "unet256_up3 128x128x128->32 3x3",
+            same(128, 128, 128, 32, 3, 1),
+        ),
+        ("apes_stem 64x64x16->32 3x3", same(64, 64, 16, 32, 3, 1)),
+        ("apes_b1 64x64x32->32 3x3", same(64, 64, 32, 32, 3, 1)),
+        ("resnet_s1 56x56x64->64 3x3", same(56, 56, 64, 64, 3, 1)),
+        ("resnet_s2 28x28x128->128 3x3", same(28, 28, 128, 128, 3, 1)),
+        ("resnet_s3 14x14x256->256 3x3", same(14, 14, 256, 256, 3, 1)),
+        ("resnet_s4 7x7x512->512 3x3", same(7, 7, 512, 512, 3, 1)),
+    ];
+    let mut group = c.benchmark_group("winograd");
+    group.sample_size(20);
+    for (name, g) in shapes {
+        let (flops, x, _) = operands(&g);
+        let kernel: Vec<f32> = (0..g.kernel_len())
+            .map(|i| ((i * 104729) % 1000) as f32 / 5000.0 - 0.1)
+            .collect();
+        let bias = vec![0.01; g.output.c];
+        let mut out = vec![0.0; g.output.len()];
+        let layout = OutLayout::plain(g.output.c);
+        group.throughput(Throughput::Elements(flops as u64));
+        for tile in [WinogradTile::F2, WinogradTile::F4] {
+            let wg = WinogradGeom { conv: g, tile };
+            let mut packed = vec![0.0; wg.packed_kernel_len()];
+            winograd::pack_kernel(&wg, &kernel, &mut packed);
+            let mut scratch = vec![0.0; wg.scratch_len()];
+            for isa in [Isa::Avx512, Isa::Avx2Fma, Isa::Neon] {
+                if !isa.available() {
+                    continue;
+                }
+                let mut exec = Exec::serial();
+                let id = format!(
+                    "{} {isa:?}",
+                    if tile == WinogradTile::F2 { "F2" } else { "F4" }
+                );
+                group.bench_with_input(BenchmarkId::new(id, name), &wg, |b, wg| {
+                    b.iter(|| {
+                        winograd::conv_on(
+                            &mut exec,
+                            isa,
+                            wg,
+                            &x,
+                            &packed,
+                            Some(&bias),
+                            &mut out,
+                            layout,
+                            &mut scratch,
+                        )
+                    })
+                });
+            }
         }
     }
     group.finish();
@@ -189,6 +261,24 @@ fn peak(c: &mut Criterion) {
         out.iter().sum()
     }
 
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn fma_chains_512(a: f32) -> f32 {
+        let mut acc = [_mm512_set1_ps(0.0); 12];
+        let (x, y) = (_mm512_set1_ps(a), _mm512_set1_ps(0.999_999));
+        for _ in 0..ITERS {
+            for v in acc.iter_mut() {
+                *v = _mm512_fmadd_ps(x, *v, y);
+            }
+        }
+        let mut sum = _mm512_setzero_ps();
+        for v in acc {
+            sum = _mm512_add_ps(sum, v);
+        }
+        _mm512_reduce_add_ps(sum)
+    }
+
     if !Isa::Avx2Fma.available() {
         return;
     }
@@ -198,6 +288,15 @@ fn peak(c: &mut Criterion) {
         // SAFETY: AVX2 and FMA were checked just above.
         b.iter(|| unsafe { fma_chains(std::hint::black_box(1.000_001)) })
     });
+    // Machines with two 512-bit FMA pipes (Intel Xeon since Skylake-SP) reach
+    // twice the AVX2 figure; Zen 4 splits each 512-bit FMA in two and does not.
+    if Isa::Avx512.available() {
+        group.throughput(Throughput::Elements(ITERS * 12 * 32));
+        group.bench_function("avx512 fma, 12 chains", |b| {
+            // SAFETY: AVX-512F was checked just above.
+            b.iter(|| unsafe { fma_chains_512(std::hint::black_box(1.000_001)) })
+        });
+    }
     group.finish();
 }
 
@@ -255,5 +354,5 @@ fn threads(c: &mut Criterion) {
 #[cfg(not(feature = "parallel"))]
 fn threads(_: &mut Criterion) {}
 
-criterion_group!(benches, bench, peak, threads, depthwise);
+criterion_group!(benches, bench, peak, threads, depthwise, winograd);
 criterion_main!(benches);

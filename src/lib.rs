@@ -68,6 +68,7 @@ pub use ndarray;
 #[doc(hidden)]
 pub mod __private {
     pub use skipnet_runtime::ops;
+    pub use skipnet_runtime::winograd;
     pub use skipnet_runtime::{f32s_from_le_bytes, Activation, Arena, Exec, Param, Workspace};
 
     #[cfg(feature = "std")]

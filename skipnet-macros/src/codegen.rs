@@ -720,7 +720,14 @@ fn summary(
     for (id, v) in g.values.iter().enumerate() {
         let (layer, config) = match &v.kind {
             ValueKind::Input(_) => (format!("{} (input)", v.path), String::new()),
-            ValueKind::Node(n) => (format!("{} ({})", v.path, n.def.name), n.op.describe()),
+            ValueKind::Node(n) => {
+                let mut config = n.op.describe();
+                let (ins, _) = fusions.stored_operands(n, shapes);
+                if let Some(algorithm) = n.op.algorithm(&ins, &shapes[id]) {
+                    config = format!("{config}, {algorithm}");
+                }
+                (format!("{} ({})", v.path, n.def.name), config)
+            }
         };
         let params: usize = weights
             .iter()

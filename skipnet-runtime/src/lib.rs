@@ -41,6 +41,7 @@ pub mod profile;
 #[cfg(any(feature = "std", test))]
 #[doc(hidden)]
 pub mod testing;
+pub mod winograd;
 
 #[cfg(feature = "alloc")]
 mod error;

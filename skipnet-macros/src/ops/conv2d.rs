@@ -1,6 +1,8 @@
 //! `conv2d`: Keras `Conv2D`.
 
 use super::*;
+use skipnet_runtime::ops::{conv2d, Hwc};
+use skipnet_runtime::winograd::{self, WinogradTile};
 
 pub static DEF: OpDef = OpDef {
     name: "conv2d",
@@ -58,6 +60,8 @@ pub struct Conv2d {
     pub(super) groups: usize,
     pub(super) activation: Act,
     pub(super) use_bias: bool,
+    /// The network allows Winograd (`#[winograd = false]` does not).
+    pub(super) winograd_allowed: bool,
 }
 
 fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
@@ -100,6 +104,7 @@ impl Conv2d {
             groups,
             activation,
             use_bias: v.boolean("use_bias", true)?,
+            winograd_allowed: true,
         };
         if (c.strides.0 > 1 || c.strides.1 > 1) && (c.dilation.0 > 1 || c.dilation.1 > 1) {
             return Err(error(
@@ -118,6 +123,67 @@ impl Conv2d {
             groups: cin.max(1),
             ..self.clone()
         }
+    }
+
+    /// The runtime's geometry of this conv on stored operands `in_shapes`
+    /// read through `up` (the values `geometry` emits as tokens).
+    fn runtime_geom(
+        &self,
+        in_shapes: &[Vec<usize>],
+        out_shape: &[usize],
+        (uh, uw): (usize, usize),
+    ) -> Option<conv2d::Conv2dGeom> {
+        let s = &in_shapes[0];
+        let (_, (ph, pw)) = self.geometry(s[0] * uh, s[1] * uw).ok()?;
+        Some(conv2d::Conv2dGeom {
+            input: Hwc {
+                h: s[0],
+                w: s[1],
+                c: s[2],
+            },
+            output: Hwc {
+                h: *out_shape.first()?,
+                w: *out_shape.get(1)?,
+                c: *out_shape.get(2)?,
+            },
+            kernel: self.kernel,
+            strides: self.strides,
+            dilation: self.dilation,
+            pad: (ph, pw),
+            groups: self.groups,
+            activation: self.activation.runtime(),
+            upsample: (uh, uw),
+        })
+    }
+
+    /// The Winograd variant this layer runs as, if any: the runtime's rule
+    /// ([`winograd::choose`]) on the shapes known now. It does not depend on
+    /// a folded upsample or the padding.
+    fn winograd(&self, in_shapes: &[Vec<usize>], out_shape: &[usize]) -> Option<WinogradTile> {
+        if !self.winograd_allowed {
+            return None;
+        }
+        let cin = *in_shapes.first()?.get(2)?;
+        winograd::choose(
+            self.kernel,
+            self.strides,
+            self.dilation,
+            self.groups,
+            cin,
+            (*out_shape.first()?, *out_shape.get(1)?, *out_shape.get(2)?),
+        )
+    }
+
+    /// The Winograd geometry, when [`Conv2d::winograd`] picks it.
+    fn winograd_geom(
+        &self,
+        in_shapes: &[Vec<usize>],
+        out_shape: &[usize],
+        up: (usize, usize),
+    ) -> Option<winograd::WinogradGeom> {
+        let tile = self.winograd(in_shapes, out_shape)?;
+        let conv = self.runtime_geom(in_shapes, out_shape, up)?;
+        Some(winograd::WinogradGeom { conv, tile })
     }
 
     /// Output size and leading pad along H and W.
@@ -152,6 +218,10 @@ impl Conv2d {
 }
 
 impl Op for Conv2d {
+    fn configure(&mut self, options: &NetOptions) {
+        self.winograd_allowed = options.winograd;
+    }
+
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
         let (h, w, c) = expect_hwc(self.name, 0, &ops[0])?;
         if !c.is_multiple_of(self.groups) {
@@ -199,22 +269,46 @@ impl Op for Conv2d {
         let (dh, dw) = self.dilation;
         let groups = self.groups;
         let act = self.activation.tokens(rt);
-        Some((
-            quote!(#rt::ops::conv2d::Conv2dGeom),
-            quote! {
-                #rt::ops::conv2d::Conv2dGeom {
-                    input: #input,
-                    output: #output,
-                    kernel: (#kh, #kw),
-                    strides: (#sh, #sw),
-                    dilation: (#dh, #dw),
-                    pad: (#ph, #pw),
-                    groups: #groups,
-                    activation: #act,
-                    upsample: (#uh, #uw),
-                }
-            },
-        ))
+        let conv = quote! {
+            #rt::ops::conv2d::Conv2dGeom {
+                input: #input,
+                output: #output,
+                kernel: (#kh, #kw),
+                strides: (#sh, #sw),
+                dilation: (#dh, #dw),
+                pad: (#ph, #pw),
+                groups: #groups,
+                activation: #act,
+                upsample: (#uh, #uw),
+            }
+        };
+        Some(match self.winograd(in_shapes, out_shape) {
+            Some(tile) => {
+                let tile = match tile {
+                    WinogradTile::F2 => quote!(#rt::winograd::WinogradTile::F2),
+                    WinogradTile::F4 => quote!(#rt::winograd::WinogradTile::F4),
+                };
+                (
+                    quote!(#rt::winograd::WinogradGeom),
+                    quote!(#rt::winograd::WinogradGeom { conv: #conv, tile: #tile }),
+                )
+            }
+            None => (quote!(#rt::ops::conv2d::Conv2dGeom), conv),
+        })
+    }
+
+    fn scratch_len(
+        &self,
+        in_shapes: &[Vec<usize>],
+        out_shape: &[usize],
+        up: (usize, usize),
+    ) -> usize {
+        self.winograd_geom(in_shapes, out_shape, up)
+            .map_or(0, |wg| wg.scratch_len())
+    }
+
+    fn algorithm(&self, in_shapes: &[Vec<usize>], out_shape: &[usize]) -> Option<&'static str> {
+        self.winograd(in_shapes, out_shape).map(WinogradTile::name)
     }
 
     fn reads_upsampled_input(&self) -> bool {
@@ -253,41 +347,26 @@ impl Op for Conv2d {
         out_shape: &[usize],
         (uh, uw): (usize, usize),
     ) -> Option<Vec<f32>> {
-        use skipnet_runtime::ops::{conv2d, Hwc};
         if var != "kernel" {
             return None;
         }
-        let s = &in_shapes[0];
-        let (_, (ph, pw)) = self.geometry(s[0] * uh, s[1] * uw).ok()?;
-        // The same values `geometry` emits as tokens for the run-time path.
-        let g = conv2d::Conv2dGeom {
-            input: Hwc {
-                h: s[0],
-                w: s[1],
-                c: s[2],
-            },
-            output: Hwc {
-                h: out_shape[0],
-                w: out_shape[1],
-                c: out_shape[2],
-            },
-            kernel: self.kernel,
-            strides: self.strides,
-            dilation: self.dilation,
-            pad: (ph, pw),
-            groups: self.groups,
-            activation: self.activation.runtime(),
-            upsample: (uh, uw),
-        };
+        if let Some(wg) = self.winograd_geom(in_shapes, out_shape, (uh, uw)) {
+            let mut packed = vec![0.0; wg.packed_kernel_len()];
+            winograd::pack_kernel(&wg, raw, &mut packed);
+            return Some(packed);
+        }
+        let g = self.runtime_geom(in_shapes, out_shape, (uh, uw))?;
         let mut packed = vec![0.0; g.packed_kernel_len()];
         conv2d::pack_kernel(&g, raw, &mut packed);
         Some(packed)
     }
 
+    // Both geometry types have `packed_kernel_len`; the packing function
+    // follows the algorithm `geometry` chose.
     fn packing(&self, var: &str, rt: &TokenStream, geom: &TokenStream) -> Option<Packing> {
         (var == "kernel").then(|| Packing {
             len: quote!(#geom.packed_kernel_len()),
-            pack: quote!(|raw: &[f32], packed: &mut [f32]| #rt::ops::conv2d::pack_kernel(&#geom, raw, packed)),
+            pack: quote!(|raw: &[f32], packed: &mut [f32]| #rt::ops::conv2d::PackConvKernel::pack_conv_kernel(&#geom, raw, packed)),
         })
     }
 
@@ -302,22 +381,29 @@ impl Op for Conv2d {
         };
         let r = cx.residuals;
         let post = cx.post.tokens(rt);
+        // Winograd's entry points are the direct ones plus its scratch.
+        let (module, scratch) = if self.winograd(cx.in_shapes, cx.out_shape).is_some() {
+            let scratch = cx.scratch;
+            (quote!(#rt::winograd), quote!(, #scratch))
+        } else {
+            (quote!(#rt::ops::conv2d), quote!())
+        };
         if let Some((stride, offset)) = cx.out_layout {
-            return quote!(#rt::ops::conv2d::conv2d_into(__exec, &#geom, #x, #kernel, #bias, #stride, #offset, #out););
+            return quote!(#module::conv2d_into(__exec, &#geom, #x, #kernel, #bias, #stride, #offset, #out #scratch););
         }
         if cx.in_place {
             quote! {
-                const _: () = assert!(#rt::ops::conv2d::can_add_in_place(&#geom));
-                #rt::ops::conv2d::conv2d_add_in_place(__exec, &#geom, #x, #kernel, #bias, &[#(#r),*], #post, #out);
+                const _: () = assert!(#module::can_add_in_place(&#geom));
+                #module::conv2d_add_in_place(__exec, &#geom, #x, #kernel, #bias, &[#(#r),*], #post, #out #scratch);
             }
         } else if r.is_empty() && cx.post == Act::Linear {
             let after = self.activation.after(rt, self.filters, out);
             quote! {
-                #rt::ops::conv2d::conv2d(__exec, &#geom, #x, #kernel, #bias, #out);
+                #module::conv2d(__exec, &#geom, #x, #kernel, #bias, #out #scratch);
                 #after
             }
         } else {
-            quote!(#rt::ops::conv2d::conv2d_add(__exec, &#geom, #x, #kernel, #bias, &[#(#r),*], #post, #out);)
+            quote!(#module::conv2d_add(__exec, &#geom, #x, #kernel, #bias, &[#(#r),*], #post, #out #scratch);)
         }
     }
 

@@ -654,8 +654,51 @@ pub struct Packing {
     pub pack: TokenStream,
 }
 
+/// Network-wide choices (attributes on the declaration) ops may follow.
+#[derive(Clone, Copy, Debug)]
+pub struct NetOptions {
+    /// `#[winograd = false]`: every conv runs the direct algorithm (no
+    /// Winograd scratch in the arena: for memory-bound targets).
+    pub winograd: bool,
+}
+
+impl Default for NetOptions {
+    fn default() -> Self {
+        NetOptions { winograd: true }
+    }
+}
+
+impl NetOptions {
+    /// The options the declaration's attributes set (`#[winograd = false]`).
+    pub fn from_attrs(attrs: &[syn::Attribute]) -> syn::Result<NetOptions> {
+        let mut o = NetOptions::default();
+        for a in attrs.iter().filter(|a| a.path().is_ident("winograd")) {
+            let bad = || {
+                syn::Error::new_spanned(
+                    a,
+                    "expected `#[winograd = false]` (or `= true`, the default)",
+                )
+            };
+            let syn::Meta::NameValue(nv) = &a.meta else {
+                return Err(bad());
+            };
+            match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Bool(b),
+                    ..
+                }) => o.winograd = b.value,
+                _ => return Err(bad()),
+            }
+        }
+        Ok(o)
+    }
+}
+
 /// A configured op: shape rule, weights and code generation.
 pub trait Op {
+    /// Takes note of the network's options (called once, before any other
+    /// method but `infer`).
+    fn configure(&mut self, _options: &NetOptions) {}
     /// The output shape, or what is wrong with the operands.
     fn infer(&self, operands: &[Operand]) -> Result<Vec<usize>, OpError>;
     /// Weight tensors, given the operand shapes.
@@ -698,9 +741,20 @@ pub trait Op {
         false
     }
     /// f32 elements of scratch memory `emit` needs (`EmitCtx::scratch`),
-    /// placed in the arena by the planner for this node's step only.
-    fn scratch_len(&self, _in_shapes: &[Vec<usize>], _out_shape: &[usize]) -> usize {
+    /// placed in the arena by the planner for this node's step only
+    /// (`input_upsample` as for `geometry`).
+    fn scratch_len(
+        &self,
+        _in_shapes: &[Vec<usize>],
+        _out_shape: &[usize],
+        _input_upsample: (usize, usize),
+    ) -> usize {
         0
+    }
+    /// The algorithm `emit` picked for these shapes, when the op has a
+    /// choice (`summary()` shows it), e.g. `winograd F(4x4,3x3)`.
+    fn algorithm(&self, _in_shapes: &[Vec<usize>], _out_shape: &[usize]) -> Option<&'static str> {
+        None
     }
     /// For a concat of rank-`rank` tensors: the axis (batch-less index).
     fn concat_axis(&self, _rank: usize) -> Option<usize> {

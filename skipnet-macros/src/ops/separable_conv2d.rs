@@ -76,6 +76,8 @@ fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
         groups: 1,
         activation: v.activation()?,
         use_bias: v.boolean("use_bias", true)?,
+        // A 1x1 conv: Winograd never applies.
+        winograd_allowed: false,
     };
     Ok(Box::new(Separable {
         depth_multiplier: v.positive("depth_multiplier", Some(1))?,
@@ -143,7 +145,12 @@ impl Op for Separable {
         w
     }
 
-    fn scratch_len(&self, in_shapes: &[Vec<usize>], out_shape: &[usize]) -> usize {
+    fn scratch_len(
+        &self,
+        in_shapes: &[Vec<usize>],
+        out_shape: &[usize],
+        _input_upsample: (usize, usize),
+    ) -> usize {
         self.mid_shape(&in_shapes[0], out_shape).iter().product()
     }
 

@@ -11,6 +11,7 @@
 
 use crate::exec::Exec;
 use crate::ops::conv2d::Conv2dGeom;
+use crate::winograd;
 use crate::Activation;
 
 #[cfg(target_arch = "x86_64")]
@@ -287,7 +288,7 @@ unsafe impl Send for OutPtr<'_> {}
 unsafe impl Sync for OutPtr<'_> {}
 
 impl<'a> OutPtr<'a> {
-    fn new(out: &'a mut [f32]) -> Self {
+    pub(crate) fn new(out: &'a mut [f32]) -> Self {
         OutPtr {
             ptr: out.as_mut_ptr(),
             len: out.len(),
@@ -306,6 +307,15 @@ impl<'a> OutPtr<'a> {
         assert!(start <= self.len && n <= self.len - start);
         // SAFETY: in bounds (just checked); exclusivity is the caller's contract.
         unsafe { core::slice::from_raw_parts_mut(self.ptr.add(start), n) }
+    }
+
+    /// A pointer to `out[start..start + n]` (bounds-checked) for reading,
+    /// without forming a reference; the caller makes sure nothing writes
+    /// these elements while it reads them.
+    #[inline(always)]
+    pub(crate) fn read_ptr(&self, start: usize, n: usize) -> *const f32 {
+        assert!(start <= self.len && n <= self.len - start);
+        self.ptr.wrapping_add(start).cast_const()
     }
 }
 
@@ -356,31 +366,7 @@ pub fn conv_on(
     assert_eq!(x.len(), g.input.len(), "conv2d: input length");
     assert_eq!(packed.len(), packed_len, "conv2d: packed kernel length");
     let m = g.output.h * g.output.w;
-    // Pixels `layout.stride` floats apart, each writing channels
-    // `offset..offset + c`: rows of different pixels must not overlap (tasks
-    // on other threads write them), and the last must end inside `out`.
-    assert!(
-        layout
-            .offset
-            .checked_add(g.output.c)
-            .is_some_and(|end| end <= layout.stride),
-        "conv2d: output layout writes channels {}..{}+{} of pixels only {} apart",
-        layout.offset,
-        layout.offset,
-        g.output.c,
-        layout.stride
-    );
-    if m > 0 {
-        let end = (m - 1)
-            .checked_mul(layout.stride)
-            .and_then(|v| v.checked_add(layout.offset + g.output.c));
-        assert!(
-            end.is_some_and(|end| end <= out.len()),
-            "conv2d: output of {m} pixels, {} floats apart, does not fit {} floats",
-            layout.stride,
-            out.len()
-        );
-    }
+    check_layout(g, out.len(), &layout);
     if let Some(b) = bias {
         assert_eq!(b.len(), g.output.c, "conv2d: bias length");
     }
@@ -407,6 +393,35 @@ pub fn conv_on(
     exec.run(split.tasks(), &|task| {
         run_part(isa, g, x, packed, bias, &out, layout, split.part(task))
     });
+}
+
+/// Checks that an output layout stays inside an output of `out_len` floats:
+/// pixels `layout.stride` floats apart, each writing channels
+/// `offset..offset + c`: rows of different pixels must not overlap (tasks
+/// on other threads write them), and the last must end inside `out`.
+pub(crate) fn check_layout(g: &Conv2dGeom, out_len: usize, layout: &OutLayout<'_>) {
+    let m = g.output.h * g.output.w;
+    assert!(
+        layout
+            .offset
+            .checked_add(g.output.c)
+            .is_some_and(|end| end <= layout.stride),
+        "conv2d: output layout writes channels {}..{}+{} of pixels only {} apart",
+        layout.offset,
+        layout.offset,
+        g.output.c,
+        layout.stride
+    );
+    if m > 0 {
+        let end = (m - 1)
+            .checked_mul(layout.stride)
+            .and_then(|v| v.checked_add(layout.offset + g.output.c));
+        assert!(
+            end.is_some_and(|end| end <= out_len),
+            "conv2d: output of {m} pixels, {} floats apart, does not fit {out_len} floats",
+            layout.stride,
+        );
+    }
 }
 
 /// How [`conv_on`] cuts a conv into tasks. With enough pixels, into a
@@ -505,6 +520,52 @@ fn run_part(
             unsafe { neon::conv(g, x, packed, bias, out, layout, part) }
         }
         _ => scalar::conv(g, x, packed, bias, out, layout, part),
+    }
+}
+
+/// The register tile (pixels, filters) the Winograd products use on `isa`.
+pub(crate) const fn winograd_tile(isa: Isa) -> (usize, usize) {
+    match isa {
+        Isa::Avx512 => (8, 32),
+        Isa::Avx2Fma | Isa::Neon => (6, 16),
+        Isa::Scalar => (4, 16),
+    }
+}
+
+/// The Winograd input transform of `tiles` of the job's block on `isa`
+/// (available: checked by the caller).
+pub(crate) fn winograd_input(isa: Isa, job: &winograd::Job<'_>, tiles: (usize, usize)) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU supports AVX-512F, AVX2, FMA and F16C (the caller
+        // checked `available`).
+        Isa::Avx512 => unsafe { avx512::winograd_input(job, tiles) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU supports AVX2 and FMA (the caller checked `available`).
+        Isa::Avx2Fma => unsafe { avx2::winograd_input(job, tiles) },
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        // SAFETY: NEON is enabled for this target at compile time.
+        Isa::Neon => unsafe { neon::winograd_input(job, tiles) },
+        _ => winograd::input_part(job, tiles),
+    }
+}
+
+/// The Winograd products and output transform of `part` on `isa`
+/// (available: checked by the caller), with the ISA's register tile
+/// ([`winograd_tile`]).
+pub(crate) fn winograd_products(isa: Isa, job: &winograd::Job<'_>, part: winograd::Part) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU supports AVX-512F, AVX2, FMA and F16C (the caller
+        // checked `available`).
+        Isa::Avx512 => unsafe { avx512::winograd_products(job, part) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU supports AVX2 and FMA (the caller checked `available`).
+        Isa::Avx2Fma => unsafe { avx2::winograd_products(job, part) },
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        // SAFETY: NEON is enabled for this target at compile time.
+        Isa::Neon => unsafe { neon::winograd_products(job, part) },
+        _ => scalar::winograd_products(job, part),
     }
 }
 

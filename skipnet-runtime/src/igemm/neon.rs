@@ -74,3 +74,30 @@ unsafe fn tile(
         }
     }
 }
+
+/// The Winograd input transform, compiled for this ISA.
+///
+/// # Safety
+/// The CPU must support NEON.
+#[target_feature(enable = "neon")]
+pub(super) unsafe fn winograd_input(job: &crate::winograd::Job<'_>, tiles: (usize, usize)) {
+    crate::winograd::input_part(job, tiles)
+}
+
+/// The Winograd products and output transform on this ISA's 6 x 16 tile.
+///
+/// # Safety
+/// The CPU must support NEON.
+#[target_feature(enable = "neon")]
+pub(super) unsafe fn winograd_products(
+    job: &crate::winograd::Job<'_>,
+    part: crate::winograd::Part,
+) {
+    // SAFETY: the CPU supports this ISA (this function's contract), and
+    // `products_part` passes `tile` the pointers its contract asks for.
+    unsafe {
+        crate::winograd::products_part::<6, 16>(job, part, |s, c, n, b, ts, ps, acc| {
+            tile(s, c, n, b, ts, ps, acc)
+        })
+    }
+}

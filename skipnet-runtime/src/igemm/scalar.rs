@@ -98,3 +98,14 @@ unsafe fn tile_wide(
     }
     *out = acc;
 }
+
+/// The Winograd products and output transform on the portable 4 x 16 tile.
+pub(super) fn winograd_products(job: &crate::winograd::Job<'_>, part: crate::winograd::Part) {
+    // SAFETY: `products_part` passes `tile` the pointers its contract asks
+    // for; the portable tile needs no CPU feature.
+    unsafe {
+        crate::winograd::products_part::<4, 16>(job, part, |s, c, n, b, ts, ps, acc| {
+            tile(s, c, n, b, ts, ps, acc)
+        })
+    }
+}

@@ -50,6 +50,33 @@ pub fn pack_kernel(g: &Conv2dGeom, kernel: &[f32], packed: &mut [f32]) {
     igemm::pack(g, kernel, packed)
 }
 
+/// Packing a conv kernel for whichever algorithm the geometry's type names
+/// (the generated weight loader calls this on the macro's chosen geometry).
+pub trait PackConvKernel {
+    /// Floats of the packed kernel.
+    fn packed_len(&self) -> usize;
+    /// Packs a Keras `[kh, kw, in / groups, filters]` kernel.
+    fn pack_conv_kernel(&self, kernel: &[f32], packed: &mut [f32]);
+}
+
+impl PackConvKernel for Conv2dGeom {
+    fn packed_len(&self) -> usize {
+        self.packed_kernel_len()
+    }
+    fn pack_conv_kernel(&self, kernel: &[f32], packed: &mut [f32]) {
+        pack_kernel(self, kernel, packed)
+    }
+}
+
+impl PackConvKernel for crate::winograd::WinogradGeom {
+    fn packed_len(&self) -> usize {
+        self.packed_kernel_len()
+    }
+    fn pack_conv_kernel(&self, kernel: &[f32], packed: &mut [f32]) {
+        crate::winograd::pack_kernel(self, kernel, packed)
+    }
+}
+
 /// `out = activation(conv(x, kernel) + bias)` with the kernel packed by
 /// [`pack_kernel`], on `exec`'s tile kernel ([`Exec::isa`]: the best this CPU
 /// has unless chosen) and threads.

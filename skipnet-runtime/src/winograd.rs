@@ -1,0 +1,849 @@
+//! Winograd convolution for stride-1, undilated, ungrouped 3x3 layers
+//! (Lavin & Gray 2015, as in ncnn and NNPACK): fewer multiplications than
+//! the direct algorithm for the same result up to rounding.
+//!
+//! `F(m x m, 3x3)` computes an `m x m` output tile from an `n x n` input tile
+//! (`n = m + 2`) as `Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A`: the elementwise product
+//! summed over input channels is `n * n` independent matrix products
+//! (tiles x cin times cin x filters), which run on the same register tiles as
+//! the direct kernel ([`crate::igemm`]). Per output, `F(2x2)` does 16/4 = 4
+//! multiply-adds per input channel instead of 9 (2.25x fewer), `F(4x4)`
+//! 36/16 = 2.25 (4x fewer), at the price of the transforms and of rounding
+//! error that grows with the transforms' constants (see [`WinogradTile`]).
+//!
+//! The kernel is transformed once, at load or bake time ([`pack_kernel`], in
+//! float64). The input is transformed a block of tiles at a time into
+//! scratch memory the planner places (`V`, position-major, so each
+//! position's matrix product reads contiguous rows); each task then runs the
+//! `n * n` products of its tiles and filters into a second scratch region
+//! (`M`) and transforms those back into the output, where the direct
+//! kernel's epilogue applies: bias, activation, residual adds, in-place
+//! accumulation, the post-activation and a concat slot. A folded nearest
+//! upsample is read through, like the direct kernel does. Results do not
+//! depend on the thread count: every output is computed by one task in one
+//! order.
+
+use crate::exec::Exec;
+use crate::igemm::{self, Isa, OutLayout, OutPtr, PANEL};
+use crate::ops::conv2d::Conv2dGeom;
+use crate::Activation;
+
+/// The Winograd variant: output tile side `m`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WinogradTile {
+    /// `F(2x2, 3x3)`: 4x4 input tiles, 2.25x fewer multiply-adds, transform
+    /// constants 0, ±1 and ±1/2: rounding close to the direct algorithm's.
+    F2,
+    /// `F(4x4, 3x3)`: 6x6 input tiles, 4x fewer multiply-adds; constants up
+    /// to 8 (output) and 5 (input) make its float32 error several times the
+    /// direct algorithm's (measured in the tests below).
+    F4,
+}
+
+impl WinogradTile {
+    /// Output tile side.
+    pub const fn m(self) -> usize {
+        match self {
+            WinogradTile::F2 => 2,
+            WinogradTile::F4 => 4,
+        }
+    }
+
+    /// Input tile side (`m + 2`).
+    pub const fn n(self) -> usize {
+        self.m() + 2
+    }
+
+    /// Transformed positions (`n * n`): matrix products per tile.
+    pub const fn positions(self) -> usize {
+        self.n() * self.n()
+    }
+
+    /// How `summary()` names it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            WinogradTile::F2 => "winograd F(2x2,3x3)",
+            WinogradTile::F4 => "winograd F(4x4,3x3)",
+        }
+    }
+}
+
+/// A conv layer computed by Winograd: its geometry and the variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WinogradGeom {
+    /// The layer (must satisfy [`supports`]).
+    pub conv: Conv2dGeom,
+    /// The variant.
+    pub tile: WinogradTile,
+}
+
+/// Whether Winograd can compute this layer: a 3x3 kernel, stride 1, no
+/// dilation, one group.
+pub const fn supports(g: &Conv2dGeom) -> bool {
+    g.kernel.0 == 3
+        && g.kernel.1 == 3
+        && g.strides.0 == 1
+        && g.strides.1 == 1
+        && g.dilation.0 == 1
+        && g.dilation.1 == 1
+        && g.groups == 1
+}
+
+/// The variant the macro compiles a conv with, or `None` for the direct
+/// kernel: a stride-1 undilated ungrouped 3x3 conv with at least 32 input
+/// channels and 16 filters, on an output map of at least 8 x 8. Below
+/// that the transforms cost more than the products they save (measured
+/// with `cargo bench --bench conv -- winograd` against `conv2d`: a 64 x 64
+/// map of 16 channels runs 10% slower by F(4x4) than directly, of 32
+/// channels 1.3x faster); on a 7 x 7 map of 512 channels, four tiles
+/// cannot amortize streaming a transformed kernel four times the direct
+/// one's size. F(4x4) everywhere else: its error, a few times the direct
+/// algorithm's (the `winograd_error_is_documented` property test), stays
+/// within every Keras fixture's tolerance.
+pub const fn choose(
+    kernel: (usize, usize),
+    strides: (usize, usize),
+    dilation: (usize, usize),
+    groups: usize,
+    cin: usize,
+    (oh, ow, filters): (usize, usize, usize),
+) -> Option<WinogradTile> {
+    let shape_ok = kernel.0 == 3
+        && kernel.1 == 3
+        && strides.0 == 1
+        && strides.1 == 1
+        && dilation.0 == 1
+        && dilation.1 == 1
+        && groups == 1;
+    if shape_ok && cin >= 32 && filters >= 16 && oh >= 8 && ow >= 8 {
+        Some(WinogradTile::F4)
+    } else {
+        None
+    }
+}
+
+/// Whether [`conv2d_add_in_place`] accepts this layer: always (every output
+/// is computed in one pass, so any activation can precede the add).
+pub const fn can_add_in_place(_wg: &WinogradGeom) -> bool {
+    true
+}
+
+/// Floats of the input-transform block (`V`) the driver aims to keep in the
+/// L2 cache; blocks hold at least [`BLOCK_TILES_MIN`] tiles.
+const BLOCK_BUDGET: usize = 1 << 17;
+
+/// Tiles per block at least and at most (multiples of 24, so the 8-, 6- and
+/// 4-tile register tiles of every ISA divide them).
+const BLOCK_TILES_MIN: usize = 24;
+const BLOCK_TILES_MAX: usize = 192;
+
+/// Input channels per reduction chunk of the matrix products (the chunk's
+/// transformed weights, `KC x 32` floats, stay in L1 across a task's tiles).
+const KC: usize = 128;
+
+/// Lanes the transforms work on at once (channels or filters).
+const LANES: usize = 16;
+
+/// Padding between positions in the scratch layouts (one cache line).
+const SKEW: usize = 16;
+
+impl WinogradGeom {
+    /// Output tiles down and across.
+    pub const fn tiles_hw(&self) -> (usize, usize) {
+        let m = self.tile.m();
+        (
+            self.conv.output.h.div_ceil(m),
+            self.conv.output.w.div_ceil(m),
+        )
+    }
+
+    /// Output tiles in all.
+    pub const fn tiles(&self) -> usize {
+        let (th, tw) = self.tiles_hw();
+        th * tw
+    }
+
+    /// Tiles transformed per block: as many as fit the budget, a multiple of
+    /// 24, never more than the layer has.
+    pub const fn block_tiles(&self) -> usize {
+        let per_tile = self.tile.positions() * self.conv.input.c;
+        let mut t = BLOCK_BUDGET / if per_tile == 0 { 1 } else { per_tile };
+        t -= t % BLOCK_TILES_MIN;
+        if t < BLOCK_TILES_MIN {
+            t = BLOCK_TILES_MIN;
+        }
+        if t > BLOCK_TILES_MAX {
+            t = BLOCK_TILES_MAX;
+        }
+        let all = self.tiles();
+        if all < t {
+            all
+        } else {
+            t
+        }
+    }
+
+    /// Filters rounded up to whole pairs of panels (the widest register tile).
+    const fn filters_padded(&self) -> usize {
+        igemm::panels_per_group(&self.conv) * PANEL
+    }
+
+    /// f32 elements of the transformed kernel: `[position][panel][cin][PANEL]`.
+    pub const fn packed_kernel_len(&self) -> usize {
+        self.tile.positions() * self.conv.input.c * self.filters_padded()
+    }
+
+    /// Floats from one position's rows of `V` to the next: the block's
+    /// tiles times `cin`, plus [`SKEW`] so that the rows of one tile's
+    /// positions do not all fall into the same L1 set (`block x cin x 4`
+    /// bytes is often a multiple of 4 KiB).
+    const fn v_pos_stride(&self) -> usize {
+        self.block_tiles() * self.conv.input.c + SKEW
+    }
+
+    /// Floats from one position's products to the next for a register tile
+    /// `tn` filters wide (skewed as `V`'s).
+    const fn m_pos_stride(&self, tn: usize) -> usize {
+        self.block_tiles() * tn + SKEW
+    }
+
+    /// f32 elements of scratch memory a call needs: the transformed input
+    /// block (`positions x (block x cin + SKEW)`) and the products
+    /// (`filters / tn x positions x (block x tn + SKEW)` with padded filters,
+    /// at most `positions x filters x (block + 1)` for `tn` of 16 or 32).
+    pub const fn scratch_len(&self) -> usize {
+        let npos = self.tile.positions();
+        npos * self.v_pos_stride() + npos * self.filters_padded() * (self.block_tiles() + 1)
+    }
+
+    /// Multiply-adds of one call (the matrix products; transforms not counted).
+    pub const fn macs(&self) -> usize {
+        self.tile.positions() * self.tiles() * self.conv.input.c * self.conv.output.c
+    }
+}
+
+// The transforms, from Lavin & Gray (2015); F(4x4) is the variant ncnn and
+// NNPACK use (interpolation points 0, ±1, ±2, ∞).
+
+/// `G` of F(2x2, 3x3): kernel transform, 4 x 3.
+const G2: [[f64; 3]; 4] = [
+    [1.0, 0.0, 0.0],
+    [0.5, 0.5, 0.5],
+    [0.5, -0.5, 0.5],
+    [0.0, 0.0, 1.0],
+];
+
+/// `G` of F(4x4, 3x3): kernel transform, 6 x 3.
+const G4: [[f64; 3]; 6] = [
+    [1.0 / 4.0, 0.0, 0.0],
+    [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+    [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+    [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+    [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+    [0.0, 0.0, 1.0],
+];
+
+/// `Bᵀ d` of F(2x2) along one axis, on `LANES` channels at once.
+#[inline(always)]
+fn bt2(d: &[[f32; LANES]; 4]) -> [[f32; LANES]; 4] {
+    let mut r = [[0.0; LANES]; 4];
+    for l in 0..LANES {
+        let [d0, d1, d2, d3] = [d[0][l], d[1][l], d[2][l], d[3][l]];
+        r[0][l] = d0 - d2;
+        r[1][l] = d1 + d2;
+        r[2][l] = d2 - d1;
+        r[3][l] = d1 - d3;
+    }
+    r
+}
+
+/// `Aᵀ m` of F(2x2) along one axis.
+#[inline(always)]
+fn at2(m: &[[f32; LANES]; 4]) -> [[f32; LANES]; 4] {
+    let mut r = [[0.0; LANES]; 4];
+    for l in 0..LANES {
+        let [m0, m1, m2, m3] = [m[0][l], m[1][l], m[2][l], m[3][l]];
+        r[0][l] = m0 + m1 + m2;
+        r[1][l] = m1 - m2 - m3;
+    }
+    r
+}
+
+/// `Bᵀ d` of F(4x4) along one axis.
+#[inline(always)]
+fn bt4(d: &[[f32; LANES]; 6]) -> [[f32; LANES]; 6] {
+    let mut r = [[0.0; LANES]; 6];
+    for l in 0..LANES {
+        let [d0, d1, d2, d3, d4, d5] = [d[0][l], d[1][l], d[2][l], d[3][l], d[4][l], d[5][l]];
+        // Shared sums as ncnn computes them: (d4 - 4 d2) ± (d3 - 4 d1), ...
+        let a = d4 - 4.0 * d2;
+        let b = d3 - 4.0 * d1;
+        let c = d4 - d2;
+        let e = 2.0 * (d3 - d1);
+        r[0][l] = 4.0 * d0 - 5.0 * d2 + d4;
+        r[1][l] = a + b;
+        r[2][l] = a - b;
+        r[3][l] = c + e;
+        r[4][l] = c - e;
+        r[5][l] = 4.0 * d1 - 5.0 * d3 + d5;
+    }
+    r
+}
+
+/// `Aᵀ m` of F(4x4) along one axis (rows 4 and 5 of the result unused).
+#[inline(always)]
+fn at4(m: &[[f32; LANES]; 6]) -> [[f32; LANES]; 6] {
+    let mut r = [[0.0; LANES]; 6];
+    for l in 0..LANES {
+        let [m0, m1, m2, m3, m4, m5] = [m[0][l], m[1][l], m[2][l], m[3][l], m[4][l], m[5][l]];
+        let (s12, d12) = (m1 + m2, m1 - m2);
+        let (s34, d34) = (m3 + m4, m3 - m4);
+        r[0][l] = m0 + s12 + s34;
+        r[1][l] = d12 + 2.0 * d34;
+        r[2][l] = s12 + 4.0 * s34;
+        r[3][l] = d12 + 8.0 * d34 + m5;
+    }
+    r
+}
+
+/// Transforms a Keras `[3, 3, cin, filters]` kernel into
+/// `[position][panel][cin][PANEL]` (`G g Gᵀ` per input channel and filter,
+/// computed in float64 and rounded once), zero-filling padded filters.
+///
+/// # Panics
+/// If the layer is not [`supports`]ed or a length differs from the geometry.
+pub fn pack_kernel(wg: &WinogradGeom, kernel: &[f32], packed: &mut [f32]) {
+    let g = &wg.conv;
+    igemm::validate(g);
+    assert!(
+        supports(g),
+        "winograd: not a stride-1 undilated 3x3 conv ({g:?})"
+    );
+    assert_eq!(kernel.len(), g.kernel_len(), "kernel length");
+    assert_eq!(packed.len(), wg.packed_kernel_len(), "packed kernel length");
+    let (cin, f) = (g.input.c, g.output.c);
+    let fp = wg.filters_padded();
+    packed.fill(0.0);
+    let n = wg.tile.n();
+    let gm: &[[f64; 3]] = match wg.tile {
+        WinogradTile::F2 => &G2,
+        WinogradTile::F4 => &G4,
+    };
+    for c in 0..cin {
+        for j in 0..f {
+            let w = |ky: usize, kx: usize| f64::from(kernel[((ky * 3 + kx) * cin + c) * f + j]);
+            // `G g`: n x 3, then `(G g) Gᵀ`: n x n.
+            let mut gg = [[0.0f64; 3]; 6];
+            for (a, row) in gm.iter().enumerate() {
+                for (kx, v) in gg[a].iter_mut().enumerate() {
+                    *v = (0..3).map(|ky| row[ky] * w(ky, kx)).sum();
+                }
+            }
+            for (a, gga) in gg[..n].iter().enumerate() {
+                for (b, row) in gm.iter().enumerate() {
+                    let u: f64 = (0..3).map(|kx| gga[kx] * row[kx]).sum();
+                    let pos = a * n + b;
+                    let (panel, lane) = (j / PANEL, j % PANEL);
+                    packed[((pos * (fp / PANEL) + panel) * cin + c) * PANEL + lane] = u as f32;
+                }
+            }
+        }
+    }
+}
+
+/// One call's operands, shared by its tasks.
+pub(crate) struct Job<'a> {
+    pub wg: &'a WinogradGeom,
+    pub x: &'a [f32],
+    pub packed: &'a [f32],
+    pub bias: Option<&'a [f32]>,
+    pub out: OutPtr<'a>,
+    pub layout: OutLayout<'a>,
+    /// Transformed input block, `[position][tile][cin]`.
+    pub v: OutPtr<'a>,
+    /// Products, `[filter tile][position][tile][tn]`.
+    pub m: OutPtr<'a>,
+    /// The block's first tile and its tile count.
+    pub block: (usize, usize),
+}
+
+/// A task of the products: tiles `t.0..t.1` of the block, filters
+/// `n.0..n.1` (`n.0` a multiple of the ISA's tile width).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Part {
+    pub t: (usize, usize),
+    pub n: (usize, usize),
+}
+
+/// Runs `wg` on `exec`'s threads with `isa` (or the portable kernel if the
+/// CPU lacks it), writing through `layout` like [`igemm::conv_on`].
+/// `scratch` holds at least [`WinogradGeom::scratch_len`] floats (its
+/// contents on entry do not matter).
+///
+/// # Panics
+/// If a slice length differs from the geometry or the layout leaves `out`.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_on(
+    exec: &mut Exec,
+    isa: Isa,
+    wg: &WinogradGeom,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    layout: OutLayout<'_>,
+    scratch: &mut [f32],
+) {
+    let g = &wg.conv;
+    igemm::validate(g);
+    assert!(
+        supports(g),
+        "winograd: not a stride-1 undilated 3x3 conv ({g:?})"
+    );
+    assert_eq!(x.len(), g.input.len(), "conv2d: input length");
+    assert_eq!(
+        packed.len(),
+        wg.packed_kernel_len(),
+        "conv2d: packed kernel length"
+    );
+    assert!(
+        scratch.len() >= wg.scratch_len(),
+        "winograd: {} floats of scratch, {} needed",
+        scratch.len(),
+        wg.scratch_len()
+    );
+    igemm::check_layout(g, out.len(), &layout);
+    if let Some(b) = bias {
+        assert_eq!(b.len(), g.output.c, "conv2d: bias length");
+    }
+    for r in layout.residual {
+        assert_eq!(r.len(), g.output.len(), "conv2d: residual length");
+    }
+    let isa = if isa.available() { isa } else { Isa::Scalar };
+    let (mr, tn) = igemm::winograd_tile(isa);
+    let bt = wg.block_tiles();
+    let (v, m) = scratch.split_at_mut(wg.tile.positions() * wg.v_pos_stride());
+    let mut job = Job {
+        wg,
+        x,
+        packed,
+        bias,
+        out: OutPtr::new(out),
+        layout,
+        v: OutPtr::new(v),
+        m: OutPtr::new(m),
+        block: (0, 0),
+    };
+    let tiles = wg.tiles();
+    let serial = exec.threads() == 1
+        || g.output.h * g.output.w * g.output.c * 9 * g.input.c < igemm::PARALLEL_MIN_MACS;
+    let mut t0 = 0;
+    while t0 < tiles {
+        job.block = (t0, bt.min(tiles - t0));
+        let nt = job.block.1;
+        if serial {
+            igemm::winograd_input(isa, &job, (0, nt));
+            let whole = Part {
+                t: (0, nt),
+                n: (0, g.output.c),
+            };
+            igemm::winograd_products(isa, &job, whole);
+        } else {
+            let threads = exec.threads();
+            let job = &job;
+            // Input transform: tiles cut into a task per thread.
+            exec.run(threads, &|task| {
+                let cut = |i: usize| i * nt / threads;
+                igemm::winograd_input(isa, job, (cut(task), cut(task + 1)))
+            });
+            // Products: filter ranges of whole tile widths times tile ranges
+            // of whole register tiles, at least two tasks per thread.
+            let n_units = g.output.c.div_ceil(tn);
+            let t_units = nt.div_ceil(mr);
+            let t_split = t_units.min((2 * threads).div_ceil(n_units)).max(1);
+            exec.run(n_units * t_split, &|task| {
+                let (nu, tp) = (task / t_split, task % t_split);
+                let cut = |i: usize| (i * t_units / t_split * mr).min(nt);
+                let part = Part {
+                    t: (cut(tp), cut(tp + 1)),
+                    n: (nu * tn, g.output.c.min((nu + 1) * tn)),
+                };
+                igemm::winograd_products(isa, job, part)
+            });
+        }
+        t0 += nt;
+    }
+}
+
+/// The input transform of tiles `tiles.0..tiles.1` of the job's block into
+/// `V`; instantiated inside each ISA's `#[target_feature]` function.
+#[inline(always)]
+pub(crate) fn input_part(job: &Job<'_>, tiles: (usize, usize)) {
+    match job.wg.tile {
+        WinogradTile::F2 => input_part_n::<4>(job, tiles, bt2),
+        WinogradTile::F4 => input_part_n::<6>(job, tiles, bt4),
+    }
+}
+
+#[inline(always)]
+fn input_part_n<const N: usize>(
+    job: &Job<'_>,
+    tiles: (usize, usize),
+    bt: impl Fn(&[[f32; LANES]; N]) -> [[f32; LANES]; N],
+) {
+    let wg = job.wg;
+    let g = &wg.conv;
+    let (inp, m) = (g.input, wg.tile.m());
+    let (h_up, w_up) = (inp.h * g.upsample.0, inp.w * g.upsample.1);
+    let (_, tiles_w) = wg.tiles_hw();
+    let v_stride = wg.v_pos_stride();
+    let cin = inp.c;
+    for t in tiles.0..tiles.1 {
+        let id = job.block.0 + t;
+        let (y0, x0) = (
+            (id / tiles_w * m) as isize - g.pad.0 as isize,
+            (id % tiles_w * m) as isize - g.pad.1 as isize,
+        );
+        // Offsets of the tile's input cells (None: padding), computed once.
+        let mut cells = [[None; N]; N];
+        for (i, row) in cells.iter_mut().enumerate() {
+            for (j, cell) in row.iter_mut().enumerate() {
+                let (iy, ix) = (y0 + i as isize, x0 + j as isize);
+                if iy >= 0 && ix >= 0 && (iy as usize) < h_up && (ix as usize) < w_up {
+                    let (iy, ix) = (iy as usize / g.upsample.0, ix as usize / g.upsample.1);
+                    *cell = Some((iy * inp.w + ix) * cin);
+                }
+            }
+        }
+        let mut c0 = 0;
+        while c0 < cin {
+            let nc = LANES.min(cin - c0);
+            // Rows transformed along x, then columns along y.
+            let mut rows = [[[0.0f32; LANES]; N]; N];
+            for (i, row) in rows.iter_mut().enumerate() {
+                let mut d = [[0.0f32; LANES]; N];
+                for (j, dj) in d.iter_mut().enumerate() {
+                    if let Some(off) = cells[i][j] {
+                        copy_lanes(&mut dj[..nc], &job.x[off + c0..][..nc]);
+                    }
+                }
+                *row = bt(&d);
+            }
+            // Column `b` of the row-transformed tile (a transpose: indexed).
+            #[allow(clippy::needless_range_loop)]
+            for b in 0..N {
+                let col: [[f32; LANES]; N] = core::array::from_fn(|i| rows[i][b]);
+                let v = bt(&col);
+                for (a, va) in v.iter().enumerate() {
+                    let pos = a * N + b;
+                    // SAFETY: tasks of one block transform disjoint tiles,
+                    // so no other reference covers this row of `V`.
+                    let dst = unsafe { job.v.row(pos * v_stride + t * cin + c0, nc) };
+                    copy_lanes(dst, &va[..nc]);
+                }
+            }
+            c0 += nc;
+        }
+    }
+}
+
+/// The products and output transform of `part`; instantiated inside each
+/// ISA's `#[target_feature]` function with its `MR x TN` register tile
+/// (`tile(srcs, c_off, cin, b, tap_stride, panel_stride, acc)`, the direct
+/// kernel's).
+///
+/// # Safety
+/// `tile` must be safe to call with pointers valid as its ISA's contract
+/// states (the CPU supports the ISA).
+#[inline(always)]
+pub(crate) unsafe fn products_part<const MR: usize, const TN: usize>(
+    job: &Job<'_>,
+    part: Part,
+    tile: impl Fn(&[[*const f32; MR]], usize, usize, *const f32, usize, usize, &mut [[f32; TN]; MR]),
+) {
+    let wg = job.wg;
+    let g = &wg.conv;
+    let cin = g.input.c;
+    let npos = wg.tile.positions();
+    let (v_stride, m_stride) = (wg.v_pos_stride(), wg.m_pos_stride(TN));
+    let panels = wg.filters_padded() / PANEL;
+    let panel_stride = cin * PANEL;
+    let (ta, tb) = part.t;
+    if ta >= tb {
+        return;
+    }
+    let mut n0 = part.n.0;
+    while n0 < part.n.1 {
+        // This filter tile's products: `[position][tile][TN]`.
+        let m_base = n0 / TN * npos * m_stride;
+        for pos in 0..npos {
+            let b0 = job.packed[(pos * panels + n0 / PANEL) * panel_stride..].as_ptr();
+            let mut c0 = 0;
+            while c0 < cin {
+                let nc = KC.min(cin - c0);
+                let mut t = ta;
+                while t < tb {
+                    let rows = MR.min(tb - t);
+                    let mut srcs = [[core::ptr::null::<f32>(); MR]; 1];
+                    // `V` is read without forming references: the products
+                    // run after the input transform's tasks returned, so
+                    // nothing writes it meanwhile.
+                    for (mi, s) in srcs[0].iter_mut().enumerate() {
+                        // Rows past the part read its first tile (valid, unused).
+                        let tt = if mi < rows { t + mi } else { ta };
+                        *s = job.v.read_ptr(pos * v_stride + tt * cin, cin);
+                    }
+                    // SAFETY: from `b0`, rows `c0..c0 + nc` of this panel
+                    // and, for 32-wide tiles, the next (panel counts are
+                    // even) are inside `packed`.
+                    let b = unsafe { b0.add(c0 * PANEL) };
+                    // SAFETY: this task alone covers tiles `ta..tb` of filter
+                    // tile `n0 / TN` in `M`: no other reference to these rows.
+                    let m_rows = unsafe { job.m.row(m_base + pos * m_stride + t * TN, rows * TN) };
+                    if rows == MR {
+                        // SAFETY: `m_rows` is `MR * TN` floats, the layout of
+                        // `[[f32; TN]; MR]`, and borrowed exclusively.
+                        let acc = unsafe { &mut *m_rows.as_mut_ptr().cast::<[[f32; TN]; MR]>() };
+                        if c0 == 0 {
+                            *acc = [[0.0; TN]; MR];
+                        }
+                        // Each `srcs` pointer is a `V` row of `cin` floats, of
+                        // which channels `c0..c0 + nc` are read.
+                        tile(&srcs, c0, nc, b, panel_stride, panel_stride, acc);
+                    } else {
+                        let mut acc = [[0.0f32; TN]; MR];
+                        if c0 > 0 {
+                            for (a, m) in acc.iter_mut().zip(m_rows.chunks_exact(TN)) {
+                                copy_lanes(a, m);
+                            }
+                        }
+                        tile(&srcs, c0, nc, b, panel_stride, panel_stride, &mut acc);
+                        for (a, m) in acc.iter().zip(m_rows.chunks_exact_mut(TN)) {
+                            copy_lanes(m, a);
+                        }
+                    }
+                    t += rows;
+                }
+                c0 += nc;
+            }
+        }
+        let ncols = TN.min(part.n.1 - n0);
+        match wg.tile {
+            WinogradTile::F2 => output_n::<4, TN>(job, (ta, tb), n0, ncols, m_base, at2),
+            WinogradTile::F4 => output_n::<6, TN>(job, (ta, tb), n0, ncols, m_base, at4),
+        }
+        n0 += TN;
+    }
+}
+
+/// Output transform of tiles `tiles` for filters `n0..n0 + ncols`, with the
+/// epilogue.
+#[inline(always)]
+fn output_n<const N: usize, const TN: usize>(
+    job: &Job<'_>,
+    tiles: (usize, usize),
+    n0: usize,
+    ncols: usize,
+    m_base: usize,
+    at: impl Fn(&[[f32; LANES]; N]) -> [[f32; LANES]; N],
+) {
+    let wg = job.wg;
+    let g = &wg.conv;
+    let o = g.output;
+    let mt = wg.tile.m();
+    let (_, tiles_w) = wg.tiles_hw();
+    let m_stride = wg.m_pos_stride(TN);
+    let layout = &job.layout;
+    for t in tiles.0..tiles.1 {
+        let id = job.block.0 + t;
+        let (oy0, ox0) = (id / tiles_w * mt, id % tiles_w * mt);
+        let mut f0 = 0;
+        while f0 < ncols {
+            let nl = LANES.min(ncols - f0);
+            // Columns transformed along x, then rows along y.
+            let mut s = [[[0.0f32; LANES]; N]; N];
+            for (a, sa) in s.iter_mut().enumerate() {
+                let mut mrow = [[0.0f32; LANES]; N];
+                for (b, mb) in mrow.iter_mut().enumerate() {
+                    // SAFETY: this task alone covers these tiles and filters of `M`.
+                    let src =
+                        unsafe { job.m.row(m_base + (a * N + b) * m_stride + t * TN + f0, nl) };
+                    copy_lanes(&mut mb[..nl], src);
+                }
+                *sa = at(&mrow);
+            }
+            // Column `q` of the half-transformed tile (a transpose: indexed).
+            #[allow(clippy::needless_range_loop)]
+            for q in 0..mt {
+                let col: [[f32; LANES]; N] = core::array::from_fn(|a| s[a][q]);
+                let y = at(&col);
+                let ox = ox0 + q;
+                if ox >= o.w {
+                    continue;
+                }
+                for (p, yp) in y[..mt].iter().enumerate() {
+                    let oy = oy0 + p;
+                    if oy >= o.h {
+                        continue;
+                    }
+                    let pixel = oy * o.w + ox;
+                    let f = n0 + f0;
+                    // SAFETY: tasks write disjoint (tiles x filters) parts
+                    // of the output; this pixel belongs to tile `id` alone.
+                    let row = unsafe { job.out.row(pixel * layout.stride + layout.offset + f, nl) };
+                    epilogue(
+                        row,
+                        &yp[..nl],
+                        job.bias.map(|b| &b[f..f + nl]),
+                        g.activation,
+                        layout,
+                        pixel * o.c + f,
+                    );
+                }
+            }
+            f0 += nl;
+        }
+    }
+}
+
+/// `dst = src` (equal lengths) without a call to `memcpy`: these runs are
+/// 16 or 32 floats long, where the call costs more than the copy; whole
+/// runs of `N` floats are copied as arrays (vector moves).
+#[inline(always)]
+fn copy_lanes(dst: &mut [f32], src: &[f32]) {
+    debug_assert_eq!(dst.len(), src.len());
+    if let (Ok(d), Ok(s)) = (
+        <&mut [f32; LANES]>::try_from(&mut *dst),
+        <&[f32; LANES]>::try_from(src),
+    ) {
+        *d = *s;
+    } else if let (Ok(d), Ok(s)) = (
+        <&mut [f32; 2 * LANES]>::try_from(&mut *dst),
+        <&[f32; 2 * LANES]>::try_from(src),
+    ) {
+        *d = *s;
+    } else {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    }
+}
+
+/// Bias, activation, residuals and post-activation of one run of outputs
+/// (the direct kernel's single-pass epilogue).
+#[inline(always)]
+fn epilogue(
+    row: &mut [f32],
+    y: &[f32],
+    bias: Option<&[f32]>,
+    activation: Activation,
+    layout: &OutLayout<'_>,
+    residual_at: usize,
+) {
+    let mut t = [0.0f32; LANES];
+    let t = &mut t[..y.len()];
+    copy_lanes(t, y);
+    if let Some(b) = bias {
+        for (t, b) in t.iter_mut().zip(b) {
+            *t += b;
+        }
+    }
+    activation.apply_inline(t);
+    if layout.accumulate {
+        for (r, t) in row.iter_mut().zip(t.iter()) {
+            *r += t;
+        }
+    } else {
+        copy_lanes(row, t);
+    }
+    for r in layout.residual {
+        for (v, r) in row.iter_mut().zip(&r[residual_at..][..y.len()]) {
+            *v += r;
+        }
+    }
+    layout.post.apply_inline(row);
+}
+
+/// `out = activation(conv(x, kernel) + bias)` by Winograd, the kernel packed
+/// by [`pack_kernel`]; `scratch` of at least [`WinogradGeom::scratch_len`].
+pub fn conv2d(
+    exec: &mut Exec,
+    wg: &WinogradGeom,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let isa = exec.isa();
+    let layout = OutLayout::plain(wg.conv.output.c);
+    conv_on(exec, isa, wg, x, packed, bias, out, layout, scratch)
+}
+
+/// As [`crate::ops::conv2d::conv2d_add`], by Winograd.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_add(
+    exec: &mut Exec,
+    wg: &WinogradGeom,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    residual: &[&[f32]],
+    post: Activation,
+    out: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let layout = OutLayout {
+        residual,
+        post,
+        ..OutLayout::plain(wg.conv.output.c)
+    };
+    let isa = exec.isa();
+    conv_on(exec, isa, wg, x, packed, bias, out, layout, scratch)
+}
+
+/// As [`crate::ops::conv2d::conv2d_add_in_place`], by Winograd (always one
+/// pass, so any activation is allowed).
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_add_in_place(
+    exec: &mut Exec,
+    wg: &WinogradGeom,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    residual: &[&[f32]],
+    post: Activation,
+    out: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let layout = OutLayout {
+        residual,
+        accumulate: true,
+        post,
+        ..OutLayout::plain(wg.conv.output.c)
+    };
+    let isa = exec.isa();
+    conv_on(exec, isa, wg, x, packed, bias, out, layout, scratch)
+}
+
+/// As [`crate::ops::conv2d::conv2d_into`] (a concat slot), by Winograd.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_into(
+    exec: &mut Exec,
+    wg: &WinogradGeom,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    stride: usize,
+    offset: usize,
+    out: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let layout = OutLayout {
+        stride,
+        offset,
+        ..OutLayout::plain(wg.conv.output.c)
+    };
+    let isa = exec.isa();
+    conv_on(exec, isa, wg, x, packed, bias, out, layout, scratch)
+}
