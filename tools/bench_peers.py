@@ -3,12 +3,14 @@
 in one sitting, on this machine.
 
     export CARGO_TARGET_DIR=/tmp/target-bench
-    /tmp/venv/bin/python tools/bench_peers.py                       # all four anchors
+    /tmp/venv/bin/python tools/bench_peers.py                       # all five anchors
     /tmp/venv/bin/python tools/bench_peers.py --models seed_unet --min-time 2 \\
         --engines ort ort_nchw tflite keras_tf_function --peak-gflops 275
 
-For each model (from ../shared/anchors/models.py, `--anchors`):
-  1. bench_anchors.export(): seeded Keras model, seeded input x, Keras's output y, the
+For each model (from ../shared/anchors/models.py, `--anchors`, else from
+tools/extra_anchors.py, which holds mobilenet_v2: keras.applications.MobileNetV2):
+  1. bench_anchors.export() (extra_anchors.export() for the models of extra_anchors.py,
+     the same files): seeded Keras model, seeded input x, Keras's output y, the
      tf2onnx (NHWC) and direct NCHW ONNX graphs and the TFLite flatbuffer;
   2. the same seeded model's weights as <out>/<model>.weights.safetensors with the DSL
      names (f"{layer.name}.{variable}", Keras layouts) and x as <model>.x.safetensors;
@@ -24,8 +26,8 @@ timed process measures how many cores everything else used during its timed loop
 above --max-foreign is repeated (at most --max-attempts times) and the quietest attempt
 is kept. Every run's wait, attempts and foreign load are printed and saved.
 
-Models supported by skipnet: seed_unet, seed_unet_256, apes_block_net and
-resnet_like_224 (the binary's `--list` is the authority; a new model is one `network!`
+Models supported by skipnet: seed_unet, seed_unet_256, apes_block_net, resnet_like_224
+and mobilenet_v2 (the binary's `--list` is the authority; a new model is one `network!`
 declaration and one `"name" => Type` line in benches/anchors.rs). Asked for a model the
 binary does not know, the script still times the peers and leaves skipnet's cells empty.
 
@@ -56,7 +58,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ANCHORS = (ROOT / ".." / "shared" / "anchors").resolve()
-DEFAULT_MODELS = ("seed_unet", "seed_unet_256", "apes_block_net", "resnet_like_224")
+DEFAULT_MODELS = ("seed_unet", "seed_unet_256", "apes_block_net", "resnet_like_224")  # models.py's
+EXTRA_MODELS = ("mobilenet_v2",)  # tools/extra_anchors.py's (tools/bench_layers.py cannot export these)
 DEFAULT_ENGINES = ("ort", "ort_nchw", "tflite")
 KERAS_ENGINES = ("keras_tf_function", "keras_predict")
 ALL_ENGINES = ("ort", "ort_nchw", "tflite") + KERAS_ENGINES
@@ -80,7 +83,50 @@ def import_anchors(path):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import bench_anchors  # noqa: E402
     import models  # noqa: E402
-    return bench_anchors, models
+    return bench_anchors, Models(models)
+
+
+class Models:
+    """models.py's models, then tools/extra_anchors.py's (models.py is read-only here):
+    build(name, seed) and weight_role(w) from whichever module has `name`."""
+
+    def __init__(self, shared):
+        sys.path.insert(0, str(ROOT / "tools"))
+        import extra_anchors  # noqa: E402
+        self.shared, self.extra = shared, extra_anchors
+        self.MODEL_NAMES = tuple(shared.MODEL_NAMES) + tuple(
+            m for m in extra_anchors.MODEL_NAMES if m not in shared.MODEL_NAMES)
+
+    def is_extra(self, name):
+        return name not in self.shared.MODEL_NAMES
+
+    def module(self, name):
+        return self.extra if self.is_extra(name) else self.shared
+
+    def build(self, name, seed=0):
+        return self.module(name).build(name, seed=seed)
+
+    def weight_role(self, w):
+        return self.shared.weight_role(w)
+
+    def export(self, ba, names, out):
+        """bench_anchors.export for models.py's models, extra_anchors.export for the
+        others; one meta.json for all."""
+        shared = [m for m in names if not self.is_extra(m)]
+        extra = [m for m in names if self.is_extra(m)]
+        meta = ba.export(shared, out) if shared else {}
+        meta.update(self.extra.export(extra, out) if extra else {})
+        with open(f"{out}/meta.json", "w") as f:
+            json.dump(meta, f, indent=1)
+        return meta
+
+    def peer_cmd(self, anchors, model, engine, out, min_time):
+        """bench_anchors.py `run` (through extra_anchors.py `run` for its models)."""
+        tail = ["--model", model, "--engine", engine, "--out", out, "--min-time", str(min_time)]
+        if self.is_extra(model):
+            return [sys.executable, str(ROOT / "tools" / "extra_anchors.py"), "run",
+                    "--anchors", str(anchors)] + tail
+        return [sys.executable, str(anchors / "bench_anchors.py"), "run"] + tail
 
 
 def peer_engine(base, threads):
@@ -289,7 +335,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--anchors", type=Path, default=DEFAULT_ANCHORS,
                     help="folder with models.py and bench_anchors.py (default: %(default)s)")
-    ap.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS))
+    ap.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS + EXTRA_MODELS))
     ap.add_argument("--engines", nargs="+", default=None, choices=ALL_ENGINES,
                     help=f"peer engines (default: {' '.join(DEFAULT_ENGINES)})")
     ap.add_argument("--threads", nargs="+", type=int, default=[1], choices=[1, 2])
@@ -318,7 +364,8 @@ def main():
             log("[note] ai_edge_litert not installed: TFLite skipped")
     for m in a.models:
         if m not in models.MODEL_NAMES:
-            raise SystemExit(f"unknown model {m}; models.py has {', '.join(models.MODEL_NAMES)}")
+            raise SystemExit(f"unknown model {m}; models.py and tools/extra_anchors.py have "
+                             f"{', '.join(models.MODEL_NAMES)}")
     a.out.mkdir(parents=True, exist_ok=True)
     out = str(a.out)
     json_path = a.json or a.out / "bench_peers.json"
@@ -331,7 +378,7 @@ def main():
         with open(f"{out}/meta.json") as f:
             meta = json.load(f)
     else:
-        meta = ba.export(a.models, out)
+        meta = models.export(ba, a.models, out)
 
     t_start = time.time()
     res = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **environment(ba),
@@ -379,8 +426,7 @@ def main():
                                 log(f"[check] {model} ({threads}t): skipnet vs Keras FAILED: {chk}")
                     else:
                         engine = peer_engine(e, threads)
-                        cmd = [sys.executable, str(a.anchors.resolve() / "bench_anchors.py"), "run", "--model",
-                               model, "--engine", engine, "--out", out, "--min-time", str(a.min_time)]
+                        cmd = models.peer_cmd(a.anchors.resolve(), model, engine, out, a.min_time)
                         r = timed(ba, cmd, a, f"{model} {engine}")
                         print_run(model, f"{engine} r{rnd + 1}", r, flops)
                     rounds[e].append(r)

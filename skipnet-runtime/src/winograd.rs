@@ -91,35 +91,32 @@ pub const fn supports(g: &Conv2dGeom) -> bool {
 
 /// The variant the macro compiles a conv with, or `None` for the direct
 /// kernel: a stride-1 undilated ungrouped 3x3 conv with at least 32 input
-/// channels and 16 filters, on an output map of at least 8 x 8. Below
-/// that the transforms cost more than the products they save (measured
-/// with `cargo bench --bench conv -- winograd` against `conv2d`: a 64 x 64
-/// map of 16 channels runs 10% slower by F(4x4) than directly, of 32
-/// channels 1.3x faster); on a 7 x 7 map of 512 channels, four tiles
-/// cannot amortize streaming a transformed kernel four times the direct
-/// one's size. F(4x4) everywhere else: its error, a few times the direct
-/// algorithm's (the `winograd_error_is_documented` property test), stays
-/// within every Keras fixture's tolerance.
-pub const fn choose(
-    kernel: (usize, usize),
-    strides: (usize, usize),
-    dilation: (usize, usize),
-    groups: usize,
-    cin: usize,
-    (oh, ow, filters): (usize, usize, usize),
-) -> Option<WinogradTile> {
-    let shape_ok = kernel.0 == 3
-        && kernel.1 == 3
-        && strides.0 == 1
-        && strides.1 == 1
-        && dilation.0 == 1
-        && dilation.1 == 1
-        && groups == 1;
-    if shape_ok && cin >= 32 && filters >= 16 && oh >= 8 && ow >= 8 {
-        Some(WinogradTile::F4)
-    } else {
-        None
+/// channels and 16 filters, on an output map of at least 8 x 8, whose
+/// scratch fits in what the layer's stored input and output already take
+/// (so Winograd at most about doubles a layer's memory, and a small net
+/// such as the seed U-Net at 32x32, whose deep layers have few pixels and
+/// many channels, keeps its direct plan). Below these sizes the transforms
+/// cost more than the products they save (measured with `cargo bench
+/// --bench conv -- winograd` against `conv2d`: a 64 x 64 map of 16
+/// channels runs 10% slower by F(4x4) than directly, of 32 channels 1.3x
+/// faster; on a 7 x 7 map of 512 channels, four tiles cannot amortize
+/// streaming a transformed kernel four times the direct one's size).
+/// F(4x4) everywhere else: its error, a few times the direct algorithm's
+/// (the `winograd_error_is_documented` property test), stays within every
+/// Keras fixture's tolerance. Padding and a folded upsample do not matter.
+pub const fn choose(g: &Conv2dGeom) -> Option<WinogradTile> {
+    let o = g.output;
+    if !supports(g) || g.input.c < 32 || o.c < 16 || o.h < 8 || o.w < 8 {
+        return None;
     }
+    let wg = WinogradGeom {
+        conv: *g,
+        tile: WinogradTile::F4,
+    };
+    if wg.scratch_len() > g.input.len() + o.len() {
+        return None;
+    }
+    Some(WinogradTile::F4)
 }
 
 /// Whether [`conv2d_add_in_place`] accepts this layer: always (every output

@@ -15,8 +15,8 @@ use skipnet::{network, StaticWorkspace};
 network! {
     /// DSL.md §1's encoder-decoder, with the Keras fixture's weights.
     #[weights = "../../tests/fixtures/seed_unet/weights.safetensors"]
-    // The direct algorithm: Winograd's scratch would quadruple the arena
-    // (RAM is what a microcontroller lacks).
+    // The direct algorithm everywhere, whatever the shapes: no Winograd
+    // scratch in the arena (RAM is what a microcontroller lacks).
     #[winograd = false]
     pub SkipUNet(x: [32, 32, 3]) -> out {
         conv1  = conv2d(x, 32, 3, strides = 2, padding = same, activation = relu);

@@ -157,21 +157,31 @@ impl Conv2d {
     }
 
     /// The Winograd variant this layer runs as, if any: the runtime's rule
-    /// ([`winograd::choose`]) on the shapes known now. It does not depend on
-    /// a folded upsample or the padding.
+    /// ([`winograd::choose`]) on the stored operand shapes. It does not
+    /// depend on a folded upsample or the padding (left out here).
     fn winograd(&self, in_shapes: &[Vec<usize>], out_shape: &[usize]) -> Option<WinogradTile> {
         if !self.winograd_allowed {
             return None;
         }
-        let cin = *in_shapes.first()?.get(2)?;
-        winograd::choose(
-            self.kernel,
-            self.strides,
-            self.dilation,
-            self.groups,
-            cin,
-            (*out_shape.first()?, *out_shape.get(1)?, *out_shape.get(2)?),
-        )
+        let (s, o) = (in_shapes.first()?, out_shape);
+        let hwc = |s: &[usize]| -> Option<Hwc> {
+            Some(Hwc {
+                h: *s.first()?,
+                w: *s.get(1)?,
+                c: *s.get(2)?,
+            })
+        };
+        winograd::choose(&conv2d::Conv2dGeom {
+            input: hwc(s)?,
+            output: hwc(o)?,
+            kernel: self.kernel,
+            strides: self.strides,
+            dilation: self.dilation,
+            pad: (0, 0),
+            groups: self.groups,
+            activation: self.activation.runtime(),
+            upsample: (1, 1),
+        })
     }
 
     /// The Winograd geometry, when [`Conv2d::winograd`] picks it.
