@@ -125,13 +125,17 @@ pub const fn can_add_in_place(_wg: &WinogradGeom) -> bool {
     true
 }
 
-/// Floats of the input-transform block (`V`) the driver aims to keep in the
-/// L2 cache; blocks hold at least [`BLOCK_TILES_MIN`] tiles.
-const BLOCK_BUDGET: usize = 1 << 17;
+/// Floats of the input-transform block (`V`, 128 KiB) the driver aims at;
+/// blocks hold at least [`BLOCK_TILES_MIN`] tiles. Measured with `cargo
+/// bench --bench conv -- winograd` (AVX-512): a 4x larger budget is at most
+/// 11% faster (resnet_s2) and needs 4x the scratch, which then keeps more
+/// layers direct (`choose`).
+const BLOCK_BUDGET: usize = 1 << 15;
 
-/// Tiles per block at least and at most (multiples of 24, so the 8-, 6- and
-/// 4-tile register tiles of every ISA divide them).
-const BLOCK_TILES_MIN: usize = 24;
+/// Tiles per block at least (one AVX-512 register tile) and at most.
+/// Blocks of 24 or more are multiples of 24, so the 8-, 6- and 4-tile
+/// register tiles of every ISA divide them; smaller ones multiples of 8.
+const BLOCK_TILES_MIN: usize = 8;
 const BLOCK_TILES_MAX: usize = 192;
 
 /// Input channels per reduction chunk of the matrix products (the chunk's
@@ -160,12 +164,12 @@ impl WinogradGeom {
         th * tw
     }
 
-    /// Tiles transformed per block: as many as fit the budget, a multiple of
-    /// 24, never more than the layer has.
+    /// Tiles transformed per block: as many as fit the budget (a multiple
+    /// of 24, or of 8 below 24), never more than the layer has.
     pub const fn block_tiles(&self) -> usize {
         let per_tile = self.tile.positions() * self.conv.input.c;
         let mut t = BLOCK_BUDGET / if per_tile == 0 { 1 } else { per_tile };
-        t -= t % BLOCK_TILES_MIN;
+        t -= t % if t >= 24 { 24 } else { BLOCK_TILES_MIN };
         if t < BLOCK_TILES_MIN {
             t = BLOCK_TILES_MIN;
         }
@@ -242,8 +246,7 @@ const G4: [[f64; 3]; 6] = [
 
 /// `Bᵀ d` of F(2x2) along one axis, on `LANES` channels at once.
 #[inline(always)]
-fn bt2(d: &[[f32; LANES]; 4]) -> [[f32; LANES]; 4] {
-    let mut r = [[0.0; LANES]; 4];
+fn bt2(d: &[[f32; LANES]; 4], r: &mut [[f32; LANES]; 4]) {
     for l in 0..LANES {
         let [d0, d1, d2, d3] = [d[0][l], d[1][l], d[2][l], d[3][l]];
         r[0][l] = d0 - d2;
@@ -251,25 +254,21 @@ fn bt2(d: &[[f32; LANES]; 4]) -> [[f32; LANES]; 4] {
         r[2][l] = d2 - d1;
         r[3][l] = d1 - d3;
     }
-    r
 }
 
-/// `Aᵀ m` of F(2x2) along one axis.
+/// `Aᵀ m` of F(2x2) along one axis (rows 2 and 3 of `r` left as they are).
 #[inline(always)]
-fn at2(m: &[[f32; LANES]; 4]) -> [[f32; LANES]; 4] {
-    let mut r = [[0.0; LANES]; 4];
+fn at2(m: &[[f32; LANES]; 4], r: &mut [[f32; LANES]; 4]) {
     for l in 0..LANES {
         let [m0, m1, m2, m3] = [m[0][l], m[1][l], m[2][l], m[3][l]];
         r[0][l] = m0 + m1 + m2;
         r[1][l] = m1 - m2 - m3;
     }
-    r
 }
 
 /// `Bᵀ d` of F(4x4) along one axis.
 #[inline(always)]
-fn bt4(d: &[[f32; LANES]; 6]) -> [[f32; LANES]; 6] {
-    let mut r = [[0.0; LANES]; 6];
+fn bt4(d: &[[f32; LANES]; 6], r: &mut [[f32; LANES]; 6]) {
     for l in 0..LANES {
         let [d0, d1, d2, d3, d4, d5] = [d[0][l], d[1][l], d[2][l], d[3][l], d[4][l], d[5][l]];
         // Shared sums as ncnn computes them: (d4 - 4 d2) ± (d3 - 4 d1), ...
@@ -284,13 +283,11 @@ fn bt4(d: &[[f32; LANES]; 6]) -> [[f32; LANES]; 6] {
         r[4][l] = c - e;
         r[5][l] = 4.0 * d1 - 5.0 * d3 + d5;
     }
-    r
 }
 
-/// `Aᵀ m` of F(4x4) along one axis (rows 4 and 5 of the result unused).
+/// `Aᵀ m` of F(4x4) along one axis (rows 4 and 5 of `r` left as they are).
 #[inline(always)]
-fn at4(m: &[[f32; LANES]; 6]) -> [[f32; LANES]; 6] {
-    let mut r = [[0.0; LANES]; 6];
+fn at4(m: &[[f32; LANES]; 6], r: &mut [[f32; LANES]; 6]) {
     for l in 0..LANES {
         let [m0, m1, m2, m3, m4, m5] = [m[0][l], m[1][l], m[2][l], m[3][l], m[4][l], m[5][l]];
         let (s12, d12) = (m1 + m2, m1 - m2);
@@ -300,7 +297,6 @@ fn at4(m: &[[f32; LANES]; 6]) -> [[f32; LANES]; 6] {
         r[2][l] = s12 + 4.0 * s34;
         r[3][l] = d12 + 8.0 * d34 + m5;
     }
-    r
 }
 
 /// Transforms a Keras `[3, 3, cin, filters]` kernel into
@@ -486,7 +482,7 @@ pub(crate) fn input_part(job: &Job<'_>, tiles: (usize, usize)) {
 fn input_part_n<const N: usize>(
     job: &Job<'_>,
     tiles: (usize, usize),
-    bt: impl Fn(&[[f32; LANES]; N]) -> [[f32; LANES]; N],
+    bt: impl Fn(&[[f32; LANES]; N], &mut [[f32; LANES]; N]),
 ) {
     let wg = job.wg;
     let g = &wg.conv;
@@ -495,6 +491,12 @@ fn input_part_n<const N: usize>(
     let (_, tiles_w) = wg.tiles_hw();
     let v_stride = wg.v_pos_stride();
     let cin = inp.c;
+    // Working arrays, filled in place (building them by value cost a
+    // `memcpy` or `memset` per tile and channel block).
+    let mut d = [[0.0f32; LANES]; N];
+    let mut rows = [[[0.0f32; LANES]; N]; N];
+    let mut col = [[0.0f32; LANES]; N];
+    let mut v = [[0.0f32; LANES]; N];
     for t in tiles.0..tiles.1 {
         let id = job.block.0 + t;
         let (y0, x0) = (
@@ -516,21 +518,20 @@ fn input_part_n<const N: usize>(
         while c0 < cin {
             let nc = LANES.min(cin - c0);
             // Rows transformed along x, then columns along y.
-            let mut rows = [[[0.0f32; LANES]; N]; N];
             for (i, row) in rows.iter_mut().enumerate() {
-                let mut d = [[0.0f32; LANES]; N];
                 for (j, dj) in d.iter_mut().enumerate() {
-                    if let Some(off) = cells[i][j] {
-                        copy_lanes(&mut dj[..nc], &job.x[off + c0..][..nc]);
-                    }
+                    *dj = match cells[i][j] {
+                        Some(off) => load_lanes(&job.x[off + c0..][..nc]),
+                        None => [0.0; LANES],
+                    };
                 }
-                *row = bt(&d);
+                bt(&d, row);
             }
-            // Column `b` of the row-transformed tile (a transpose: indexed).
-            #[allow(clippy::needless_range_loop)]
             for b in 0..N {
-                let col: [[f32; LANES]; N] = core::array::from_fn(|i| rows[i][b]);
-                let v = bt(&col);
+                for (c, row) in col.iter_mut().zip(&rows) {
+                    *c = row[b];
+                }
+                bt(&col, &mut v);
                 for (a, va) in v.iter().enumerate() {
                     let pos = a * N + b;
                     // SAFETY: tasks of one block transform disjoint tiles,
@@ -597,27 +598,18 @@ pub(crate) unsafe fn products_part<const MR: usize, const TN: usize>(
                     // SAFETY: this task alone covers tiles `ta..tb` of filter
                     // tile `n0 / TN` in `M`: no other reference to these rows.
                     let m_rows = unsafe { job.m.row(m_base + pos * m_stride + t * TN, rows * TN) };
-                    if rows == MR {
-                        // SAFETY: `m_rows` is `MR * TN` floats, the layout of
-                        // `[[f32; TN]; MR]`, and borrowed exclusively.
-                        let acc = unsafe { &mut *m_rows.as_mut_ptr().cast::<[[f32; TN]; MR]>() };
-                        if c0 == 0 {
-                            *acc = [[0.0; TN]; MR];
+                    // A local accumulator the inlined tile keeps in registers.
+                    let mut acc = [[0.0f32; TN]; MR];
+                    if c0 > 0 {
+                        for (a, m) in acc.iter_mut().zip(m_rows.chunks_exact(TN)) {
+                            copy_lanes(a, m);
                         }
-                        // Each `srcs` pointer is a `V` row of `cin` floats, of
-                        // which channels `c0..c0 + nc` are read.
-                        tile(&srcs, c0, nc, b, panel_stride, panel_stride, acc);
-                    } else {
-                        let mut acc = [[0.0f32; TN]; MR];
-                        if c0 > 0 {
-                            for (a, m) in acc.iter_mut().zip(m_rows.chunks_exact(TN)) {
-                                copy_lanes(a, m);
-                            }
-                        }
-                        tile(&srcs, c0, nc, b, panel_stride, panel_stride, &mut acc);
-                        for (a, m) in acc.iter().zip(m_rows.chunks_exact_mut(TN)) {
-                            copy_lanes(m, a);
-                        }
+                    }
+                    // Each `srcs` pointer is a `V` row of `cin` floats, of
+                    // which channels `c0..c0 + nc` are read.
+                    tile(&srcs, c0, nc, b, panel_stride, panel_stride, &mut acc);
+                    for (a, m) in acc.iter().zip(m_rows.chunks_exact_mut(TN)) {
+                        copy_lanes(m, a);
                     }
                     t += rows;
                 }
@@ -642,7 +634,7 @@ fn output_n<const N: usize, const TN: usize>(
     n0: usize,
     ncols: usize,
     m_base: usize,
-    at: impl Fn(&[[f32; LANES]; N]) -> [[f32; LANES]; N],
+    at: impl Fn(&[[f32; LANES]; N], &mut [[f32; LANES]; N]),
 ) {
     let wg = job.wg;
     let g = &wg.conv;
@@ -651,6 +643,11 @@ fn output_n<const N: usize, const TN: usize>(
     let (_, tiles_w) = wg.tiles_hw();
     let m_stride = wg.m_pos_stride(TN);
     let layout = &job.layout;
+    // Working arrays, filled in place (see `input_part_n`).
+    let mut mrow = [[0.0f32; LANES]; N];
+    let mut s = [[[0.0f32; LANES]; N]; N];
+    let mut col = [[0.0f32; LANES]; N];
+    let mut y = [[0.0f32; LANES]; N];
     for t in tiles.0..tiles.1 {
         let id = job.block.0 + t;
         let (oy0, ox0) = (id / tiles_w * mt, id % tiles_w * mt);
@@ -658,22 +655,21 @@ fn output_n<const N: usize, const TN: usize>(
         while f0 < ncols {
             let nl = LANES.min(ncols - f0);
             // Columns transformed along x, then rows along y.
-            let mut s = [[[0.0f32; LANES]; N]; N];
             for (a, sa) in s.iter_mut().enumerate() {
-                let mut mrow = [[0.0f32; LANES]; N];
                 for (b, mb) in mrow.iter_mut().enumerate() {
-                    // SAFETY: this task alone covers these tiles and filters of `M`.
+                    // SAFETY: this task alone covers these tiles and filters
+                    // of `M`; nothing else references them.
                     let src =
                         unsafe { job.m.row(m_base + (a * N + b) * m_stride + t * TN + f0, nl) };
-                    copy_lanes(&mut mb[..nl], src);
+                    *mb = load_lanes(src);
                 }
-                *sa = at(&mrow);
+                at(&mrow, sa);
             }
-            // Column `q` of the half-transformed tile (a transpose: indexed).
-            #[allow(clippy::needless_range_loop)]
             for q in 0..mt {
-                let col: [[f32; LANES]; N] = core::array::from_fn(|a| s[a][q]);
-                let y = at(&col);
+                for (c, sa) in col.iter_mut().zip(&s) {
+                    *c = sa[q];
+                }
+                at(&col, &mut y);
                 let ox = ox0 + q;
                 if ox >= o.w {
                     continue;
@@ -690,7 +686,7 @@ fn output_n<const N: usize, const TN: usize>(
                     let row = unsafe { job.out.row(pixel * layout.stride + layout.offset + f, nl) };
                     epilogue(
                         row,
-                        &yp[..nl],
+                        yp,
                         job.bias.map(|b| &b[f..f + nl]),
                         g.activation,
                         layout,
@@ -726,39 +722,58 @@ fn copy_lanes(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-/// Bias, activation, residuals and post-activation of one run of outputs
-/// (the direct kernel's single-pass epilogue).
+/// `src` (at most `LANES` floats) in a zero-padded array: whole arrays are
+/// what the transforms vectorize over.
+#[inline(always)]
+fn load_lanes(src: &[f32]) -> [f32; LANES] {
+    match <&[f32; LANES]>::try_from(src) {
+        Ok(a) => *a,
+        Err(_) => {
+            let mut a = [0.0; LANES];
+            for (d, s) in a.iter_mut().zip(src) {
+                *d = *s;
+            }
+            a
+        }
+    }
+}
+
+/// Bias, activation, residuals and post-activation of one run of
+/// `row.len()` outputs (the direct kernel's single-pass epilogue), computed
+/// on all `LANES` lanes of `y` at once (lanes past the run are zeros from
+/// padded filters and are not stored).
 #[inline(always)]
 fn epilogue(
     row: &mut [f32],
-    y: &[f32],
+    y: &[f32; LANES],
     bias: Option<&[f32]>,
     activation: Activation,
     layout: &OutLayout<'_>,
     residual_at: usize,
 ) {
-    let mut t = [0.0f32; LANES];
-    let t = &mut t[..y.len()];
-    copy_lanes(t, y);
+    let n = row.len();
+    let mut t = *y;
     if let Some(b) = bias {
+        let b = load_lanes(b);
         for (t, b) in t.iter_mut().zip(b) {
             *t += b;
         }
     }
-    activation.apply_inline(t);
+    activation.apply_inline(&mut t);
     if layout.accumulate {
-        for (r, t) in row.iter_mut().zip(t.iter()) {
-            *r += t;
+        let r = load_lanes(row);
+        for (t, r) in t.iter_mut().zip(r) {
+            *t += r;
         }
-    } else {
-        copy_lanes(row, t);
     }
     for r in layout.residual {
-        for (v, r) in row.iter_mut().zip(&r[residual_at..][..y.len()]) {
-            *v += r;
+        let r = load_lanes(&r[residual_at..][..n]);
+        for (t, r) in t.iter_mut().zip(r) {
+            *t += r;
         }
     }
-    layout.post.apply_inline(row);
+    layout.post.apply_inline(&mut t);
+    copy_lanes(row, &t[..n]);
 }
 
 /// `out = activation(conv(x, kernel) + bias)` by Winograd, the kernel packed
