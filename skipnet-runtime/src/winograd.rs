@@ -90,23 +90,22 @@ pub const fn supports(g: &Conv2dGeom) -> bool {
 }
 
 /// The variant the macro compiles a conv with, or `None` for the direct
-/// kernel: a stride-1 undilated ungrouped 3x3 conv with at least 32 input
+/// kernel: a stride-1 undilated ungrouped 3x3 conv with at least 16 input
 /// channels and 16 filters, on an output map of at least 8 x 8, whose
 /// scratch fits in what the layer's stored input and output already take
-/// (so Winograd at most about doubles a layer's memory, and a small net
-/// such as the seed U-Net at 32x32, whose deep layers have few pixels and
-/// many channels, keeps its direct plan). Below these sizes the transforms
-/// cost more than the products they save (measured with `cargo bench
-/// --bench conv -- winograd` against `conv2d`: a 64 x 64 map of 16
-/// channels runs 10% slower by F(4x4) than directly, of 32 channels 1.3x
-/// faster; on a 7 x 7 map of 512 channels, four tiles cannot amortize
-/// streaming a transformed kernel four times the direct one's size).
-/// F(4x4) everywhere else: its error, a few times the direct algorithm's
-/// (the `winograd_error_is_documented` property test), stays within every
-/// Keras fixture's tolerance. Padding and a folded upsample do not matter.
+/// (so Winograd at most about doubles a step's memory; small maps of many
+/// channels, as deep in the seed U-Net, stay direct). `cargo bench --bench
+/// conv -- winograd` against `conv2d` (AVX-512, one thread): F(4x4) runs
+/// 64 x 64 maps of 16 channels 1.25x faster than the direct kernel, 56 x 56
+/// maps of 64 channels 2.3x, but a 7 x 7 map of 512 channels 0.9x (four
+/// tiles cannot amortize streaming a transformed kernel four times the
+/// direct one's size). F(4x4) everywhere it applies: its error, a few times
+/// the direct algorithm's (the `winograd_error_is_documented` property
+/// test), stays within every Keras fixture's tolerance. Padding and a
+/// folded upsample do not matter.
 pub const fn choose(g: &Conv2dGeom) -> Option<WinogradTile> {
     let o = g.output;
-    if !supports(g) || g.input.c < 32 || o.c < 16 || o.h < 8 || o.w < 8 {
+    if !supports(g) || g.input.c < 16 || o.c < 16 || o.h < 8 || o.w < 8 {
         return None;
     }
     let wg = WinogradGeom {
