@@ -1694,6 +1694,47 @@ fn winograd_matches_f64_reference() {
     );
 }
 
+/// Winograd layers big enough to be split over 2..=4 threads, with maps
+/// large enough for blocks of many register tiles (each task transforms its
+/// own tiles) and small enough for split filter ranges: the f64 reference,
+/// and one thread's result bit for bit.
+#[cfg(feature = "parallel")]
+#[test]
+fn winograd_threads_match_f64_reference() {
+    let isas = isas_under_test("winograd_threads_match_f64_reference");
+    let shapes = (
+        prop_oneof![16..=64usize, 65..=160usize],
+        prop_oneof![16..=40usize, 41..=96usize],
+        upsamples(),
+        any::<bool>(),
+        (8..=72usize, 8..=72usize),
+        activation(),
+    )
+        .prop_map(|(cin, filters, upsample, same, out, act)| Shape {
+            kernel: (3, 3),
+            cin,
+            filters,
+            groups: 1,
+            depthwise: None,
+            strides: (1, 1),
+            dilation: (1, 1),
+            upsample,
+            same,
+            out,
+            slack: (0, 0),
+            act,
+        });
+    let cases = conv_cases(
+        shapes,
+        2..=4usize,
+        igemm::PARALLEL_MIN_MACS,
+        8 * igemm::PARALLEL_MIN_MACS,
+    );
+    check("winograd_threads_match_f64_reference", 48, cases, |c, t| {
+        check_conv(c, &isas, Path::Winograd(WinogradTile::F4), t)
+    });
+}
+
 /// The error of each algorithm on layers of the anchors' sizes, measured
 /// against the f64 reference as `max |got - want| / mag` (with `mag`, the
 /// sum of `|x * w|` and `|bias|` per output, as in the tolerance) and
