@@ -339,10 +339,11 @@ skipnet::network! {
 // The seed U-Net's best plan when every tensor is materialized is 98,304 f32;
 // folding the upsamples into the convs that read them reaches issue 4's
 // live-set target of 49,152 with the direct algorithm (checked at compile
-// time). By default its 32x32 decoder convs run by Winograd, whose scratch
-// (at most the layer's own operands, `winograd::choose`) is in the arena.
+// time). By default a conv may run by Winograd, whose scratch (at most the
+// layer's own operands, `winograd::choose`) is in the arena: none of the
+// seed U-Net's at 32x32 qualifies, so it keeps its plan.
 const _: () = assert!(SkipUNetDirect::ARENA_LEN <= 49_152);
-const _: () = assert!(SkipUNet::ARENA_LEN <= 2 * 49_152);
+const _: () = assert!(SkipUNet::ARENA_LEN <= 49_152);
 
 #[test]
 fn seed_unet_without_winograd_matches_keras() {
@@ -405,10 +406,10 @@ fn apes_block_net_without_winograd_matches_keras() {
         .lines()
         .filter(|l| l.contains("winograd F(4x4,3x3)"))
         .count();
-    // The stem (64x64x16 -> 32), b1_conv3 (64x64x32) and b2_conv3
-    // (32x32x32 -> 64); not block 3's 16x16 convs (scratch over their
-    // operands).
-    assert_eq!(winograd_layers, 3, "{}", ApesBlockNet::summary());
+    // The stem (64x64x16 -> 32) and b1_conv3 (64x64x32); not the 32x32 and
+    // 16x16 convs of blocks 2 and 3 (their scratch, a block per thread of
+    // two, would exceed their operands).
+    assert_eq!(winograd_layers, 2, "{}", ApesBlockNet::summary());
 }
 
 /// Prints and returns the worst of `(output name, got, Keras)` errors.

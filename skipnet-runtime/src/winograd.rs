@@ -147,6 +147,13 @@ const LANES: usize = 16;
 /// Padding between positions in the scratch layouts (one cache line).
 const SKEW: usize = 16;
 
+/// Blocks the scratch holds: one per thread of a two-thread pool, so each
+/// thread transforms and multiplies its own tiles block by block in its own
+/// region and the pool wakes once per layer (sharing one block between the
+/// threads woke it twice per block of a few tiles; larger shared blocks
+/// left the L2 cache between the transform and the products).
+const SCRATCH_BLOCKS: usize = 2;
+
 impl WinogradGeom {
     /// Output tiles down and across.
     pub const fn tiles_hw(&self) -> (usize, usize) {
@@ -193,27 +200,26 @@ impl WinogradGeom {
         self.tile.positions() * self.conv.input.c * self.filters_padded()
     }
 
-    /// Floats from one position's rows of `V` to the next: the block's
-    /// tiles times `cin`, plus [`SKEW`] so that the rows of one tile's
-    /// positions do not all fall into the same L1 set (`block x cin x 4`
-    /// bytes is often a multiple of 4 KiB).
-    const fn v_pos_stride(&self) -> usize {
-        self.block_tiles() * self.conv.input.c + SKEW
-    }
-
-    /// Floats from one position's products to the next for a register tile
-    /// `tn` filters wide (skewed as `V`'s).
-    const fn m_pos_stride(&self, tn: usize) -> usize {
-        self.block_tiles() * tn + SKEW
-    }
-
-    /// f32 elements of scratch memory a call needs: the transformed input
-    /// block (`positions x (block x cin + SKEW)`) and the products
-    /// (`filters / tn x positions x (block x tn + SKEW)` with padded filters,
-    /// at most `positions x filters x (block + 1)` for `tn` of 16 or 32).
-    pub const fn scratch_len(&self) -> usize {
+    /// Floats of one worker's scratch region for blocks of `bt` tiles: the
+    /// transformed input (`positions x (bt x cin + SKEW)`: rows of one
+    /// position `bt x cin` floats apart plus [`SKEW`], so that the rows of
+    /// one tile's positions do not all fall into the same L1 set, `bt x cin
+    /// x 4` bytes being often a multiple of 4 KiB) and the products
+    /// (`filters / tn x positions x (bt x tn + SKEW)` with padded filters,
+    /// at most `positions x filters x (bt + 1)` for `tn` of 16 or 32).
+    const fn region_len(&self, bt: usize) -> (usize, usize) {
         let npos = self.tile.positions();
-        npos * self.v_pos_stride() + npos * self.filters_padded() * (self.block_tiles() + 1)
+        (
+            npos * (bt * self.conv.input.c + SKEW),
+            npos * self.filters_padded() * (bt + 1),
+        )
+    }
+
+    /// f32 elements of scratch memory a call needs: [`SCRATCH_BLOCKS`]
+    /// regions of one block each.
+    pub const fn scratch_len(&self) -> usize {
+        let (v, m) = self.region_len(self.block_tiles());
+        SCRATCH_BLOCKS * (v + m)
     }
 
     /// Multiply-adds of one call (the matrix products; transforms not counted).
@@ -351,10 +357,14 @@ pub(crate) struct Job<'a> {
     pub bias: Option<&'a [f32]>,
     pub out: OutPtr<'a>,
     pub layout: OutLayout<'a>,
-    /// Transformed input block, `[position][tile][cin]`.
+    /// This worker's transformed input block, `[position][tile][cin]`,
+    /// positions `v_stride` floats apart.
     pub v: OutPtr<'a>,
-    /// Products, `[filter tile][position][tile][tn]`.
+    pub v_stride: usize,
+    /// This worker's products, `[filter tile][position][tile][tn]`,
+    /// positions `m_tiles * tn + SKEW` floats apart.
     pub m: OutPtr<'a>,
+    pub m_tiles: usize,
     /// The block's first tile and its tile count.
     pub block: (usize, usize),
 }
@@ -412,58 +422,62 @@ pub fn conv_on(
         assert_eq!(r.len(), g.output.len(), "conv2d: residual length");
     }
     let isa = if isa.available() { isa } else { Isa::Scalar };
-    let (mr, tn) = igemm::winograd_tile(isa);
-    let bt = wg.block_tiles();
-    let (v, m) = scratch.split_at_mut(wg.tile.positions() * wg.v_pos_stride());
-    let mut job = Job {
-        wg,
-        x,
-        packed,
-        bias,
-        out: OutPtr::new(out),
-        layout,
-        v: OutPtr::new(v),
-        m: OutPtr::new(m),
-        block: (0, 0),
-    };
     let tiles = wg.tiles();
-    let serial = exec.threads() == 1
-        || g.output.h * g.output.w * g.output.c * 9 * g.input.c < igemm::PARALLEL_MIN_MACS;
-    let mut t0 = 0;
-    while t0 < tiles {
-        job.block = (t0, bt.min(tiles - t0));
-        let nt = job.block.1;
-        if serial {
+    let big = g.output.h * g.output.w * g.output.c * 9 * g.input.c >= igemm::PARALLEL_MIN_MACS;
+    // Workers, each with its own scratch region and contiguous share of the
+    // tiles; blocks as large as the regions allow.
+    let bt = wg.block_tiles();
+    let mut workers = if big { exec.threads().min(tiles) } else { 1 };
+    let mut wbt = bt;
+    if workers > SCRATCH_BLOCKS {
+        let (v1, m1) = wg.region_len(1);
+        let (v0, m0) = wg.region_len(0);
+        let per_tile = (v1 + m1) - (v0 + m0);
+        let room = wg.scratch_len() / workers;
+        wbt = room.saturating_sub(v0 + m0) / per_tile.max(1);
+        if wbt == 0 {
+            (workers, wbt) = (1, bt);
+        }
+    }
+    let (v_len, m_len) = wg.region_len(wbt);
+    let scratch = OutPtr::new(scratch);
+    let out = OutPtr::new(out);
+    let work = |w: usize| {
+        // Worker `w` alone uses region `w` of the scratch (the regions are
+        // disjoint: `workers * (v_len + m_len) <= scratch_len`), and writes
+        // only its own tiles' outputs.
+        let base = w * (v_len + m_len);
+        let mut job = Job {
+            wg,
+            x,
+            packed,
+            bias,
+            out,
+            layout,
+            v: scratch.sub(base, v_len),
+            v_stride: wbt * g.input.c + SKEW,
+            m: scratch.sub(base + v_len, m_len),
+            m_tiles: wbt,
+            block: (0, 0),
+        };
+        let (lo, hi) = (w * tiles / workers, (w + 1) * tiles / workers);
+        let mut t0 = lo;
+        while t0 < hi {
+            let nt = wbt.min(hi - t0);
+            job.block = (t0, nt);
             igemm::winograd_input(isa, &job, (0, nt));
             let whole = Part {
                 t: (0, nt),
                 n: (0, g.output.c),
             };
             igemm::winograd_products(isa, &job, whole);
-        } else {
-            let threads = exec.threads();
-            let job = &job;
-            // Input transform: tiles cut into a task per thread.
-            exec.run(threads, &|task| {
-                let cut = |i: usize| i * nt / threads;
-                igemm::winograd_input(isa, job, (cut(task), cut(task + 1)))
-            });
-            // Products: filter ranges of whole tile widths times tile ranges
-            // of whole register tiles, at least two tasks per thread.
-            let n_units = g.output.c.div_ceil(tn);
-            let t_units = nt.div_ceil(mr);
-            let t_split = t_units.min((2 * threads).div_ceil(n_units)).max(1);
-            exec.run(n_units * t_split, &|task| {
-                let (nu, tp) = (task / t_split, task % t_split);
-                let cut = |i: usize| (i * t_units / t_split * mr).min(nt);
-                let part = Part {
-                    t: (cut(tp), cut(tp + 1)),
-                    n: (nu * tn, g.output.c.min((nu + 1) * tn)),
-                };
-                igemm::winograd_products(isa, job, part)
-            });
+            t0 += nt;
         }
-        t0 += nt;
+    };
+    if workers == 1 {
+        work(0);
+    } else {
+        exec.run(workers, &work);
     }
 }
 
@@ -488,7 +502,7 @@ fn input_part_n<const N: usize>(
     let (inp, m) = (g.input, wg.tile.m());
     let (h_up, w_up) = (inp.h * g.upsample.0, inp.w * g.upsample.1);
     let (_, tiles_w) = wg.tiles_hw();
-    let v_stride = wg.v_pos_stride();
+    let v_stride = job.v_stride;
     let cin = inp.c;
     // Working arrays, filled in place (building them by value cost a
     // `memcpy` or `memset` per tile and channel block).
@@ -533,8 +547,8 @@ fn input_part_n<const N: usize>(
                 bt(&col, &mut v);
                 for (a, va) in v.iter().enumerate() {
                     let pos = a * N + b;
-                    // SAFETY: tasks of one block transform disjoint tiles,
-                    // so no other reference covers this row of `V`.
+                    // SAFETY: `V` is this worker's region, and no reference
+                    // to it outlives the statement that forms it.
                     let dst = unsafe { job.v.row(pos * v_stride + t * cin + c0, nc) };
                     copy_lanes(dst, &va[..nc]);
                 }
@@ -562,7 +576,7 @@ pub(crate) unsafe fn products_part<const MR: usize, const TN: usize>(
     let g = &wg.conv;
     let cin = g.input.c;
     let npos = wg.tile.positions();
-    let (v_stride, m_stride) = (wg.v_pos_stride(), wg.m_pos_stride(TN));
+    let (v_stride, m_stride) = (job.v_stride, job.m_tiles * TN + SKEW);
     let panels = wg.filters_padded() / PANEL;
     let panel_stride = cin * PANEL;
     let (ta, tb) = part.t;
@@ -582,9 +596,9 @@ pub(crate) unsafe fn products_part<const MR: usize, const TN: usize>(
                 while t < tb {
                     let rows = MR.min(tb - t);
                     let mut srcs = [[core::ptr::null::<f32>(); MR]; 1];
-                    // `V` is read without forming references: the products
-                    // run after the input transform's tasks returned, so
-                    // nothing writes it meanwhile.
+                    // `V` is read without forming references: it is this
+                    // worker's region, written by its own input transform
+                    // before these products run.
                     for (mi, s) in srcs[0].iter_mut().enumerate() {
                         // Rows past the part read its first tile (valid, unused).
                         let tt = if mi < rows { t + mi } else { ta };
@@ -594,8 +608,9 @@ pub(crate) unsafe fn products_part<const MR: usize, const TN: usize>(
                     // and, for 32-wide tiles, the next (panel counts are
                     // even) are inside `packed`.
                     let b = unsafe { b0.add(c0 * PANEL) };
-                    // SAFETY: this task alone covers tiles `ta..tb` of filter
-                    // tile `n0 / TN` in `M`: no other reference to these rows.
+                    // SAFETY: `M` is this worker's region, and this call
+                    // alone covers tiles `ta..tb` of filter tile `n0 / TN`
+                    // in it: no other reference to these rows.
                     let m_rows = unsafe { job.m.row(m_base + pos * m_stride + t * TN, rows * TN) };
                     // A local accumulator the inlined tile keeps in registers.
                     let mut acc = [[0.0f32; TN]; MR];
@@ -640,7 +655,7 @@ fn output_n<const N: usize, const TN: usize>(
     let o = g.output;
     let mt = wg.tile.m();
     let (_, tiles_w) = wg.tiles_hw();
-    let m_stride = wg.m_pos_stride(TN);
+    let m_stride = job.m_tiles * TN + SKEW;
     let layout = &job.layout;
     // Working arrays, filled in place (see `input_part_n`).
     let mut mrow = [[0.0f32; LANES]; N];
@@ -656,7 +671,8 @@ fn output_n<const N: usize, const TN: usize>(
             // Columns transformed along x, then rows along y.
             for (a, sa) in s.iter_mut().enumerate() {
                 for (b, mb) in mrow.iter_mut().enumerate() {
-                    // SAFETY: this task alone covers these tiles and filters
+                    // SAFETY: `M` is this worker's region, and this call
+                    // alone covers these tiles and filters
                     // of `M`; nothing else references them.
                     let src =
                         unsafe { job.m.row(m_base + (a * N + b) * m_stride + t * TN + f0, nl) };
@@ -680,7 +696,7 @@ fn output_n<const N: usize, const TN: usize>(
                     }
                     let pixel = oy * o.w + ox;
                     let f = n0 + f0;
-                    // SAFETY: tasks write disjoint (tiles x filters) parts
+                    // SAFETY: workers write disjoint (tiles x filters) parts
                     // of the output; this pixel belongs to tile `id` alone.
                     let row = unsafe { job.out.row(pixel * layout.stride + layout.offset + f, nl) };
                     epilogue(

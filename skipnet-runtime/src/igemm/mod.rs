@@ -273,7 +273,9 @@ pub const SPLIT_FILTERS: usize = 32;
 pub const PARALLEL_MIN_MACS: usize = 1 << 19;
 
 /// The output buffer shared by the tasks of one call, each writing its own
-/// [`Part`]; rows are handed out one segment at a time.
+/// [`Part`]; rows are handed out one segment at a time. Copies share the
+/// buffer: writing through one is `unsafe` ([`OutPtr::row`]) for that reason.
+#[derive(Clone, Copy)]
 pub(crate) struct OutPtr<'a> {
     ptr: *mut f32,
     len: usize,
@@ -307,6 +309,17 @@ impl<'a> OutPtr<'a> {
         assert!(start <= self.len && n <= self.len - start);
         // SAFETY: in bounds (just checked); exclusivity is the caller's contract.
         unsafe { core::slice::from_raw_parts_mut(self.ptr.add(start), n) }
+    }
+
+    /// `out[start..start + n]` (bounds-checked) as a buffer of its own:
+    /// for handing disjoint regions to tasks.
+    pub(crate) fn sub(&self, start: usize, n: usize) -> OutPtr<'a> {
+        assert!(start <= self.len && n <= self.len - start);
+        OutPtr {
+            ptr: self.ptr.wrapping_add(start),
+            len: n,
+            _borrow: core::marker::PhantomData,
+        }
     }
 
     /// A pointer to `out[start..start + n]` (bounds-checked) for reading,
@@ -520,15 +533,6 @@ fn run_part(
             unsafe { neon::conv(g, x, packed, bias, out, layout, part) }
         }
         _ => scalar::conv(g, x, packed, bias, out, layout, part),
-    }
-}
-
-/// The register tile (pixels, filters) the Winograd products use on `isa`.
-pub(crate) const fn winograd_tile(isa: Isa) -> (usize, usize) {
-    match isa {
-        Isa::Avx512 => (8, 32),
-        Isa::Avx2Fma | Isa::Neon => (6, 16),
-        Isa::Scalar => (4, 16),
     }
 }
 
