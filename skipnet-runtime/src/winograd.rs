@@ -182,12 +182,25 @@ impl WinogradGeom {
         if t > BLOCK_TILES_MAX {
             t = BLOCK_TILES_MAX;
         }
+        // Smaller blocks (down to one AVX-512 register tile) where that
+        // brings the scratch within the layer's operands (`choose`):
+        // blocks of 8 tiles run as fast as larger ones on one thread.
+        let operands = self.conv.input.len() + self.conv.output.len();
+        while t > BLOCK_TILES_MIN && self.scratch_len_for(t) > operands {
+            t -= BLOCK_TILES_MIN;
+        }
         let all = self.tiles();
         if all < t {
             all
         } else {
             t
         }
+    }
+
+    /// [`WinogradGeom::scratch_len`] for blocks of `bt` tiles.
+    const fn scratch_len_for(&self, bt: usize) -> usize {
+        let (v, m) = self.region_len(bt);
+        SCRATCH_BLOCKS * (v + m)
     }
 
     /// Filters rounded up to whole pairs of panels (the widest register tile).
@@ -218,8 +231,7 @@ impl WinogradGeom {
     /// f32 elements of scratch memory a call needs: [`SCRATCH_BLOCKS`]
     /// regions of one block each.
     pub const fn scratch_len(&self) -> usize {
-        let (v, m) = self.region_len(self.block_tiles());
-        SCRATCH_BLOCKS * (v + m)
+        self.scratch_len_for(self.block_tiles())
     }
 
     /// Multiply-adds of one call (the matrix products; transforms not counted).
