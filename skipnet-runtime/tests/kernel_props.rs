@@ -1645,25 +1645,16 @@ fn regression_row_merged_unit_longer_than_max_cin() {
 // Winograd
 // ---------------------------------------------------------------------------
 
-/// Stride-1 undilated ungrouped 3x3 convs, any epilogue and layout, a folded
-/// upsample sometimes, maps of odd sizes (partial output tiles), channel and
-/// filter counts off the lane and tile widths, through both variants.
-#[test]
-fn winograd_matches_f64_reference() {
-    let isas = isas_under_test("winograd_matches_f64_reference");
-    let shapes = (
-        prop_oneof![
-            1..=20usize,
-            21..=300usize,
-            prop::sample::select(vec![15usize, 16, 17, 128, 129])
-        ],
-        prop_oneof![1..=40usize, 41..=96usize],
-        upsamples(),
-        any::<bool>(),
-        prop_oneof![3 => (1..=24usize, 1..=24usize), 1 => (1..=80usize, 1..=80usize)],
-        activation(),
-    )
-        .prop_map(|(cin, filters, upsample, same, out, act)| Shape {
+/// Winograd's layers: stride-1 undilated ungrouped 3x3 convs with input
+/// channels, filters and output sizes from the given strategies, any
+/// activation, `same` or `valid`, a folded upsample sometimes.
+fn winograd_shapes(
+    cin: impl Strategy<Value = usize>,
+    filters: impl Strategy<Value = usize>,
+    out: impl Strategy<Value = (usize, usize)>,
+) -> impl Strategy<Value = Shape> {
+    (cin, filters, upsamples(), any::<bool>(), out, activation()).prop_map(
+        |(cin, filters, upsample, same, out, act)| Shape {
             kernel: (3, 3),
             cin,
             filters,
@@ -1676,7 +1667,25 @@ fn winograd_matches_f64_reference() {
             out,
             slack: (0, 0),
             act,
-        });
+        },
+    )
+}
+
+/// Stride-1 undilated ungrouped 3x3 convs, any epilogue and layout, a folded
+/// upsample sometimes, maps of odd sizes (partial output tiles), channel and
+/// filter counts off the lane and tile widths, through both variants.
+#[test]
+fn winograd_matches_f64_reference() {
+    let isas = isas_under_test("winograd_matches_f64_reference");
+    let shapes = winograd_shapes(
+        prop_oneof![
+            1..=20usize,
+            21..=300usize,
+            prop::sample::select(vec![15usize, 16, 17, 128, 129])
+        ],
+        prop_oneof![1..=40usize, 41..=96usize],
+        prop_oneof![3 => (1..=24usize, 1..=24usize), 1 => (1..=80usize, 1..=80usize)],
+    );
     let cases = (conv_cases(shapes, threads(), 0, MACS), any::<bool>());
     check(
         "winograd_matches_f64_reference",
@@ -1702,28 +1711,11 @@ fn winograd_matches_f64_reference() {
 #[test]
 fn winograd_threads_match_f64_reference() {
     let isas = isas_under_test("winograd_threads_match_f64_reference");
-    let shapes = (
+    let shapes = winograd_shapes(
         prop_oneof![16..=64usize, 65..=160usize],
         prop_oneof![16..=40usize, 41..=96usize],
-        upsamples(),
-        any::<bool>(),
         (8..=72usize, 8..=72usize),
-        activation(),
-    )
-        .prop_map(|(cin, filters, upsample, same, out, act)| Shape {
-            kernel: (3, 3),
-            cin,
-            filters,
-            groups: 1,
-            depthwise: None,
-            strides: (1, 1),
-            dilation: (1, 1),
-            upsample,
-            same,
-            out,
-            slack: (0, 0),
-            act,
-        });
+    );
     let cases = conv_cases(
         shapes,
         2..=4usize,
