@@ -70,6 +70,24 @@ fn bench(c: &mut Criterion) {
         ("resnet_s2 28x28x128->128 3x3", same(28, 28, 128, 128, 3, 1)),
         ("resnet_s3 14x14x256->256 3x3", same(14, 14, 256, 256, 3, 1)),
         ("resnet_s4 7x7x512->512 3x3", same(7, 7, 512, 512, 3, 1)),
+        ("mnv2_stem 224x224x3->32 3x3/2", same(224, 224, 3, 32, 3, 2)),
+        (
+            "mnv2_b1_expand 112x112x16->96 1x1",
+            same(112, 112, 16, 96, 1, 1),
+        ),
+        (
+            "mnv2_b2_expand 56x56x24->144 1x1",
+            same(56, 56, 24, 144, 1, 1),
+        ),
+        (
+            "mnv2_b2_project 56x56x144->24 1x1",
+            same(56, 56, 144, 24, 1, 1),
+        ),
+        (
+            "mnv2_b11_expand 14x14x96->576 1x1",
+            same(14, 14, 96, 576, 1, 1),
+        ),
+        ("mnv2_head 7x7x320->1280 1x1", same(7, 7, 320, 1280, 1, 1)),
     ];
     let mut group = c.benchmark_group("conv2d");
     group.sample_size(20);

@@ -538,3 +538,32 @@ fn xception_block_matches_keras() {
         assert!(err <= TOL, "{isa:?}: max abs error {err}");
     }
 }
+
+/// Zero paddings before convs are folded into the convs' windows: the
+/// summary shows p1..p3 never stored, p4 (also read by the add) stored, and
+/// the outputs match Keras on every ISA.
+#[test]
+fn folded_zero_paddings_match_keras() {
+    let net = Padded::from_safetensors(&fixture("padded", "weights.safetensors")).unwrap();
+    let io = fixture("padded", "io.safetensors");
+    let x = io_tensor::<5184>(&io, "x", &[18, 18, 16]);
+    let y = io_tensor::<1024>(&io, "y", &[8, 8, 16]);
+    let summary = Padded::summary();
+    let row = |name: &str| {
+        summary
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} (")))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{summary}"))
+    };
+    for p in ["p1", "p2", "p3"] {
+        assert!(row(p).contains("never stored"), "{p}:\n{summary}");
+    }
+    assert!(!row("p4").contains("never stored"), "p4:\n{summary}");
+    let mut ws = Padded::workspace();
+    for isa in isas_under_test("folded_zero_paddings_match_keras") {
+        ws.set_isa(isa).unwrap();
+        let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+        println!("padded max abs error {err:e} ({isa:?})");
+        assert!(err <= TOL, "{isa:?}: max abs error {err}");
+    }
+}

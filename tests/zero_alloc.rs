@@ -229,6 +229,11 @@ fn forward_makes_zero_allocations() {
         load(XceptionBlock::from_safetensors(&w("xception_block"))),
         |n, ws| sum(n.forward(ws, &[0.5; 2048]))
     ));
+    checked.push(assert_no_allocations!(
+        Padded,
+        load(Padded::from_safetensors(&w("padded"))),
+        |n, ws| sum(n.forward(ws, &[0.5; 5184]))
+    ));
     // Baked weights: nothing loaded at run time at all.
     checked.push(assert_no_allocations!(
         BakedApes,

@@ -343,6 +343,26 @@ def xception_block():
     return keras.Model(x, out, name="xception_block")
 
 
+def padded():
+    """Zero paddings the macro folds into the conv after them (never stored):
+    MobileNetV2's `((0, 1), (0, 1))` before a stride-2 valid depthwise conv,
+    a symmetric one before a stride-1 3x3 valid conv, an asymmetric one
+    before a strided `same` conv; and one also read by an add, which stays
+    stored."""
+    x = keras.Input((18, 18, 16), name="x")
+    p1 = layers.ZeroPadding2D(((0, 1), (0, 1)), name="p1")(x)                          # 19x19x16
+    d1 = layers.DepthwiseConv2D(3, strides=2, padding="valid", name="d1")(p1)           # 9x9x16
+    h = layers.ReLU(6.0, name="r1")(layers.BatchNormalization(name="d1_bn")(d1))
+    p2 = layers.ZeroPadding2D(1, name="p2")(h)                                          # 11x11x16
+    c2 = conv("c2", 24, 3, padding="valid", activation="relu")(p2)                      # 9x9x24
+    p3 = layers.ZeroPadding2D(((2, 1), (0, 3)), name="p3")(c2)                          # 12x12x24
+    c3 = conv("c3", 16, 3, strides=2, padding="same")(p3)                              # 6x6x16
+    p4 = layers.ZeroPadding2D(((1, 1), (2, 0)), name="p4")(c3)                          # 8x8x16
+    c4 = conv("c4", 16, 3, padding="same")(p4)                                         # 8x8x16
+    out = layers.Add(name="out")([c4, p4])
+    return keras.Model(x, out, name="padded")
+
+
 NETS = {"seed_unet": seed_unet, "apes_net": apes_net, "corner": corner,
         "apes_block_net": apes_block_net, "heads": heads, "zoo": zoo,
         "decoder": decoder, "resnet_bn": resnet_bn,
@@ -350,7 +370,7 @@ NETS = {"seed_unet": seed_unet, "apes_net": apes_net, "corner": corner,
         "bn_standalone": bn_standalone,
         "unet_crop": unet_crop,
         "long_reduction": long_reduction, "wide_channels": wide_channels,
-        "xception_block": xception_block}
+        "xception_block": xception_block, "padded": padded}
 
 
 # ------------------------------------------------------------------ export

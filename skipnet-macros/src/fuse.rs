@@ -2,14 +2,16 @@
 //!
 //! A nearest `upsample2d` whose every consumer is an op that can read its input
 //! through the upsampling index arithmetic (`Op::reads_upsampled_input`) is
-//! never stored: those consumers read its source directly.
+//! never stored: those consumers read its source directly. Likewise a
+//! `zero_padding2d` whose every consumer is a conv that can read through a
+//! padding (`Op::reads_padded_input`): the conv's window moves instead.
 //!
 //! An `add` whose last-computed operand is an op that can add residuals in its
 //! epilogue (`Op::accepts_residual`), used by nothing else, is computed by that
 //! op: its output goes straight into the sum and is never stored on its own.
 
 use crate::graph::{Graph, ValueId, ValueKind};
-use crate::ops::Act;
+use crate::ops::{Act, InputView};
 use std::collections::BTreeMap;
 
 /// An `add` computed in the epilogue of the op producing one of its operands.
@@ -33,8 +35,9 @@ pub struct Sum {
 
 #[derive(Default)]
 pub struct Fusions {
-    /// Folded upsample -> (its source, its factor).
-    folded: BTreeMap<ValueId, (ValueId, (usize, usize))>,
+    /// Folded upsample or zero padding -> (its source, how its consumers
+    /// read the source).
+    folded: BTreeMap<ValueId, (ValueId, InputView)>,
     /// The value a fused sum stores (the add, or its post activation) -> the sum.
     sums: BTreeMap<ValueId, Sum>,
     /// A node run inside another's step (a sum's producer, or an add whose
@@ -58,24 +61,23 @@ pub struct Slot {
 }
 
 impl Fusions {
-    /// What operand `operand` (a value id) of a node really reads, and through
-    /// which upsampling factor.
-    pub fn source(&self, operand: ValueId) -> (ValueId, (usize, usize)) {
+    /// What operand `operand` (a value id) of a node really reads, and how.
+    pub fn source(&self, operand: ValueId) -> (ValueId, InputView) {
         self.folded
             .get(&operand)
             .copied()
-            .unwrap_or((operand, (1, 1)))
+            .unwrap_or((operand, InputView::PLAIN))
     }
 
-    /// The shapes node `n`'s operands have as stored (a folded upsample's
-    /// source, not the upsample), and the factor by which operand 0 is read
-    /// through nearest upsampling (`(1, 1)` when none): what an op's geometry,
-    /// packing and scratch need.
+    /// The shapes node `n`'s operands have as stored (a folded upsample's or
+    /// padding's source, not the folded op), and how operand 0 is read
+    /// through them (`InputView::PLAIN` when nothing is folded): what an op's
+    /// geometry, packing and scratch need.
     pub fn stored_operands(
         &self,
         n: &crate::graph::Node,
         shapes: &[Vec<usize>],
-    ) -> (Vec<Vec<usize>>, (usize, usize)) {
+    ) -> (Vec<Vec<usize>>, InputView) {
         let ins = n
             .operands
             .iter()
@@ -85,11 +87,11 @@ impl Fusions {
             .operands
             .first()
             .map(|o| self.source(o.value).1)
-            .unwrap_or((1, 1));
+            .unwrap_or(InputView::PLAIN);
         (ins, up)
     }
 
-    /// Whether `v` is an upsample that is never stored.
+    /// Whether `v` is an upsample or a zero padding that is never stored.
     pub fn is_folded(&self, v: ValueId) -> bool {
         self.folded.contains_key(&v)
     }
@@ -182,9 +184,14 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
                 && matches!(&g.values[c].kind, ValueKind::Node(cn) if cn.op.reads_upsampled_input())
         });
         if all_fold {
-            f.folded.insert(id, (n.operands[0].value, factor));
+            let view = InputView {
+                upsample: factor,
+                ..InputView::PLAIN
+            };
+            f.folded.insert(id, (n.operands[0].value, view));
         }
     }
+    fold_zero_padding(g, &consumers, &is_output, &mut f);
     // A batch norm whose operand is a linear conv read by nothing else is
     // folded into that conv's kernel and bias at load time.
     let mut conv_of_bn: BTreeMap<ValueId, ValueId> = BTreeMap::new();
@@ -354,6 +361,46 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
     f
 }
 
+/// A zero padding whose every consumer reads it as operand 0 and can read
+/// through a padding (`Op::reads_padded_input`: convs, which read cells
+/// outside their input as zeros) is never stored: they read its source
+/// with their window moved by the padding's top and left. MobileNetV2's
+/// `zero_padding2d(x, ((0, 1), (0, 1)))` before each stride-2 depthwise
+/// conv copied 4.8 MB in its first block. The padding's own operand is never
+/// a folded upsample (a padding does not read through one).
+fn fold_zero_padding(
+    g: &Graph,
+    consumers: &BTreeMap<ValueId, Vec<(ValueId, usize)>>,
+    is_output: &dyn Fn(ValueId) -> bool,
+    f: &mut Fusions,
+) {
+    for (id, v) in g.values.iter().enumerate() {
+        let ValueKind::Node(n) = &v.kind else {
+            continue;
+        };
+        let Some(pad) = n.op.zero_padding() else {
+            continue;
+        };
+        if is_output(id) {
+            continue;
+        }
+        let Some(uses) = consumers.get(&id) else {
+            continue;
+        };
+        let all_fold = uses.iter().all(|&(c, k)| {
+            k == 0 && matches!(&g.values[c].kind, ValueKind::Node(cn) if cn.op.reads_padded_input())
+        });
+        let source = n.operands[0].value;
+        if all_fold && !f.is_folded(source) {
+            let view = InputView {
+                pad,
+                ..InputView::PLAIN
+            };
+            f.folded.insert(id, (source, view));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,9 +423,13 @@ mod tests {
         errors.finish(()).unwrap();
         let f = find(&g, &shapes(&g), &|_| true);
         assert!(f.is_folded(1));
-        assert_eq!(f.source(1), (0, (2, 2)));
+        let up = InputView {
+            upsample: (2, 2),
+            ..InputView::PLAIN
+        };
+        assert_eq!(f.source(1), (0, up));
         assert!(!f.is_folded(3), "v also feeds a concat");
-        assert_eq!(f.source(3), (3, (1, 1)));
+        assert_eq!(f.source(3), (3, InputView::PLAIN));
     }
 
     fn shapes(g: &Graph) -> Vec<Vec<usize>> {

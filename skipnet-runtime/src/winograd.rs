@@ -24,6 +24,7 @@
 //! order.
 
 use crate::exec::Exec;
+use crate::igemm::epilogue::{copy_run, epilogue, load_lanes};
 use crate::igemm::{self, Isa, OutLayout, OutPtr, PANEL};
 use crate::ops::conv2d::Conv2dGeom;
 use crate::Activation;
@@ -529,9 +530,18 @@ fn input_part_n<const N: usize>(
             (id % tiles_w * m) as isize - g.pad.1 as isize,
         );
         // Offsets of the tile's input cells (None: padding), computed once.
+        // A tile that overhangs the output map's bottom or right edge reads
+        // only the cells its kept outputs read (the rest are zeros): the
+        // transforms mix every cell of the tile into every output, so data
+        // only discarded outputs would read (an input column past a wide
+        // folded padding) would otherwise add its rounding to outputs whose
+        // exact value does not depend on it.
+        let o = g.output;
+        let (rows_kept, cols_kept) = (m.min(o.h - id / tiles_w * m), m.min(o.w - id % tiles_w * m));
+        let (i_end, j_end) = (rows_kept + 2, cols_kept + 2);
         let mut cells = [[None; N]; N];
-        for (i, row) in cells.iter_mut().enumerate() {
-            for (j, cell) in row.iter_mut().enumerate() {
+        for (i, row) in cells.iter_mut().enumerate().take(i_end) {
+            for (j, cell) in row.iter_mut().enumerate().take(j_end) {
                 let (iy, ix) = (y0 + i as isize, x0 + j as isize);
                 if iy >= 0 && ix >= 0 && (iy as usize) < h_up && (ix as usize) < w_up {
                     let (iy, ix) = (iy as usize / g.upsample.0, ix as usize / g.upsample.1);
@@ -546,7 +556,7 @@ fn input_part_n<const N: usize>(
             for (i, row) in rows.iter_mut().enumerate() {
                 for (j, dj) in d.iter_mut().enumerate() {
                     *dj = match cells[i][j] {
-                        Some(off) => load_lanes(&job.x[off + c0..][..nc]),
+                        Some(off) => load_lanes::<LANES>(&job.x[off + c0..][..nc]),
                         None => [0.0; LANES],
                     };
                 }
@@ -562,7 +572,7 @@ fn input_part_n<const N: usize>(
                     // SAFETY: `V` is this worker's region, and no reference
                     // to it outlives the statement that forms it.
                     let dst = unsafe { job.v.row(pos * v_stride + t * cin + c0, nc) };
-                    copy_lanes(dst, &va[..nc]);
+                    copy_run(dst, &va[..nc]);
                 }
             }
             c0 += nc;
@@ -628,14 +638,14 @@ pub(crate) unsafe fn products_part<const MR: usize, const TN: usize>(
                     let mut acc = [[0.0f32; TN]; MR];
                     if c0 > 0 {
                         for (a, m) in acc.iter_mut().zip(m_rows.chunks_exact(TN)) {
-                            copy_lanes(a, m);
+                            copy_run(a, m);
                         }
                     }
                     // Each `srcs` pointer is a `V` row of `cin` floats, of
                     // which channels `c0..c0 + nc` are read.
                     tile(&srcs, c0, nc, b, panel_stride, panel_stride, &mut acc);
                     for (a, m) in acc.iter().zip(m_rows.chunks_exact_mut(TN)) {
-                        copy_lanes(m, a);
+                        copy_run(m, a);
                     }
                     t += rows;
                 }
@@ -688,7 +698,7 @@ fn output_n<const N: usize, const TN: usize>(
                     // of `M`; nothing else references them.
                     let src =
                         unsafe { job.m.row(m_base + (a * N + b) * m_stride + t * TN + f0, nl) };
-                    *mb = load_lanes(src);
+                    *mb = load_lanes::<LANES>(src);
                 }
                 at(&mrow, sa);
             }
@@ -724,83 +734,6 @@ fn output_n<const N: usize, const TN: usize>(
             f0 += nl;
         }
     }
-}
-
-/// `dst = src` (equal lengths) without a call to `memcpy`: these runs are
-/// 16 or 32 floats long, where the call costs more than the copy; whole
-/// runs of `N` floats are copied as arrays (vector moves).
-#[inline(always)]
-fn copy_lanes(dst: &mut [f32], src: &[f32]) {
-    debug_assert_eq!(dst.len(), src.len());
-    if let (Ok(d), Ok(s)) = (
-        <&mut [f32; LANES]>::try_from(&mut *dst),
-        <&[f32; LANES]>::try_from(src),
-    ) {
-        *d = *s;
-    } else if let (Ok(d), Ok(s)) = (
-        <&mut [f32; 2 * LANES]>::try_from(&mut *dst),
-        <&[f32; 2 * LANES]>::try_from(src),
-    ) {
-        *d = *s;
-    } else {
-        for (d, s) in dst.iter_mut().zip(src) {
-            *d = *s;
-        }
-    }
-}
-
-/// `src` (at most `LANES` floats) in a zero-padded array: whole arrays are
-/// what the transforms vectorize over.
-#[inline(always)]
-fn load_lanes(src: &[f32]) -> [f32; LANES] {
-    match <&[f32; LANES]>::try_from(src) {
-        Ok(a) => *a,
-        Err(_) => {
-            let mut a = [0.0; LANES];
-            for (d, s) in a.iter_mut().zip(src) {
-                *d = *s;
-            }
-            a
-        }
-    }
-}
-
-/// Bias, activation, residuals and post-activation of one run of
-/// `row.len()` outputs (the direct kernel's single-pass epilogue), computed
-/// on all `LANES` lanes of `y` at once (lanes past the run are zeros from
-/// padded filters and are not stored).
-#[inline(always)]
-fn epilogue(
-    row: &mut [f32],
-    y: &[f32; LANES],
-    bias: Option<&[f32]>,
-    activation: Activation,
-    layout: &OutLayout<'_>,
-    residual_at: usize,
-) {
-    let n = row.len();
-    let mut t = *y;
-    if let Some(b) = bias {
-        let b = load_lanes(b);
-        for (t, b) in t.iter_mut().zip(b) {
-            *t += b;
-        }
-    }
-    activation.apply_inline(&mut t);
-    if layout.accumulate {
-        let r = load_lanes(row);
-        for (t, r) in t.iter_mut().zip(r) {
-            *t += r;
-        }
-    }
-    for r in layout.residual {
-        let r = load_lanes(&r[residual_at..][..n]);
-        for (t, r) in t.iter_mut().zip(r) {
-            *t += r;
-        }
-    }
-    layout.post.apply_inline(&mut t);
-    copy_lanes(row, &t[..n]);
 }
 
 /// `out = activation(conv(x, kernel) + bias)` by Winograd, the kernel packed

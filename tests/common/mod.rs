@@ -273,6 +273,23 @@ network! {
     }
 }
 
+network! {
+    /// Zero paddings folded into the convs after them (p1..p3, never
+    /// stored) and one also read by an add (p4, stored).
+    pub Padded(x: [18, 18, 16]) -> out {
+        p1    = zero_padding2d(x, ((0, 1), (0, 1)));
+        d1    = depthwise_conv2d(p1, 3, strides = 2);
+        d1_bn = batch_norm(d1);
+        p2    = zero_padding2d(relu6(d1_bn), 1);
+        c2    = conv2d(p2, 24, 3, activation = relu);
+        p3    = zero_padding2d(c2, ((2, 1), (0, 3)));
+        c3    = conv2d(p3, 16, 3, strides = 2, padding = same);
+        p4    = zero_padding2d(c3, ((1, 1), (2, 0)));
+        c4    = conv2d(p4, 16, 3, padding = same);
+        out   = add(c4, p4);
+    }
+}
+
 pub fn fixture(name: &str, file: &str) -> Vec<u8> {
     let path = format!(
         "{}/tests/fixtures/{name}/{file}",

@@ -125,16 +125,31 @@ impl Conv2d {
         }
     }
 
+    /// The leading pads (top, left) of this conv on a stored `(h, w)` input
+    /// read through `view`: its own padding of the frame it sees, plus a
+    /// folded zero padding's top and left (the bottom and right ones are
+    /// implied: the kernels read cells past the input as zeros).
+    pub(super) fn leading_pad(
+        &self,
+        h: usize,
+        w: usize,
+        view: InputView,
+    ) -> Option<(usize, usize)> {
+        let (fh, fw) = view.frame(h, w);
+        let (_, (ph, pw)) = self.geometry(fh, fw).ok()?;
+        Some((ph + view.pad[0], pw + view.pad[2]))
+    }
+
     /// The runtime's geometry of this conv on stored operands `in_shapes`
-    /// read through `up` (the values `geometry` emits as tokens).
+    /// read through `view` (the values `geometry` emits as tokens).
     fn runtime_geom(
         &self,
         in_shapes: &[Vec<usize>],
         out_shape: &[usize],
-        (uh, uw): (usize, usize),
+        view: InputView,
     ) -> Option<conv2d::Conv2dGeom> {
         let s = &in_shapes[0];
-        let (_, (ph, pw)) = self.geometry(s[0] * uh, s[1] * uw).ok()?;
+        let (ph, pw) = self.leading_pad(s[0], s[1], view)?;
         Some(conv2d::Conv2dGeom {
             input: Hwc {
                 h: s[0],
@@ -152,13 +167,14 @@ impl Conv2d {
             pad: (ph, pw),
             groups: self.groups,
             activation: self.activation.runtime(),
-            upsample: (uh, uw),
+            upsample: view.upsample,
         })
     }
 
     /// The Winograd variant this layer runs as, if any: the runtime's rule
     /// ([`winograd::choose`]) on the stored operand shapes. It does not
-    /// depend on a folded upsample or the padding (left out here).
+    /// depend on a folded upsample or zero padding, nor on the padding (left
+    /// out here).
     fn winograd(&self, in_shapes: &[Vec<usize>], out_shape: &[usize]) -> Option<WinogradTile> {
         if !self.winograd_allowed {
             return None;
@@ -189,10 +205,10 @@ impl Conv2d {
         &self,
         in_shapes: &[Vec<usize>],
         out_shape: &[usize],
-        up: (usize, usize),
+        view: InputView,
     ) -> Option<winograd::WinogradGeom> {
         let tile = self.winograd(in_shapes, out_shape)?;
-        let conv = self.runtime_geom(in_shapes, out_shape, up)?;
+        let conv = self.runtime_geom(in_shapes, out_shape, view)?;
         Some(winograd::WinogradGeom { conv, tile })
     }
 
@@ -268,10 +284,11 @@ impl Op for Conv2d {
         rt: &TokenStream,
         in_shapes: &[Vec<usize>],
         out_shape: &[usize],
-        (uh, uw): (usize, usize),
+        view: InputView,
     ) -> Option<(TokenStream, TokenStream)> {
         let s = &in_shapes[0];
-        let (_, (ph, pw)) = self.geometry(s[0] * uh, s[1] * uw).ok()?;
+        let (ph, pw) = self.leading_pad(s[0], s[1], view)?;
+        let (uh, uw) = view.upsample;
         let input = hwc_tokens(rt, s);
         let output = hwc_tokens(rt, out_shape);
         let (kh, kw) = self.kernel;
@@ -307,13 +324,8 @@ impl Op for Conv2d {
         })
     }
 
-    fn scratch_len(
-        &self,
-        in_shapes: &[Vec<usize>],
-        out_shape: &[usize],
-        up: (usize, usize),
-    ) -> usize {
-        self.winograd_geom(in_shapes, out_shape, up)
+    fn scratch_len(&self, in_shapes: &[Vec<usize>], out_shape: &[usize], view: InputView) -> usize {
+        self.winograd_geom(in_shapes, out_shape, view)
             .map_or(0, |wg| wg.scratch_len())
     }
 
@@ -322,6 +334,10 @@ impl Op for Conv2d {
     }
 
     fn reads_upsampled_input(&self) -> bool {
+        true
+    }
+
+    fn reads_padded_input(&self) -> bool {
         true
     }
 
@@ -355,17 +371,17 @@ impl Op for Conv2d {
         raw: &[f32],
         in_shapes: &[Vec<usize>],
         out_shape: &[usize],
-        (uh, uw): (usize, usize),
+        view: InputView,
     ) -> Option<Vec<f32>> {
         if var != "kernel" {
             return None;
         }
-        if let Some(wg) = self.winograd_geom(in_shapes, out_shape, (uh, uw)) {
+        if let Some(wg) = self.winograd_geom(in_shapes, out_shape, view) {
             let mut packed = vec![0.0; wg.packed_kernel_len()];
             winograd::pack_kernel(&wg, raw, &mut packed);
             return Some(packed);
         }
-        let g = self.runtime_geom(in_shapes, out_shape, (uh, uw))?;
+        let g = self.runtime_geom(in_shapes, out_shape, view)?;
         let mut packed = vec![0.0; g.packed_kernel_len()];
         conv2d::pack_kernel(&g, raw, &mut packed);
         Some(packed)

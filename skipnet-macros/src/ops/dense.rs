@@ -86,7 +86,7 @@ impl Op for Dense {
         };
         let after = self.activation.after(rt, units, out);
         quote! {
-            #rt::ops::dense::dense(#features, #units, #act, #x, #kernel, #bias, #out);
+            #rt::ops::dense::dense_on(__exec, #features, #units, #act, #x, #kernel, #bias, #out);
             #after
         }
     }

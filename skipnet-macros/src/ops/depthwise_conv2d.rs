@@ -110,13 +110,17 @@ impl Op for Depthwise {
         rt: &TokenStream,
         in_shapes: &[Vec<usize>],
         out_shape: &[usize],
-        up: (usize, usize),
+        view: InputView,
     ) -> Option<(TokenStream, TokenStream)> {
         let cin = in_shapes.first()?.get(2).copied()?;
-        Op::geometry(&self.conv(cin), rt, in_shapes, out_shape, up)
+        Op::geometry(&self.conv(cin), rt, in_shapes, out_shape, view)
     }
 
     fn reads_upsampled_input(&self) -> bool {
+        true
+    }
+
+    fn reads_padded_input(&self) -> bool {
         true
     }
 
@@ -146,13 +150,13 @@ impl Op for Depthwise {
         raw: &[f32],
         in_shapes: &[Vec<usize>],
         out_shape: &[usize],
-        up: (usize, usize),
+        view: InputView,
     ) -> Option<Vec<f32>> {
         if var != "kernel" {
             return None;
         }
         let cin = in_shapes.first()?.get(2).copied()?;
-        pack_now(&self.conv(cin), raw, in_shapes.first()?, out_shape, up)
+        pack_now(&self.conv(cin), raw, in_shapes.first()?, out_shape, view)
     }
 
     fn emit(&self, cx: &EmitCtx) -> TokenStream {
@@ -220,7 +224,7 @@ pub(super) fn pack_now(
     raw: &[f32],
     in_shape: &[usize],
     out_shape: &[usize],
-    (uh, uw): (usize, usize),
+    view: InputView,
 ) -> Option<Vec<f32>> {
     use skipnet_runtime::ops::{conv2d::Conv2dGeom, depthwise_conv2d, Hwc};
     let hwc = |s: &[usize]| -> Option<Hwc> {
@@ -231,7 +235,7 @@ pub(super) fn pack_now(
         })
     };
     let input = hwc(in_shape)?;
-    let (_, pad) = conv.geometry(input.h * uh, input.w * uw).ok()?;
+    let pad = conv.leading_pad(input.h, input.w, view)?;
     // The same values `geometry` emits as tokens for the run-time path.
     let g = Conv2dGeom {
         input,
@@ -242,7 +246,7 @@ pub(super) fn pack_now(
         pad,
         groups: conv.groups,
         activation: conv.activation.runtime(),
-        upsample: (uh, uw),
+        upsample: view.upsample,
     };
     if raw.len() != depthwise_conv2d::packed_kernel_len(&g) {
         return None;

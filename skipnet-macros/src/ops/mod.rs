@@ -694,6 +694,29 @@ impl NetOptions {
     }
 }
 
+/// How a node reads its operand 0 when the op that produced it was folded
+/// into the read (and never stored): through nearest upsampling by
+/// `upsample`, then zero padding `pad` = `[top, bottom, left, right]` (in
+/// the upsampled frame). [`InputView::PLAIN`]: the operand as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InputView {
+    pub upsample: (usize, usize),
+    pub pad: [usize; 4],
+}
+
+impl InputView {
+    pub const PLAIN: InputView = InputView {
+        upsample: (1, 1),
+        pad: [0; 4],
+    };
+
+    /// The `(h, w)` the op sees of a stored `(h, w)` operand.
+    pub fn frame(&self, h: usize, w: usize) -> (usize, usize) {
+        let [t, b, l, r] = self.pad;
+        (h * self.upsample.0 + t + b, w * self.upsample.1 + l + r)
+    }
+}
+
 /// A configured op: shape rule, weights and code generation.
 pub trait Op {
     /// Takes note of the network's options (called once, before any other
@@ -707,15 +730,15 @@ pub trait Op {
     }
     /// A constant (type, value) describing the configured op, emitted once per
     /// node so that both weight loading and `forward` can name it.
-    /// `input_upsample`: the factor by which operand 0 is read through nearest
-    /// upsampling (`(1, 1)` unless `reads_upsampled_input` and folded); the
-    /// operand shapes are then the stored ones.
+    /// `input`: how operand 0 is read (`InputView::PLAIN` unless an upsample
+    /// or a zero padding was folded into this op, see `reads_upsampled_input`
+    /// and `reads_padded_input`); the operand shapes are the stored ones.
     fn geometry(
         &self,
         _rt: &TokenStream,
         _in_shapes: &[Vec<usize>],
         _out_shape: &[usize],
-        _input_upsample: (usize, usize),
+        _input: InputView,
     ) -> Option<(TokenStream, TokenStream)> {
         None
     }
@@ -725,6 +748,17 @@ pub trait Op {
     }
     /// Whether operand 0 may be read through nearest upsampling (see `geometry`).
     fn reads_upsampled_input(&self) -> bool {
+        false
+    }
+    /// `Some([top, bottom, left, right])` for a zero padding, which consumers
+    /// may fold.
+    fn zero_padding(&self) -> Option<[usize; 4]> {
+        None
+    }
+    /// Whether operand 0 may be read through zero padding (see `geometry`):
+    /// the op reads out-of-range cells as zeros anyway, so a padding before it
+    /// only moves its window.
+    fn reads_padded_input(&self) -> bool {
         false
     }
     /// Whether this is an element-wise sum (`add`) that a producer may compute.
@@ -742,12 +776,12 @@ pub trait Op {
     }
     /// f32 elements of scratch memory `emit` needs (`EmitCtx::scratch`),
     /// placed in the arena by the planner for this node's step only
-    /// (`input_upsample` as for `geometry`).
+    /// (`input` as for `geometry`).
     fn scratch_len(
         &self,
         _in_shapes: &[Vec<usize>],
         _out_shape: &[usize],
-        _input_upsample: (usize, usize),
+        _input: InputView,
     ) -> usize {
         0
     }
@@ -792,7 +826,7 @@ pub trait Op {
         _raw: &[f32],
         _in_shapes: &[Vec<usize>],
         _out_shape: &[usize],
-        _input_upsample: (usize, usize),
+        _input: InputView,
     ) -> Option<Vec<f32>> {
         None
     }

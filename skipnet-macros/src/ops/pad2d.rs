@@ -97,6 +97,10 @@ impl Pad2d {
 }
 
 impl Op for Pad2d {
+    fn zero_padding(&self) -> Option<[usize; 4]> {
+        self.pad.then_some(self.amount)
+    }
+
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
         let (h, w, c) = expect_hwc(self.name(), 0, &ops[0])?;
         let [t, b, l, r] = self.amount;

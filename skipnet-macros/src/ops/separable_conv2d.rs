@@ -149,7 +149,7 @@ impl Op for Separable {
         &self,
         in_shapes: &[Vec<usize>],
         out_shape: &[usize],
-        _input_upsample: (usize, usize),
+        _input: InputView,
     ) -> usize {
         self.mid_shape(&in_shapes[0], out_shape).iter().product()
     }
@@ -159,12 +159,12 @@ impl Op for Separable {
         rt: &TokenStream,
         in_shapes: &[Vec<usize>],
         out_shape: &[usize],
-        up: (usize, usize),
+        view: InputView,
     ) -> Option<(TokenStream, TokenStream)> {
         let mid = self.mid_shape(in_shapes.first()?, out_shape);
         let (dw, pw) = self.parts(in_shapes.first()?.get(2).copied()?);
-        let (t0, v0) = Op::geometry(&dw, rt, in_shapes, &mid, up)?;
-        let (t1, v1) = Op::geometry(pw, rt, &[mid], out_shape, (1, 1))?;
+        let (t0, v0) = Op::geometry(&dw, rt, in_shapes, &mid, view)?;
+        let (t1, v1) = Op::geometry(pw, rt, &[mid], out_shape, InputView::PLAIN)?;
         Some((quote!((#t0, #t1)), quote!((#v0, #v1))))
     }
 
@@ -193,15 +193,15 @@ impl Op for Separable {
         raw: &[f32],
         in_shapes: &[Vec<usize>],
         out_shape: &[usize],
-        up: (usize, usize),
+        view: InputView,
     ) -> Option<Vec<f32>> {
         let mid = self.mid_shape(in_shapes.first()?, out_shape);
         let (dw, pw) = self.parts(in_shapes.first()?.get(2).copied()?);
         match var {
             "depthwise_kernel" => {
-                super::depthwise_conv2d::pack_now(&dw, raw, in_shapes.first()?, &mid, up)
+                super::depthwise_conv2d::pack_now(&dw, raw, in_shapes.first()?, &mid, view)
             }
-            "pointwise_kernel" => pw.pack_now("kernel", raw, &[mid], out_shape, (1, 1)),
+            "pointwise_kernel" => pw.pack_now("kernel", raw, &[mid], out_shape, InputView::PLAIN),
             _ => None,
         }
     }

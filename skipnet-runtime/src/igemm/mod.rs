@@ -18,6 +18,7 @@ use crate::Activation;
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+pub(crate) mod epilogue;
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 mod neon;
 mod scalar;
@@ -38,6 +39,13 @@ pub const MAX_CIN: usize = 2048;
 /// column wide, no column dilation, no folded upsample, one group) read whole
 /// kernel rows from a zero-padded copy of the block's input rows.
 pub const MERGE_BELOW_CIN: usize = 64;
+
+/// Floats of a panel's rows (reduction length x tile width) up to which the
+/// driver runs each tile over the whole reduction at once, from zeroed
+/// registers straight into the epilogue, instead of in chunks through the
+/// block's accumulator array: 32 KiB, which L1 keeps across the block's
+/// tiles.
+pub const WHOLE_PANEL_FLOATS: usize = 8192;
 
 /// All zeros: the "input pixel" of a tap that falls in the padding.
 static ZEROS: [f32; MAX_CIN] = [0.0; MAX_CIN];
@@ -597,7 +605,8 @@ pub(crate) fn winograd_products(isa: Isa, job: &winograd::Job<'_>, part: winogra
 macro_rules! driver {
     ($g:expr, $x:expr, $packed:expr, $bias:expr, $out:expr, $layout:expr, $part:expr, $mr:literal, $tn:literal, $tile:path, $mb:expr, $kc:expr, $win:expr) => {{
         use $crate::igemm::{
-            k_len, panels_per_group, MAX_CIN, MERGE_BELOW_CIN, PANEL, TAPS_PER_PASS, ZEROS,
+            k_len, panels_per_group, MAX_CIN, MERGE_BELOW_CIN, PANEL, TAPS_PER_PASS,
+            WHOLE_PANEL_FLOATS, ZEROS,
         };
         let g: &$crate::ops::conv2d::Conv2dGeom = $g;
         let (x, packed, bias, layout) = ($x, $packed, $bias, $layout);
@@ -637,6 +646,13 @@ macro_rules! driver {
             && inp.c < MERGE_BELOW_CIN
             && g.kernel.0 <= TAPS_PER_PASS
             && rows_max * wp * inp.c <= $win;
+        // A 1x1, stride-1, unpadded conv (MobileNet's expand and project
+        // layers): output pixel `p` reads input pixel `p`, with no division.
+        let pointwise = g.kernel == (1, 1)
+            && g.strides == (1, 1)
+            && g.pad == (0, 0)
+            && !upsampled
+            && (inp.h, inp.w) == (o.h, o.w);
         let (units, unit_len) = if merged {
             (g.kernel.0, g.kernel.1 * cin_g)
         } else {
@@ -719,6 +735,16 @@ macro_rules! driver {
                                 }
                                 continue;
                             }
+                            if pointwise {
+                                for (mi, src) in tile_srcs[0].iter_mut().enumerate() {
+                                    *src = if mi < rows {
+                                        x[(m0 + mi) * inp.c + grp * cin_g + c0..][..nc].as_ptr()
+                                    } else {
+                                        zero
+                                    };
+                                }
+                                continue;
+                            }
                             // Each pixel's top-left input cell (in the upsampled
                             // frame, before padding): one division per pixel per pass.
                             let mut corner = [(0isize, 0isize); $mr];
@@ -770,6 +796,65 @@ macro_rules! driver {
                         while n0 < cout_g.min(part.n.1) {
                             let panel =
                                 packed[grp * group_stride + (n0 / PANEL) * panel_stride..].as_ptr();
+                            let f0 = grp * cout_g + n0;
+                            let ncols = $tn.min(cout_g - n0);
+                            let bias_run = match bias {
+                                Some(b) => Some(&b[f0..f0 + ncols]),
+                                None => None,
+                            };
+                            if first && last && nt * nc * $tn <= WHOLE_PANEL_FLOATS {
+                                // The whole reduction in one pass, its panel
+                                // rows small enough to stay in L1 across the
+                                // block (1x1 and small convs): each tile's
+                                // accumulators start at zero in a local the
+                                // inlined tile keeps in registers, and go
+                                // straight through the epilogue to the
+                                // output, instead of through the block's
+                                // accumulator array (for a 16-channel 1x1
+                                // conv, clearing, reloading and storing it
+                                // cost more than the multiply-adds).
+                                // SAFETY: row `t0 * unit_len + c0` of this
+                                // panel is inside it (`t0 < units`, `c0 < unit_len`).
+                                let b = unsafe { panel.add((t0 * unit_len + c0) * PANEL) };
+                                for (bt, ts) in srcs[..tiles].iter().enumerate() {
+                                    let mut a = [[0.0f32; $tn]; $mr];
+                                    // SAFETY: as for the chunked calls below,
+                                    // with the whole pass as one chunk
+                                    // (`tc = cc = 0`, `ntc = nt`, `ncc = nc`).
+                                    unsafe {
+                                        $tile(
+                                            &ts[..nt],
+                                            0,
+                                            nc,
+                                            b,
+                                            unit_len * PANEL,
+                                            panel_stride,
+                                            &mut a,
+                                        )
+                                    };
+                                    let m0 = mb0 + bt * $mr;
+                                    let rows = $mr.min(m_total - m0);
+                                    for (mi, a) in a[..rows].iter().enumerate() {
+                                        // SAFETY: as below (disjoint parts).
+                                        let row = unsafe {
+                                            out.row(
+                                                (m0 + mi) * layout.stride + layout.offset + f0,
+                                                ncols,
+                                            )
+                                        };
+                                        $crate::igemm::epilogue::epilogue(
+                                            row,
+                                            a,
+                                            bias_run,
+                                            g.activation,
+                                            &layout,
+                                            (m0 + mi) * o.c + f0,
+                                        );
+                                    }
+                                }
+                                n0 += $tn;
+                                continue;
+                            }
                             for a in acc[..tiles].iter_mut() {
                                 *a = [[0.0; $tn]; $mr];
                             }
@@ -812,8 +897,6 @@ macro_rules! driver {
                                 }
                                 tc += ntc;
                             }
-                            let f0 = grp * cout_g + n0;
-                            let ncols = $tn.min(cout_g - n0);
                             for (bt, tile_acc) in acc[..tiles].iter().enumerate() {
                                 let m0 = mb0 + bt * $mr;
                                 let rows = $mr.min(m_total - m0);
@@ -828,6 +911,20 @@ macro_rules! driver {
                                             ncols,
                                         )
                                     };
+                                    if first && last {
+                                        // One pass (nearly every layer): the
+                                        // whole epilogue on the accumulators,
+                                        // one store.
+                                        $crate::igemm::epilogue::epilogue(
+                                            row,
+                                            a,
+                                            bias_run,
+                                            g.activation,
+                                            &layout,
+                                            (m0 + mi) * o.c + f0,
+                                        );
+                                        continue;
+                                    }
                                     if layout.accumulate {
                                         // `row` holds a residual: keep it and add
                                         // this pass (bias and activation on the
