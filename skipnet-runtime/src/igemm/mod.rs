@@ -40,13 +40,6 @@ pub const MAX_CIN: usize = 2048;
 /// kernel rows from a zero-padded copy of the block's input rows.
 pub const MERGE_BELOW_CIN: usize = 64;
 
-/// Floats of a panel's rows (reduction length x tile width) up to which the
-/// driver runs each tile over the whole reduction at once, from zeroed
-/// registers straight into the epilogue, instead of in chunks through the
-/// block's accumulator array: 32 KiB, which L1 keeps across the block's
-/// tiles.
-pub const WHOLE_PANEL_FLOATS: usize = 8192;
-
 /// All zeros: the "input pixel" of a tap that falls in the padding.
 static ZEROS: [f32; MAX_CIN] = [0.0; MAX_CIN];
 
@@ -605,8 +598,7 @@ pub(crate) fn winograd_products(isa: Isa, job: &winograd::Job<'_>, part: winogra
 macro_rules! driver {
     ($g:expr, $x:expr, $packed:expr, $bias:expr, $out:expr, $layout:expr, $part:expr, $mr:literal, $tn:literal, $tile:path, $mb:expr, $kc:expr, $win:expr) => {{
         use $crate::igemm::{
-            k_len, panels_per_group, MAX_CIN, MERGE_BELOW_CIN, PANEL, TAPS_PER_PASS,
-            WHOLE_PANEL_FLOATS, ZEROS,
+            k_len, panels_per_group, MAX_CIN, MERGE_BELOW_CIN, PANEL, TAPS_PER_PASS, ZEROS,
         };
         let g: &$crate::ops::conv2d::Conv2dGeom = $g;
         let (x, packed, bias, layout) = ($x, $packed, $bias, $layout);
@@ -802,10 +794,9 @@ macro_rules! driver {
                                 Some(b) => Some(&b[f0..f0 + ncols]),
                                 None => None,
                             };
-                            if first && last && nt * nc * $tn <= WHOLE_PANEL_FLOATS {
-                                // The whole reduction in one pass, its panel
-                                // rows small enough to stay in L1 across the
-                                // block (1x1 and small convs): each tile's
+                            if first && last && taps_per_chunk >= nt && chans_per_chunk >= nc {
+                                // The whole reduction in one chunk and one
+                                // pass (1x1 and small convs): each tile's
                                 // accumulators start at zero in a local the
                                 // inlined tile keeps in registers, and go
                                 // straight through the epilogue to the
