@@ -72,6 +72,11 @@ fn bench(c: &mut Criterion) {
         ("resnet_s4 7x7x512->512 3x3", same(7, 7, 512, 512, 3, 1)),
         ("mnv2_stem 224x224x3->32 3x3/2", same(224, 224, 3, 32, 3, 2)),
         (
+            "mnv2_e_project 112x112x32->16 1x1",
+            same(112, 112, 32, 16, 1, 1),
+        ),
+        ("unet32_head 32x32x32->3 3x3", same(32, 32, 32, 3, 3, 1)),
+        (
             "mnv2_b1_expand 112x112x16->96 1x1",
             same(112, 112, 16, 96, 1, 1),
         ),

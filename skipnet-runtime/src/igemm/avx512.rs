@@ -1,5 +1,9 @@
-//! AVX-512F tile kernel: 8 pixels x 32 filters (two panels), 16 `zmm`
-//! accumulators, one broadcast per pixel and two weight loads per reduction step.
+//! AVX-512F tile kernels: 8 pixels x 32 filters (two panels), 16 `zmm`
+//! accumulators, one broadcast per pixel and two weight loads per reduction
+//! step; and 12 pixels x 16 filters (one panel) for layers with at most 16
+//! filters per group (MobileNetV2's 16-filter projection), where the wide
+//! tile would compute a padding panel for nothing. At most 8 filters (an RGB
+//! head) run on AVX2's 12 x 8 tile (`avx2::conv`).
 
 use super::{driver, OutLayout, OutPtr, Part, PANEL};
 use crate::ops::conv2d::Conv2dGeom;
@@ -19,7 +23,73 @@ pub(super) unsafe fn conv(
     layout: OutLayout<'_>,
     part: Part,
 ) {
-    driver!(g, x, packed, bias, out, layout, part, 8, 32, tile, 8, 128, 12288)
+    if g.output.c / g.groups <= 8 {
+        // SAFETY: AVX-512F implies the AVX2 and FMA `avx2::conv` needs;
+        // the driver's preconditions are this function's.
+        unsafe { super::avx2::conv(g, x, packed, bias, out, layout, part) }
+    } else if g.output.c / g.groups <= PANEL {
+        driver!(
+            g,
+            x,
+            packed,
+            bias,
+            out,
+            layout,
+            part,
+            12,
+            16,
+            tile_narrow,
+            8,
+            128,
+            12288
+        )
+    } else {
+        driver!(g, x, packed, bias, out, layout, part, 8, 32, tile, 8, 128, 12288)
+    }
+}
+
+/// 12 pixels x one panel of 16 filters: one `zmm` accumulator per pixel.
+///
+/// # Safety
+/// AVX-512F; each `srcs` pointer valid for `c_off + cin` reads (from
+/// `c_off` on); `b` valid for `srcs.len() * cin * PANEL` reads.
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+#[inline]
+unsafe fn tile_narrow(
+    srcs: &[[*const f32; 12]],
+    c_off: usize,
+    cin: usize,
+    b: *const f32,
+    tap_stride: usize,
+    _panel_stride: usize,
+    out: &mut [[f32; 16]; 12],
+) {
+    let mut acc = [_mm512_setzero_ps(); 12];
+    for (a, o) in acc.iter_mut().zip(out.iter()) {
+        // SAFETY: each row holds 16 floats: one load.
+        *a = unsafe { _mm512_loadu_ps(o.as_ptr()) };
+    }
+    for (ti, s) in srcs.iter().enumerate() {
+        // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
+        let mut bp = unsafe { b.add(ti * tap_stride) };
+        let s = s.map(|p| p.wrapping_add(c_off));
+        for ci in 0..cin {
+            // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows;
+            // each `s[m]` (already offset by `c_off`) is valid for `cin` reads.
+            unsafe {
+                let b0 = _mm512_loadu_ps(bp);
+                bp = bp.add(PANEL);
+                for m in 0..12 {
+                    let a = _mm512_set1_ps(*s[m].add(ci));
+                    acc[m] = _mm512_fmadd_ps(a, b0, acc[m]);
+                }
+            }
+        }
+    }
+    for (o, a) in out.iter_mut().zip(&acc) {
+        // SAFETY: each output row holds 16 floats: one store.
+        unsafe { _mm512_storeu_ps(o.as_mut_ptr(), *a) };
+    }
 }
 
 /// # Safety

@@ -337,8 +337,9 @@ impl<'a> OutPtr<'a> {
 /// in the ISA modules); tasks split pixels on tile boundaries.
 fn block_tiles(isa: Isa, g: &Conv2dGeom) -> (usize, usize) {
     match isa {
+        Isa::Avx512 | Isa::Avx2Fma if g.output.c / g.groups <= 8 => (12, 8),
+        Isa::Avx512 if g.output.c / g.groups <= PANEL => (12, 8),
         Isa::Avx512 => (8, 8),
-        Isa::Avx2Fma if g.output.c / g.groups <= 8 => (12, 8),
         Isa::Avx2Fma | Isa::Neon => (6, 16),
         Isa::Scalar => (4, 1),
     }
