@@ -8,7 +8,11 @@
 //!     [--min-time S] [--threads N] [--output <y.safetensors>] [--out-json <r.json>] \
 //!     [--profile <layers.json>]
 //! cargo bench --bench anchors -- --list
+//! cargo bench --bench anchors -- --summary <model>
 //! ```
+//!
+//! `--summary` prints the model's `summary()` (layers, the algorithm of each
+//! conv, arena offsets) and exits.
 //!
 //! `tools/bench_peers.py` writes the weights and the input, runs this binary and
 //! compares the output with Keras; see `doc/benchmarks.md`.
@@ -300,7 +304,7 @@ type Res<T> = Result<T, Box<dyn Error>>;
 
 const USAGE: &str = "usage: anchors <model> --weights <w.safetensors> --input <x.safetensors> \
 [--min-time S] [--min-iters N] [--max-iters N] [--warmup-time S] [--threads N] [--scaling] \
-[--output <y.safetensors>] [--out-json <r.json>] [--profile <layers.json>]\n       anchors --list";
+[--output <y.safetensors>] [--out-json <r.json>] [--profile <layers.json>]\n       anchors --list\n       anchors --summary <model>";
 
 struct Args {
     model: String,
@@ -326,6 +330,7 @@ struct Args {
 enum Command {
     Usage,
     List,
+    Summary(String),
     Run(Args),
 }
 
@@ -346,6 +351,7 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Res<Command> {
             // cargo bench appends `--bench` to the arguments of harness = false benches.
             "--bench" => {}
             "--list" => return Ok(Command::List),
+            "--summary" => return Ok(Command::Summary(value(&a)?)),
             "-h" | "--help" => return Ok(Command::Usage),
             "--weights" => weights = Some(PathBuf::from(value(&a)?)),
             "--input" => input = Some(PathBuf::from(value(&a)?)),
@@ -725,6 +731,15 @@ macro_rules! anchors {
     ($($name:literal => $net:ident),* $(,)?) => {
         const MODELS: &[&str] = &[$($name),*];
 
+        fn summary_of(model: &str) -> Res<&'static str> {
+            Ok(match model {
+                $($name => $net::summary(),)*
+                m => {
+                    return Err(format!("unknown model {m}; supported: {}", MODELS.join(", ")).into())
+                }
+            })
+        }
+
         fn run_model(args: &Args) -> Res<Outcome> {
             Ok(match args.model.as_str() {
                 $($name => run_net!($net, args),)*
@@ -754,6 +769,10 @@ fn main() -> Res<()> {
             for m in MODELS {
                 println!("{m}");
             }
+            return Ok(());
+        }
+        Command::Summary(m) => {
+            println!("{}", summary_of(&m)?);
             return Ok(());
         }
         Command::Run(a) => a,

@@ -101,6 +101,7 @@ fn compile_network(
 
     let fusions = fusions(&g, &shapes);
     let plan = plan_memory(&g, &shapes, &fusions);
+    let plan = widen_where_free(&mut g, &shapes, &fusions, plan);
     if let Err(e) = plan.check() {
         return Err(diag::error(
             net.name.span(),
@@ -148,6 +149,45 @@ fn kernel_scratch(
         }
         graph::ValueKind::Input(_) => 0,
     }
+}
+
+/// Gives each op that wants more scratch for a faster algorithm
+/// (`Op::wants_wide_scratch`: Winograd on a small deep map) that algorithm
+/// where the arena does not grow: its scratch then sits in memory that is
+/// free at its step anyway (a network's arena is set by its largest live
+/// set, usually early, large maps). One op at a time, in graph order, each
+/// kept only if the re-planned arena is no longer than before.
+fn widen_where_free(
+    g: &mut graph::Graph,
+    shapes: &[Vec<usize>],
+    fusions: &fuse::Fusions,
+    mut plan: plan::ArenaPlan,
+) -> plan::ArenaPlan {
+    for id in 0..g.values.len() {
+        let wants = match &g.values[id].kind {
+            graph::ValueKind::Node(n) => {
+                let (ins, _) = fusions.stored_operands(n, shapes);
+                n.op.wants_wide_scratch(&ins, &shapes[id])
+            }
+            graph::ValueKind::Input(_) => false,
+        };
+        if !wants {
+            continue;
+        }
+        let set = |g: &mut graph::Graph, on: bool| {
+            if let graph::ValueKind::Node(n) = &mut g.values[id].kind {
+                n.op.set_wide_scratch(on);
+            }
+        };
+        set(g, true);
+        let wider = plan_memory(g, shapes, fusions);
+        if wider.arena_len <= plan.arena_len {
+            plan = wider;
+        } else {
+            set(g, false);
+        }
+    }
+    plan
 }
 
 /// The arena plan of a graph once `fusions` apply.

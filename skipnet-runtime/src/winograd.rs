@@ -105,6 +105,32 @@ pub const fn supports(g: &Conv2dGeom) -> bool {
 /// test), stays within every Keras fixture's tolerance. Padding and a
 /// folded upsample do not matter.
 pub const fn choose(g: &Conv2dGeom) -> Option<WinogradTile> {
+    let Some(tile) = worthwhile(g) else {
+        return None;
+    };
+    let wg = WinogradGeom { conv: *g, tile };
+    if wg.scratch_len() > g.input.len() + g.output.len() {
+        return None;
+    }
+    Some(tile)
+}
+
+/// [`choose`] without its memory rule: the variant that runs this layer
+/// faster than the direct kernel, whatever its scratch. The macro takes it
+/// where the scratch fits in arena memory that is free at the layer's step
+/// anyway (the arena does not grow): deep layers of a network whose arena
+/// is set by its large early maps (ResNet's 14x14x256 stage).
+///
+/// Its transformed kernel, 4x the direct one's size, must also be paid for
+/// by enough tiles: at most [`KERNEL_FLOATS_PER_TILE`] per output tile.
+/// Inside a network the kernel is not in cache, and a small map of many
+/// channels is then bound by reading it: ResNet's 14x14x256 -> 256 layer
+/// runs 2.1x faster than the direct kernel alone (`cargo bench --bench conv
+/// -- resnet_s3`, where it stays in L3) but no faster in `resnet_like_224`
+/// (2.5 ms either way, `--features profile`): its 9.4 MB kernel for 16
+/// tiles is 147K floats per tile. resnet's 28x28x128 stage (12K per tile)
+/// and apes_block_net's 16x16x64 block (9K) gain in the network too.
+pub const fn worthwhile(g: &Conv2dGeom) -> Option<WinogradTile> {
     let o = g.output;
     if !supports(g) || g.input.c < 16 || o.c < 16 || o.h < 8 || o.w < 8 {
         return None;
@@ -113,11 +139,15 @@ pub const fn choose(g: &Conv2dGeom) -> Option<WinogradTile> {
         conv: *g,
         tile: WinogradTile::F4,
     };
-    if wg.scratch_len() > g.input.len() + o.len() {
+    if wg.packed_kernel_len() > KERNEL_FLOATS_PER_TILE * wg.tiles() {
         return None;
     }
     Some(WinogradTile::F4)
 }
+
+/// Transformed-kernel floats per output tile above which Winograd is not
+/// worth it (see [`worthwhile`]).
+pub const KERNEL_FLOATS_PER_TILE: usize = 16_384;
 
 /// Whether [`conv2d_add_in_place`] accepts this layer: always (every output
 /// is computed in one pass, so any activation can precede the add).

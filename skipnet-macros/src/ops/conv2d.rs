@@ -62,6 +62,9 @@ pub struct Conv2d {
     pub(super) use_bias: bool,
     /// The network allows Winograd (`#[winograd = false]` does not).
     pub(super) winograd_allowed: bool,
+    /// Winograd even where its scratch exceeds the layer's operands (the
+    /// planner found room for it: `Op::set_wide_scratch`).
+    pub(super) winograd_wide: bool,
 }
 
 fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
@@ -105,6 +108,7 @@ impl Conv2d {
             activation,
             use_bias: v.boolean("use_bias", true)?,
             winograd_allowed: true,
+            winograd_wide: false,
         };
         if (c.strides.0 > 1 || c.strides.1 > 1) && (c.dilation.0 > 1 || c.dilation.1 > 1) {
             return Err(error(
@@ -172,10 +176,26 @@ impl Conv2d {
     }
 
     /// The Winograd variant this layer runs as, if any: the runtime's rule
-    /// ([`winograd::choose`]) on the stored operand shapes. It does not
-    /// depend on a folded upsample or zero padding, nor on the padding (left
-    /// out here).
+    /// ([`winograd::choose`], or [`winograd::worthwhile`] once the planner
+    /// found room for a wider scratch) on the stored operand shapes. It does
+    /// not depend on a folded upsample or zero padding, nor on the padding
+    /// (left out here).
     fn winograd(&self, in_shapes: &[Vec<usize>], out_shape: &[usize]) -> Option<WinogradTile> {
+        let g = self.winograd_candidate(in_shapes, out_shape)?;
+        if self.winograd_wide {
+            winograd::worthwhile(&g)
+        } else {
+            winograd::choose(&g)
+        }
+    }
+
+    /// The geometry `winograd::choose` judges (pads left out), when the
+    /// network allows Winograd.
+    fn winograd_candidate(
+        &self,
+        in_shapes: &[Vec<usize>],
+        out_shape: &[usize],
+    ) -> Option<conv2d::Conv2dGeom> {
         if !self.winograd_allowed {
             return None;
         }
@@ -187,7 +207,7 @@ impl Conv2d {
                 c: *s.get(2)?,
             })
         };
-        winograd::choose(&conv2d::Conv2dGeom {
+        Some(conv2d::Conv2dGeom {
             input: hwc(s)?,
             output: hwc(o)?,
             kernel: self.kernel,
@@ -327,6 +347,18 @@ impl Op for Conv2d {
     fn scratch_len(&self, in_shapes: &[Vec<usize>], out_shape: &[usize], view: InputView) -> usize {
         self.winograd_geom(in_shapes, out_shape, view)
             .map_or(0, |wg| wg.scratch_len())
+    }
+
+    fn wants_wide_scratch(&self, in_shapes: &[Vec<usize>], out_shape: &[usize]) -> bool {
+        !self.winograd_wide
+            && self.winograd(in_shapes, out_shape).is_none()
+            && self
+                .winograd_candidate(in_shapes, out_shape)
+                .is_some_and(|g| winograd::worthwhile(&g).is_some())
+    }
+
+    fn set_wide_scratch(&mut self, on: bool) {
+        self.winograd_wide = on;
     }
 
     fn algorithm(&self, in_shapes: &[Vec<usize>], out_shape: &[usize]) -> Option<&'static str> {

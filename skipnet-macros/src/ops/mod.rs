@@ -785,6 +785,15 @@ pub trait Op {
     ) -> usize {
         0
     }
+    /// Whether a faster algorithm than the one picked is available at the
+    /// cost of more scratch than the op's default memory rule allows (a
+    /// Winograd conv on a small deep map); the planner then tries it
+    /// (`set_wide_scratch`) and keeps it where the arena does not grow.
+    fn wants_wide_scratch(&self, _in_shapes: &[Vec<usize>], _out_shape: &[usize]) -> bool {
+        false
+    }
+    /// Takes (`true`) or gives up (`false`) that algorithm.
+    fn set_wide_scratch(&mut self, _on: bool) {}
     /// The algorithm `emit` picked for these shapes, when the op has a
     /// choice (`summary()` shows it), e.g. `winograd F(4x4,3x3)`.
     fn algorithm(&self, _in_shapes: &[Vec<usize>], _out_shape: &[usize]) -> Option<&'static str> {

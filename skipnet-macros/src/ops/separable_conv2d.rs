@@ -78,6 +78,7 @@ fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
         use_bias: v.boolean("use_bias", true)?,
         // A 1x1 conv: Winograd never applies.
         winograd_allowed: false,
+        winograd_wide: false,
     };
     Ok(Box::new(Separable {
         depth_multiplier: v.positive("depth_multiplier", Some(1))?,
