@@ -44,7 +44,7 @@ pub(super) unsafe fn conv(
             12288
         )
     } else {
-        driver!(g, x, packed, bias, out, layout, part, 8, 32, tile, 8, 128, 12288)
+        driver!(g, x, packed, bias, out, layout, part, 8, 32, tile, 8, 160, 12288)
     }
 }
 
