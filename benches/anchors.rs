@@ -28,7 +28,7 @@
 //!   this process's CPU use and everyone else's (`/proc/stat`), in cores.
 //!
 //! - profile (`--features profile`): `--profile <layers.json>` writes every step
-//!   of `forward` (layer name, op, MACs, calls, mean µs per call) over the timed
+//!   of `forward` (layer name, op, MACs, calls, mean and fastest µs per call) over the timed
 //!   loop, and the whole `forward` as the profile saw it; `tools/bench_layers.py`
 //!   reads it.
 //!
@@ -641,13 +641,14 @@ fn profile_json(
     let steps: Vec<String> = steps
         .map(|s| {
             format!(
-                "{{\"name\": {}, \"op\": {}, \"macs\": {}, \"calls\": {}, \"total_ns\": {}, \"mean_us\": {}}}",
+                "{{\"name\": {}, \"op\": {}, \"macs\": {}, \"calls\": {}, \"total_ns\": {}, \"mean_us\": {}, \"min_us\": {}}}",
                 json_str(s.name),
                 json_str(s.op),
                 s.macs,
                 s.calls,
                 s.total_ns,
-                json_num(s.mean_ns() / 1e3)
+                json_num(s.mean_ns() / 1e3),
+                json_num(s.min_ns as f64 / 1e3)
             )
         })
         .collect();

@@ -120,7 +120,8 @@ pub fn instrument(
             pub fn profile() -> impl ::core::iter::Iterator<Item = #rt::profile::StepTime> {
                 #pmod::STEPS.iter().enumerate().map(|(i, s)| {
                     let (total_ns, calls) = #pmod::TIMINGS.get(i);
-                    #rt::profile::StepTime { name: s.name, op: s.op, macs: s.macs, total_ns, calls }
+                    let min_ns = #pmod::TIMINGS.min(i);
+                    #rt::profile::StepTime { name: s.name, op: s.op, macs: s.macs, total_ns, calls, min_ns }
                 })
             }
 
@@ -128,8 +129,9 @@ pub fn instrument(
             /// between them), feature `profile`.
             pub fn profile_forward() -> #rt::profile::StepTime {
                 let (total_ns, calls) = #pmod::TIMINGS.get(#n);
+                let min_ns = #pmod::TIMINGS.min(#n);
                 let macs = #pmod::STEPS.iter().map(|s| s.macs).sum();
-                #rt::profile::StepTime { name: "forward", op: "forward", macs, total_ns, calls }
+                #rt::profile::StepTime { name: "forward", op: "forward", macs, total_ns, calls, min_ns }
             }
 
             /// Zeroes the timings of [`Self::profile`] and [`Self::profile_forward`].

@@ -35,6 +35,10 @@ pub struct StepTime {
     pub total_ns: u64,
     /// Calls since the last reset.
     pub calls: u64,
+    /// The fastest call's nanoseconds (`u64::MAX` without calls): on a
+    /// machine whose speed drifts, or that other processes share, the
+    /// per-layer figure that least depends on them.
+    pub min_ns: u64,
 }
 
 impl StepTime {
@@ -48,10 +52,12 @@ impl StepTime {
     }
 }
 
-/// Nanoseconds and calls of `N` steps, in a `static` (no allocation).
+/// Nanoseconds, calls and fastest call of `N` steps, in a `static` (no
+/// allocation).
 pub struct Timings<const N: usize> {
     ns: [AtomicU64; N],
     calls: [AtomicU64; N],
+    min: [AtomicU64; N],
 }
 
 impl<const N: usize> Default for Timings<N> {
@@ -66,6 +72,7 @@ impl<const N: usize> Timings<N> {
         Timings {
             ns: [const { AtomicU64::new(0) }; N],
             calls: [const { AtomicU64::new(0) }; N],
+            min: [const { AtomicU64::new(u64::MAX) }; N],
         }
     }
 
@@ -75,19 +82,26 @@ impl<const N: usize> Timings<N> {
         let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.ns[i].fetch_add(ns, Relaxed);
         self.calls[i].fetch_add(1, Relaxed);
+        self.min[i].fetch_min(ns, Relaxed);
     }
 
     /// Zeroes every step.
     pub fn reset(&self) {
-        for (n, c) in self.ns.iter().zip(&self.calls) {
+        for ((n, c), m) in self.ns.iter().zip(&self.calls).zip(&self.min) {
             n.store(0, Relaxed);
             c.store(0, Relaxed);
+            m.store(u64::MAX, Relaxed);
         }
     }
 
     /// Step `i`'s `(total ns, calls)`.
     pub fn get(&self, i: usize) -> (u64, u64) {
         (self.ns[i].load(Relaxed), self.calls[i].load(Relaxed))
+    }
+
+    /// Step `i`'s fastest call in nanoseconds (`u64::MAX` without calls).
+    pub fn min(&self, i: usize) -> u64 {
+        self.min[i].load(Relaxed)
     }
 }
 
@@ -102,16 +116,23 @@ mod tests {
         T.record(0, t0);
         T.record(0, t0);
         assert_eq!(T.get(0).1, 2);
+        assert!(
+            T.min(0) <= T.get(0).0 / 2,
+            "the fastest call is at most the mean"
+        );
         assert_eq!(T.get(1), (0, 0));
+        assert_eq!(T.min(1), u64::MAX);
         let s = StepTime {
             name: "b",
             op: "add",
             macs: 0,
             total_ns: 0,
             calls: 0,
+            min_ns: u64::MAX,
         };
         assert_eq!(s.mean_ns(), 0.0);
         T.reset();
         assert_eq!(T.get(0), (0, 0));
+        assert_eq!(T.min(0), u64::MAX);
     }
 }
