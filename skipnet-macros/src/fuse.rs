@@ -166,32 +166,34 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
         }
     };
     let mut f = Fusions::default();
-    for (id, v) in g.values.iter().enumerate() {
-        let ValueKind::Node(n) = &v.kind else {
-            continue;
-        };
-        let Some(factor) = n.op.nearest_upsample() else {
-            continue;
-        };
-        if is_output(id) {
-            continue;
-        }
-        let Some(uses) = consumers.get(&id) else {
-            continue;
-        };
-        let all_fold = uses.iter().all(|&(c, k)| {
-            k == 0
-                && matches!(&g.values[c].kind, ValueKind::Node(cn) if cn.op.reads_upsampled_input())
-        });
-        if all_fold {
-            let view = InputView {
-                upsample: factor,
+    // Nearest upsamples, then zero paddings (whose own operand is then never
+    // a folded upsample: a padding does not read through one).
+    fold_reads(
+        g,
+        &consumers,
+        &is_output,
+        &mut f,
+        |op| {
+            op.nearest_upsample().map(|upsample| InputView {
+                upsample,
                 ..InputView::PLAIN
-            };
-            f.folded.insert(id, (n.operands[0].value, view));
-        }
-    }
-    fold_zero_padding(g, &consumers, &is_output, &mut f);
+            })
+        },
+        |op| op.reads_upsampled_input(),
+    );
+    fold_reads(
+        g,
+        &consumers,
+        &is_output,
+        &mut f,
+        |op| {
+            op.zero_padding().map(|pad| InputView {
+                pad,
+                ..InputView::PLAIN
+            })
+        },
+        |op| op.reads_padded_input(),
+    );
     // A batch norm whose operand is a linear conv read by nothing else is
     // folded into that conv's kernel and bias at load time.
     let mut conv_of_bn: BTreeMap<ValueId, ValueId> = BTreeMap::new();
@@ -361,24 +363,25 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
     f
 }
 
-/// A zero padding whose every consumer reads it as operand 0 and can read
-/// through a padding (`Op::reads_padded_input`: convs, which read cells
-/// outside their input as zeros) is never stored: they read its source
-/// with their window moved by the padding's top and left. MobileNetV2's
-/// `zero_padding2d(x, ((0, 1), (0, 1)))` before each stride-2 depthwise
-/// conv copied 4.8 MB in its first block. The padding's own operand is never
-/// a folded upsample (a padding does not read through one).
-fn fold_zero_padding(
+/// Folds every node that `view_of` gives a view for (an upsample, a zero
+/// padding), is not an output, and whose every consumer reads it as operand
+/// 0 through such a view (`reads_through`): the node is never stored, and
+/// its consumers read its source through the view. MobileNetV2's
+/// `zero_padding2d(x, ((0, 1), (0, 1)))` before each stride-2 depthwise conv
+/// copied 4.8 MB in its first block; the U-Nets' upsamples as much.
+fn fold_reads(
     g: &Graph,
     consumers: &BTreeMap<ValueId, Vec<(ValueId, usize)>>,
     is_output: &dyn Fn(ValueId) -> bool,
     f: &mut Fusions,
+    view_of: impl Fn(&dyn crate::ops::Op) -> Option<InputView>,
+    reads_through: impl Fn(&dyn crate::ops::Op) -> bool,
 ) {
     for (id, v) in g.values.iter().enumerate() {
         let ValueKind::Node(n) = &v.kind else {
             continue;
         };
-        let Some(pad) = n.op.zero_padding() else {
+        let Some(view) = view_of(n.op.as_ref()) else {
             continue;
         };
         if is_output(id) {
@@ -388,14 +391,11 @@ fn fold_zero_padding(
             continue;
         };
         let all_fold = uses.iter().all(|&(c, k)| {
-            k == 0 && matches!(&g.values[c].kind, ValueKind::Node(cn) if cn.op.reads_padded_input())
+            k == 0
+                && matches!(&g.values[c].kind, ValueKind::Node(cn) if reads_through(cn.op.as_ref()))
         });
         let source = n.operands[0].value;
         if all_fold && !f.is_folded(source) {
-            let view = InputView {
-                pad,
-                ..InputView::PLAIN
-            };
             f.folded.insert(id, (source, view));
         }
     }
