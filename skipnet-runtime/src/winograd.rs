@@ -24,6 +24,7 @@
 //! order.
 
 use crate::exec::Exec;
+use crate::igemm::driver::Kernel;
 use crate::igemm::epilogue::{copy_run, epilogue, load_lanes};
 use crate::igemm::{self, Isa, OutLayout, OutPtr, PANEL};
 use crate::ops::conv2d::Conv2dGeom;
@@ -612,17 +613,21 @@ fn input_part_n<const N: usize>(
 
 /// The products and output transform of `part`; instantiated inside each
 /// ISA's `#[target_feature]` function with its `MR x TN` register tile
-/// (`tile(srcs, c_off, cin, b, tap_stride, panel_stride, acc)`, the direct
-/// kernel's).
+/// (the direct kernel's [`Kernel`]).
 ///
 /// # Safety
-/// `tile` must be safe to call with pointers valid as its ISA's contract
-/// states (the CPU supports the ISA).
+/// The CPU supports `K`'s ISA.
 #[inline(always)]
-pub(crate) unsafe fn products_part<const MR: usize, const TN: usize>(
+pub(crate) unsafe fn products_part<
+    K: Kernel<MR, TN, MB, WIN>,
+    const MR: usize,
+    const TN: usize,
+    const MB: usize,
+    const WIN: usize,
+>(
+    _k: K,
     job: &Job<'_>,
     part: Part,
-    tile: impl Fn(&[[*const f32; MR]], usize, usize, *const f32, usize, usize, &mut [[f32; TN]; MR]),
 ) {
     let wg = job.wg;
     let g = &wg.conv;
@@ -671,9 +676,12 @@ pub(crate) unsafe fn products_part<const MR: usize, const TN: usize>(
                             copy_run(a, m);
                         }
                     }
-                    // Each `srcs` pointer is a `V` row of `cin` floats, of
-                    // which channels `c0..c0 + nc` are read.
-                    tile(&srcs, c0, nc, b, panel_stride, panel_stride, &mut acc);
+                    // SAFETY: the CPU supports `K`'s ISA (this function's
+                    // contract); each `srcs` pointer is a `V` row of `cin`
+                    // floats, of which channels `c0..c0 + nc` are read; one
+                    // tap, whose `nc` rows from `b` are inside the panel
+                    // (and the next, for 32-wide tiles).
+                    unsafe { K::tile(&srcs, c0, nc, b, panel_stride, panel_stride, &mut acc) };
                     for (a, m) in acc.iter().zip(m_rows.chunks_exact_mut(TN)) {
                         copy_run(m, a);
                     }

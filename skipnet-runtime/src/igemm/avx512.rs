@@ -3,143 +3,155 @@
 //! step; and 12 pixels x 16 filters (one panel) for layers with at most 16
 //! filters per group (MobileNetV2's 16-filter projection), where the wide
 //! tile would compute a padding panel for nothing. At most 8 filters (an RGB
-//! head) run on AVX2's 12 x 8 tile (`avx2::conv`).
+//! head) run on AVX2's 12 x 8 tile (`avx2::Narrow`).
 
-use super::{driver, OutLayout, OutPtr, Part, PANEL};
+use super::driver::{blocking, drive, Kernel};
+use super::{avx2, ConvArgs, IsaKernels, Part, PANEL};
 use crate::ops::conv2d::Conv2dGeom;
+use crate::winograd;
 use core::arch::x86_64::*;
+
+pub(super) const KERNELS: IsaKernels = IsaKernels {
+    conv,
+    blocking: |g| match pick(g) {
+        Pick::Avx2Narrow => blocking(&avx2::Narrow),
+        Pick::Narrow => blocking(&Narrow),
+        Pick::Wide => blocking(&Wide),
+    },
+    winograd_input,
+    winograd_products,
+};
+
+/// The tile for a geometry, by filters per group.
+enum Pick {
+    Avx2Narrow,
+    Narrow,
+    Wide,
+}
+
+fn pick(g: &Conv2dGeom) -> Pick {
+    match g.output.c / g.groups {
+        f if f <= 8 => Pick::Avx2Narrow,
+        f if f <= PANEL => Pick::Narrow,
+        _ => Pick::Wide,
+    }
+}
 
 /// # Safety
 /// The CPU must support AVX-512F, AVX2, FMA and F16C (what `avx512f` implies
 /// to the compiler, listed so the detection in [`super::Isa::detect`] matches);
-/// preconditions of [`super::driver`].
+/// [`drive`]'s preconditions.
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
-pub(super) unsafe fn conv(
-    g: &Conv2dGeom,
-    x: &[f32],
-    packed: &[f32],
-    bias: Option<&[f32]>,
-    out: &OutPtr<'_>,
-    layout: OutLayout<'_>,
-    part: Part,
-) {
-    if g.output.c / g.groups <= 8 {
-        // SAFETY: AVX-512F implies the AVX2 and FMA `avx2::conv` needs;
-        // the driver's preconditions are this function's.
-        unsafe { super::avx2::conv(g, x, packed, bias, out, layout, part) }
-    } else if g.output.c / g.groups <= PANEL {
-        driver!(
-            g,
-            x,
-            packed,
-            bias,
-            out,
-            layout,
-            part,
-            12,
-            16,
-            tile_narrow,
-            8,
-            128,
-            12288
-        )
-    } else {
-        driver!(g, x, packed, bias, out, layout, part, 8, 32, tile, 8, 160, 12288)
+unsafe fn conv(a: &ConvArgs<'_>, part: Part) {
+    // SAFETY: this function's contract; AVX-512F implies the AVX2 and FMA
+    // that `avx2::Narrow` needs.
+    unsafe {
+        match pick(a.g) {
+            Pick::Avx2Narrow => drive(avx2::Narrow, a, part),
+            Pick::Narrow => drive(Narrow, a, part),
+            Pick::Wide => drive(Wide, a, part),
+        }
     }
 }
 
 /// 12 pixels x one panel of 16 filters: one `zmm` accumulator per pixel.
-///
-/// # Safety
-/// AVX-512F; each `srcs` pointer valid for `c_off + cin` reads (from
-/// `c_off` on); `b` valid for `srcs.len() * cin * PANEL` reads.
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
-#[inline]
-unsafe fn tile_narrow(
-    srcs: &[[*const f32; 12]],
-    c_off: usize,
-    cin: usize,
-    b: *const f32,
-    tap_stride: usize,
-    _panel_stride: usize,
-    out: &mut [[f32; 16]; 12],
-) {
-    let mut acc = [_mm512_setzero_ps(); 12];
-    for (a, o) in acc.iter_mut().zip(out.iter()) {
-        // SAFETY: each row holds 16 floats: one load.
-        *a = unsafe { _mm512_loadu_ps(o.as_ptr()) };
-    }
-    for (ti, s) in srcs.iter().enumerate() {
-        // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
-        let mut bp = unsafe { b.add(ti * tap_stride) };
-        let s = s.map(|p| p.wrapping_add(c_off));
-        for ci in 0..cin {
-            // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows;
-            // each `s[m]` (already offset by `c_off`) is valid for `cin` reads.
-            unsafe {
-                let b0 = _mm512_loadu_ps(bp);
-                bp = bp.add(PANEL);
-                for m in 0..12 {
-                    let a = _mm512_set1_ps(*s[m].add(ci));
-                    acc[m] = _mm512_fmadd_ps(a, b0, acc[m]);
+struct Narrow;
+
+impl Kernel<12, 16, 8, 12288> for Narrow {
+    const KC: usize = 128;
+
+    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+    #[inline]
+    unsafe fn tile(
+        srcs: &[[*const f32; 12]],
+        c_off: usize,
+        cin: usize,
+        b: *const f32,
+        tap_stride: usize,
+        _panel_stride: usize,
+        out: &mut [[f32; 16]; 12],
+    ) {
+        let mut acc = [_mm512_setzero_ps(); 12];
+        for (a, o) in acc.iter_mut().zip(out.iter()) {
+            // SAFETY: each row holds 16 floats: one load.
+            *a = unsafe { _mm512_loadu_ps(o.as_ptr()) };
+        }
+        for (ti, s) in srcs.iter().enumerate() {
+            // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
+            let mut bp = unsafe { b.add(ti * tap_stride) };
+            let s = s.map(|p| p.wrapping_add(c_off));
+            for ci in 0..cin {
+                // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows;
+                // each `s[m]` (already offset by `c_off`) is valid for `cin` reads.
+                unsafe {
+                    let b0 = _mm512_loadu_ps(bp);
+                    bp = bp.add(PANEL);
+                    for m in 0..12 {
+                        let a = _mm512_set1_ps(*s[m].add(ci));
+                        acc[m] = _mm512_fmadd_ps(a, b0, acc[m]);
+                    }
                 }
             }
         }
-    }
-    for (o, a) in out.iter_mut().zip(&acc) {
-        // SAFETY: each output row holds 16 floats: one store.
-        unsafe { _mm512_storeu_ps(o.as_mut_ptr(), *a) };
+        for (o, a) in out.iter_mut().zip(&acc) {
+            // SAFETY: each output row holds 16 floats: one store.
+            unsafe { _mm512_storeu_ps(o.as_mut_ptr(), *a) };
+        }
     }
 }
 
-/// # Safety
-/// AVX-512F; each `srcs` pointer valid for `c_off + cin` reads (from `c_off` on); `b` and
-/// `b + panel_stride` each valid for `srcs.len() * cin * PANEL` reads.
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
-#[inline]
-unsafe fn tile(
-    srcs: &[[*const f32; 8]],
-    c_off: usize,
-    cin: usize,
-    b: *const f32,
-    tap_stride: usize,
-    panel_stride: usize,
-    out: &mut [[f32; 32]; 8],
-) {
-    let mut acc = [[_mm512_setzero_ps(); 2]; 8];
-    for (a, o) in acc.iter_mut().zip(out.iter()) {
-        // SAFETY: each row holds 32 floats: two 16-float loads.
-        *a = unsafe {
-            [
-                _mm512_loadu_ps(o.as_ptr()),
-                _mm512_loadu_ps(o.as_ptr().add(16)),
-            ]
-        };
-    }
-    for (ti, s) in srcs.iter().enumerate() {
-        // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
-        let mut bp = unsafe { b.add(ti * tap_stride) };
-        let s = s.map(|p| p.wrapping_add(c_off));
-        for ci in 0..cin {
-            // SAFETY: `bp` and `bp + panel_stride` stay within the two panels'
-            // `srcs.len() * cin` rows; each `s[m]` (already offset by `c_off`) is valid for `cin` reads.
-            unsafe {
-                let b0 = _mm512_loadu_ps(bp);
-                let b1 = _mm512_loadu_ps(bp.add(panel_stride));
-                bp = bp.add(PANEL);
-                for m in 0..8 {
-                    let a = _mm512_set1_ps(*s[m].add(ci));
-                    acc[m][0] = _mm512_fmadd_ps(a, b0, acc[m][0]);
-                    acc[m][1] = _mm512_fmadd_ps(a, b1, acc[m][1]);
+/// 8 pixels x two panels (32 filters): 16 `zmm` accumulators.
+struct Wide;
+
+impl Kernel<8, 32, 8, 12288> for Wide {
+    const KC: usize = 160;
+
+    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+    #[inline]
+    unsafe fn tile(
+        srcs: &[[*const f32; 8]],
+        c_off: usize,
+        cin: usize,
+        b: *const f32,
+        tap_stride: usize,
+        panel_stride: usize,
+        out: &mut [[f32; 32]; 8],
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); 2]; 8];
+        for (a, o) in acc.iter_mut().zip(out.iter()) {
+            // SAFETY: each row holds 32 floats: two 16-float loads.
+            *a = unsafe {
+                [
+                    _mm512_loadu_ps(o.as_ptr()),
+                    _mm512_loadu_ps(o.as_ptr().add(16)),
+                ]
+            };
+        }
+        for (ti, s) in srcs.iter().enumerate() {
+            // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
+            let mut bp = unsafe { b.add(ti * tap_stride) };
+            let s = s.map(|p| p.wrapping_add(c_off));
+            for ci in 0..cin {
+                // SAFETY: `bp` and `bp + panel_stride` stay within the two panels'
+                // `srcs.len() * cin` rows; each `s[m]` (already offset by `c_off`) is valid for `cin` reads.
+                unsafe {
+                    let b0 = _mm512_loadu_ps(bp);
+                    let b1 = _mm512_loadu_ps(bp.add(panel_stride));
+                    bp = bp.add(PANEL);
+                    for m in 0..8 {
+                        let a = _mm512_set1_ps(*s[m].add(ci));
+                        acc[m][0] = _mm512_fmadd_ps(a, b0, acc[m][0]);
+                        acc[m][1] = _mm512_fmadd_ps(a, b1, acc[m][1]);
+                    }
                 }
             }
         }
-    }
-    for (o, a) in out.iter_mut().zip(&acc) {
-        // SAFETY: each output row holds 32 floats: two 16-float stores.
-        unsafe {
-            _mm512_storeu_ps(o.as_mut_ptr(), a[0]);
-            _mm512_storeu_ps(o.as_mut_ptr().add(16), a[1]);
+        for (o, a) in out.iter_mut().zip(&acc) {
+            // SAFETY: each output row holds 32 floats: two 16-float stores.
+            unsafe {
+                _mm512_storeu_ps(o.as_mut_ptr(), a[0]);
+                _mm512_storeu_ps(o.as_mut_ptr().add(16), a[1]);
+            }
         }
     }
 }
@@ -149,24 +161,16 @@ unsafe fn tile(
 /// # Safety
 /// The CPU must support AVX-512F, AVX2, FMA and F16C.
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
-pub(super) unsafe fn winograd_input(job: &crate::winograd::Job<'_>, tiles: (usize, usize)) {
-    crate::winograd::input_part(job, tiles)
+unsafe fn winograd_input(job: &winograd::Job<'_>, tiles: (usize, usize)) {
+    winograd::input_part(job, tiles)
 }
 
-/// The Winograd products and output transform on this ISA's 8 x 32 tile.
+/// The Winograd products and output transform on the 8 x 32 tile.
 ///
 /// # Safety
 /// The CPU must support AVX-512F, AVX2, FMA and F16C.
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
-pub(super) unsafe fn winograd_products(
-    job: &crate::winograd::Job<'_>,
-    part: crate::winograd::Part,
-) {
-    // SAFETY: the CPU supports this ISA (this function's contract), and
-    // `products_part` passes `tile` the pointers its contract asks for.
-    unsafe {
-        crate::winograd::products_part::<8, 32>(job, part, |s, c, n, b, ts, ps, acc| {
-            tile(s, c, n, b, ts, ps, acc)
-        })
-    }
+unsafe fn winograd_products(job: &winograd::Job<'_>, part: winograd::Part) {
+    // SAFETY: the CPU supports this ISA (this function's contract).
+    unsafe { winograd::products_part(Wide, job, part) }
 }

@@ -4,10 +4,13 @@
 //! pointers (no im2col copy), so padding, strides and dilation cost nothing in
 //! the inner loop.
 //!
-//! One register-blocked tile kernel per instruction set computes `MR x TN`
-//! outputs over the whole reduction; the driver (shared, instantiated inside each
-//! ISA's `#[target_feature]` function so everything inlines) builds the row
-//! pointers and applies bias and activation in the epilogue.
+//! One register-blocked tile kernel per instruction set (a [`driver::Kernel`]:
+//! its tile constants and one `unsafe fn`) computes `MR x NR` outputs; one
+//! generic driver ([`driver::drive`], instantiated inside each ISA's
+//! `#[target_feature]` function so everything inlines) builds the row
+//! pointers, blocks the loops and applies the epilogue. Each ISA file
+//! exports an [`IsaKernels`] table; adding an ISA is that file, an [`Isa`]
+//! variant (with its detection) and its line in [`Isa::kernels`].
 
 use crate::exec::Exec;
 use crate::ops::conv2d::Conv2dGeom;
@@ -18,6 +21,7 @@ use crate::Activation;
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+pub(crate) mod driver;
 pub(crate) mod epilogue;
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 mod neon;
@@ -218,6 +222,47 @@ impl Isa {
     }
 }
 
+/// What an ISA file provides: entry points compiled for that ISA.
+pub(crate) struct IsaKernels {
+    /// Computes `part` of the conv with the kernel this ISA picks for the
+    /// geometry. Safety: the CPU supports the ISA; [`driver::drive`]'s
+    /// preconditions.
+    pub conv: unsafe fn(&ConvArgs<'_>, Part),
+    /// Pixels per tile and tiles per block of the kernel `conv` picks for
+    /// the geometry (how tasks cut pixel ranges).
+    pub blocking: fn(&Conv2dGeom) -> (usize, usize),
+    /// The Winograd input transform (safety: the CPU supports the ISA).
+    pub winograd_input: unsafe fn(&winograd::Job<'_>, (usize, usize)),
+    /// The Winograd products and output transform on the ISA's main tile
+    /// (safety: the CPU supports the ISA).
+    pub winograd_products: unsafe fn(&winograd::Job<'_>, winograd::Part),
+}
+
+impl Isa {
+    /// This ISA's entry points (the portable ones where the target lacks it).
+    pub(crate) fn kernels(self) -> &'static IsaKernels {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => &avx512::KERNELS,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => &avx2::KERNELS,
+            #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+            Isa::Neon => &neon::KERNELS,
+            _ => &scalar::KERNELS,
+        }
+    }
+}
+
+/// One conv call's operands, as the tasks and the driver see them.
+pub(crate) struct ConvArgs<'a> {
+    pub g: &'a Conv2dGeom,
+    pub x: &'a [f32],
+    pub packed: &'a [f32],
+    pub bias: Option<&'a [f32]>,
+    pub out: OutPtr<'a>,
+    pub layout: OutLayout<'a>,
+}
+
 /// Output addressing and the epilogue's extra operands: pixel `p`, filter `f`
 /// goes to `out[p * stride + offset + f]`.
 #[derive(Clone, Copy, Debug)]
@@ -333,18 +378,6 @@ impl<'a> OutPtr<'a> {
     }
 }
 
-/// Pixels per tile and tiles per block of the ISA's driver (as instantiated
-/// in the ISA modules); tasks split pixels on tile boundaries.
-fn block_tiles(isa: Isa, g: &Conv2dGeom) -> (usize, usize) {
-    match isa {
-        Isa::Avx512 | Isa::Avx2Fma if g.output.c / g.groups <= 8 => (12, 8),
-        Isa::Avx512 if g.output.c / g.groups <= PANEL => (12, 8),
-        Isa::Avx512 => (8, 8),
-        Isa::Avx2Fma | Isa::Neon => (6, 16),
-        Isa::Scalar => (4, 1),
-    }
-}
-
 /// Runs the convolution with the given ISA on the calling thread. `isa` must
 /// be [`Isa::available`] (else the scalar kernel runs).
 pub fn conv(
@@ -394,7 +427,14 @@ pub fn conv_on(
     );
     let isa = if isa.available() { isa } else { Isa::Scalar };
     let cout_g = g.output.c / g.groups;
-    let out = OutPtr::new(out);
+    let a = ConvArgs {
+        g,
+        x,
+        packed,
+        bias,
+        out: OutPtr::new(out),
+        layout,
+    };
     let macs = m * g.output.c * k_len(g);
     let threads = exec.threads();
     if threads == 1 || macs < PARALLEL_MIN_MACS {
@@ -402,12 +442,10 @@ pub fn conv_on(
             m: (0, m),
             n: (0, cout_g),
         };
-        return run_part(isa, g, x, packed, bias, &out, layout, whole);
+        return run_part(isa, &a, whole);
     }
     let split = Split::new(threads, isa, g);
-    exec.run(split.tasks(), &|task| {
-        run_part(isa, g, x, packed, bias, &out, layout, split.part(task))
-    });
+    exec.run(split.tasks(), &|task| run_part(isa, &a, split.part(task)));
 }
 
 /// Checks that an output layout stays inside an output of `out_len` floats:
@@ -460,7 +498,7 @@ impl Split {
     fn new(threads: usize, isa: Isa, g: &Conv2dGeom) -> Split {
         let m = g.output.h * g.output.w;
         let cout_g = g.output.c / g.groups;
-        let (mr, mb) = block_tiles(isa, g);
+        let (mr, mb) = (isa.kernels().blocking)(g);
         let tiles = m.div_ceil(mr).max(1);
         let m_blocks = tiles.div_ceil(mb);
         let n_units = cout_g.div_ceil(SPLIT_FILTERS).max(1);
@@ -501,486 +539,27 @@ impl Split {
 }
 
 /// One task: the `part` of the output, on `isa` (available: checked by the caller).
-#[allow(clippy::too_many_arguments)]
-fn run_part(
-    isa: Isa,
-    g: &Conv2dGeom,
-    x: &[f32],
-    packed: &[f32],
-    bias: Option<&[f32]>,
-    out: &OutPtr<'_>,
-    layout: OutLayout<'_>,
-    part: Part,
-) {
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => {
-            // SAFETY: the CPU supports AVX-512F, AVX2, FMA and F16C
-            // (`conv_on` checked `available`, which `detect` decides on all
-            // four); `validate` and the slice lengths were checked against
-            // the geometry.
-            unsafe { avx512::conv(g, x, packed, bias, out, layout, part) }
-        }
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => {
-            // SAFETY: the CPU supports AVX2 and FMA (`conv_on` checked
-            // `available`); `validate` and the slice lengths were checked
-            // against the geometry.
-            unsafe { avx2::conv(g, x, packed, bias, out, layout, part) }
-        }
-        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
-        Isa::Neon => {
-            // SAFETY: NEON is enabled for this target at compile time;
-            // slice lengths were checked against the geometry.
-            unsafe { neon::conv(g, x, packed, bias, out, layout, part) }
-        }
-        _ => scalar::conv(g, x, packed, bias, out, layout, part),
-    }
+fn run_part(isa: Isa, a: &ConvArgs<'_>, part: Part) {
+    // SAFETY: `isa` is available on this CPU (`conv_on` fell back to the
+    // portable kernel otherwise), and `conv_on` checked what the driver
+    // relies on: `validate`, the slice lengths against the geometry, the
+    // layout inside the output; the tasks' parts are disjoint.
+    unsafe { (isa.kernels().conv)(a, part) }
 }
 
 /// The Winograd input transform of `tiles` of the job's block on `isa`
 /// (available: checked by the caller).
 pub(crate) fn winograd_input(isa: Isa, job: &winograd::Job<'_>, tiles: (usize, usize)) {
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU supports AVX-512F, AVX2, FMA and F16C (the caller
-        // checked `available`).
-        Isa::Avx512 => unsafe { avx512::winograd_input(job, tiles) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU supports AVX2 and FMA (the caller checked `available`).
-        Isa::Avx2Fma => unsafe { avx2::winograd_input(job, tiles) },
-        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
-        // SAFETY: NEON is enabled for this target at compile time.
-        Isa::Neon => unsafe { neon::winograd_input(job, tiles) },
-        _ => winograd::input_part(job, tiles),
-    }
+    // SAFETY: `isa` is available on this CPU (the caller's check).
+    unsafe { (isa.kernels().winograd_input)(job, tiles) }
 }
 
 /// The Winograd products and output transform of `part` on `isa`
-/// (available: checked by the caller), with the ISA's register tile
-/// ([`winograd_tile`]).
+/// (available: checked by the caller), with the ISA's register tile.
 pub(crate) fn winograd_products(isa: Isa, job: &winograd::Job<'_>, part: winograd::Part) {
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU supports AVX-512F, AVX2, FMA and F16C (the caller
-        // checked `available`).
-        Isa::Avx512 => unsafe { avx512::winograd_products(job, part) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU supports AVX2 and FMA (the caller checked `available`).
-        Isa::Avx2Fma => unsafe { avx2::winograd_products(job, part) },
-        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
-        // SAFETY: NEON is enabled for this target at compile time.
-        Isa::Neon => unsafe { neon::winograd_products(job, part) },
-        _ => scalar::winograd_products(job, part),
-    }
+    // SAFETY: `isa` is available on this CPU (the caller's check).
+    unsafe { (isa.kernels().winograd_products)(job, part) }
 }
-
-/// The driver, instantiated once per ISA inside that ISA's `#[target_feature]`
-/// function. `$tile(srcs, c_off, cin, b, tap_stride, panel_stride, acc)` adds
-/// to `acc` one `$mr x $tn` tile over the taps in `srcs`, channels
-/// `c_off..c_off + cin` of each.
-///
-/// Loop order (why): output pixels are taken `$mb` tiles at a time; for each
-/// panel of filters the reduction is cut into chunks of about `$kc` floats
-/// (whole taps, or part of one tap's channels; chunks of one pass are equal
-/// in size) and every tile of the block runs
-/// over a chunk before the next, so the chunk's weights (`$kc x $tn` floats,
-/// 32 KiB at most) stay in L1 across the block and the whole packed kernel is streamed
-/// once per block instead of once per tile (a 7x7x512 -> 512 layer's 9.4 MB of
-/// weights no longer comes from L3 for every 6 pixels). The partial sums live
-/// in `acc` (one tile per block entry); bias, activation and residuals are
-/// applied once, after the last chunk, so a layer still writes each output once
-/// per pass ([`single_pass`]). `$win` is the float capacity of the row-merged
-/// mode's stack window (0: the mode is off, as in the portable kernel).
-/// `$part` is the rectangle of the output this call computes.
-///
-/// Preconditions (checked by [`conv_on`]): slice lengths match the geometry and
-/// the output layout stays inside `out`.
-macro_rules! driver {
-    ($g:expr, $x:expr, $packed:expr, $bias:expr, $out:expr, $layout:expr, $part:expr, $mr:literal, $tn:literal, $tile:path, $mb:expr, $kc:expr, $win:expr) => {{
-        use $crate::igemm::{
-            k_len, panels_per_group, MAX_CIN, MERGE_BELOW_CIN, PANEL, TAPS_PER_PASS, ZEROS,
-        };
-        let g: &$crate::ops::conv2d::Conv2dGeom = $g;
-        let (x, packed, bias, layout) = ($x, $packed, $bias, $layout);
-        let out: &$crate::igemm::OutPtr<'_> = $out;
-        let part: $crate::igemm::Part = $part;
-        let (inp, o) = (g.input, g.output);
-        let cin_g = inp.c / g.groups;
-        let cout_g = o.c / g.groups;
-        let k = k_len(g);
-        let panel_stride = k * PANEL;
-        let group_stride = panels_per_group(g) * panel_stride;
-        let taps = g.kernel.0 * g.kernel.1;
-        let m_total = part.m.1;
-        let zero = ZEROS.as_ptr();
-        // The input as the conv sees it (a folded upsample enlarges it); the
-        // divisions back to stored cells only when there is one.
-        let (h_up, w_up) = (inp.h * g.upsample.0, inp.w * g.upsample.1);
-        let upsampled = g.upsample != (1, 1);
-        // Row-merged mode (few input channels): the block's input rows are
-        // copied, zero-padded, into `window`, so the `kw` taps of one kernel
-        // row read `kw * cin` contiguous floats: one reduction unit per kernel
-        // row instead of one per tap (a 7x7 stem on RGB: 7 units of 21
-        // instead of 49 of 3, and one pass instead of two).
-        let pad_r = ((o.w.max(1) - 1) * g.strides.1 + g.kernel.1).saturating_sub(g.pad.1 + inp.w);
-        let wp = g.pad.1 + inp.w + pad_r;
-        let rows_max =
-            o.h.min((($mr * $mb) as usize).div_ceil(o.w.max(1)) + 1)
-                .saturating_sub(1)
-                * g.strides.0
-                + (g.kernel.0 - 1) * g.dilation.0
-                + 1;
-        let merged = $win > 0
-            && g.groups == 1
-            && g.dilation.1 == 1
-            && !upsampled
-            && g.kernel.1 > 1
-            && inp.c < MERGE_BELOW_CIN
-            && g.kernel.0 <= TAPS_PER_PASS
-            && rows_max * wp * inp.c <= $win;
-        // A 1x1, stride-1, unpadded conv (MobileNet's expand and project
-        // layers): output pixel `p` reads input pixel `p`, with no division.
-        let pointwise = g.kernel == (1, 1)
-            && g.strides == (1, 1)
-            && g.pad == (0, 0)
-            && !upsampled
-            && (inp.h, inp.w) == (o.h, o.w);
-        let (units, unit_len) = if merged {
-            (g.kernel.0, g.kernel.1 * cin_g)
-        } else {
-            (taps, cin_g)
-        };
-        // Never zeroed as a whole: every block writes the rows it reads (a
-        // 48 KiB memset per task cost a fifth of a parallel 64x64 conv).
-        // (Zero-length for the portable kernel, which has no window.)
-        #[allow(clippy::zero_repeat_side_effects)]
-        let mut window_store = [core::mem::MaybeUninit::<f32>::uninit(); $win];
-        let mut srcs = [[[zero; $mr]; TAPS_PER_PASS]; $mb];
-        let mut acc = [[[0.0f32; $tn]; $mr]; $mb];
-        let mut mb0 = part.m.0;
-        while mb0 < m_total {
-            for grp in 0..g.groups {
-                let block_px = ($mr * $mb).min(m_total - mb0);
-                let tiles = block_px.div_ceil($mr);
-                // Merged mode: the block's output rows `oy_a..=oy_b` read input
-                // rows from `row0` on; copy them with their padding.
-                let oy_a = mb0 / o.w.max(1);
-                let window: &[f32] = if merged {
-                    use core::mem::MaybeUninit;
-                    let oy_b = (mb0 + block_px - 1) / o.w;
-                    let row0 = (oy_a * g.strides.0) as isize - g.pad.0 as isize;
-                    let nrows = (oy_b - oy_a) * g.strides.0 + (g.kernel.0 - 1) * g.dilation.0 + 1;
-                    let row_len = wp * inp.c;
-                    let filled = &mut window_store[..nrows * row_len];
-                    for (r, dst) in filled.chunks_exact_mut(row_len).enumerate() {
-                        let iy = row0 + r as isize;
-                        if iy < 0 || iy as usize >= inp.h {
-                            dst.fill(MaybeUninit::new(0.0));
-                            continue;
-                        }
-                        let (left, rest) = dst.split_at_mut(g.pad.1 * inp.c);
-                        let (mid, right) = rest.split_at_mut(inp.w * inp.c);
-                        left.fill(MaybeUninit::new(0.0));
-                        let src = &x[iy as usize * inp.w * inp.c..][..inp.w * inp.c];
-                        for (d, s) in mid.iter_mut().zip(src) {
-                            d.write(*s);
-                        }
-                        right.fill(MaybeUninit::new(0.0));
-                    }
-                    // SAFETY: every element of `filled` was written just above
-                    // (each row: zeros, or left padding + a copied input row +
-                    // right padding, which together are `row_len` long), and
-                    // `MaybeUninit<f32>` has the layout of `f32`.
-                    unsafe {
-                        core::slice::from_raw_parts(filled.as_ptr().cast::<f32>(), filled.len())
-                    }
-                } else {
-                    &[]
-                };
-                let mut t0 = 0;
-                while t0 < units {
-                    let nt = TAPS_PER_PASS.min(units - t0);
-                    let mut c0 = 0;
-                    while c0 < unit_len {
-                        let nc = MAX_CIN.min(unit_len - c0);
-                        for (bt, tile_srcs) in srcs[..tiles].iter_mut().enumerate() {
-                            let m0 = mb0 + bt * $mr;
-                            let rows = $mr.min(m_total - m0);
-                            if merged {
-                                // Unit `ky` of pixel (oy, ox): window row
-                                // `(oy - oy_a) * sy + ky * dy`, column `ox * sx`.
-                                for (ti, row) in tile_srcs[..nt].iter_mut().enumerate() {
-                                    let ky = t0 + ti;
-                                    for (mi, src) in row.iter_mut().enumerate() {
-                                        *src = zero;
-                                        if mi >= rows {
-                                            continue;
-                                        }
-                                        let (oy, ox) = ((m0 + mi) / o.w, (m0 + mi) % o.w);
-                                        let r = (oy - oy_a) * g.strides.0 + ky * g.dilation.0;
-                                        // `c0`: this pass's part of the unit
-                                        // (`kw * cin` can exceed `MAX_CIN`).
-                                        *src = window[(r * wp + ox * g.strides.1) * inp.c + c0..]
-                                            [..nc]
-                                            .as_ptr();
-                                    }
-                                }
-                                continue;
-                            }
-                            if pointwise {
-                                for (mi, src) in tile_srcs[0].iter_mut().enumerate() {
-                                    *src = if mi < rows {
-                                        x[(m0 + mi) * inp.c + grp * cin_g + c0..][..nc].as_ptr()
-                                    } else {
-                                        zero
-                                    };
-                                }
-                                continue;
-                            }
-                            // Each pixel's top-left input cell (in the upsampled
-                            // frame, before padding): one division per pixel per pass.
-                            let mut corner = [(0isize, 0isize); $mr];
-                            for (mi, c) in corner[..rows].iter_mut().enumerate() {
-                                let (oy, ox) = ((m0 + mi) / o.w, (m0 + mi) % o.w);
-                                *c = (
-                                    (oy * g.strides.0) as isize - g.pad.0 as isize,
-                                    (ox * g.strides.1) as isize - g.pad.1 as isize,
-                                );
-                            }
-                            for (ti, row) in tile_srcs[..nt].iter_mut().enumerate() {
-                                let (ky, kx) = ((t0 + ti) / g.kernel.1, (t0 + ti) % g.kernel.1);
-                                let (dy, dx) =
-                                    ((ky * g.dilation.0) as isize, (kx * g.dilation.1) as isize);
-                                for (mi, src) in row.iter_mut().enumerate() {
-                                    *src = zero;
-                                    if mi >= rows {
-                                        continue;
-                                    }
-                                    let (iy, ix) = (corner[mi].0 + dy, corner[mi].1 + dx);
-                                    if iy < 0
-                                        || ix < 0
-                                        || iy as usize >= h_up
-                                        || ix as usize >= w_up
-                                    {
-                                        continue;
-                                    }
-                                    let (mut iy, mut ix) = (iy as usize, ix as usize);
-                                    if upsampled {
-                                        (iy, ix) = (iy / g.upsample.0, ix / g.upsample.1);
-                                    }
-                                    *src = x[(iy * inp.w + ix) * inp.c + grp * cin_g + c0..][..nc]
-                                        .as_ptr();
-                                }
-                            }
-                        }
-                        let first = t0 == 0 && c0 == 0;
-                        let last = t0 + nt == units && c0 + nc == unit_len;
-                        // Reduction chunks: several whole taps when a tap is
-                        // short, else `$kc` channels of one tap.
-                        // Chunks of equal size, so no tail chunk is nearly empty.
-                        let taps_per_chunk = if nc >= $kc {
-                            1
-                        } else {
-                            nt.div_ceil((nt * nc).div_ceil($kc))
-                        };
-                        let chans_per_chunk = nc.div_ceil(nc.div_ceil($kc));
-                        let mut n0 = part.n.0;
-                        while n0 < cout_g.min(part.n.1) {
-                            let panel =
-                                packed[grp * group_stride + (n0 / PANEL) * panel_stride..].as_ptr();
-                            let f0 = grp * cout_g + n0;
-                            let ncols = $tn.min(cout_g - n0);
-                            let bias_run = match bias {
-                                Some(b) => Some(&b[f0..f0 + ncols]),
-                                None => None,
-                            };
-                            if first && last && taps_per_chunk >= nt && chans_per_chunk >= nc {
-                                // The whole reduction in one chunk and one
-                                // pass (1x1 and small convs): each tile's
-                                // accumulators start at zero in a local the
-                                // inlined tile keeps in registers, and go
-                                // straight through the epilogue to the
-                                // output, instead of through the block's
-                                // accumulator array (for a 16-channel 1x1
-                                // conv, clearing, reloading and storing it
-                                // cost more than the multiply-adds).
-                                // SAFETY: row `t0 * unit_len + c0` of this
-                                // panel is inside it (`t0 < units`, `c0 < unit_len`).
-                                let b = unsafe { panel.add((t0 * unit_len + c0) * PANEL) };
-                                for (bt, ts) in srcs[..tiles].iter().enumerate() {
-                                    let mut a = [[0.0f32; $tn]; $mr];
-                                    // SAFETY: as for the chunked calls below,
-                                    // with the whole pass as one chunk
-                                    // (`tc = cc = 0`, `ntc = nt`, `ncc = nc`).
-                                    unsafe {
-                                        $tile(
-                                            &ts[..nt],
-                                            0,
-                                            nc,
-                                            b,
-                                            unit_len * PANEL,
-                                            panel_stride,
-                                            &mut a,
-                                        )
-                                    };
-                                    let m0 = mb0 + bt * $mr;
-                                    let rows = $mr.min(m_total - m0);
-                                    for (mi, a) in a[..rows].iter().enumerate() {
-                                        // SAFETY: as below (disjoint parts).
-                                        let row = unsafe {
-                                            out.row(
-                                                (m0 + mi) * layout.stride + layout.offset + f0,
-                                                ncols,
-                                            )
-                                        };
-                                        $crate::igemm::epilogue::epilogue(
-                                            row,
-                                            a,
-                                            bias_run,
-                                            g.activation,
-                                            &layout,
-                                            (m0 + mi) * o.c + f0,
-                                        );
-                                    }
-                                }
-                                n0 += $tn;
-                                continue;
-                            }
-                            for a in acc[..tiles].iter_mut() {
-                                *a = [[0.0; $tn]; $mr];
-                            }
-                            let mut tc = 0;
-                            while tc < nt {
-                                let ntc = taps_per_chunk.min(nt - tc);
-                                let mut cc = 0;
-                                while cc < nc {
-                                    let ncc = chans_per_chunk.min(nc - cc);
-                                    // SAFETY: row `(t0 + tc) * unit_len + c0 + cc` of
-                                    // this panel is inside it (`units * unit_len` is
-                                    // the panel's `k` rows; `t0 + tc < units`,
-                                    // `c0 + cc < unit_len`).
-                                    let b = unsafe {
-                                        panel.add(((t0 + tc) * unit_len + c0 + cc) * PANEL)
-                                    };
-                                    for (ts, a) in srcs[..tiles].iter().zip(acc[..tiles].iter_mut())
-                                    {
-                                        // SAFETY: every `srcs` entry points at `nc`
-                                        // readable floats (a run of an input pixel's
-                                        // channels in this group, or the zero row,
-                                        // `nc <= MAX_CIN`), of which channels
-                                        // `cc..cc + ncc` are read. From `b`, tap `ti`
-                                        // reads `ncc` panel rows starting `ti * cin_g`
-                                        // rows in, inside this panel and, for 32-wide
-                                        // tiles, the next (panel counts are even).
-                                        unsafe {
-                                            $tile(
-                                                &ts[tc..tc + ntc],
-                                                cc,
-                                                ncc,
-                                                b,
-                                                unit_len * PANEL,
-                                                panel_stride,
-                                                a,
-                                            )
-                                        };
-                                    }
-                                    cc += ncc;
-                                }
-                                tc += ntc;
-                            }
-                            for (bt, tile_acc) in acc[..tiles].iter().enumerate() {
-                                let m0 = mb0 + bt * $mr;
-                                let rows = $mr.min(m_total - m0);
-                                for (mi, a) in tile_acc[..rows].iter().enumerate() {
-                                    // SAFETY: the tasks of one call write disjoint
-                                    // rectangles (pixels x filters) of `out`
-                                    // (`Part`s of a partition), so no other live
-                                    // reference covers this row segment.
-                                    let row = unsafe {
-                                        out.row(
-                                            (m0 + mi) * layout.stride + layout.offset + f0,
-                                            ncols,
-                                        )
-                                    };
-                                    if first && last {
-                                        // One pass (nearly every layer): the
-                                        // whole epilogue on the accumulators,
-                                        // one store.
-                                        $crate::igemm::epilogue::epilogue(
-                                            row,
-                                            a,
-                                            bias_run,
-                                            g.activation,
-                                            &layout,
-                                            (m0 + mi) * o.c + f0,
-                                        );
-                                        continue;
-                                    }
-                                    if layout.accumulate {
-                                        // `row` holds a residual: keep it and add
-                                        // this pass (bias and activation on the
-                                        // first; several passes imply linear).
-                                        let mut t = [0.0f32; $tn];
-                                        let t = &mut t[..ncols];
-                                        t.copy_from_slice(&a[..ncols]);
-                                        if first {
-                                            if let Some(bias) = bias {
-                                                for (t, b) in
-                                                    t.iter_mut().zip(&bias[f0..f0 + ncols])
-                                                {
-                                                    *t += b;
-                                                }
-                                            }
-                                            if last {
-                                                g.activation.apply_inline(t);
-                                            }
-                                        }
-                                        for (r, t) in row.iter_mut().zip(t.iter()) {
-                                            *r += t;
-                                        }
-                                    } else if first {
-                                        match bias {
-                                            Some(bias) => {
-                                                for ((r, a), b) in
-                                                    row.iter_mut().zip(a).zip(&bias[f0..f0 + ncols])
-                                                {
-                                                    *r = a + b;
-                                                }
-                                            }
-                                            None => row.copy_from_slice(&a[..ncols]),
-                                        }
-                                    } else {
-                                        for (r, a) in row.iter_mut().zip(a) {
-                                            *r += a;
-                                        }
-                                    }
-                                    if last {
-                                        if !layout.accumulate {
-                                            g.activation.apply_inline(row);
-                                        }
-                                        for r in layout.residual {
-                                            let r = &r[(m0 + mi) * o.c + f0..][..ncols];
-                                            for (v, r) in row.iter_mut().zip(r) {
-                                                *v += r;
-                                            }
-                                        }
-                                        layout.post.apply_inline(row);
-                                    }
-                                }
-                            }
-                            n0 += $tn;
-                        }
-                        c0 += nc;
-                    }
-                    t0 += nt;
-                }
-            }
-            mb0 += $mr * $mb;
-        }
-    }};
-}
-pub(crate) use driver;
 
 #[cfg(test)]
 mod tests {
@@ -1030,7 +609,15 @@ mod tests {
                 m: (0, g.output.h * g.output.w),
                 n: (0, g.output.c / g.groups),
             };
-            scalar::conv_wide(g, x, p, b, &OutPtr::new(o), l, whole)
+            let a = ConvArgs {
+                g,
+                x,
+                packed: p,
+                bias: b,
+                out: OutPtr::new(o),
+                layout: l,
+            };
+            scalar::conv_wide(&a, whole)
         }));
         let scale = magnitudes(&g, &x, &kernel, Some(&bias));
         for (name, run) in runs {
@@ -1160,13 +747,20 @@ mod tests {
                     let split = Split::new(threads, isa, &g);
                     assert!(split.tasks() >= 1);
                     let mut got = alloc::vec![f32::NAN; g.output.len()];
-                    let out = OutPtr::new(&mut got);
+                    let a = ConvArgs {
+                        g: &g,
+                        x: &x,
+                        packed: &packed,
+                        bias: Some(&bias),
+                        out: OutPtr::new(&mut got),
+                        layout,
+                    };
                     let mut covered = 0;
                     for t in (0..split.tasks()).rev() {
                         let p = split.part(t);
                         assert!(p.m.0 < p.m.1 && p.n.0 < p.n.1, "{p:?}");
                         covered += (p.m.1 - p.m.0) * (p.n.1 - p.n.0);
-                        run_part(isa, &g, &x, &packed, Some(&bias), &out, layout, p);
+                        run_part(isa, &a, p);
                     }
                     assert_eq!(covered * g.groups, g.output.len(), "{isa:?} {threads}");
                     assert!(

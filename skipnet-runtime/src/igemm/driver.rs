@@ -1,0 +1,587 @@
+//! The one driver of the implicit GEMM, generic over the register tile
+//! ([`Kernel`]) that each ISA file provides (matrixmultiply's `GemmKernel`
+//! and `gemm_loop`). It is `#[inline(always)]` and instantiated inside each
+//! ISA's `#[target_feature]` entry point, so the tile and the epilogue inline
+//! into code compiled for that ISA.
+//!
+//! Loop order (why): output pixels are taken `MB` tiles at a time; for each
+//! panel of filters the reduction is cut into chunks of about `KC` floats
+//! (whole taps, or part of one tap's channels; chunks of one pass are equal
+//! in size) and every tile of the block runs over a chunk before the next,
+//! so the chunk's weights (`KC x NR` floats, 32 KiB at most) stay in L1
+//! across the block and the whole packed kernel is streamed once per block
+//! instead of once per tile (a 7x7x512 -> 512 layer's 9.4 MB of weights no
+//! longer comes from L3 for every 6 pixels). The partial sums live in the
+//! block's accumulators; bias, activation and residuals are applied once,
+//! after the last chunk, so a layer writes each output once per pass
+//! ([`super::single_pass`]).
+//!
+//! The steps, each a function below: [`Plan::new`] (what the geometry
+//! implies, once per call), [`fill_window`] (row-merged mode's padded copy of
+//! the block's input rows), [`point_tiles`] (each tile's per-tap input
+//! pointers for one pass), and per panel of filters either [`whole_tiles`]
+//! (the reduction in one chunk: straight to the epilogue) or
+//! [`chunked_tiles`] then [`store_block`].
+
+use super::epilogue::epilogue;
+use super::{
+    k_len, panels_per_group, ConvArgs, Part, MAX_CIN, MERGE_BELOW_CIN, PANEL, TAPS_PER_PASS, ZEROS,
+};
+use crate::ops::conv2d::Conv2dGeom;
+use core::mem::MaybeUninit;
+
+/// A register tile and its blocking, what an ISA file provides to [`drive`]:
+/// the tile computes `MR` output pixels x `NR` filters (one panel of
+/// [`PANEL`], or two); the driver takes `MB` tiles per block and keeps `WIN`
+/// floats of stack for the row-merged mode (0 turns the mode off, as in the
+/// portable kernel, whose stack may be a microcontroller's).
+pub(crate) trait Kernel<const MR: usize, const NR: usize, const MB: usize, const WIN: usize> {
+    /// Floats of the reduction per chunk: a chunk's `KC x NR` weights stay
+    /// in L1 while every tile of a block runs over them.
+    const KC: usize;
+
+    /// Adds to `out` the `MR x NR` products of the taps in `srcs` (one row
+    /// of `MR` pixel pointers per tap) with the packed weights at `b`:
+    /// channels `c_off..c_off + cin` of each pixel pointer; tap `t`'s weight
+    /// rows start `t * tap_stride` floats after `b`, a row is [`PANEL`]
+    /// floats, and the second panel of a 32-wide tile is `panel_stride`
+    /// floats after the first.
+    ///
+    /// # Safety
+    /// The CPU supports the kernel's ISA; each `srcs` pointer is valid for
+    /// `c_off + cin` reads; for every tap `t < srcs.len()`,
+    /// `b + t * tap_stride` is valid for `cin * PANEL` reads, and so is
+    /// `b + t * tap_stride + panel_stride` if `NR` is 32.
+    unsafe fn tile(
+        srcs: &[[*const f32; MR]],
+        c_off: usize,
+        cin: usize,
+        b: *const f32,
+        tap_stride: usize,
+        panel_stride: usize,
+        out: &mut [[f32; NR]; MR],
+    );
+}
+
+/// Pixels per tile and tiles per block of the kernel `_k`: the unit in
+/// which [`super::conv_on`] cuts pixel ranges between tasks.
+pub(crate) const fn blocking<
+    K: Kernel<MR, NR, MB, WIN>,
+    const MR: usize,
+    const NR: usize,
+    const MB: usize,
+    const WIN: usize,
+>(
+    _k: &K,
+) -> (usize, usize) {
+    (MR, MB)
+}
+
+/// What the driver derives from the geometry, once per call.
+struct Plan {
+    cin_g: usize,
+    cout_g: usize,
+    /// Floats from one filter panel to the next, and one group to the next.
+    panel_stride: usize,
+    group_stride: usize,
+    /// The input as the conv sees it (a folded upsample enlarges it).
+    h_up: usize,
+    w_up: usize,
+    upsampled: bool,
+    /// Row-merged mode (few input channels): the block's input rows are
+    /// copied, zero-padded, into a window, so the `kw` taps of one kernel
+    /// row read `kw * cin` contiguous floats: one reduction unit per kernel
+    /// row instead of one per tap (a 7x7 stem on RGB: 7 units of 21 instead
+    /// of 49 of 3, and one pass instead of two). `wp`: the window's padded
+    /// row width in pixels.
+    merged: bool,
+    wp: usize,
+    /// A 1x1, stride-1, unpadded conv (MobileNet's expand and project
+    /// layers): output pixel `p` reads input pixel `p`, with no division.
+    pointwise: bool,
+    /// Reduction units (taps, or kernel rows when merged) and their length.
+    units: usize,
+    unit_len: usize,
+}
+
+impl Plan {
+    /// The plan for blocks of `block_px` pixels and a merge window of `win` floats.
+    fn new(g: &Conv2dGeom, block_px: usize, win: usize) -> Plan {
+        let (inp, o) = (g.input, g.output);
+        let cin_g = inp.c / g.groups;
+        let panel_stride = k_len(g) * PANEL;
+        let upsampled = g.upsample != (1, 1);
+        let pad_r = ((o.w.max(1) - 1) * g.strides.1 + g.kernel.1).saturating_sub(g.pad.1 + inp.w);
+        let wp = g.pad.1 + inp.w + pad_r;
+        // Input rows one block can span (its output rows, strided, plus the kernel).
+        let rows_max = o.h.min(block_px.div_ceil(o.w.max(1)) + 1).saturating_sub(1) * g.strides.0
+            + (g.kernel.0 - 1) * g.dilation.0
+            + 1;
+        let merged = win > 0
+            && g.groups == 1
+            && g.dilation.1 == 1
+            && !upsampled
+            && g.kernel.1 > 1
+            && inp.c < MERGE_BELOW_CIN
+            && g.kernel.0 <= TAPS_PER_PASS
+            && rows_max * wp * inp.c <= win;
+        let pointwise = g.kernel == (1, 1)
+            && g.strides == (1, 1)
+            && g.pad == (0, 0)
+            && !upsampled
+            && (inp.h, inp.w) == (o.h, o.w);
+        let (units, unit_len) = if merged {
+            (g.kernel.0, g.kernel.1 * cin_g)
+        } else {
+            (g.kernel.0 * g.kernel.1, cin_g)
+        };
+        Plan {
+            cin_g,
+            cout_g: o.c / g.groups,
+            panel_stride,
+            group_stride: panels_per_group(g) * panel_stride,
+            h_up: inp.h * g.upsample.0,
+            w_up: inp.w * g.upsample.1,
+            upsampled,
+            merged,
+            wp,
+            pointwise,
+            units,
+            unit_len,
+        }
+    }
+}
+
+/// A block of pixels in one group: pixels `m0..m0 + px` of the output
+/// (tiles of `MR`), filters of group `grp`; `m_end` is the part's end.
+#[derive(Clone, Copy)]
+struct Block {
+    m0: usize,
+    px: usize,
+    grp: usize,
+    m_end: usize,
+}
+
+/// One pass over the reduction: units `t0..t0 + nt`, floats `c0..c0 + nc`
+/// of each unit; `first` and `last` of the layer's passes.
+#[derive(Clone, Copy)]
+struct Pass {
+    t0: usize,
+    nt: usize,
+    c0: usize,
+    nc: usize,
+    first: bool,
+    last: bool,
+}
+
+/// Runs `part` of the conv in `a` on the kernel `K`.
+///
+/// # Safety
+/// The CPU supports `K`'s ISA; the preconditions [`super::conv_on`] checks:
+/// slice lengths match the geometry (`validate` passed), the output layout
+/// stays inside the output, and no other task writes `part` of it.
+#[inline(always)]
+pub(crate) unsafe fn drive<
+    K: Kernel<MR, NR, MB, WIN>,
+    const MR: usize,
+    const NR: usize,
+    const MB: usize,
+    const WIN: usize,
+>(
+    _k: K,
+    a: &ConvArgs<'_>,
+    part: Part,
+) {
+    let g = a.g;
+    let p = Plan::new(g, MR * MB, WIN);
+    // Never zeroed as a whole: every block writes the rows it reads (a
+    // 48 KiB memset per task cost a fifth of a parallel 64x64 conv).
+    #[allow(clippy::zero_repeat_side_effects)]
+    let mut window_store = [MaybeUninit::<f32>::uninit(); WIN];
+    let mut srcs = [[[ZEROS.as_ptr(); MR]; TAPS_PER_PASS]; MB];
+    let mut acc = [[[0.0f32; NR]; MR]; MB];
+    let mut m0 = part.m.0;
+    while m0 < part.m.1 {
+        for grp in 0..g.groups {
+            let blk = Block {
+                m0,
+                px: (MR * MB).min(part.m.1 - m0),
+                grp,
+                m_end: part.m.1,
+            };
+            let tiles = blk.px.div_ceil(MR);
+            let window = if p.merged {
+                fill_window(g, &p, a.x, blk, &mut window_store)
+            } else {
+                &[]
+            };
+            let mut t0 = 0;
+            while t0 < p.units {
+                let nt = TAPS_PER_PASS.min(p.units - t0);
+                let mut c0 = 0;
+                while c0 < p.unit_len {
+                    let nc = MAX_CIN.min(p.unit_len - c0);
+                    let pass = Pass {
+                        t0,
+                        nt,
+                        c0,
+                        nc,
+                        first: t0 == 0 && c0 == 0,
+                        last: t0 + nt == p.units && c0 + nc == p.unit_len,
+                    };
+                    point_tiles(g, &p, a.x, window, blk, pass, &mut srcs[..tiles]);
+                    let mut n0 = part.n.0;
+                    while n0 < p.cout_g.min(part.n.1) {
+                        // SAFETY: the caller's contract; `srcs` was just
+                        // pointed at this pass's inputs.
+                        unsafe {
+                            panel::<K, MR, NR, MB, WIN>(a, &p, blk, pass, n0, &srcs, &mut acc)
+                        };
+                        n0 += NR;
+                    }
+                    c0 += nc;
+                }
+                t0 += nt;
+            }
+        }
+        m0 += MR * MB;
+    }
+}
+
+/// Row-merged mode: copies the input rows that the block's output rows
+/// read into `store`, with their zero padding, and returns them.
+#[inline(always)]
+fn fill_window<'w>(
+    g: &Conv2dGeom,
+    p: &Plan,
+    x: &[f32],
+    blk: Block,
+    store: &'w mut [MaybeUninit<f32>],
+) -> &'w [f32] {
+    let (inp, o) = (g.input, g.output);
+    let oy_a = blk.m0 / o.w;
+    let oy_b = (blk.m0 + blk.px - 1) / o.w;
+    let row0 = (oy_a * g.strides.0) as isize - g.pad.0 as isize;
+    let nrows = (oy_b - oy_a) * g.strides.0 + (g.kernel.0 - 1) * g.dilation.0 + 1;
+    let row_len = p.wp * inp.c;
+    let filled = &mut store[..nrows * row_len];
+    for (r, dst) in filled.chunks_exact_mut(row_len).enumerate() {
+        let iy = row0 + r as isize;
+        if iy < 0 || iy as usize >= inp.h {
+            dst.fill(MaybeUninit::new(0.0));
+            continue;
+        }
+        let (left, rest) = dst.split_at_mut(g.pad.1 * inp.c);
+        let (mid, right) = rest.split_at_mut(inp.w * inp.c);
+        left.fill(MaybeUninit::new(0.0));
+        let src = &x[iy as usize * inp.w * inp.c..][..inp.w * inp.c];
+        for (d, s) in mid.iter_mut().zip(src) {
+            d.write(*s);
+        }
+        right.fill(MaybeUninit::new(0.0));
+    }
+    // SAFETY: every element of `filled` was written just above (each row:
+    // zeros, or left padding + a copied input row + right padding, which
+    // together are `row_len` long), and `MaybeUninit<f32>` has the layout of
+    // `f32`.
+    unsafe { core::slice::from_raw_parts(filled.as_ptr().cast::<f32>(), filled.len()) }
+}
+
+/// Points each tile's rows of `srcs` at the inputs of `pass`: per unit and
+/// pixel, a run of `pass.nc` floats (from the window, the input, or the
+/// zero row where the tap falls in the padding or the pixel past the part).
+#[inline(always)]
+fn point_tiles<const MR: usize>(
+    g: &Conv2dGeom,
+    p: &Plan,
+    x: &[f32],
+    window: &[f32],
+    blk: Block,
+    pass: Pass,
+    srcs: &mut [[[*const f32; MR]; TAPS_PER_PASS]],
+) {
+    let (inp, o) = (g.input, g.output);
+    let zero = ZEROS.as_ptr();
+    let (nt, nc, c0) = (pass.nt, pass.nc, pass.c0);
+    let ch0 = blk.grp * p.cin_g + c0;
+    for (bt, tile_srcs) in srcs.iter_mut().enumerate() {
+        let m0 = blk.m0 + bt * MR;
+        let rows = MR.min(blk.m_end - m0);
+        if p.merged {
+            // Unit `ky` of pixel (oy, ox): window row
+            // `(oy - oy_a) * sy + ky * dy`, column `ox * sx`.
+            let oy_a = blk.m0 / o.w;
+            for (ti, row) in tile_srcs[..nt].iter_mut().enumerate() {
+                let ky = pass.t0 + ti;
+                for (mi, src) in row.iter_mut().enumerate() {
+                    *src = zero;
+                    if mi >= rows {
+                        continue;
+                    }
+                    let (oy, ox) = ((m0 + mi) / o.w, (m0 + mi) % o.w);
+                    let r = (oy - oy_a) * g.strides.0 + ky * g.dilation.0;
+                    // `c0`: this pass's part of the unit (`kw * cin` can
+                    // exceed `MAX_CIN`).
+                    *src = window[(r * p.wp + ox * g.strides.1) * inp.c + c0..][..nc].as_ptr();
+                }
+            }
+            continue;
+        }
+        if p.pointwise {
+            for (mi, src) in tile_srcs[0].iter_mut().enumerate() {
+                *src = if mi < rows {
+                    x[(m0 + mi) * inp.c + ch0..][..nc].as_ptr()
+                } else {
+                    zero
+                };
+            }
+            continue;
+        }
+        // Each pixel's top-left input cell (in the upsampled frame, before
+        // padding): one division per pixel per pass.
+        let mut corner = [(0isize, 0isize); MR];
+        for (mi, c) in corner[..rows].iter_mut().enumerate() {
+            let (oy, ox) = ((m0 + mi) / o.w, (m0 + mi) % o.w);
+            *c = (
+                (oy * g.strides.0) as isize - g.pad.0 as isize,
+                (ox * g.strides.1) as isize - g.pad.1 as isize,
+            );
+        }
+        for (ti, row) in tile_srcs[..nt].iter_mut().enumerate() {
+            let (ky, kx) = ((pass.t0 + ti) / g.kernel.1, (pass.t0 + ti) % g.kernel.1);
+            let (dy, dx) = ((ky * g.dilation.0) as isize, (kx * g.dilation.1) as isize);
+            for (mi, src) in row.iter_mut().enumerate() {
+                *src = zero;
+                if mi >= rows {
+                    continue;
+                }
+                let (iy, ix) = (corner[mi].0 + dy, corner[mi].1 + dx);
+                if iy < 0 || ix < 0 || iy as usize >= p.h_up || ix as usize >= p.w_up {
+                    continue;
+                }
+                let (mut iy, mut ix) = (iy as usize, ix as usize);
+                if p.upsampled {
+                    (iy, ix) = (iy / g.upsample.0, ix / g.upsample.1);
+                }
+                *src = x[(iy * inp.w + ix) * inp.c + ch0..][..nc].as_ptr();
+            }
+        }
+    }
+}
+
+/// One pass of the block on the panel (pair) of filters starting at `n0`.
+/// Reduction chunks: several whole taps when a tap is short, else `KC`
+/// channels of one tap; chunks of equal size, so no tail chunk is nearly
+/// empty.
+///
+/// # Safety
+/// As [`drive`]; `srcs` points at `pass`'s inputs ([`point_tiles`]).
+#[inline(always)]
+unsafe fn panel<
+    K: Kernel<MR, NR, MB, WIN>,
+    const MR: usize,
+    const NR: usize,
+    const MB: usize,
+    const WIN: usize,
+>(
+    a: &ConvArgs<'_>,
+    p: &Plan,
+    blk: Block,
+    pass: Pass,
+    n0: usize,
+    srcs: &[[[*const f32; MR]; TAPS_PER_PASS]; MB],
+    acc: &mut [[[f32; NR]; MR]; MB],
+) {
+    let (nt, nc) = (pass.nt, pass.nc);
+    let tiles = blk.px.div_ceil(MR);
+    let taps_per_chunk = if nc >= K::KC {
+        1
+    } else {
+        nt.div_ceil((nt * nc).div_ceil(K::KC))
+    };
+    let chans_per_chunk = nc.div_ceil(nc.div_ceil(K::KC));
+    let panel = a.packed[blk.grp * p.group_stride + (n0 / PANEL) * p.panel_stride..].as_ptr();
+    let tap_stride = p.unit_len * PANEL;
+    if pass.first && pass.last && taps_per_chunk >= nt && chans_per_chunk >= nc {
+        // SAFETY: row `t0 * unit_len + c0` of this panel is inside it
+        // (`t0 < units`, `c0 < unit_len`).
+        let b = unsafe { panel.add((pass.t0 * p.unit_len + pass.c0) * PANEL) };
+        // SAFETY: the caller's contract, with the whole pass as one chunk.
+        unsafe { whole_tiles::<K, MR, NR, MB, WIN>(a, p, blk, n0, &srcs[..tiles], nt, nc, b) };
+        return;
+    }
+    for t in acc[..tiles].iter_mut() {
+        *t = [[0.0; NR]; MR];
+    }
+    let mut tc = 0;
+    while tc < nt {
+        let ntc = taps_per_chunk.min(nt - tc);
+        let mut cc = 0;
+        while cc < nc {
+            let ncc = chans_per_chunk.min(nc - cc);
+            // SAFETY: row `(t0 + tc) * unit_len + c0 + cc` of this panel is
+            // inside it (`units * unit_len` is the panel's `k` rows;
+            // `t0 + tc < units`, `c0 + cc < unit_len`).
+            let b = unsafe { panel.add(((pass.t0 + tc) * p.unit_len + pass.c0 + cc) * PANEL) };
+            for (ts, t) in srcs[..tiles].iter().zip(acc[..tiles].iter_mut()) {
+                // SAFETY: the CPU supports `K`'s ISA (caller's contract);
+                // every `srcs` entry points at `nc` readable floats (a run
+                // of an input pixel's channels in this group, or the zero
+                // row, `nc <= MAX_CIN`), of which channels `cc..cc + ncc`
+                // are read. From `b`, tap `ti` reads `ncc` panel rows
+                // starting `ti * unit_len` rows in, inside this panel and,
+                // for 32-wide tiles, the next (panel counts are even).
+                unsafe { K::tile(&ts[tc..tc + ntc], cc, ncc, b, tap_stride, p.panel_stride, t) };
+            }
+            cc += ncc;
+        }
+        tc += ntc;
+    }
+    store_block(a, blk, pass, n0, &acc[..tiles]);
+}
+
+/// The whole reduction in one chunk and one pass (1x1 and small convs):
+/// each tile's accumulators start at zero in a local the inlined tile keeps
+/// in registers, and go straight through the epilogue to the output,
+/// instead of through the block's accumulator array (for a 16-channel 1x1
+/// conv, clearing, reloading and storing it cost more than the
+/// multiply-adds).
+///
+/// # Safety
+/// As [`panel`]; `b` is the pass's first weight row in the panel.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn whole_tiles<
+    K: Kernel<MR, NR, MB, WIN>,
+    const MR: usize,
+    const NR: usize,
+    const MB: usize,
+    const WIN: usize,
+>(
+    a: &ConvArgs<'_>,
+    p: &Plan,
+    blk: Block,
+    n0: usize,
+    srcs: &[[[*const f32; MR]; TAPS_PER_PASS]],
+    nt: usize,
+    nc: usize,
+    b: *const f32,
+) {
+    let o = a.g.output;
+    let f0 = blk.grp * p.cout_g + n0;
+    let ncols = NR.min(p.cout_g - n0);
+    let bias = a.bias.map(|b| &b[f0..f0 + ncols]);
+    for (bt, ts) in srcs.iter().enumerate() {
+        let mut t = [[0.0f32; NR]; MR];
+        // SAFETY: as for the chunked calls in `panel`, with the whole pass
+        // as one chunk (`tc = cc = 0`, `ntc = nt`, `ncc = nc`).
+        unsafe {
+            K::tile(
+                &ts[..nt],
+                0,
+                nc,
+                b,
+                p.unit_len * PANEL,
+                p.panel_stride,
+                &mut t,
+            )
+        };
+        let m0 = blk.m0 + bt * MR;
+        let rows = MR.min(blk.m_end - m0);
+        for (mi, t) in t[..rows].iter().enumerate() {
+            // SAFETY: the tasks of one call write disjoint rectangles
+            // (pixels x filters) of the output (`Part`s of a partition), so
+            // no other live reference covers this row segment.
+            let row = unsafe {
+                a.out
+                    .row((m0 + mi) * a.layout.stride + a.layout.offset + f0, ncols)
+            };
+            epilogue(
+                row,
+                t,
+                bias,
+                a.g.activation,
+                &a.layout,
+                (m0 + mi) * o.c + f0,
+            );
+        }
+    }
+}
+
+/// Writes the block's accumulators after one pass: through the whole
+/// epilogue when the layer has one pass (nearly every layer, one store);
+/// else added to what earlier passes left, with bias on the first pass and
+/// activation, residuals and post-activation on the last.
+#[inline(always)]
+fn store_block<const MR: usize, const NR: usize>(
+    a: &ConvArgs<'_>,
+    blk: Block,
+    pass: Pass,
+    n0: usize,
+    acc: &[[[f32; NR]; MR]],
+) {
+    let (g, layout) = (a.g, &a.layout);
+    let o = g.output;
+    let cout_g = o.c / g.groups;
+    let f0 = blk.grp * cout_g + n0;
+    let ncols = NR.min(cout_g - n0);
+    let bias = a.bias.map(|b| &b[f0..f0 + ncols]);
+    for (bt, tile_acc) in acc.iter().enumerate() {
+        let m0 = blk.m0 + bt * MR;
+        let rows = MR.min(blk.m_end - m0);
+        for (mi, t) in tile_acc[..rows].iter().enumerate() {
+            let px = m0 + mi;
+            // SAFETY: as in `whole_tiles` (disjoint parts).
+            let row = unsafe { a.out.row(px * layout.stride + layout.offset + f0, ncols) };
+            if pass.first && pass.last {
+                epilogue(row, t, bias, g.activation, layout, px * o.c + f0);
+                continue;
+            }
+            let t = &t[..ncols];
+            if layout.accumulate {
+                // `row` holds a residual: keep it and add this pass (bias
+                // and activation on the first; several passes imply linear).
+                let mut s = [0.0f32; NR];
+                let s = &mut s[..ncols];
+                s.copy_from_slice(t);
+                if pass.first {
+                    if let Some(bias) = bias {
+                        for (s, b) in s.iter_mut().zip(bias) {
+                            *s += b;
+                        }
+                    }
+                    if pass.last {
+                        g.activation.apply_inline(s);
+                    }
+                }
+                for (r, s) in row.iter_mut().zip(s.iter()) {
+                    *r += s;
+                }
+            } else if pass.first {
+                match bias {
+                    Some(bias) => {
+                        for ((r, t), b) in row.iter_mut().zip(t).zip(bias) {
+                            *r = t + b;
+                        }
+                    }
+                    None => row.copy_from_slice(t),
+                }
+            } else {
+                for (r, t) in row.iter_mut().zip(t) {
+                    *r += t;
+                }
+            }
+            if pass.last {
+                if !layout.accumulate {
+                    g.activation.apply_inline(row);
+                }
+                for r in layout.residual {
+                    for (v, r) in row.iter_mut().zip(&r[px * o.c + f0..][..ncols]) {
+                        *v += r;
+                    }
+                }
+                layout.post.apply_inline(row);
+            }
+        }
+    }
+}
