@@ -76,29 +76,44 @@ impl Activation {
     /// multiply-adds.
     #[inline(always)]
     pub(crate) fn map_inline<const N: usize>(self, t: &[f32; N]) -> [f32; N] {
-        let mut r = [0.0f32; N];
+        // Each arm builds its own array (no shared mutable one): a shared
+        // array that the out-of-line arm passes by reference lives on the
+        // stack, and LLVM then merged the arms through it, reloading a
+        // 64-byte vector over four 16-byte stores, a store-forwarding
+        // stall per tile row (29% of a 16-filter 1x1 conv under `perf`).
         match self {
-            Activation::Linear => r = *t,
+            Activation::Linear => *t,
             Activation::Relu => {
+                let mut r = [0.0f32; N];
                 for (r, &x) in r.iter_mut().zip(t) {
                     *r = relu(x);
                 }
+                r
             }
             Activation::Relu6 => {
+                let mut r = [0.0f32; N];
                 for (r, &x) in r.iter_mut().zip(t) {
                     *r = relu6(x);
                 }
+                r
             }
             Activation::HardSigmoid => {
+                let mut r = [0.0f32; N];
                 for (r, &x) in r.iter_mut().zip(t) {
                     *r = relu6(x + 3.0) / 6.0;
                 }
+                r
             }
-            other => {
-                r = *t;
-                other.apply(&mut r);
-            }
+            other => other.mapped(t),
         }
+    }
+
+    /// [`apply`](Self::apply) on a copy of `t`, out of line (the
+    /// activations that are not inlined).
+    #[inline(never)]
+    fn mapped<const N: usize>(self, t: &[f32; N]) -> [f32; N] {
+        let mut r = *t;
+        self.apply(&mut r);
         r
     }
 }

@@ -2,7 +2,7 @@
 //! accumulators; and 12 pixels x 8 filters for layers with at most 8 filters
 //! per group (an RGB head, a depthwise conv), where half a panel is padding.
 
-use super::driver::{blocking, drive, Kernel};
+use super::driver::{blocking, drive, offset_all, Kernel};
 use super::{ConvArgs, IsaKernels, Part, PANEL};
 use crate::winograd;
 use core::arch::x86_64::*;
@@ -60,7 +60,7 @@ impl Kernel<12, 8, 8, 12288> for Narrow {
         for (ti, s) in srcs.iter().enumerate() {
             // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
             let mut bp = unsafe { b.add(ti * tap_stride) };
-            let s = s.map(|p| p.wrapping_add(c_off));
+            let s = offset_all(s, c_off);
             for ci in 0..cin {
                 // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows
                 // (8 of each row's 16 floats are read); each `s[m]` is valid for
@@ -112,7 +112,7 @@ impl Kernel<6, 16, 16, 12288> for Tile6x16 {
         for (ti, s) in srcs.iter().enumerate() {
             // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
             let mut bp = unsafe { b.add(ti * tap_stride) };
-            let s = s.map(|p| p.wrapping_add(c_off));
+            let s = offset_all(s, c_off);
             for ci in 0..cin {
                 // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows;
                 // each `s[m]` (already offset by `c_off`) is valid for `cin` reads.

@@ -5,7 +5,7 @@
 //! tile would compute a padding panel for nothing. At most 8 filters (an RGB
 //! head) run on AVX2's 12 x 8 tile (`avx2::Narrow`).
 
-use super::driver::{blocking, drive, Kernel};
+use super::driver::{blocking, drive, offset_all, Kernel};
 use super::{avx2, ConvArgs, IsaKernels, Part, PANEL};
 use crate::ops::conv2d::Conv2dGeom;
 use crate::winograd;
@@ -79,7 +79,7 @@ impl Kernel<12, 16, 8, 12288> for Narrow {
         for (ti, s) in srcs.iter().enumerate() {
             // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
             let mut bp = unsafe { b.add(ti * tap_stride) };
-            let s = s.map(|p| p.wrapping_add(c_off));
+            let s = offset_all(s, c_off);
             for ci in 0..cin {
                 // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows;
                 // each `s[m]` (already offset by `c_off`) is valid for `cin` reads.
@@ -130,7 +130,7 @@ impl Kernel<8, 32, 8, 12288> for Wide {
         for (ti, s) in srcs.iter().enumerate() {
             // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
             let mut bp = unsafe { b.add(ti * tap_stride) };
-            let s = s.map(|p| p.wrapping_add(c_off));
+            let s = offset_all(s, c_off);
             for ci in 0..cin {
                 // SAFETY: `bp` and `bp + panel_stride` stay within the two panels'
                 // `srcs.len() * cin` rows; each `s[m]` (already offset by `c_off`) is valid for `cin` reads.

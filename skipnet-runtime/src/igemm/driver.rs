@@ -63,6 +63,20 @@ pub(crate) trait Kernel<const MR: usize, const NR: usize, const MB: usize, const
     );
 }
 
+/// `s` with every pointer advanced by `c` floats (`wrapping_add`: only the
+/// reads the tile makes must be in bounds), for tiles to use at the top of
+/// their reduction. A loop rather than `array::map`, whose closure, defined
+/// inside a `#[target_feature]` function, LLVM did not inline (a call per
+/// tap per tile under `perf`).
+#[inline(always)]
+pub(crate) fn offset_all<const M: usize>(s: &[*const f32; M], c: usize) -> [*const f32; M] {
+    let mut r = *s;
+    for p in r.iter_mut() {
+        *p = p.wrapping_add(c);
+    }
+    r
+}
+
 /// Pixels per tile and tiles per block of the kernel `_k`: the unit in
 /// which [`super::conv_on`] cuts pixel ranges between tasks.
 pub(crate) const fn blocking<

@@ -3,7 +3,7 @@
 //! weight loads per reduction step (the AVX2 kernel's blocking in 128-bit
 //! registers; AArch64 has the 32 vector registers it needs).
 
-use super::driver::{blocking, drive, Kernel};
+use super::driver::{blocking, drive, offset_all, Kernel};
 use super::{ConvArgs, IsaKernels, Part, PANEL};
 use crate::winograd;
 use core::arch::aarch64::*;
@@ -50,7 +50,7 @@ impl Kernel<6, 16, 16, 12288> for Tile6x16 {
         for (ti, s) in srcs.iter().enumerate() {
             // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
             let mut bp = unsafe { b.add(ti * tap_stride) };
-            let s = s.map(|p| p.wrapping_add(c_off));
+            let s = offset_all(s, c_off);
             for ci in 0..cin {
                 // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows;
                 // each `s[m]` (already offset by `c_off`) is valid for `cin` reads.
