@@ -24,6 +24,18 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// `Some((lo, hi))` when the activation is `x` limited to `lo..=hi`
+    /// with NaN kept (linear, relu, relu6): what conv kernels compute in
+    /// registers as `min(hi, max(lo, x))`.
+    pub(crate) const fn clamp_bounds(self) -> Option<(f32, f32)> {
+        match self {
+            Activation::Linear => Some((f32::NEG_INFINITY, f32::INFINITY)),
+            Activation::Relu => Some((0.0, f32::INFINITY)),
+            Activation::Relu6 => Some((0.0, 6.0)),
+            _ => None,
+        }
+    }
+
     /// Applies the activation to every element of `v` in place.
     ///
     /// The `match` is outside the loop so each arm is a tight, vectorizable loop.

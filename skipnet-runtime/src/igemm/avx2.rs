@@ -2,7 +2,7 @@
 //! accumulators; and 12 pixels x 8 filters for layers with at most 8 filters
 //! per group (an RGB head, a depthwise conv), where half a panel is padding.
 
-use super::driver::{blocking, drive, offset_all, Kernel};
+use super::driver::{blocking, drive, offset_all, Clamped, Kernel};
 use super::{ConvArgs, IsaKernels, Part, PANEL};
 use crate::winograd;
 use core::arch::x86_64::*;
@@ -57,27 +57,149 @@ impl Kernel<12, 8, 8, 12288> for Narrow {
             // SAFETY: each row holds 8 floats: one load.
             *a = unsafe { _mm256_loadu_ps(o.as_ptr()) };
         }
-        for (ti, s) in srcs.iter().enumerate() {
-            // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
-            let mut bp = unsafe { b.add(ti * tap_stride) };
-            let s = offset_all(s, c_off);
-            for ci in 0..cin {
-                // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows
-                // (8 of each row's 16 floats are read); each `s[m]` is valid for
-                // `cin` reads.
-                unsafe {
-                    let b0 = _mm256_loadu_ps(bp);
-                    bp = bp.add(PANEL);
-                    for m in 0..12 {
-                        let a = _mm256_set1_ps(*s[m].add(ci));
-                        acc[m] = _mm256_fmadd_ps(a, b0, acc[m]);
-                    }
-                }
-            }
-        }
+        // SAFETY: this function's contract.
+        unsafe { narrow_sums(srcs, c_off, cin, b, tap_stride, &mut acc) };
         for (o, a) in out.iter_mut().zip(&acc) {
             // SAFETY: each output row holds 8 floats: one store.
             unsafe { _mm256_storeu_ps(o.as_mut_ptr(), *a) };
+        }
+    }
+
+    const CLAMPED: bool = true;
+
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn tile_clamped(
+        srcs: &[[*const f32; 12]],
+        cin: usize,
+        b: *const f32,
+        tap_stride: usize,
+        _panel_stride: usize,
+        epi: &Clamped<12>,
+    ) {
+        let mut acc = [_mm256_setzero_ps(); 12];
+        // SAFETY: this function's contract.
+        unsafe { narrow_sums(srcs, 0, cin, b, tap_stride, &mut acc) };
+        // SAFETY: `epi.bias` is null or holds `ncols` floats (this
+        // function's contract).
+        let e = unsafe { ClampRegs::new(epi) };
+        for (m, a) in acc.iter().enumerate() {
+            if m < epi.rows {
+                // SAFETY: `epi.out[m]` is valid for `ncols <= 8` writes
+                // (this function's contract).
+                unsafe { e.store(epi.out[m], 0, *a) };
+            }
+        }
+    }
+}
+
+/// [`Narrow`]'s multiply-adds, added to `acc`.
+///
+/// # Safety
+/// As [`Kernel::tile`] for [`Narrow`].
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn narrow_sums(
+    srcs: &[[*const f32; 12]],
+    c_off: usize,
+    cin: usize,
+    b: *const f32,
+    tap_stride: usize,
+    acc: &mut [__m256; 12],
+) {
+    for (ti, s) in srcs.iter().enumerate() {
+        // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
+        let mut bp = unsafe { b.add(ti * tap_stride) };
+        let s = offset_all(s, c_off);
+        for ci in 0..cin {
+            // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows
+            // (8 of each row's 16 floats are read); each `s[m]` is valid for
+            // `cin` reads.
+            unsafe {
+                let b0 = _mm256_loadu_ps(bp);
+                bp = bp.add(PANEL);
+                for m in 0..12 {
+                    let a = _mm256_set1_ps(*s[m].add(ci));
+                    acc[m] = _mm256_fmadd_ps(a, b0, acc[m]);
+                }
+            }
+        }
+    }
+}
+
+/// A [`Clamped`] epilogue in registers: the bias, both clamps' bounds and
+/// the store masks of a row's 8-float parts (AVX2 has no mask registers:
+/// `vmaskmovps` lanes, all set for a whole part).
+struct ClampRegs {
+    bias: [__m256; 2],
+    bounds: [__m256; 4],
+    mask: [__m256i; 2],
+    full: [bool; 2],
+}
+
+impl ClampRegs {
+    /// # Safety
+    /// AVX2 and FMA; `epi.bias` null or valid for `epi.ncols <= 16` reads.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn new<const MR: usize>(epi: &Clamped<MR>) -> ClampRegs {
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let part = |h: usize| epi.ncols.saturating_sub(8 * h).min(8);
+        let mask = [
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(part(0) as i32), lane),
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(part(1) as i32), lane),
+        ];
+        let bias = if epi.bias.is_null() {
+            [_mm256_setzero_ps(); 2]
+        } else {
+            // SAFETY: masked loads read only the first `ncols` floats
+            // (valid: this function's contract); masked-off lanes never
+            // fault, and `wrapping_add` forms the second part's address
+            // without a claim that it is in bounds.
+            unsafe {
+                [
+                    _mm256_maskload_ps(epi.bias, mask[0]),
+                    _mm256_maskload_ps(epi.bias.wrapping_add(8), mask[1]),
+                ]
+            }
+        };
+        ClampRegs {
+            bias,
+            bounds: [
+                _mm256_set1_ps(epi.act.0),
+                _mm256_set1_ps(epi.act.1),
+                _mm256_set1_ps(epi.post.0),
+                _mm256_set1_ps(epi.post.1),
+            ],
+            mask,
+            full: [part(0) == 8, part(1) == 8],
+        }
+    }
+
+    /// Part `h` of a row: `sum + bias`, clamped twice, stored to `out + 8h`
+    /// (masked unless the part is whole). `max(bound, x)` and
+    /// `min(bound, x)` return `x` when it is NaN (the second operand), as
+    /// relu and relu6 do.
+    ///
+    /// # Safety
+    /// AVX2; `out` valid for the row's `ncols` writes.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn store(&self, out: *mut f32, h: usize, sum: __m256) {
+        let [lo, hi, post_lo, post_hi] = self.bounds;
+        let v = _mm256_add_ps(sum, self.bias[h]);
+        let v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));
+        let v = _mm256_min_ps(post_hi, _mm256_max_ps(post_lo, v));
+        let at = out.wrapping_add(8 * h);
+        // SAFETY: a whole part is 8 floats inside the row; else the masked
+        // store writes only the part's lanes below `ncols` (this
+        // function's contract), and masked-off lanes never fault.
+        unsafe {
+            if self.full[h] {
+                _mm256_storeu_ps(at, v)
+            } else {
+                _mm256_maskstore_ps(at, self.mask[h], v)
+            }
         }
     }
 }
@@ -109,30 +231,78 @@ impl Kernel<6, 16, 16, 12288> for Tile6x16 {
                 ]
             };
         }
-        for (ti, s) in srcs.iter().enumerate() {
-            // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
-            let mut bp = unsafe { b.add(ti * tap_stride) };
-            let s = offset_all(s, c_off);
-            for ci in 0..cin {
-                // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows;
-                // each `s[m]` (already offset by `c_off`) is valid for `cin` reads.
-                unsafe {
-                    let b0 = _mm256_loadu_ps(bp);
-                    let b1 = _mm256_loadu_ps(bp.add(8));
-                    bp = bp.add(PANEL);
-                    for m in 0..6 {
-                        let a = _mm256_set1_ps(*s[m].add(ci));
-                        acc[m][0] = _mm256_fmadd_ps(a, b0, acc[m][0]);
-                        acc[m][1] = _mm256_fmadd_ps(a, b1, acc[m][1]);
-                    }
-                }
-            }
-        }
+        // SAFETY: this function's contract.
+        unsafe { six_sums(srcs, c_off, cin, b, tap_stride, &mut acc) };
         for (o, a) in out.iter_mut().zip(&acc) {
             // SAFETY: each output row holds 16 floats: two 8-float stores.
             unsafe {
                 _mm256_storeu_ps(o.as_mut_ptr(), a[0]);
                 _mm256_storeu_ps(o.as_mut_ptr().add(8), a[1]);
+            }
+        }
+    }
+
+    const CLAMPED: bool = true;
+
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn tile_clamped(
+        srcs: &[[*const f32; 6]],
+        cin: usize,
+        b: *const f32,
+        tap_stride: usize,
+        _panel_stride: usize,
+        epi: &Clamped<6>,
+    ) {
+        let mut acc = [[_mm256_setzero_ps(); 2]; 6];
+        // SAFETY: this function's contract.
+        unsafe { six_sums(srcs, 0, cin, b, tap_stride, &mut acc) };
+        // SAFETY: `epi.bias` is null or holds `ncols` floats (this
+        // function's contract).
+        let e = unsafe { ClampRegs::new(epi) };
+        for (m, a) in acc.iter().enumerate() {
+            if m < epi.rows {
+                // SAFETY: `epi.out[m]` is valid for `ncols <= 16` writes
+                // (this function's contract).
+                unsafe {
+                    e.store(epi.out[m], 0, a[0]);
+                    e.store(epi.out[m], 1, a[1]);
+                }
+            }
+        }
+    }
+}
+
+/// [`Tile6x16`]'s multiply-adds, added to `acc`.
+///
+/// # Safety
+/// As [`Kernel::tile`] for [`Tile6x16`].
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn six_sums(
+    srcs: &[[*const f32; 6]],
+    c_off: usize,
+    cin: usize,
+    b: *const f32,
+    tap_stride: usize,
+    acc: &mut [[__m256; 2]; 6],
+) {
+    for (ti, s) in srcs.iter().enumerate() {
+        // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
+        let mut bp = unsafe { b.add(ti * tap_stride) };
+        let s = offset_all(s, c_off);
+        for ci in 0..cin {
+            // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows;
+            // each `s[m]` (already offset by `c_off`) is valid for `cin` reads.
+            unsafe {
+                let b0 = _mm256_loadu_ps(bp);
+                let b1 = _mm256_loadu_ps(bp.add(8));
+                bp = bp.add(PANEL);
+                for m in 0..6 {
+                    let a = _mm256_set1_ps(*s[m].add(ci));
+                    acc[m][0] = _mm256_fmadd_ps(a, b0, acc[m][0]);
+                    acc[m][1] = _mm256_fmadd_ps(a, b1, acc[m][1]);
+                }
             }
         }
     }

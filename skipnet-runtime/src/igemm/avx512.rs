@@ -5,7 +5,7 @@
 //! tile would compute a padding panel for nothing. At most 8 filters (an RGB
 //! head) run on AVX2's 12 x 8 tile (`avx2::Narrow`).
 
-use super::driver::{blocking, drive, offset_all, Kernel};
+use super::driver::{blocking, drive, offset_all, Clamped, Kernel};
 use super::{avx2, ConvArgs, IsaKernels, Part, PANEL};
 use crate::ops::conv2d::Conv2dGeom;
 use crate::winograd;
@@ -76,27 +76,134 @@ impl Kernel<12, 16, 8, 12288> for Narrow {
             // SAFETY: each row holds 16 floats: one load.
             *a = unsafe { _mm512_loadu_ps(o.as_ptr()) };
         }
-        for (ti, s) in srcs.iter().enumerate() {
-            // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
-            let mut bp = unsafe { b.add(ti * tap_stride) };
-            let s = offset_all(s, c_off);
-            for ci in 0..cin {
-                // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows;
-                // each `s[m]` (already offset by `c_off`) is valid for `cin` reads.
-                unsafe {
-                    let b0 = _mm512_loadu_ps(bp);
-                    bp = bp.add(PANEL);
-                    for m in 0..12 {
-                        let a = _mm512_set1_ps(*s[m].add(ci));
-                        acc[m] = _mm512_fmadd_ps(a, b0, acc[m]);
-                    }
-                }
-            }
-        }
+        // SAFETY: this function's contract.
+        unsafe { narrow_sums(srcs, c_off, cin, b, tap_stride, &mut acc) };
         for (o, a) in out.iter_mut().zip(&acc) {
             // SAFETY: each output row holds 16 floats: one store.
             unsafe { _mm512_storeu_ps(o.as_mut_ptr(), *a) };
         }
+    }
+
+    const CLAMPED: bool = true;
+
+    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+    #[inline]
+    unsafe fn tile_clamped(
+        srcs: &[[*const f32; 12]],
+        cin: usize,
+        b: *const f32,
+        tap_stride: usize,
+        _panel_stride: usize,
+        epi: &Clamped<12>,
+    ) {
+        let mut acc = [_mm512_setzero_ps(); 12];
+        // SAFETY: this function's contract.
+        unsafe { narrow_sums(srcs, 0, cin, b, tap_stride, &mut acc) };
+        // SAFETY: `epi.bias` is null or holds `ncols` floats (this
+        // function's contract).
+        let e = unsafe { ClampRegs::new(epi) };
+        for (m, a) in acc.iter().enumerate() {
+            if m < epi.rows {
+                // SAFETY: `epi.out[m]` is valid for `ncols <= 16` writes
+                // (this function's contract); `e.mask[0]` covers `ncols`.
+                unsafe { e.store(epi.out[m], 0, *a) };
+            }
+        }
+    }
+}
+
+/// [`Narrow`]'s multiply-adds, added to `acc`.
+///
+/// # Safety
+/// As [`Kernel::tile`] for [`Narrow`].
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+#[inline]
+unsafe fn narrow_sums(
+    srcs: &[[*const f32; 12]],
+    c_off: usize,
+    cin: usize,
+    b: *const f32,
+    tap_stride: usize,
+    acc: &mut [__m512; 12],
+) {
+    for (ti, s) in srcs.iter().enumerate() {
+        // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
+        let mut bp = unsafe { b.add(ti * tap_stride) };
+        let s = offset_all(s, c_off);
+        for ci in 0..cin {
+            // SAFETY: `bp` stays within the panel's `srcs.len() * cin` rows;
+            // each `s[m]` (already offset by `c_off`) is valid for `cin` reads.
+            unsafe {
+                let b0 = _mm512_loadu_ps(bp);
+                bp = bp.add(PANEL);
+                for m in 0..12 {
+                    let a = _mm512_set1_ps(*s[m].add(ci));
+                    acc[m] = _mm512_fmadd_ps(a, b0, acc[m]);
+                }
+            }
+        }
+    }
+}
+
+/// A [`Clamped`] epilogue in registers: the bias, both clamps' bounds and
+/// the store masks of a row's two 16-float halves.
+struct ClampRegs {
+    bias: [__m512; 2],
+    bounds: [__m512; 4],
+    mask: [__mmask16; 2],
+}
+
+impl ClampRegs {
+    /// # Safety
+    /// AVX-512F; `epi.bias` null or valid for `epi.ncols <= 32` reads.
+    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+    #[inline]
+    unsafe fn new<const MR: usize>(epi: &Clamped<MR>) -> ClampRegs {
+        let lanes = |n: usize| ((1u32 << n.min(16)) - 1) as __mmask16;
+        let mask = [lanes(epi.ncols), lanes(epi.ncols.saturating_sub(16))];
+        let bias = if epi.bias.is_null() {
+            [_mm512_setzero_ps(); 2]
+        } else {
+            // SAFETY: masked loads read only the first `ncols` floats
+            // (valid: this function's contract); masked-off lanes never
+            // fault, and `wrapping_add` forms the second half's address
+            // without a claim that it is in bounds.
+            unsafe {
+                [
+                    _mm512_maskz_loadu_ps(mask[0], epi.bias),
+                    _mm512_maskz_loadu_ps(mask[1], epi.bias.wrapping_add(16)),
+                ]
+            }
+        };
+        ClampRegs {
+            bias,
+            bounds: [
+                _mm512_set1_ps(epi.act.0),
+                _mm512_set1_ps(epi.act.1),
+                _mm512_set1_ps(epi.post.0),
+                _mm512_set1_ps(epi.post.1),
+            ],
+            mask,
+        }
+    }
+
+    /// Half `h` of a row: `sum + bias`, clamped twice, stored to `out + 16h`
+    /// under the half's mask. `max(bound, x)` and `min(bound, x)` return `x`
+    /// when it is NaN (the second operand), as relu and relu6 do.
+    ///
+    /// # Safety
+    /// AVX-512F; `out` valid for the row's `ncols` writes.
+    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+    #[inline]
+    unsafe fn store(&self, out: *mut f32, h: usize, sum: __m512) {
+        let [lo, hi, post_lo, post_hi] = self.bounds;
+        let v = _mm512_add_ps(sum, self.bias[h]);
+        let v = _mm512_min_ps(hi, _mm512_max_ps(lo, v));
+        let v = _mm512_min_ps(post_hi, _mm512_max_ps(post_lo, v));
+        // SAFETY: the masked store writes only lanes below `ncols` of this
+        // half, inside the row (this function's contract); masked-off
+        // lanes never fault.
+        unsafe { _mm512_mask_storeu_ps(out.wrapping_add(16 * h), self.mask[h], v) };
     }
 }
 
@@ -127,30 +234,80 @@ impl Kernel<8, 32, 8, 12288> for Wide {
                 ]
             };
         }
-        for (ti, s) in srcs.iter().enumerate() {
-            // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
-            let mut bp = unsafe { b.add(ti * tap_stride) };
-            let s = offset_all(s, c_off);
-            for ci in 0..cin {
-                // SAFETY: `bp` and `bp + panel_stride` stay within the two panels'
-                // `srcs.len() * cin` rows; each `s[m]` (already offset by `c_off`) is valid for `cin` reads.
-                unsafe {
-                    let b0 = _mm512_loadu_ps(bp);
-                    let b1 = _mm512_loadu_ps(bp.add(panel_stride));
-                    bp = bp.add(PANEL);
-                    for m in 0..8 {
-                        let a = _mm512_set1_ps(*s[m].add(ci));
-                        acc[m][0] = _mm512_fmadd_ps(a, b0, acc[m][0]);
-                        acc[m][1] = _mm512_fmadd_ps(a, b1, acc[m][1]);
-                    }
-                }
-            }
-        }
+        // SAFETY: this function's contract.
+        unsafe { wide_sums(srcs, c_off, cin, b, tap_stride, panel_stride, &mut acc) };
         for (o, a) in out.iter_mut().zip(&acc) {
             // SAFETY: each output row holds 32 floats: two 16-float stores.
             unsafe {
                 _mm512_storeu_ps(o.as_mut_ptr(), a[0]);
                 _mm512_storeu_ps(o.as_mut_ptr().add(16), a[1]);
+            }
+        }
+    }
+
+    const CLAMPED: bool = true;
+
+    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+    #[inline]
+    unsafe fn tile_clamped(
+        srcs: &[[*const f32; 8]],
+        cin: usize,
+        b: *const f32,
+        tap_stride: usize,
+        panel_stride: usize,
+        epi: &Clamped<8>,
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); 2]; 8];
+        // SAFETY: this function's contract.
+        unsafe { wide_sums(srcs, 0, cin, b, tap_stride, panel_stride, &mut acc) };
+        // SAFETY: `epi.bias` is null or holds `ncols` floats (this
+        // function's contract).
+        let e = unsafe { ClampRegs::new(epi) };
+        for (m, a) in acc.iter().enumerate() {
+            if m < epi.rows {
+                // SAFETY: `epi.out[m]` is valid for `ncols <= 32` writes
+                // (this function's contract); the masks cover `ncols`.
+                unsafe {
+                    e.store(epi.out[m], 0, a[0]);
+                    e.store(epi.out[m], 1, a[1]);
+                }
+            }
+        }
+    }
+}
+
+/// [`Wide`]'s multiply-adds, added to `acc`.
+///
+/// # Safety
+/// As [`Kernel::tile`] for [`Wide`].
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+#[inline]
+unsafe fn wide_sums(
+    srcs: &[[*const f32; 8]],
+    c_off: usize,
+    cin: usize,
+    b: *const f32,
+    tap_stride: usize,
+    panel_stride: usize,
+    acc: &mut [[__m512; 2]; 8],
+) {
+    for (ti, s) in srcs.iter().enumerate() {
+        // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
+        let mut bp = unsafe { b.add(ti * tap_stride) };
+        let s = offset_all(s, c_off);
+        for ci in 0..cin {
+            // SAFETY: `bp` and `bp + panel_stride` stay within the two panels'
+            // `srcs.len() * cin` rows; each `s[m]` (already offset by `c_off`)
+            // is valid for `cin` reads.
+            unsafe {
+                let b0 = _mm512_loadu_ps(bp);
+                let b1 = _mm512_loadu_ps(bp.add(panel_stride));
+                bp = bp.add(PANEL);
+                for m in 0..8 {
+                    let a = _mm512_set1_ps(*s[m].add(ci));
+                    acc[m][0] = _mm512_fmadd_ps(a, b0, acc[m][0]);
+                    acc[m][1] = _mm512_fmadd_ps(a, b1, acc[m][1]);
+                }
             }
         }
     }

@@ -61,6 +61,74 @@ pub(crate) trait Kernel<const MR: usize, const NR: usize, const MB: usize, const
         panel_stride: usize,
         out: &mut [[f32; NR]; MR],
     );
+
+    /// Whether the kernel has its own [`tile_clamped`](Self::tile_clamped)
+    /// (the driver calls it only then).
+    const CLAMPED: bool = false;
+
+    /// The whole reduction of one tile from zero (as [`tile`](Self::tile)
+    /// with `c_off` 0), then its epilogue while the sums are in registers:
+    /// bias, the activation and the post-activation as clamps
+    /// ([`Clamped`]), stored to `epi.out`. The default is portable code.
+    ///
+    /// # Safety
+    /// As [`tile`](Self::tile); `epi.ncols <= NR`, `epi.rows <= MR`; for
+    /// `r < epi.rows`, `epi.out[r]` valid for `epi.ncols` writes that no
+    /// other live reference covers; `epi.bias` null or valid for
+    /// `epi.ncols` reads.
+    #[inline(always)]
+    unsafe fn tile_clamped(
+        srcs: &[[*const f32; MR]],
+        cin: usize,
+        b: *const f32,
+        tap_stride: usize,
+        panel_stride: usize,
+        epi: &Clamped<MR>,
+    ) {
+        let mut t = [[0.0f32; NR]; MR];
+        // SAFETY: this function's contract.
+        unsafe { Self::tile(srcs, 0, cin, b, tap_stride, panel_stride, &mut t) };
+        for (t, &o) in t.iter().zip(&epi.out).take(epi.rows) {
+            // SAFETY: `o` is valid for `ncols` writes (this function's contract).
+            let row = unsafe { core::slice::from_raw_parts_mut(o, epi.ncols) };
+            for (j, (r, &v)) in row.iter_mut().zip(t).enumerate() {
+                // SAFETY: `bias` is null or valid for `ncols` reads.
+                let v = v + if epi.bias.is_null() {
+                    0.0
+                } else {
+                    unsafe { *epi.bias.add(j) }
+                };
+                *r = clamp(clamp(v, epi.act), epi.post);
+            }
+        }
+    }
+}
+
+/// `x` limited to `lo..=hi`, NaN kept (Keras' relu and relu6 keep it), as
+/// `maxps`/`minps` with the bound first compute it.
+#[inline(always)]
+fn clamp(x: f32, (lo, hi): (f32, f32)) -> f32 {
+    let x = if x < lo { lo } else { x };
+    if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+
+/// An epilogue that a kernel applies in registers ([`Kernel::tile_clamped`]):
+/// `out[r][..ncols] = post(act(sum + bias))` for rows `r < rows`, where
+/// `act` and `post` are clamps ([`crate::Activation::clamp_bounds`]: linear,
+/// relu, relu6). The driver uses it where nothing else is fused (no
+/// residual, no in-place add).
+pub(crate) struct Clamped<const MR: usize> {
+    pub out: [*mut f32; MR],
+    pub rows: usize,
+    pub ncols: usize,
+    /// Null for no bias.
+    pub bias: *const f32,
+    pub act: (f32, f32),
+    pub post: (f32, f32),
 }
 
 /// `s` with every pointer advanced by `c` floats (`wrapping_add`: only the
@@ -485,7 +553,44 @@ unsafe fn whole_tiles<
     let f0 = blk.grp * p.cout_g + n0;
     let ncols = NR.min(p.cout_g - n0);
     let bias = a.bias.map(|b| &b[f0..f0 + ncols]);
+    let layout = &a.layout;
+    let clamps = match (a.g.activation.clamp_bounds(), layout.post.clamp_bounds()) {
+        (Some(act), Some(post))
+            if K::CLAMPED && layout.residual.is_empty() && !layout.accumulate =>
+        {
+            Some((act, post))
+        }
+        _ => None,
+    };
     for (bt, ts) in srcs.iter().enumerate() {
+        let m0 = blk.m0 + bt * MR;
+        let rows = MR.min(blk.m_end - m0);
+        if let Some((act, post)) = clamps {
+            let mut epi = Clamped {
+                out: [core::ptr::null_mut(); MR],
+                rows,
+                ncols,
+                bias: bias.map_or(core::ptr::null(), |b| b.as_ptr()),
+                act,
+                post,
+            };
+            for (mi, o) in epi.out[..rows].iter_mut().enumerate() {
+                // SAFETY: the tasks of one call write disjoint rectangles
+                // of the output (`Part`s of a partition), so no other live
+                // reference covers this row segment; the reference ends
+                // here, and only the kernel writes through the pointer.
+                *o = unsafe {
+                    a.out
+                        .row((m0 + mi) * layout.stride + layout.offset + f0, ncols)
+                }
+                .as_mut_ptr();
+            }
+            // SAFETY: as for the chunked calls in `panel`, with the whole
+            // pass as one chunk; `epi.out` rows are bounds-checked rows of
+            // this task's part, `bias` has `ncols` floats.
+            unsafe { K::tile_clamped(&ts[..nt], nc, b, p.unit_len * PANEL, p.panel_stride, &epi) };
+            continue;
+        }
         let mut t = [[0.0f32; NR]; MR];
         // SAFETY: as for the chunked calls in `panel`, with the whole pass
         // as one chunk (`tc = cc = 0`, `ntc = nt`, `ncc = nc`).
@@ -500,8 +605,6 @@ unsafe fn whole_tiles<
                 &mut t,
             )
         };
-        let m0 = blk.m0 + bt * MR;
-        let rows = MR.min(blk.m_end - m0);
         for (mi, t) in t[..rows].iter().enumerate() {
             // SAFETY: the tasks of one call write disjoint rectangles
             // (pixels x filters) of the output (`Part`s of a partition), so
