@@ -87,7 +87,7 @@ impl Kernel<12, 8, 8, 12288> for Narrow {
             if m < epi.rows {
                 // SAFETY: `epi.out[m]` is valid for `ncols <= 8` writes
                 // (this function's contract).
-                unsafe { e.store(epi.out[m], 0, *a) };
+                unsafe { e.store(epi.out[m], epi.residual[m], 0, *a) };
             }
         }
     }
@@ -135,6 +135,7 @@ struct ClampRegs {
     bounds: [__m256; 4],
     mask: [__m256i; 2],
     full: [bool; 2],
+    accumulate: bool,
 }
 
 impl ClampRegs {
@@ -173,28 +174,38 @@ impl ClampRegs {
             ],
             mask,
             full: [part(0) == 8, part(1) == 8],
+            accumulate: epi.accumulate,
         }
     }
 
-    /// Part `h` of a row: `sum + bias`, clamped twice, stored to `out + 8h`
-    /// (masked unless the part is whole). `max(bound, x)` and
+    /// Part `h` of a row: `sum + bias`, clamped, plus the old output
+    /// (`accumulate`) and the residual row (unless null), clamped, stored to
+    /// `out + 8h` (masked unless the part is whole). `max(bound, x)` and
     /// `min(bound, x)` return `x` when it is NaN (the second operand), as
     /// relu and relu6 do.
     ///
     /// # Safety
-    /// AVX2; `out` valid for the row's `ncols` writes.
+    /// AVX2; `out` valid for the row's `ncols` reads and writes, `residual`
+    /// null or valid for `ncols` reads.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    unsafe fn store(&self, out: *mut f32, h: usize, sum: __m256) {
+    unsafe fn store(&self, out: *mut f32, residual: *const f32, h: usize, sum: __m256) {
         let [lo, hi, post_lo, post_hi] = self.bounds;
-        let v = _mm256_add_ps(sum, self.bias[h]);
-        let v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));
-        let v = _mm256_min_ps(post_hi, _mm256_max_ps(post_lo, v));
         let at = out.wrapping_add(8 * h);
-        // SAFETY: a whole part is 8 floats inside the row; else the masked
-        // store writes only the part's lanes below `ncols` (this
-        // function's contract), and masked-off lanes never fault.
+        let v = _mm256_add_ps(sum, self.bias[h]);
+        let mut v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));
+        // SAFETY: masked loads and stores touch only the part's lanes below
+        // `ncols`, inside the rows (this function's contract); masked-off
+        // lanes never fault. A whole part is 8 floats inside the row.
         unsafe {
+            if self.accumulate {
+                v = _mm256_add_ps(v, _mm256_maskload_ps(at, self.mask[h]));
+            }
+            if !residual.is_null() {
+                let r = _mm256_maskload_ps(residual.wrapping_add(8 * h), self.mask[h]);
+                v = _mm256_add_ps(v, r);
+            }
+            let v = _mm256_min_ps(post_hi, _mm256_max_ps(post_lo, v));
             if self.full[h] {
                 _mm256_storeu_ps(at, v)
             } else {
@@ -265,8 +276,8 @@ impl Kernel<6, 16, 16, 12288> for Tile6x16 {
                 // SAFETY: `epi.out[m]` is valid for `ncols <= 16` writes
                 // (this function's contract).
                 unsafe {
-                    e.store(epi.out[m], 0, a[0]);
-                    e.store(epi.out[m], 1, a[1]);
+                    e.store(epi.out[m], epi.residual[m], 0, a[0]);
+                    e.store(epi.out[m], epi.residual[m], 1, a[1]);
                 }
             }
         }

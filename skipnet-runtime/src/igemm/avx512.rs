@@ -106,7 +106,7 @@ impl Kernel<12, 16, 8, 12288> for Narrow {
             if m < epi.rows {
                 // SAFETY: `epi.out[m]` is valid for `ncols <= 16` writes
                 // (this function's contract); `e.mask[0]` covers `ncols`.
-                unsafe { e.store(epi.out[m], 0, *a) };
+                unsafe { e.store(epi.out[m], epi.residual[m], 0, *a) };
             }
         }
     }
@@ -151,6 +151,7 @@ struct ClampRegs {
     bias: [__m512; 2],
     bounds: [__m512; 4],
     mask: [__mmask16; 2],
+    accumulate: bool,
 }
 
 impl ClampRegs {
@@ -184,26 +185,39 @@ impl ClampRegs {
                 _mm512_set1_ps(epi.post.1),
             ],
             mask,
+            accumulate: epi.accumulate,
         }
     }
 
-    /// Half `h` of a row: `sum + bias`, clamped twice, stored to `out + 16h`
-    /// under the half's mask. `max(bound, x)` and `min(bound, x)` return `x`
+    /// Half `h` of a row: `sum + bias`, clamped, plus the old output
+    /// (`accumulate`) and the residual row (unless null), clamped, stored to
+    /// `out + 16h` under the half's mask. `max(bound, x)` and `min(bound, x)` return `x`
     /// when it is NaN (the second operand), as relu and relu6 do.
     ///
     /// # Safety
-    /// AVX-512F; `out` valid for the row's `ncols` writes.
+    /// AVX-512F; `out` valid for the row's `ncols` reads and writes,
+    /// `residual` null or valid for `ncols` reads.
     #[target_feature(enable = "avx512f,avx2,fma,f16c")]
     #[inline]
-    unsafe fn store(&self, out: *mut f32, h: usize, sum: __m512) {
+    unsafe fn store(&self, out: *mut f32, residual: *const f32, h: usize, sum: __m512) {
         let [lo, hi, post_lo, post_hi] = self.bounds;
+        let at = out.wrapping_add(16 * h);
         let v = _mm512_add_ps(sum, self.bias[h]);
-        let v = _mm512_min_ps(hi, _mm512_max_ps(lo, v));
-        let v = _mm512_min_ps(post_hi, _mm512_max_ps(post_lo, v));
-        // SAFETY: the masked store writes only lanes below `ncols` of this
-        // half, inside the row (this function's contract); masked-off
-        // lanes never fault.
-        unsafe { _mm512_mask_storeu_ps(out.wrapping_add(16 * h), self.mask[h], v) };
+        let mut v = _mm512_min_ps(hi, _mm512_max_ps(lo, v));
+        // SAFETY: masked loads and the masked store touch only lanes below
+        // `ncols` of this half, inside the rows (this function's
+        // contract); masked-off lanes never fault.
+        unsafe {
+            if self.accumulate {
+                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(self.mask[h], at));
+            }
+            if !residual.is_null() {
+                let r = _mm512_maskz_loadu_ps(self.mask[h], residual.wrapping_add(16 * h));
+                v = _mm512_add_ps(v, r);
+            }
+            let v = _mm512_min_ps(post_hi, _mm512_max_ps(post_lo, v));
+            _mm512_mask_storeu_ps(at, self.mask[h], v)
+        }
     }
 }
 
@@ -268,8 +282,8 @@ impl Kernel<8, 32, 8, 12288> for Wide {
                 // SAFETY: `epi.out[m]` is valid for `ncols <= 32` writes
                 // (this function's contract); the masks cover `ncols`.
                 unsafe {
-                    e.store(epi.out[m], 0, a[0]);
-                    e.store(epi.out[m], 1, a[1]);
+                    e.store(epi.out[m], epi.residual[m], 0, a[0]);
+                    e.store(epi.out[m], epi.residual[m], 1, a[1]);
                 }
             }
         }

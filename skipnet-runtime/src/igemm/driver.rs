@@ -73,9 +73,10 @@ pub(crate) trait Kernel<const MR: usize, const NR: usize, const MB: usize, const
     ///
     /// # Safety
     /// As [`tile`](Self::tile); `epi.ncols <= NR`, `epi.rows <= MR`; for
-    /// `r < epi.rows`, `epi.out[r]` valid for `epi.ncols` writes that no
-    /// other live reference covers; `epi.bias` null or valid for
-    /// `epi.ncols` reads.
+    /// `r < epi.rows`, `epi.out[r]` valid for `epi.ncols` reads and writes
+    /// that no other live reference covers, `epi.residual[r]` null or valid
+    /// for `epi.ncols` reads; `epi.bias` null or valid for `epi.ncols`
+    /// reads.
     #[inline(always)]
     unsafe fn tile_clamped(
         srcs: &[[*const f32; MR]],
@@ -117,12 +118,19 @@ fn clamp(x: f32, (lo, hi): (f32, f32)) -> f32 {
 }
 
 /// An epilogue that a kernel applies in registers ([`Kernel::tile_clamped`]):
-/// `out[r][..ncols] = post(act(sum + bias))` for rows `r < rows`, where
-/// `act` and `post` are clamps ([`crate::Activation::clamp_bounds`]: linear,
-/// relu, relu6). The driver uses it where nothing else is fused (no
-/// residual, no in-place add).
+/// `out[r][..ncols] = post(act(sum + bias) [+ out[r]] [+ residual[r]])` for
+/// rows `r < rows`, where `act` and `post` are clamps
+/// ([`crate::Activation::clamp_bounds`]: linear, relu, relu6): the order of
+/// [`super::epilogue::epilogue`]. The driver uses it for layers with at
+/// most one residual.
 pub(crate) struct Clamped<const MR: usize> {
     pub out: [*mut f32; MR],
+    /// Per row, a residual of the row's shape added after the activation
+    /// (null: none).
+    pub residual: [*const f32; MR],
+    /// The output row's old value is added after the activation (an
+    /// in-place `add`), before the residual.
+    pub accumulate: bool,
     pub rows: usize,
     pub ncols: usize,
     /// Null for no bias.
@@ -555,11 +563,7 @@ unsafe fn whole_tiles<
     let bias = a.bias.map(|b| &b[f0..f0 + ncols]);
     let layout = &a.layout;
     let clamps = match (a.g.activation.clamp_bounds(), layout.post.clamp_bounds()) {
-        (Some(act), Some(post))
-            if K::CLAMPED && layout.residual.is_empty() && !layout.accumulate =>
-        {
-            Some((act, post))
-        }
+        (Some(act), Some(post)) if K::CLAMPED && layout.residual.len() <= 1 => Some((act, post)),
         _ => None,
     };
     for (bt, ts) in srcs.iter().enumerate() {
@@ -568,6 +572,8 @@ unsafe fn whole_tiles<
         if let Some((act, post)) = clamps {
             let mut epi = Clamped {
                 out: [core::ptr::null_mut(); MR],
+                residual: [core::ptr::null(); MR],
+                accumulate: layout.accumulate,
                 rows,
                 ncols,
                 bias: bias.map_or(core::ptr::null(), |b| b.as_ptr()),
@@ -578,16 +584,23 @@ unsafe fn whole_tiles<
                 // SAFETY: the tasks of one call write disjoint rectangles
                 // of the output (`Part`s of a partition), so no other live
                 // reference covers this row segment; the reference ends
-                // here, and only the kernel writes through the pointer.
+                // here, and only the kernel reads and writes through the pointer.
                 *o = unsafe {
                     a.out
                         .row((m0 + mi) * layout.stride + layout.offset + f0, ncols)
                 }
                 .as_mut_ptr();
             }
+            if let Some(r) = layout.residual.first() {
+                for (mi, rp) in epi.residual[..rows].iter_mut().enumerate() {
+                    *rp = r[(m0 + mi) * o.c + f0..][..ncols].as_ptr();
+                }
+            }
             // SAFETY: as for the chunked calls in `panel`, with the whole
             // pass as one chunk; `epi.out` rows are bounds-checked rows of
-            // this task's part, `bias` has `ncols` floats.
+            // this task's part, `epi.residual` rows bounds-checked runs of
+            // `ncols` floats of the residual (never the output: `conv_on`
+            // takes it by shared reference), `bias` has `ncols` floats.
             unsafe { K::tile_clamped(&ts[..nt], nc, b, p.unit_len * PANEL, p.panel_stride, &epi) };
             continue;
         }

@@ -719,11 +719,12 @@ mod tests {
         check(g);
     }
 
-    /// The in-register epilogues (`Kernel::tile_clamped`: 1x1 convs, bias,
-    /// relu, relu6, linear; whole and partial tile widths) give what the
-    /// reference gives on NaN, infinities and signed zeros: NaN kept by
-    /// relu and relu6, infinities clamped, nothing past a row's filters
-    /// written.
+    /// The in-register epilogues (`Kernel::tile_clamped`: 1x1 convs; bias,
+    /// relu, relu6, linear as activation and post-activation; a residual,
+    /// an in-place add; whole and partial tile widths) give what the
+    /// portable epilogue gives on NaN, infinities and signed zeros: NaN
+    /// kept by relu and relu6, infinities clamped, nothing past a row's
+    /// filters written.
     #[test]
     fn clamped_epilogues_keep_nan_and_infinities() {
         let special = [
@@ -736,37 +737,55 @@ mod tests {
             5.5,
             0.0,
         ];
+        let acts = [Activation::Linear, Activation::Relu, Activation::Relu6];
         for filters in [5, 13, 16, 20, 32, 40] {
-            for act in [Activation::Linear, Activation::Relu, Activation::Relu6] {
-                for with_bias in [false, true] {
+            for (act, post) in acts.iter().flat_map(|&a| acts.iter().map(move |&p| (a, p))) {
+                for (with_bias, with_residual, accumulate) in [
+                    (false, false, false),
+                    (true, false, false),
+                    (true, true, false),
+                    (false, false, true),
+                    (true, true, true),
+                ] {
                     let mut g = geom(Hwc { h: 5, w: 7, c: 2 }, filters, (1, 1), 1, false);
                     g.activation = act;
-                    let x: Vec<f32> = (0..g.input.len())
-                        .map(|i| special[i % special.len()])
-                        .collect();
+                    let n = g.output.len();
+                    let x: Vec<f32> = (0..g.input.len()).map(|i| special[i % 8]).collect();
                     let kernel: Vec<f32> = (0..g.kernel_len())
                         .map(|i| [1.0, 0.5, -1.0][i % 3])
                         .collect();
                     let bias: Vec<f32> = (0..filters).map(|i| i as f32 * 0.25 - 1.0).collect();
                     let bias = with_bias.then_some(&bias[..]);
-                    let mut want = alloc::vec![0.0; g.output.len()];
-                    conv2d_reference(&g, &x, &kernel, bias, &mut want);
+                    let residual: Vec<f32> = (0..n).map(|i| special[(i * 3 + 1) % 8]).collect();
+                    let old: Vec<f32> = (0..n).map(|i| special[(i * 5 + 2) % 8] * 0.5).collect();
+                    let residuals = [&residual[..]];
+                    let layout = OutLayout {
+                        residual: if with_residual { &residuals } else { &[] },
+                        accumulate,
+                        post,
+                        ..OutLayout::plain(filters)
+                    };
                     let mut packed = alloc::vec![0.0; packed_len(&g)];
                     pack(&g, &kernel, &mut packed);
-                    for isa in isas_under_test("igemm::clamped_epilogues") {
+                    let run = |isa: Isa| {
                         // A guard float after the output: a masked store
                         // past the last row's filters would change it.
-                        let mut got = alloc::vec![f32::NAN; g.output.len() + 1];
-                        got[g.output.len()] = 12345.0;
-                        let layout = OutLayout::plain(filters);
-                        let (out, guard) = got.split_at_mut(g.output.len());
-                        conv(isa, &g, &x, &packed, bias, out, layout);
-                        assert_eq!(guard[0], 12345.0, "{isa:?} wrote past the output");
-                        for (i, (a, b)) in out.iter().zip(&want).enumerate() {
+                        let mut got = old.clone();
+                        got.push(12345.0);
+                        conv(isa, &g, &x, &packed, bias, &mut got[..n], layout);
+                        assert_eq!(got[n], 12345.0, "{isa:?} wrote past the output");
+                        got.truncate(n);
+                        got
+                    };
+                    let want = run(Isa::Scalar);
+                    for isa in isas_under_test("igemm::clamped_epilogues") {
+                        for (i, (a, b)) in run(isa).iter().zip(&want).enumerate() {
                             let same = a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
                             assert!(
                                 same || (a - b).abs() <= 1e-6 * b.abs().max(1.0),
-                                "{isa:?} {act:?} {filters} filters, bias {with_bias}: output {i}: {a} vs {b}"
+                                "{isa:?} {act:?}/{post:?} {filters} filters, bias {with_bias}, \
+                                 residual {with_residual}, accumulate {accumulate}: \
+                                 output {i}: {a} vs {b}"
                             );
                         }
                     }
