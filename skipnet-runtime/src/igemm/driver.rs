@@ -129,7 +129,9 @@ pub(crate) struct Clamped<const MR: usize> {
     /// (null: none).
     pub residual: [*const f32; MR],
     /// The output row's old value is added after the activation (an
-    /// in-place `add`), before the residual.
+    /// in-place `add`), before the residual. (Read only by kernels that
+    /// override `tile_clamped`; none does yet on AArch64.)
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub accumulate: bool,
     pub rows: usize,
     pub ncols: usize,
