@@ -1,5 +1,11 @@
 //! Single layers timed by their fastest call: `cargo bench --bench conv_min
-//! [-- <name filter>] [--ms <per layer, default 1500>] [--isa scalar|avx2|avx512|neon]`.
+//! [-- <name filter>] [--ms <per layer, default 1500>] [--isa scalar|avx2|avx512|neon]
+//! [--cold]`.
+//!
+//! `--cold`: each call reads the next of enough copies of the packed kernel
+//! to fill 256 MiB, so a call's weights come from memory, not from a cache
+//! the previous call warmed, as inside a network whose weights exceed the
+//! caches (resnet_like_224's 7x7x512 layers: 9.4 MB each).
 //!
 //! On these VMs criterion's means drift by up to 30% between runs; the
 //! fastest of ~1.5 s of calls moves by a few percent, so it is what the
@@ -78,6 +84,7 @@ fn main() {
     let mut filter = String::new();
     let mut budget = Duration::from_millis(1500);
     let mut isa = Isa::detect();
+    let mut cold = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -89,6 +96,7 @@ fn main() {
                     .expect("--ms <integer>");
                 budget = Duration::from_millis(ms);
             }
+            "--cold" => cold = true,
             "--isa" => {
                 isa = match args.next().as_deref() {
                     Some("scalar") => Isa::Scalar,
@@ -102,7 +110,10 @@ fn main() {
         }
     }
     assert!(isa.available(), "{isa:?} is not available on this CPU");
-    println!("ISA {isa:?}, fastest of {budget:?} of calls per layer, one thread");
+    println!(
+        "ISA {isa:?}, fastest of {budget:?} of calls per layer, one thread{}",
+        if cold { ", weights cold" } else { "" }
+    );
     use Activation::{Linear, Relu, Relu6};
     let convs = [
         (
@@ -146,6 +157,7 @@ fn main() {
             "resnet_s3 14x14x256->256 3x3",
             same(14, 256, 256, 3, 1, Relu),
         ),
+        ("resnet_s4 7x7x512->512 3x3", same(7, 512, 512, 3, 1, Relu)),
     ];
     for (name, g) in convs {
         if !name.contains(&filter) {
@@ -156,11 +168,20 @@ fn main() {
         let kernel = values(g.kernel_len(), 104_729, 0.1);
         let mut packed = vec![0.0; g.packed_kernel_len()];
         igemm::pack(&g, &kernel, &mut packed);
+        let copies = if cold {
+            (256 << 20) / (4 * packed.len()) + 1
+        } else {
+            1
+        };
+        let packed: Vec<Vec<f32>> = (0..copies).map(|_| packed.clone()).collect();
         let bias = vec![0.01; g.output.c];
         let mut out = vec![0.0; g.output.len()];
         let layout = OutLayout::plain(g.output.c);
+        let mut call = 0;
         time(name, flops, budget, || {
-            igemm::conv(isa, &g, &x, &packed, Some(&bias), &mut out, layout)
+            let packed = &packed[call % copies];
+            call += 1;
+            igemm::conv(isa, &g, &x, packed, Some(&bias), &mut out, layout)
         });
     }
     let depthwise_layers = [

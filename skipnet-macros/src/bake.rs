@@ -4,10 +4,10 @@
 //! and kernels are packed by the runtime's own packing code, so the baked
 //! `static`s hold exactly what run-time loading would produce.
 
-use crate::codegen::{BnFold, Fold, Weight};
 use crate::diag::error;
 use crate::fuse::Fusions;
 use crate::graph::{Graph, ValueKind};
+use crate::weights::{BnFold, Fold, Weight};
 use proc_macro2::Span;
 use syn::{Attribute, Expr, ExprLit, Lit, Meta};
 
@@ -131,8 +131,7 @@ pub fn load(
             if let Fold::Kernel(bn) = &w.fold {
                 skipnet_runtime::ops::batch_norm::scale_filters(&mut values, &scale_of(bn));
             }
-            let var = w.name.rsplit('.').next().unwrap_or("");
-            let stored = match n.op.pack_now(var, &values, &in_shapes, &shapes[*id], up) {
+            let stored = match n.op.pack_now(w.var, &values, &in_shapes, &shapes[*id], up) {
                 Some(p) => p,
                 None => values,
             };

@@ -4,6 +4,7 @@
 //! and last token's spans; `syn::Error::new_spanned` turns the pair back into a
 //! range that underlines the whole construct on stable Rust.
 
+use crate::limits::{MAX_CANDIDATES, MAX_ERRORS};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::ToTokens;
 
@@ -40,11 +41,6 @@ impl ToTokens for Loc {
 pub fn error(loc: impl Into<Loc>, msg: impl std::fmt::Display) -> syn::Error {
     syn::Error::new_spanned(loc.into(), msg)
 }
-
-/// Most errors one `Errors` keeps: a block with an error, instantiated
-/// thousands of times by other blocks, would otherwise report it thousands of
-/// times (each with its call chain).
-pub const MAX_ERRORS: usize = 200;
 
 /// Folds errors into one `syn::Error` (rustc shows each with its own span).
 #[derive(Default)]
@@ -108,8 +104,6 @@ pub fn shape_str(dims: &[usize]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
-/// Most candidates one suggestion looks at (callers pass the nearest last).
-pub const MAX_CANDIDATES: usize = 1000;
 /// Longest word (in characters) a suggestion is computed for.
 const MAX_SUGGEST_LEN: usize = 128;
 

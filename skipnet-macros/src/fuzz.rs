@@ -1713,7 +1713,7 @@ fn exponential_blocks_stop_at_the_limits() {
         .iter()
         .filter(|m| *m == "cannot find tensor `missing`")
         .count();
-    assert_eq!(missing, crate::diag::MAX_ERRORS);
+    assert_eq!(missing, crate::limits::MAX_ERRORS);
     let last = m.last().cloned().unwrap_or_default();
     assert!(
         last.ends_with("more errors not shown (only the first 200 are)"),
@@ -1740,7 +1740,7 @@ fn many_misspelled_names_are_quick() {
         parse_ts(&s)
     })
     .unwrap_err();
-    assert_eq!(m.len(), crate::diag::MAX_ERRORS + 1);
+    assert_eq!(m.len(), crate::limits::MAX_ERRORS + 1);
     assert_eq!(m[0], "cannot find tensor `nmae0`");
     assert_eq!(
         m[200],

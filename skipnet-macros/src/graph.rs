@@ -3,7 +3,8 @@
 //! arguments to op signatures and builds the configured ops. Knows nothing of
 //! shapes, memory or code.
 
-use crate::diag::{did_you_mean, error, in_context, Errors, Frame, Loc, MAX_CANDIDATES};
+use crate::diag::{did_you_mean, error, in_context, Errors, Frame, Loc};
+use crate::limits::MAX_CANDIDATES;
 use crate::ops::{self, Op, OpDef};
 use crate::parse::{BlockDef, Call, Expr, NetworkDef, Stmt};
 use proc_macro2::Ident;

@@ -22,12 +22,14 @@ mod fuse;
 #[cfg(test)]
 mod fuzz;
 mod graph;
+mod limits;
 mod ops;
 mod parse;
 mod plan;
 #[cfg(feature = "profile")]
 mod profile;
 mod shape;
+mod weights;
 
 /// Declares a network; see the `skipnet` crate and `DSL.md` for the language.
 #[proc_macro]

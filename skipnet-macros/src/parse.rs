@@ -2,6 +2,7 @@
 //! knowledge. A syntax error stops here (syn reports the first one with a span).
 
 use crate::diag::{error, Loc};
+use crate::limits::{MAX_IDENT_LEN, MAX_NESTING};
 use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
@@ -103,15 +104,6 @@ impl Expr {
         }
     }
 }
-
-/// Deepest nesting of `(...)`, `[...]` and `{...}` accepted. A declaration
-/// needs a handful of levels; the limit keeps every recursive stage (syn's own
-/// parsers included) far from the end of the stack and nested calls cheap.
-pub const MAX_NESTING: usize = 64;
-
-/// Longest identifier accepted, in bytes. Names become weight names, paths
-/// (`b1.a.kernel`, up to 64 blocks deep) and `summary()` columns.
-pub const MAX_IDENT_LEN: usize = 255;
 
 /// Rejects input nested deeper than [`MAX_NESTING`] or with an identifier
 /// longer than [`MAX_IDENT_LEN`], before anything recursive (syn's token buffer

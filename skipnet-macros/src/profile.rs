@@ -6,9 +6,9 @@
 //! `profile()`, `profile_forward()` and `profile_reset()`. Without the feature
 //! this module is not compiled and the generated code is unchanged.
 
-use crate::codegen::Weight;
 use crate::fuse::Fusions;
 use crate::graph::{Graph, ValueKind};
+use crate::weights::Weight;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
@@ -33,7 +33,7 @@ fn macs(g: &Graph, shapes: &[Vec<usize>], weights: &[(usize, Vec<Weight>)], id: 
         .iter()
         .filter(|(w, _)| *w == id)
         .flat_map(|(_, ws)| ws)
-        .filter(|w| w.name.ends_with("kernel") && w.shape.len() >= 2)
+        .filter(|w| w.var.ends_with("kernel") && w.shape.len() >= 2)
         .map(|w| w.shape.iter().product::<usize>() as u64 * at)
         .sum()
 }

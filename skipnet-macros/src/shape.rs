@@ -3,11 +3,8 @@
 
 use crate::diag::{error, in_context, shape_str, Errors};
 use crate::graph::{Graph, ValueKind};
+use crate::limits::MAX_ELEMENTS;
 use crate::ops::{Blame, Operand};
-
-/// Largest tensor accepted, in elements: its byte size must fit an `isize`
-/// on 32-bit targets too.
-pub const MAX_ELEMENTS: usize = (i32::MAX as usize) / 4;
 
 /// The shape of every value of `g`, in `g.values` order.
 pub fn infer(g: &Graph) -> syn::Result<Vec<Vec<usize>>> {

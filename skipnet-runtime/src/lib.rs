@@ -33,6 +33,7 @@ mod activation;
 mod arena;
 pub mod compare;
 pub mod exec;
+mod geom;
 pub mod igemm;
 pub mod ops;
 mod param;

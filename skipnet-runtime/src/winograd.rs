@@ -24,10 +24,10 @@
 //! order.
 
 use crate::exec::Exec;
+use crate::geom::Conv2dGeom;
 use crate::igemm::driver::Kernel;
 use crate::igemm::epilogue::{copy_run, epilogue, load_lanes};
 use crate::igemm::{self, Isa, OutLayout, OutPtr, PANEL};
-use crate::ops::conv2d::Conv2dGeom;
 use crate::Activation;
 
 /// The Winograd variant: output tile side `m`.

@@ -3,10 +3,7 @@
 
 use super::*;
 
-const X: &[Param] = &[Param {
-    name: "x",
-    kind: Kind::Tensor,
-}];
+const X: &[Param] = &[Param::tensor("x")];
 
 /// One `OpDef` per activation: `name(x)`, building `Activation(Act::$act)`.
 macro_rules! activation_def {
@@ -64,18 +61,9 @@ impl Op for Activation {
 pub static LEAKY_RELU: OpDef = OpDef {
     name: "leaky_relu",
     params: &[
-        Param {
-            name: "x",
-            kind: Kind::Tensor,
-        },
-        Param {
-            name: "alpha",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "negative_slope",
-            kind: Kind::Optional,
-        },
+        Param::tensor("x"),
+        Param::optional("alpha"),
+        Param::optional("negative_slope"),
     ],
     has_weights: false,
     build: |v| {
@@ -118,16 +106,7 @@ impl Op for LeakyRelu {
 /// port stays line by line with its Keras model).
 pub static DROPOUT: OpDef = OpDef {
     name: "dropout",
-    params: &[
-        Param {
-            name: "x",
-            kind: Kind::Tensor,
-        },
-        Param {
-            name: "rate",
-            kind: Kind::Optional,
-        },
-    ],
+    params: &[Param::tensor("x"), Param::optional("rate")],
     has_weights: false,
     build: |v| {
         // Keras requires 0 <= rate < 1; checked so a port stays faithful.

@@ -4,10 +4,7 @@ use super::*;
 
 pub static DEF: OpDef = OpDef {
     name: "add",
-    params: &[Param {
-        name: "inputs",
-        kind: Kind::Tensors,
-    }],
+    params: &[Param::tensors("inputs")],
     has_weights: false,
     build: |_| Ok(Box::new(Add)),
 };

@@ -6,16 +6,7 @@ use super::*;
 
 pub static DEF: OpDef = OpDef {
     name: "batch_norm",
-    params: &[
-        Param {
-            name: "x",
-            kind: Kind::Tensor,
-        },
-        Param {
-            name: "epsilon",
-            kind: Kind::Optional,
-        },
-    ],
+    params: &[Param::tensor("x"), Param::optional("epsilon")],
     has_weights: true,
     build: |v| {
         let eps = v.float("epsilon", 0.001, 0.0..=f64::MAX, "a non-negative number")?;

@@ -4,16 +4,7 @@ use super::*;
 
 pub static DEF: OpDef = OpDef {
     name: "concat",
-    params: &[
-        Param {
-            name: "inputs",
-            kind: Kind::Tensors,
-        },
-        Param {
-            name: "axis",
-            kind: Kind::Optional,
-        },
-    ],
+    params: &[Param::tensors("inputs"), Param::optional("axis")],
     has_weights: false,
     build: |v| {
         Ok(Box::new(Concat {

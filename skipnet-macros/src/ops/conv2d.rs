@@ -1,48 +1,22 @@
 //! `conv2d`: Keras `Conv2D`.
 
 use super::*;
+use skipnet_runtime::igemm::{MAX_CIN, TAPS_PER_PASS};
 use skipnet_runtime::ops::{conv2d, Hwc};
 use skipnet_runtime::winograd::{self, WinogradTile};
 
 pub static DEF: OpDef = OpDef {
     name: "conv2d",
     params: &[
-        Param {
-            name: "x",
-            kind: Kind::Tensor,
-        },
-        Param {
-            name: "filters",
-            kind: Kind::Required,
-        },
-        Param {
-            name: "kernel_size",
-            kind: Kind::Required,
-        },
-        Param {
-            name: "strides",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "padding",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "dilation_rate",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "groups",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "activation",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "use_bias",
-            kind: Kind::Optional,
-        },
+        Param::tensor("x"),
+        Param::required("filters"),
+        Param::required("kernel_size"),
+        Param::optional("strides"),
+        Param::optional("padding"),
+        Param::optional("dilation_rate"),
+        Param::optional("groups"),
+        Param::optional("activation"),
+        Param::optional("use_bias"),
     ],
     has_weights: true,
     build,
@@ -145,34 +119,41 @@ impl Conv2d {
     }
 
     /// The runtime's geometry of this conv on stored operands `in_shapes`
-    /// read through `view` (the values `geometry` emits as tokens).
-    fn runtime_geom(
+    /// read through `view`: the one value the generated code (as tokens,
+    /// [`geom_tokens`]), packing at compile time and the Winograd choice all
+    /// start from.
+    pub(super) fn runtime_geom(
         &self,
         in_shapes: &[Vec<usize>],
         out_shape: &[usize],
         view: InputView,
     ) -> Option<conv2d::Conv2dGeom> {
-        let s = &in_shapes[0];
-        let (ph, pw) = self.leading_pad(s[0], s[1], view)?;
-        Some(conv2d::Conv2dGeom {
-            input: Hwc {
-                h: s[0],
-                w: s[1],
-                c: s[2],
-            },
-            output: Hwc {
-                h: *out_shape.first()?,
-                w: *out_shape.get(1)?,
-                c: *out_shape.get(2)?,
-            },
+        let s = in_shapes.first()?;
+        let input = hwc(s)?;
+        let pad = self.leading_pad(input.h, input.w, view)?;
+        Some(self.geom_with(input, hwc(out_shape)?, pad, view.upsample))
+    }
+
+    /// This conv between maps `input` and `output`, with leading `pad` and
+    /// on-the-fly `upsample`.
+    fn geom_with(
+        &self,
+        input: Hwc,
+        output: Hwc,
+        pad: (usize, usize),
+        upsample: (usize, usize),
+    ) -> conv2d::Conv2dGeom {
+        conv2d::Conv2dGeom {
+            input,
+            output,
             kernel: self.kernel,
             strides: self.strides,
             dilation: self.dilation,
-            pad: (ph, pw),
+            pad,
             groups: self.groups,
             activation: self.activation.runtime(),
-            upsample: view.upsample,
-        })
+            upsample,
+        }
     }
 
     /// The Winograd variant this layer runs as, if any: the runtime's rule
@@ -199,25 +180,8 @@ impl Conv2d {
         if !self.winograd_allowed {
             return None;
         }
-        let (s, o) = (in_shapes.first()?, out_shape);
-        let hwc = |s: &[usize]| -> Option<Hwc> {
-            Some(Hwc {
-                h: *s.first()?,
-                w: *s.get(1)?,
-                c: *s.get(2)?,
-            })
-        };
-        Some(conv2d::Conv2dGeom {
-            input: hwc(s)?,
-            output: hwc(o)?,
-            kernel: self.kernel,
-            strides: self.strides,
-            dilation: self.dilation,
-            pad: (0, 0),
-            groups: self.groups,
-            activation: self.activation.runtime(),
-            upsample: (1, 1),
-        })
+        let input = hwc(in_shapes.first()?)?;
+        Some(self.geom_with(input, hwc(out_shape)?, (0, 0), (1, 1)))
     }
 
     /// The Winograd geometry, when [`Conv2d::winograd`] picks it.
@@ -306,29 +270,7 @@ impl Op for Conv2d {
         out_shape: &[usize],
         view: InputView,
     ) -> Option<(TokenStream, TokenStream)> {
-        let s = &in_shapes[0];
-        let (ph, pw) = self.leading_pad(s[0], s[1], view)?;
-        let (uh, uw) = view.upsample;
-        let input = hwc_tokens(rt, s);
-        let output = hwc_tokens(rt, out_shape);
-        let (kh, kw) = self.kernel;
-        let (sh, sw) = self.strides;
-        let (dh, dw) = self.dilation;
-        let groups = self.groups;
-        let act = self.activation.tokens(rt);
-        let conv = quote! {
-            #rt::ops::conv2d::Conv2dGeom {
-                input: #input,
-                output: #output,
-                kernel: (#kh, #kw),
-                strides: (#sh, #sw),
-                dilation: (#dh, #dw),
-                pad: (#ph, #pw),
-                groups: #groups,
-                activation: #act,
-                upsample: (#uh, #uw),
-            }
-        };
+        let conv = geom_tokens(rt, &self.runtime_geom(in_shapes, out_shape, view)?);
         Some(match self.winograd(in_shapes, out_shape) {
             Some(tile) => {
                 let tile = match tile {
@@ -394,7 +336,7 @@ impl Op for Conv2d {
         let cin_g = in_shapes[0].get(2).copied().unwrap_or(0) / self.groups;
         self.activation != Act::Softmax
             && (self.activation == Act::Linear
-                || (self.kernel.0 * self.kernel.1 <= 25 && cin_g <= 2048))
+                || (self.kernel.0 * self.kernel.1 <= TAPS_PER_PASS && cin_g <= MAX_CIN))
     }
 
     fn pack_now(
@@ -489,5 +431,40 @@ fn pair_str((a, b): (usize, usize)) -> String {
         a.to_string()
     } else {
         format!("({a},{b})")
+    }
+}
+
+/// A `[H, W, C]` shape as the runtime's map size.
+fn hwc(s: &[usize]) -> Option<Hwc> {
+    Some(Hwc {
+        h: *s.first()?,
+        w: *s.get(1)?,
+        c: *s.get(2)?,
+    })
+}
+
+/// `g` as the tokens of the same `Conv2dGeom` literal, for generated code.
+pub(super) fn geom_tokens(rt: &TokenStream, g: &conv2d::Conv2dGeom) -> TokenStream {
+    let input = hwc_tokens(rt, &[g.input.h, g.input.w, g.input.c]);
+    let output = hwc_tokens(rt, &[g.output.h, g.output.w, g.output.c]);
+    let (kh, kw) = g.kernel;
+    let (sh, sw) = g.strides;
+    let (dh, dw) = g.dilation;
+    let (ph, pw) = g.pad;
+    let (uh, uw) = g.upsample;
+    let groups = g.groups;
+    let act = activation_tokens(rt, g.activation);
+    quote! {
+        #rt::ops::conv2d::Conv2dGeom {
+            input: #input,
+            output: #output,
+            kernel: (#kh, #kw),
+            strides: (#sh, #sw),
+            dilation: (#dh, #dw),
+            pad: (#ph, #pw),
+            groups: #groups,
+            activation: #act,
+            upsample: (#uh, #uw),
+        }
     }
 }

@@ -7,34 +7,13 @@ use super::*;
 pub static DEF: OpDef = OpDef {
     name: "conv2d_transpose",
     params: &[
-        Param {
-            name: "x",
-            kind: Kind::Tensor,
-        },
-        Param {
-            name: "filters",
-            kind: Kind::Required,
-        },
-        Param {
-            name: "kernel_size",
-            kind: Kind::Required,
-        },
-        Param {
-            name: "strides",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "padding",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "activation",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "use_bias",
-            kind: Kind::Optional,
-        },
+        Param::tensor("x"),
+        Param::required("filters"),
+        Param::required("kernel_size"),
+        Param::optional("strides"),
+        Param::optional("padding"),
+        Param::optional("activation"),
+        Param::optional("use_bias"),
     ],
     has_weights: true,
     build,

@@ -6,22 +6,10 @@ use super::*;
 pub static DEF: OpDef = OpDef {
     name: "dense",
     params: &[
-        Param {
-            name: "x",
-            kind: Kind::Tensor,
-        },
-        Param {
-            name: "units",
-            kind: Kind::Required,
-        },
-        Param {
-            name: "activation",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "use_bias",
-            kind: Kind::Optional,
-        },
+        Param::tensor("x"),
+        Param::required("units"),
+        Param::optional("activation"),
+        Param::optional("use_bias"),
     ],
     has_weights: true,
     build,

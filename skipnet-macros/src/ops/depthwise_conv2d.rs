@@ -12,38 +12,14 @@ use super::*;
 pub static DEF: OpDef = OpDef {
     name: "depthwise_conv2d",
     params: &[
-        Param {
-            name: "x",
-            kind: Kind::Tensor,
-        },
-        Param {
-            name: "kernel_size",
-            kind: Kind::Required,
-        },
-        Param {
-            name: "strides",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "padding",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "depth_multiplier",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "dilation_rate",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "activation",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "use_bias",
-            kind: Kind::Optional,
-        },
+        Param::tensor("x"),
+        Param::required("kernel_size"),
+        Param::optional("strides"),
+        Param::optional("padding"),
+        Param::optional("depth_multiplier"),
+        Param::optional("dilation_rate"),
+        Param::optional("activation"),
+        Param::optional("use_bias"),
     ],
     has_weights: true,
     build,
@@ -79,7 +55,7 @@ impl Op for Depthwise {
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
         let (_, _, c) = expect_hwc("depthwise_conv2d", 0, &ops[0])?;
         if c.checked_mul(self.depth_multiplier)
-            .is_none_or(|f| f > crate::shape::MAX_ELEMENTS)
+            .is_none_or(|f| f > crate::limits::MAX_ELEMENTS)
         {
             return op_err(
                 Blame::Arg("depth_multiplier"),
@@ -226,28 +202,9 @@ pub(super) fn pack_now(
     out_shape: &[usize],
     view: InputView,
 ) -> Option<Vec<f32>> {
-    use skipnet_runtime::ops::{conv2d::Conv2dGeom, depthwise_conv2d, Hwc};
-    let hwc = |s: &[usize]| -> Option<Hwc> {
-        Some(Hwc {
-            h: *s.first()?,
-            w: *s.get(1)?,
-            c: *s.get(2)?,
-        })
-    };
-    let input = hwc(in_shape)?;
-    let pad = conv.leading_pad(input.h, input.w, view)?;
-    // The same values `geometry` emits as tokens for the run-time path.
-    let g = Conv2dGeom {
-        input,
-        output: hwc(out_shape)?,
-        kernel: conv.kernel,
-        strides: conv.strides,
-        dilation: conv.dilation,
-        pad,
-        groups: conv.groups,
-        activation: conv.activation.runtime(),
-        upsample: view.upsample,
-    };
+    use skipnet_runtime::ops::depthwise_conv2d;
+    // The same value `geometry` emits as tokens for the run-time path.
+    let g = conv.runtime_geom(&[in_shape.to_vec()], out_shape, view)?;
     if raw.len() != depthwise_conv2d::packed_kernel_len(&g) {
         return None;
     }

@@ -5,10 +5,7 @@ use super::*;
 
 pub static DEF: OpDef = OpDef {
     name: "flatten",
-    params: &[Param {
-        name: "x",
-        kind: Kind::Tensor,
-    }],
+    params: &[Param::tensor("x")],
     has_weights: false,
     build: |_| Ok(Box::new(Flatten)),
 };

@@ -3,10 +3,7 @@
 
 use super::*;
 
-const X: &[Param] = &[Param {
-    name: "x",
-    kind: Kind::Tensor,
-}];
+const X: &[Param] = &[Param::tensor("x")];
 
 pub static AVG: OpDef = OpDef {
     name: "global_avg_pool2d",

@@ -3,10 +3,7 @@
 
 use super::*;
 
-const INPUTS: &[Param] = &[Param {
-    name: "inputs",
-    kind: Kind::Tensors,
-}];
+const INPUTS: &[Param] = &[Param::tensors("inputs")];
 
 macro_rules! merge_def {
     ($def:ident, $name:literal, $kind:ident) => {

@@ -6,7 +6,7 @@
 use crate::diag::{did_you_mean, error, shape_str, Errors, Loc};
 use crate::parse::{Arg, Call, Expr};
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{format_ident, quote};
 use std::collections::BTreeMap;
 
 mod activation;
@@ -84,6 +84,40 @@ pub struct OpDef {
 pub struct Param {
     pub name: &'static str,
     pub kind: Kind,
+}
+
+impl Param {
+    /// One tensor operand.
+    pub const fn tensor(name: &'static str) -> Param {
+        Param {
+            name,
+            kind: Kind::Tensor,
+        }
+    }
+
+    /// One or more tensor operands (n-ary merges).
+    pub const fn tensors(name: &'static str) -> Param {
+        Param {
+            name,
+            kind: Kind::Tensors,
+        }
+    }
+
+    /// A value the call must give.
+    pub const fn required(name: &'static str) -> Param {
+        Param {
+            name,
+            kind: Kind::Required,
+        }
+    }
+
+    /// A value with a default.
+    pub const fn optional(name: &'static str) -> Param {
+        Param {
+            name,
+            kind: Kind::Optional,
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -286,7 +320,7 @@ impl Values<'_> {
                 ),
             ));
         }
-        let limit = crate::shape::MAX_ELEMENTS as i128;
+        let limit = crate::limits::MAX_ELEMENTS as i128;
         if v > limit {
             return Err(error(
                 loc,
@@ -547,20 +581,9 @@ impl Act {
         }
     }
 
-    /// The runtime's `Activation` value (the element-wise part).
+    /// The runtime's `Activation` value (the element-wise part), as tokens.
     pub fn tokens(self, rt: &TokenStream) -> TokenStream {
-        let v = match self.elementwise() {
-            Act::Relu => quote!(Relu),
-            Act::Sigmoid => quote!(Sigmoid),
-            Act::Tanh => quote!(Tanh),
-            Act::Relu6 => quote!(Relu6),
-            Act::Elu => quote!(Elu),
-            Act::HardSigmoid => quote!(HardSigmoid),
-            Act::Swish => quote!(Swish),
-            Act::Gelu => quote!(Gelu),
-            Act::Linear | Act::Softmax => quote!(Linear),
-        };
-        quote!(#rt::Activation::#v)
+        activation_tokens(rt, self.runtime())
     }
 
     /// Statement applying the non-element-wise part to `out` (rows of `n`).
@@ -859,6 +882,13 @@ pub fn expect_hwc(op: &str, i: usize, o: &Operand) -> Result<(usize, usize, usiz
 }
 
 /// `Hwc { h, w, c }` for the runtime.
+/// The tokens of runtime activation `a` (its variant, named as in the
+/// runtime: every variant is a unit variant).
+pub fn activation_tokens(rt: &TokenStream, a: skipnet_runtime::Activation) -> TokenStream {
+    let v = format_ident!("{a:?}");
+    quote!(#rt::Activation::#v)
+}
+
 pub fn hwc_tokens(rt: &TokenStream, s: &[usize]) -> TokenStream {
     let (h, w, c) = (s[0], s[1], s[2]);
     quote!(#rt::ops::Hwc { h: #h, w: #w, c: #c })

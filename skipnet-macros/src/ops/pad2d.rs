@@ -8,32 +8,14 @@ use crate::parse::Expr;
 
 pub static ZERO_PADDING: OpDef = OpDef {
     name: "zero_padding2d",
-    params: &[
-        Param {
-            name: "x",
-            kind: Kind::Tensor,
-        },
-        Param {
-            name: "padding",
-            kind: Kind::Optional,
-        },
-    ],
+    params: &[Param::tensor("x"), Param::optional("padding")],
     has_weights: false,
     build: |v| build(v, "padding", true),
 };
 
 pub static CROPPING: OpDef = OpDef {
     name: "cropping2d",
-    params: &[
-        Param {
-            name: "x",
-            kind: Kind::Tensor,
-        },
-        Param {
-            name: "cropping",
-            kind: Kind::Optional,
-        },
-    ],
+    params: &[Param::tensor("x"), Param::optional("cropping")],
     has_weights: false,
     build: |v| build(v, "cropping", false),
 };

@@ -4,22 +4,10 @@
 use super::*;
 
 const PARAMS: &[Param] = &[
-    Param {
-        name: "x",
-        kind: Kind::Tensor,
-    },
-    Param {
-        name: "pool_size",
-        kind: Kind::Optional,
-    },
-    Param {
-        name: "strides",
-        kind: Kind::Optional,
-    },
-    Param {
-        name: "padding",
-        kind: Kind::Optional,
-    },
+    Param::tensor("x"),
+    Param::optional("pool_size"),
+    Param::optional("strides"),
+    Param::optional("padding"),
 ];
 
 pub static MAX: OpDef = OpDef {

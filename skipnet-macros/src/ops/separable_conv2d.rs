@@ -11,42 +11,15 @@ use super::*;
 pub static DEF: OpDef = OpDef {
     name: "separable_conv2d",
     params: &[
-        Param {
-            name: "x",
-            kind: Kind::Tensor,
-        },
-        Param {
-            name: "filters",
-            kind: Kind::Required,
-        },
-        Param {
-            name: "kernel_size",
-            kind: Kind::Required,
-        },
-        Param {
-            name: "strides",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "padding",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "depth_multiplier",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "dilation_rate",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "activation",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "use_bias",
-            kind: Kind::Optional,
-        },
+        Param::tensor("x"),
+        Param::required("filters"),
+        Param::required("kernel_size"),
+        Param::optional("strides"),
+        Param::optional("padding"),
+        Param::optional("depth_multiplier"),
+        Param::optional("dilation_rate"),
+        Param::optional("activation"),
+        Param::optional("use_bias"),
     ],
     has_weights: true,
     build,
@@ -111,7 +84,7 @@ impl Op for Separable {
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
         let (_, _, c) = expect_hwc("separable_conv2d", 0, &ops[0])?;
         if c.checked_mul(self.depth_multiplier)
-            .is_none_or(|f| f > crate::shape::MAX_ELEMENTS)
+            .is_none_or(|f| f > crate::limits::MAX_ELEMENTS)
         {
             return op_err(
                 Blame::Arg("depth_multiplier"),

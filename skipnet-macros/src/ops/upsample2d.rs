@@ -6,18 +6,9 @@ use super::*;
 pub static DEF: OpDef = OpDef {
     name: "upsample2d",
     params: &[
-        Param {
-            name: "x",
-            kind: Kind::Tensor,
-        },
-        Param {
-            name: "size",
-            kind: Kind::Optional,
-        },
-        Param {
-            name: "interpolation",
-            kind: Kind::Optional,
-        },
+        Param::tensor("x"),
+        Param::optional("size"),
+        Param::optional("interpolation"),
     ],
     has_weights: false,
     build,

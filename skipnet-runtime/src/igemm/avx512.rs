@@ -7,7 +7,7 @@
 
 use super::driver::{blocking, drive, offset_all, Clamped, Kernel};
 use super::{avx2, ConvArgs, IsaKernels, Part, PANEL};
-use crate::ops::conv2d::Conv2dGeom;
+use crate::geom::Conv2dGeom;
 use crate::winograd;
 use core::arch::x86_64::*;
 

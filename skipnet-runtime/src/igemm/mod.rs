@@ -13,7 +13,7 @@
 //! variant (with its detection) and its line in [`Isa::kernels`].
 
 use crate::exec::Exec;
-use crate::ops::conv2d::Conv2dGeom;
+use crate::geom::Conv2dGeom;
 use crate::winograd;
 use crate::Activation;
 
@@ -56,6 +56,14 @@ pub const fn panels_per_group(g: &Conv2dGeom) -> usize {
 /// Reduction length `K = kh * kw * (in / groups)`.
 pub const fn k_len(g: &Conv2dGeom) -> usize {
     g.kernel.0 * g.kernel.1 * (g.input.c / g.groups)
+}
+
+impl Conv2dGeom {
+    /// Length of the kernel once packed by
+    /// [`pack_kernel`](crate::ops::conv2d::pack_kernel).
+    pub const fn packed_kernel_len(&self) -> usize {
+        packed_len(self)
+    }
 }
 
 /// f32 elements of the packed kernel.

@@ -1,48 +1,11 @@
 //! 2-D convolution, Keras `Conv2D` semantics (HWIO kernel, channels-last).
 
-use super::{tap, Hwc};
+use super::tap;
 use crate::exec::Exec;
 use crate::igemm::{self, OutLayout};
 use crate::Activation;
 
-/// Geometry of one `conv2d` layer; padding is already resolved to explicit cells.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Conv2dGeom {
-    /// Input map as stored.
-    pub input: Hwc,
-    /// Nearest-neighbour upsampling applied to the stored input on the fly
-    /// (`(1, 1)`: none). The convolution sees an `input.h * up.0` by
-    /// `input.w * up.1` map, which is never materialized.
-    pub upsample: (usize, usize),
-    /// Output map (`c` = filters).
-    pub output: Hwc,
-    /// Kernel height and width.
-    pub kernel: (usize, usize),
-    /// Strides along H and W.
-    pub strides: (usize, usize),
-    /// Dilation along H and W.
-    pub dilation: (usize, usize),
-    /// Padding cells before row 0 and column 0 (TF `same` puts the odd cell after).
-    pub pad: (usize, usize),
-    /// Channel groups (`in` and `filters` are both divisible by it).
-    pub groups: usize,
-    /// Activation applied in the epilogue.
-    pub activation: Activation,
-}
-
-impl Conv2dGeom {
-    /// Kernel elements: `kh * kw * (in / groups) * filters` (Keras layout).
-    pub const fn kernel_len(&self) -> usize {
-        self.kernel.0 * self.kernel.1 * (self.input.c / self.groups) * self.output.c
-    }
-}
-
-impl Conv2dGeom {
-    /// Length of the kernel once packed by [`pack_kernel`].
-    pub const fn packed_kernel_len(&self) -> usize {
-        igemm::packed_len(self)
-    }
-}
+pub use crate::geom::Conv2dGeom;
 
 /// Repacks a Keras `[kh, kw, in / groups, filters]` kernel into the panel
 /// layout [`conv2d`] reads (done once, when weights are loaded).
@@ -253,6 +216,7 @@ pub fn conv2d_reference(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::Hwc;
 
     /// Runs the reference and the packed kernel; both must agree.
     fn conv2d(g: &Conv2dGeom, x: &[f32], kernel: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {

@@ -21,28 +21,7 @@ pub mod pad2d;
 pub mod softmax;
 pub mod upsample2d;
 
-/// Height, width and channels of a channels-last feature map.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Hwc {
-    /// Rows.
-    pub h: usize,
-    /// Columns.
-    pub w: usize,
-    /// Channels.
-    pub c: usize,
-}
-
-impl Hwc {
-    /// Number of f32 elements.
-    pub const fn len(&self) -> usize {
-        self.h * self.w * self.c
-    }
-
-    /// True when the map has no elements.
-    pub const fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+pub use crate::geom::Hwc;
 
 /// Window reads below which a pooling layer runs on the calling thread alone.
 const PARALLEL_MIN_READS: usize = 1 << 18;

@@ -1,0 +1,177 @@
+//! The network's weight tensors, between shape inference and code: each
+//! op's declared variables with their field, file name, shape and packing,
+//! and the batch norms folded into convs (which kernels they scale, which
+//! synthetic biases they add). Read by `bake` (values at compile time),
+//! `codegen` (fields and loading) and `profile` (FLOP counts).
+
+use crate::fuse::Fusions;
+use crate::graph::{Graph, ValueKind};
+use crate::ops::WeightSpec;
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+
+/// A weight tensor of the network, in declaration order.
+pub struct Weight {
+    pub field: Ident,
+    /// Stored length and load-time conversion when not kept in Keras's layout.
+    pub packing: Option<crate::ops::Packing>,
+    /// `<binding path>.<variable>`, the name in the weight file.
+    pub name: String,
+    /// The variable alone (`kernel`, `gamma`, ...), as the op declared it.
+    pub var: &'static str,
+    pub shape: Vec<usize>,
+    pub len: usize,
+    /// How a folded batch norm changes this weight.
+    pub fold: Fold,
+}
+
+/// A batch norm folded into a conv: its kernel is scaled per filter, and a
+/// synthetic bias (not in the file) replaces the conv's.
+#[derive(Clone, Default)]
+pub enum Fold {
+    #[default]
+    None,
+    /// The conv's kernel, scaled by `bn`'s `gamma / sqrt(variance + eps)`.
+    Kernel(BnFold),
+    /// The folded bias `(conv bias - mean) * scale + beta`; `conv_bias` is the
+    /// conv's own bias weight, if it has one.
+    Bias(BnFold, Option<(Ident, String)>),
+    /// The conv's own bias: loaded (the folded bias is computed from it) but
+    /// not passed to the kernel.
+    SupersededBias,
+}
+
+/// The batch norm weights a fold reads: `(field, file name)` of each.
+#[derive(Clone)]
+pub struct BnFold {
+    pub gamma: (Ident, String),
+    pub beta: (Ident, String),
+    pub mean: (Ident, String),
+    pub variance: (Ident, String),
+    pub epsilon: f32,
+    /// The conv's output channels (the kernel's last axis, or its last two
+    /// flattened for a depthwise kernel).
+    pub filters: usize,
+}
+
+/// Every weight tensor, with its owning value id.
+pub fn weights(
+    g: &Graph,
+    shapes: &[Vec<usize>],
+    rt: &TokenStream,
+    geom_mod: &Ident,
+    fusions: &Fusions,
+) -> Vec<(usize, Vec<Weight>)> {
+    let mut all = Vec::new();
+    let mut k = 0usize;
+    for (id, v) in g.values.iter().enumerate() {
+        let ValueKind::Node(n) = &v.kind else {
+            continue;
+        };
+        let Some(path) = &n.weight_path else { continue };
+        let ins: Vec<&[usize]> = n
+            .operands
+            .iter()
+            .map(|o| shapes[o.value].as_slice())
+            .collect();
+        let ws: Vec<Weight> =
+            n.op.weights(&ins)
+                .into_iter()
+                .map(|WeightSpec { var, shape }| {
+                    let w = Weight {
+                        packing: n.op.packing(var, rt, &geom_path(geom_mod, id)),
+                        field: format_ident!("w{}_{}", k, sanitize(&format!("{path}_{var}"))),
+                        name: format!("{path}.{var}"),
+                        var,
+                        len: shape.iter().product(),
+                        shape,
+                        fold: Fold::None,
+                    };
+                    k += 1;
+                    w
+                })
+                .collect();
+        all.push((id, ws));
+    }
+    // Folded batch norms: mark the conv's kernel and bias, add the synthetic
+    // folded bias after the conv's weights.
+    let ids: Vec<usize> = all.iter().map(|(id, _)| *id).collect();
+    for conv in ids {
+        let Some(bn) = fusions.folded_bn(conv) else {
+            continue;
+        };
+        let Some(eps) = (match &g.values[bn].kind {
+            ValueKind::Node(n) => n.op.batch_norm_epsilon(),
+            ValueKind::Input(_) => None,
+        }) else {
+            continue;
+        };
+        let Some(bn_ws) = all.iter().find(|(id, _)| *id == bn).map(|(_, w)| w) else {
+            continue;
+        };
+        let find = |var: &str| {
+            bn_ws
+                .iter()
+                .find(|w| w.var == var)
+                .map(|w| (w.field.clone(), w.name.clone()))
+        };
+        let (Some(gamma), Some(beta), Some(mean), Some(variance)) = (
+            find("gamma"),
+            find("beta"),
+            find("moving_mean"),
+            find("moving_variance"),
+        ) else {
+            continue;
+        };
+        let filters = shapes[conv].last().copied().unwrap_or(0);
+        let fold = BnFold {
+            gamma,
+            beta,
+            mean,
+            variance,
+            epsilon: eps,
+            filters,
+        };
+        let Some((_, ws)) = all.iter_mut().find(|(id, _)| *id == conv) else {
+            continue;
+        };
+        let mut conv_bias = None;
+        for w in ws.iter_mut() {
+            // The kernel whose last axis is the output filters: a conv's or
+            // depthwise conv's `kernel`, a separable conv's pointwise one.
+            if w.var == "kernel" || w.var == "pointwise_kernel" {
+                w.fold = Fold::Kernel(fold.clone());
+            } else if w.var == "bias" {
+                w.fold = Fold::SupersededBias;
+                conv_bias = Some((w.field.clone(), w.name.clone()));
+            }
+        }
+        let path = ws
+            .first()
+            .and_then(|w| w.name.rsplit_once('.').map(|(p, _)| p.to_string()))
+            .unwrap_or_default();
+        ws.push(Weight {
+            field: format_ident!("w{}_{}_folded_bias", k, sanitize(&path)),
+            packing: None,
+            name: format!("{path}.bias (folded with batch norm)"),
+            var: "bias",
+            shape: vec![filters],
+            len: filters,
+            fold: Fold::Bias(fold, conv_bias),
+        });
+        k += 1;
+    }
+    all
+}
+
+/// Path of value `id`'s geometry constant.
+pub fn geom_path(geom_mod: &Ident, id: usize) -> TokenStream {
+    let c = format_ident!("N{}", id);
+    quote!(#geom_mod::#c)
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
