@@ -4,9 +4,9 @@
 //! and kernels are packed by the runtime's own packing code, so the baked
 //! `static`s hold exactly what run-time loading would produce.
 
+use crate::checked::Checked;
 use crate::diag::error;
-use crate::fuse::Fusions;
-use crate::graph::{Graph, ValueKind};
+use crate::graph::ValueKind;
 use crate::weights::{BnFold, Fold, Weight};
 use proc_macro2::Span;
 use syn::{Attribute, Expr, ExprLit, Lit, Meta};
@@ -64,11 +64,15 @@ pub fn attr(attrs: &[Attribute]) -> syn::Result<Option<WeightsAttr>> {
 /// The stored values of every weight, in `weights` order.
 pub fn load(
     attr: &WeightsAttr,
-    g: &Graph,
-    shapes: &[Vec<usize>],
-    fusions: &Fusions,
+    c: &Checked,
     weights: &[(usize, Vec<Weight>)],
 ) -> syn::Result<Vec<Vec<f32>>> {
+    let Checked {
+        graph: g,
+        shapes,
+        fusions,
+        ..
+    } = c;
     let bytes = std::fs::read(&attr.resolved).map_err(|e| {
         error(
             attr.span,

@@ -2,23 +2,29 @@
 //! struct (one fixed-size `Param` per weight tensor), the workspace type, the
 //! shape constants, `from_safetensors`, `forward`, `summary` and `forward_array`.
 
+use crate::bake::WeightsAttr;
+use crate::checked::Checked;
 use crate::diag::shape_str;
-use crate::fuse::Fusions;
 use crate::graph::{Graph, ValueKind};
 use crate::ops::EmitCtx;
-use crate::plan::ArenaPlan;
-use crate::weights::{geom_path, weights, Fold, Weight};
+use crate::weights::{geom_mod, geom_path, runtime_path, Fold, Weight};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
+/// The network's code; `baked`: the `#[weights]` file and its values (in
+/// `weights` order), when the weights are baked in.
 pub fn generate(
-    g: &Graph,
-    shapes: &[Vec<usize>],
-    plan: &ArenaPlan,
-    fusions: &Fusions,
-    baked: Option<&crate::bake::WeightsAttr>,
-) -> syn::Result<TokenStream> {
-    let rt = quote!(::skipnet::__private);
+    c: &Checked,
+    weights: &[(usize, Vec<Weight>)],
+    baked: Option<(&WeightsAttr, Vec<Vec<f32>>)>,
+) -> TokenStream {
+    let Checked {
+        graph: g,
+        shapes,
+        fusions,
+        plan,
+    } = c;
+    let rt = runtime_path();
     // Hygienic: a user input called `ws` cannot clash with the workspace argument.
     let ws = Ident::new("ws", proc_macro2::Span::mixed_site());
     let name = &g.name;
@@ -26,8 +32,7 @@ pub fn generate(
     let attrs = &g.attrs;
     let ws_name = format_ident!("{}Workspace", name);
     let arena_len = plan.arena_len;
-    let geom_mod = format_ident!("__skipnet_{}", name);
-    let weights = weights(g, shapes, &rt, &geom_mod, fusions);
+    let geom_mod = geom_mod(name);
     let geoms: Vec<TokenStream> = g
         .values
         .iter()
@@ -45,10 +50,7 @@ pub fn generate(
         .collect();
     let all_weights: Vec<&Weight> = weights.iter().flat_map(|(_, w)| w).collect();
     let baked = match baked {
-        Some(attr) => {
-            let values = crate::bake::load(attr, g, shapes, fusions, &weights)?;
-            bake_tokens(name, &rt, &geom_mod, &all_weights, attr, &values)
-        }
+        Some((attr, values)) => bake_tokens(name, &rt, &geom_mod, &all_weights, attr, &values),
         None => TokenStream::new(),
     };
 
@@ -296,12 +298,11 @@ pub fn generate(
 
     // Feature `profile`: a timer around each step (nothing changes without it).
     #[cfg(feature = "profile")]
-    let (steps, profile_items) =
-        crate::profile::instrument(g, shapes, &weights, fusions, &rt, name, steps, &stepped);
+    let (steps, profile_items) = crate::profile::instrument(c, weights, &rt, name, steps, &stepped);
     #[cfg(not(feature = "profile"))]
     let profile_items = TokenStream::new();
 
-    let summary = summary(g, shapes, plan, &weights, fusions);
+    let summary = summary(c, weights);
     let total_params: usize = all_weights.iter().map(|w| w.len).sum();
     let naive = plan.naive_sum;
     let bound = plan.live_bound;
@@ -322,7 +323,7 @@ pub fn generate(
         if n_out > 1 { "s" } else { "" },
         if n_out > 1 { "" } else { "s" }
     );
-    Ok(quote! {
+    quote! {
         #(#attrs)*
         #vis struct #name {
             #(#fields)*
@@ -399,7 +400,7 @@ pub fn generate(
         const _: () = {
             #(#unused)*
         };
-    })
+    }
 }
 
 /// `Name::BAKED` and the `static`s it points to: each weight in its stored
@@ -409,7 +410,7 @@ fn bake_tokens(
     rt: &TokenStream,
     geom_mod: &Ident,
     weights: &[&Weight],
-    attr: &crate::bake::WeightsAttr,
+    attr: &WeightsAttr,
     values: &[Vec<f32>],
 ) -> TokenStream {
     let wmod = format_ident!("{}_weights", geom_mod);
@@ -548,13 +549,13 @@ fn group(n: usize) -> String {
     out
 }
 
-fn summary(
-    g: &Graph,
-    shapes: &[Vec<usize>],
-    plan: &ArenaPlan,
-    weights: &[(usize, Vec<Weight>)],
-    fusions: &Fusions,
-) -> String {
+fn summary(c: &Checked, weights: &[(usize, Vec<Weight>)]) -> String {
+    let Checked {
+        graph: g,
+        shapes,
+        fusions,
+        plan,
+    } = c;
     let mut rows: Vec<[String; 6]> = Vec::new();
     for (id, v) in g.values.iter().enumerate() {
         let (layer, config) = match &v.kind {

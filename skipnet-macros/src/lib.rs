@@ -16,6 +16,7 @@
 use proc_macro::TokenStream;
 
 mod bake;
+mod checked;
 mod codegen;
 mod diag;
 mod fuse;
@@ -101,123 +102,18 @@ fn compile_network(
     };
     errors.finish(())?;
 
-    let fusions = fusions(&g, &shapes);
-    let plan = plan_memory(&g, &shapes, &fusions);
-    let plan = widen_where_free(&mut g, &shapes, &fusions, plan);
-    if let Err(e) = plan.check() {
-        return Err(diag::error(
+    let checked = checked::Checked::new(g, shapes).map_err(|e| {
+        diag::error(
             net.name.span(),
             format!("internal error in the memory planner, please report it: {e}"),
-        ));
-    }
-    codegen::generate(&g, &shapes, &plan, &fusions, baked.as_ref())
-}
-
-/// The fusions of a shape-checked graph (each op says what it can absorb).
-fn fusions(g: &graph::Graph, shapes: &[Vec<usize>]) -> fuse::Fusions {
-    let in_place_ok = |v: usize| match &g.values[v].kind {
-        graph::ValueKind::Node(n) => {
-            let ins: Vec<&[usize]> = n
-                .operands
-                .iter()
-                .map(|o| shapes[o.value].as_slice())
-                .collect();
-            n.op.adds_in_place(&ins)
-        }
-        graph::ValueKind::Input(_) => false,
+        )
+    })?;
+    let weights = weights::weights(&checked);
+    let baked = match &baked {
+        Some(attr) => Some((attr, bake::load(attr, &checked, &weights)?)),
+        None => None,
     };
-    fuse::find(g, shapes, &in_place_ok)
-}
-
-/// Scratch floats the step that stores value `v` needs: that of the kernel
-/// that runs in it, which for a fused sum or a folded batch norm is the
-/// producer's (a separable conv's depthwise result); none for a node that
-/// only runs inside another's step.
-fn kernel_scratch(
-    g: &graph::Graph,
-    shapes: &[Vec<usize>],
-    fusions: &fuse::Fusions,
-    v: usize,
-    kind: &graph::ValueKind,
-) -> usize {
-    if !matches!(kind, graph::ValueKind::Node(_)) || fusions.computed_into(v).is_some() {
-        return 0;
-    }
-    let runner = fusions.sum(v).map_or(v, |s| s.producer);
-    match &g.values[runner].kind {
-        graph::ValueKind::Node(n) => {
-            let (ins, up) = fusions.stored_operands(n, shapes);
-            n.op.scratch_len(&ins, &shapes[runner], up)
-        }
-        graph::ValueKind::Input(_) => 0,
-    }
-}
-
-/// Gives each op that wants more scratch for a faster algorithm
-/// (`Op::wants_wide_scratch`: Winograd on a small deep map) that algorithm
-/// where the arena does not grow: its scratch then sits in memory that is
-/// free at its step anyway (a network's arena is set by its largest live
-/// set, usually early, large maps). One op at a time, in graph order, each
-/// kept only if the re-planned arena is no longer than before.
-fn widen_where_free(
-    g: &mut graph::Graph,
-    shapes: &[Vec<usize>],
-    fusions: &fuse::Fusions,
-    mut plan: plan::ArenaPlan,
-) -> plan::ArenaPlan {
-    for id in 0..g.values.len() {
-        let wants = match &g.values[id].kind {
-            graph::ValueKind::Node(n) => {
-                let (ins, _) = fusions.stored_operands(n, shapes);
-                n.op.wants_wide_scratch(&ins, &shapes[id])
-            }
-            graph::ValueKind::Input(_) => false,
-        };
-        if !wants {
-            continue;
-        }
-        let set = |g: &mut graph::Graph, on: bool| {
-            if let graph::ValueKind::Node(n) = &mut g.values[id].kind {
-                n.op.set_wide_scratch(on);
-            }
-        };
-        set(g, true);
-        let wider = plan_memory(g, shapes, fusions);
-        if wider.arena_len <= plan.arena_len {
-            plan = wider;
-        } else {
-            set(g, false);
-        }
-    }
-    plan
-}
-
-/// The arena plan of a graph once `fusions` apply.
-fn plan_memory(
-    g: &graph::Graph,
-    shapes: &[Vec<usize>],
-    fusions: &fuse::Fusions,
-) -> plan::ArenaPlan {
-    let values: Vec<plan::PlanValue> = g
-        .values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| plan::PlanValue {
-            len: shape::elements(&shapes[i]).unwrap_or(0),
-            external: matches!(v.kind, graph::ValueKind::Input(_)),
-            operands: fusions.reads(g, i),
-            reuses: fusions.in_place_of(i),
-            inside: fusions.slot(i).map(|s| plan::Slot {
-                owner: s.concat,
-                lo: s.lo,
-                hi: s.hi,
-                row: s.row,
-            }),
-            scratch: kernel_scratch(g, shapes, fusions, i, &v.kind),
-        })
-        .collect();
-    let outputs: Vec<usize> = g.outputs.iter().map(|(_, v)| *v).collect();
-    plan::plan(&values, &outputs)
+    Ok(codegen::generate(&checked, &weights, baked))
 }
 
 #[cfg(test)]
@@ -254,7 +150,11 @@ mod tests {
                             n.op.configure(&crate::ops::NetOptions { winograd });
                         }
                     }
-                    let fused = super::plan_memory(&g, &shapes, &super::fusions(&g, &shapes));
+                    let fused = crate::checked::plan_memory(
+                        &g,
+                        &shapes,
+                        &crate::checked::fusions(&g, &shapes),
+                    );
                     fused.check().unwrap();
                     // The README's claim: every fixture's plan is at its
                     // live-set bound (no plan can be smaller), Winograd's
@@ -266,7 +166,8 @@ mod tests {
                     );
                     plans.push(fused);
                 }
-                let bare = super::plan_memory(&g, &shapes, &crate::fuse::Fusions::default());
+                let bare =
+                    crate::checked::plan_memory(&g, &shapes, &crate::fuse::Fusions::default());
                 bare.check().unwrap();
                 let (fused, direct) = (&plans[0], &plans[1]);
                 println!(

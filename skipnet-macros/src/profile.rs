@@ -6,7 +6,7 @@
 //! `profile()`, `profile_forward()` and `profile_reset()`. Without the feature
 //! this module is not compiled and the generated code is unchanged.
 
-use crate::fuse::Fusions;
+use crate::checked::Checked;
 use crate::graph::{Graph, ValueKind};
 use crate::weights::Weight;
 use proc_macro2::{Ident, Span, TokenStream};
@@ -41,17 +41,20 @@ fn macs(g: &Graph, shapes: &[Vec<usize>], weights: &[(usize, Vec<Weight>)], id: 
 /// Wraps each step (`steps[k]` stores value `stepped[k].0`, run by node
 /// `stepped[k].1`) in a timer; returns the new steps and the items to emit
 /// next to the network (the `static`s and the `profile*` functions).
-#[allow(clippy::too_many_arguments)]
 pub fn instrument(
-    g: &Graph,
-    shapes: &[Vec<usize>],
+    c: &Checked,
     weights: &[(usize, Vec<Weight>)],
-    fusions: &Fusions,
     rt: &TokenStream,
     name: &Ident,
     steps: Vec<TokenStream>,
     stepped: &[(usize, usize)],
 ) -> (Vec<TokenStream>, TokenStream) {
+    let Checked {
+        graph: g,
+        shapes,
+        fusions,
+        ..
+    } = c;
     let n = steps.len();
     let pmod = format_ident!("__skipnet_profile_{}", name);
     let t = Ident::new("__skipnet_t", Span::mixed_site());

@@ -4,8 +4,8 @@
 //! synthetic biases they add). Read by `bake` (values at compile time),
 //! `codegen` (fields and loading) and `profile` (FLOP counts).
 
-use crate::fuse::Fusions;
-use crate::graph::{Graph, ValueKind};
+use crate::checked::Checked;
+use crate::graph::ValueKind;
 use crate::ops::WeightSpec;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
@@ -55,13 +55,14 @@ pub struct BnFold {
 }
 
 /// Every weight tensor, with its owning value id.
-pub fn weights(
-    g: &Graph,
-    shapes: &[Vec<usize>],
-    rt: &TokenStream,
-    geom_mod: &Ident,
-    fusions: &Fusions,
-) -> Vec<(usize, Vec<Weight>)> {
+pub fn weights(c: &Checked) -> Vec<(usize, Vec<Weight>)> {
+    let Checked {
+        graph: g,
+        shapes,
+        fusions,
+        ..
+    } = c;
+    let (rt, geom_mod) = (&runtime_path(), &geom_mod(&g.name));
     let mut all = Vec::new();
     let mut k = 0usize;
     for (id, v) in g.values.iter().enumerate() {
@@ -162,6 +163,16 @@ pub fn weights(
         k += 1;
     }
     all
+}
+
+/// The path generated code reaches the runtime by (`skipnet` re-exports it).
+pub fn runtime_path() -> TokenStream {
+    quote!(::skipnet::__private)
+}
+
+/// The module that holds network `name`'s geometry constants.
+pub fn geom_mod(name: &Ident) -> Ident {
+    format_ident!("__skipnet_{}", name)
 }
 
 /// Path of value `id`'s geometry constant.
