@@ -18,311 +18,38 @@ pub fn generate(
     weights: &[(usize, Vec<Weight>)],
     baked: Option<(&WeightsAttr, Vec<Vec<f32>>)>,
 ) -> TokenStream {
-    let Checked {
-        graph: g,
-        shapes,
-        fusions,
-        plan,
-    } = c;
+    let g = &c.graph;
     let rt = runtime_path();
-    // Hygienic: a user input called `ws` cannot clash with the workspace argument.
-    let ws = Ident::new("ws", proc_macro2::Span::mixed_site());
     let name = &g.name;
-    let vis = &g.vis;
-    let attrs = &g.attrs;
-    let ws_name = format_ident!("{}Workspace", name);
-    let arena_len = plan.arena_len;
     let geom_mod = geom_mod(name);
-    let geoms: Vec<TokenStream> = g
-        .values
-        .iter()
-        .enumerate()
-        .filter_map(|(id, v)| {
-            let ValueKind::Node(n) = &v.kind else {
-                return None;
-            };
-            let (ins, up) = fusions.stored_operands(n, shapes);
-            let (ty, val) = n.op.geometry(&rt, &ins, &shapes[id], up)?;
-            let c = format_ident!("N{}", id);
-            let doc = format!("`{}`", v.path);
-            Some(quote!(#[doc = #doc] pub const #c: #ty = #val;))
-        })
-        .collect();
+    let geoms = geometry_consts(c, &rt);
     let all_weights: Vec<&Weight> = weights.iter().flat_map(|(_, w)| w).collect();
     let baked = match baked {
         Some((attr, values)) => bake_tokens(name, &rt, &geom_mod, &all_weights, attr, &values),
         None => TokenStream::new(),
     };
-
-    let fields = all_weights.iter().map(|w| {
-        let f = &w.field;
-        let len = match &w.packing {
-            Some(p) => {
-                let l = &p.len;
-                quote!({ #l })
-            }
-            None => {
-                let l = w.len;
-                quote!(#l)
-            }
-        };
-        let doc = format!("`{}`, shape {}", w.name, shape_str(&w.shape));
-        quote!(#[doc = #doc] #f: #rt::Param<#len>,)
-    });
-    // Loading: every file tensor in order, then the folded kernels (which need
-    // their batch norm's weights) and the synthetic folded biases.
-    let load_expr = |w: &Weight| -> TokenStream {
-        let (n, dims) = (&w.name, &w.shape);
-        match (&w.fold, &w.packing) {
-            (Fold::Bias(bn, conv_bias), _) => {
-                let len = w.len;
-                let (g, b, m, v) = (&bn.gamma.0, &bn.beta.0, &bn.mean.0, &bn.variance.0);
-                let eps = bn.epsilon;
-                let cb = match conv_bias {
-                    Some((f, _)) => quote!(::core::option::Option::Some(&#f[..])),
-                    None => quote!(::core::option::Option::None),
-                };
-                quote! {{
-                    let mut __scale = ::std::vec![0.0f32; #len];
-                    #rt::ops::batch_norm::fold_scale(&#g[..], &#v[..], #eps, &mut __scale);
-                    let mut __bias = ::std::vec![0.0f32; #len];
-                    #rt::ops::batch_norm::fold_bias(#cb, &#b[..], &#m[..], &__scale, &mut __bias);
-                    #rt::Param::<#len>::from_slice(&__bias).ok_or_else(|| ::skipnet::Error::Format {
-                        reason: ::std::string::String::from("folded bias length"),
-                    })?
-                }}
-            }
-            (Fold::Kernel(bn), Some(p)) => {
-                let (plen, pack) = (&p.len, &p.pack);
-                let (g, v) = (&bn.gamma.0, &bn.variance.0);
-                let eps = bn.epsilon;
-                let filters = bn.filters;
-                quote! {{
-                    let mut __scale = ::std::vec![0.0f32; #filters];
-                    #rt::ops::batch_norm::fold_scale(&#g[..], &#v[..], #eps, &mut __scale);
-                    __file.take_packed::<{ #plen }>(#n, &[#(#dims),*], |raw: &[f32], packed: &mut [f32]| {
-                        let mut __raw = raw.to_vec();
-                        #rt::ops::batch_norm::scale_filters(&mut __raw, &__scale);
-                        (#pack)(&__raw, packed)
-                    })?
-                }}
-            }
-            (_, Some(p)) => {
-                let (plen, pack) = (&p.len, &p.pack);
-                quote!(__file.take_packed::<{ #plen }>(#n, &[#(#dims),*], #pack)?)
-            }
-            (_, None) => {
-                let len = w.len;
-                quote!(__file.take::<#len>(#n, &[#(#dims),*])?)
-            }
-        }
-    };
-    let late = |w: &Weight| matches!(w.fold, Fold::Kernel(_) | Fold::Bias(..));
-    let loads = all_weights
-        .iter()
-        .filter(|w| !late(w))
-        .chain(all_weights.iter().filter(|w| late(w)))
-        .map(|w| {
-            let f = &w.field;
-            let e = load_expr(w);
-            quote!(let #f = #e;)
-        });
-    let field_names = all_weights.iter().map(|w| &w.field);
-
-    // Shapes and I/O.
-    let in_shapes: Vec<&Vec<usize>> = (0..g.inputs.len()).map(|i| &shapes[i]).collect();
-    let out_shapes: Vec<&Vec<usize>> = g.outputs.iter().map(|(_, v)| &shapes[*v]).collect();
-    let shape_const = |s: &Vec<usize>| {
-        let r = s.len();
-        quote!([usize; #r] = [#(#s),*])
-    };
-    let input_shape = shape_const(in_shapes[0]);
-    let output_shape = shape_const(out_shapes[0]);
-    let input_shapes = in_shapes.iter().map(|s| quote!(&[#(#s),*]));
-    let output_shapes = out_shapes.iter().map(|s| quote!(&[#(#s),*]));
-    let n_in = g.inputs.len();
-    let n_out = g.outputs.len();
-    let in_args: Vec<TokenStream> = g
-        .inputs
-        .iter()
-        .zip(&in_shapes)
-        .map(|(i, s)| {
-            let n = &i.name;
-            let len: usize = s.iter().product();
-            quote!(#n: &[f32; #len])
-        })
-        .collect();
-    let out_ty = |life: TokenStream| -> TokenStream {
-        let tys: Vec<TokenStream> = out_shapes
-            .iter()
-            .map(|s| {
-                let len: usize = s.iter().product();
-                quote!(&#life [f32; #len])
-            })
-            .collect();
-        if tys.len() == 1 {
-            tys[0].clone()
-        } else {
-            quote!((#(#tys),*))
-        }
-    };
-    let forward_ret = out_ty(quote!('w));
-
-    // Forward body: one scoped block per scheduled node.
-    let mut steps = Vec::new();
-    // (stored value, node that runs) of each step, for `profile`.
-    let mut stepped: Vec<(usize, usize)> = Vec::new();
-    for &v in &plan.schedule {
-        let Some(buf) = plan.buffers[v] else { continue };
-        let (off, len) = (buf.offset, buf.len);
-        // A fused add is computed by its producer, with the other operands as
-        // residuals (one of them maybe already in the output buffer).
-        let (runner, residual_ids, in_place, post) = match fusions.sum(v) {
-            Some(s) => {
-                // In place only if the planner really shared the memory.
-                let shared = s
-                    .in_place
-                    .filter(|&r| plan.buffers[r].is_some_and(|b| b.owner == buf.owner));
-                let rest: Vec<usize> = s
-                    .residuals
-                    .iter()
-                    .copied()
-                    .filter(|&r| Some(r) != shared)
-                    .collect();
-                let post = s.post.map(|(_, a)| a).unwrap_or(crate::ops::Act::Linear);
-                (s.producer, rest, shared.is_some(), post)
-            }
-            None => (v, Vec::new(), false, crate::ops::Act::Linear),
-        };
-        let ValueKind::Node(n) = &g.values[runner].kind else {
-            continue;
-        };
-        let operand_expr = |o: usize| match (&g.values[o].kind, plan.buffers[o]) {
-            (ValueKind::Input(i), _) => {
-                let n = &g.inputs[*i].name;
-                quote!(&#n[..])
-            }
-            (_, Some(b)) => {
-                let (o, l) = (b.offset, b.len);
-                quote!(&__read.get::<#o, #l>()[..])
-            }
-            (_, None) => quote!(compile_error!("operand without a buffer")),
-        };
-        // Operands already produced in their slice of this node's buffer.
-        let in_place_operands: Vec<bool> = n
-            .operands
-            .iter()
-            .map(|o| plan.buffers[o.value].is_some_and(|b| b.slot.is_some() && b.owner == v))
-            .collect();
-        let inputs: Vec<TokenStream> = n
-            .operands
-            .iter()
-            .zip(&in_place_operands)
-            .map(|(o, &done)| {
-                if done {
-                    quote!(&[][..])
-                } else {
-                    operand_expr(fusions.source(o.value).0)
-                }
-            })
-            .collect();
-        let residuals: Vec<TokenStream> = residual_ids.iter().map(|&o| operand_expr(o)).collect();
-        let (in_shapes, _) = fusions.stored_operands(n, shapes);
-        let wexprs: Vec<TokenStream> = weights
-            .iter()
-            .find(|(id, _)| *id == runner)
-            .map(|(_, ws)| {
-                ws.iter()
-                    .filter(|w| !matches!(w.fold, Fold::SupersededBias))
-                    .map(|w| {
-                        let f = &w.field;
-                        quote!(&self.#f[..])
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        // A part of a concat writes into the concat's buffer: strided rows, or
-        // its contiguous range when the concat is one row.
-        let (out, out_layout) = match buf.slot {
-            Some((lo, _, row)) if len > row => (quote!(&mut __out[..]), Some((row, lo))),
-            Some((lo, hi, _)) => (quote!(&mut __out[#lo..#hi]), None),
-            None => (quote!(&mut __out[..]), None),
-        };
-        let geom = geom_path(&geom_mod, runner);
-        let body = n.op.emit(&EmitCtx {
-            geom: &geom,
-            rt: &rt,
-            inputs: &inputs,
-            in_shapes: &in_shapes,
-            out: &out,
-            out_shape: &shapes[v],
-            weights: &wexprs,
-            residuals: &residuals,
-            in_place,
-            post,
-            out_layout,
-            in_place_operands: &in_place_operands,
-            scratch: &quote!(&mut __scratch[..]),
-        });
-        let split = match plan.scratch.get(v).copied().flatten() {
-            Some(sc) => {
-                let (so, sl) = (sc.offset, sc.len);
-                quote!(let (__read, __out, __scratch) = __arena.split_scratch::<#off, #len, #so, #sl>();)
-            }
-            None => quote!(let (__read, __out) = __arena.split::<#off, #len>();),
-        };
-        steps.push(quote! {
-            {
-                #split
-                #body
-            }
-        });
-        stepped.push((v, runner));
-    }
-    let outs: Vec<TokenStream> = g
-        .outputs
-        .iter()
-        .map(|(_, v)| match plan.buffers[*v] {
-            Some(b) => {
-                let (o, l) = (b.offset, b.len);
-                quote!(__arena.get::<#o, #l>())
-            }
-            None => quote!(compile_error!("output without a buffer")),
-        })
-        .collect();
-    let ret = if outs.len() == 1 {
-        outs[0].clone()
-    } else {
-        quote!((#(#outs),*))
-    };
-
+    let fields = weight_fields(&rt, &all_weights);
+    let (steps, stepped) = forward_steps(c, weights, &rt, &geom_mod);
     // Feature `profile`: a timer around each step (nothing changes without it).
     #[cfg(feature = "profile")]
     let (steps, profile_items) = crate::profile::instrument(c, weights, &rt, name, steps, &stepped);
     #[cfg(not(feature = "profile"))]
-    let profile_items = TokenStream::new();
-
-    let summary = summary(c, weights);
-    let total_params: usize = all_weights.iter().map(|w| w.len).sum();
-    let naive = plan.naive_sum;
-    let bound = plan.live_bound;
-
-    let forward_array = forward_array(g, &in_shapes, &out_shapes, &ws_name, &ws);
-
+    let (profile_items, _) = (TokenStream::new(), stepped);
+    let io = Io::new(c);
+    // Hygienic: a user input called `ws` cannot clash with the workspace argument.
+    let ws = Ident::new("ws", proc_macro2::Span::mixed_site());
+    let ws_name = format_ident!("{}Workspace", name);
+    let items = impl_items(c, &rt, weights, &io, &steps, &ws, &ws_name);
+    let forward_array = forward_array(g, &io.in_shapes, &io.out_shapes, &ws_name, &ws);
     // Bindings nobody reads: an unused `let` with the user's span makes rustc
     // emit its own `unused variable` warning at the binding.
     let unused = g.unused.iter().map(|id| {
         let id = Ident::new(&id.to_string(), id.span());
         quote!(let #id = ();)
     });
-
+    let (vis, attrs, arena_len) = (&g.vis, &g.attrs, c.plan.arena_len);
     let doc_ws =
         format!("The workspace of [`{name}`]: its statically planned arena of {arena_len} f32.");
-    let doc_forward = format!(
-        "Runs the network. Never allocates; the result{} borrow{} the workspace.",
-        if n_out > 1 { "s" } else { "" },
-        if n_out > 1 { "" } else { "s" }
-    );
     quote! {
         #(#attrs)*
         #vis struct #name {
@@ -342,55 +69,7 @@ pub fn generate(
         #vis type #ws_name = #rt::Workspace<#arena_len, #name>;
 
         impl #name {
-            /// Shape of the (first) input, channels-last.
-            pub const INPUT_SHAPE: #input_shape;
-            /// Shape of the (first) output, channels-last.
-            pub const OUTPUT_SHAPE: #output_shape;
-            /// Shapes of every input, in declaration order.
-            pub const INPUT_SHAPES: [&'static [usize]; #n_in] = [#(#input_shapes),*];
-            /// Shapes of every output, in declaration order.
-            pub const OUTPUT_SHAPES: [&'static [usize]; #n_out] = [#(#output_shapes),*];
-            /// f32 elements of the workspace arena (reused across layers).
-            pub const ARENA_LEN: usize = #arena_len;
-            /// f32 elements all intermediate tensors would take without reuse.
-            pub const NAIVE_ARENA_LEN: usize = #naive;
-            /// Largest total of tensors live at one step: no plan of these tensors is smaller.
-            pub const LIVE_SET_BOUND: usize = #bound;
-            /// Number of f32 weights.
-            pub const PARAMS: usize = #total_params;
-
-            ::skipnet::__if_std! {
-                /// Loads the weights from the bytes of a safetensors file. Tensor names are
-                /// `<binding path>.<variable>` in Keras layouts; a missing, extra, mis-shaped
-                /// or non-f32 tensor is an `Err` naming it.
-                pub fn from_safetensors(bytes: &[u8]) -> ::core::result::Result<Self, ::skipnet::Error> {
-                    let mut __file = #rt::WeightFile::parse(bytes)?;
-                    #(#loads)*
-                    __file.finish()?;
-                    ::core::result::Result::Ok(#name { #(#field_names),* })
-                }
-
-                /// A zeroed workspace on the heap (allocated in place, never on the stack).
-                pub fn workspace() -> #rt::Box<#ws_name> {
-                    #ws_name::boxed()
-                }
-            }
-
-            #[doc = #doc_forward]
-            // Inputs carry the user's (Keras's) names, e.g. `Image`.
-            #[allow(clippy::needless_lifetimes, non_snake_case)]
-            pub fn forward<'w>(&self, #ws: &'w mut #ws_name, #(#in_args),*) -> #forward_ret {
-                let (__arena, __exec): (&'w mut #rt::Arena<#arena_len>, &'w mut #rt::Exec) = #ws.parts_mut();
-                #(#steps)*
-                let __arena: &'w #rt::Arena<#arena_len> = __arena;
-                #ret
-            }
-
-            /// A Keras-like table of the layers: op, output shape, parameters and
-            /// where each tensor lives in the arena, then the arena totals.
-            pub fn summary() -> &'static str {
-                #summary
-            }
+            #items
         }
 
         #forward_array
@@ -400,6 +79,425 @@ pub fn generate(
         const _: () = {
             #(#unused)*
         };
+    }
+}
+
+/// The shapes of a network's inputs and outputs.
+struct Io<'c> {
+    in_shapes: Vec<&'c Vec<usize>>,
+    out_shapes: Vec<&'c Vec<usize>>,
+}
+
+impl<'c> Io<'c> {
+    fn new(c: &'c Checked) -> Io<'c> {
+        let g = &c.graph;
+        Io {
+            in_shapes: (0..g.inputs.len()).map(|i| &c.shapes[i]).collect(),
+            out_shapes: g.outputs.iter().map(|(_, v)| &c.shapes[*v]).collect(),
+        }
+    }
+
+    /// The type `forward` returns: one array reference per output, borrowed
+    /// for `life`.
+    fn out_ty(&self, life: TokenStream) -> TokenStream {
+        let tys: Vec<TokenStream> = self
+            .out_shapes
+            .iter()
+            .map(|s| {
+                let len: usize = s.iter().product();
+                quote!(&#life [f32; #len])
+            })
+            .collect();
+        if tys.len() == 1 {
+            tys[0].clone()
+        } else {
+            quote!((#(#tys),*))
+        }
+    }
+}
+
+/// The items of `impl Name`: shape and size constants, `from_safetensors`,
+/// `workspace`, `forward` (its `steps`) and `summary`.
+fn impl_items(
+    c: &Checked,
+    rt: &TokenStream,
+    weights: &[(usize, Vec<Weight>)],
+    io: &Io,
+    steps: &[TokenStream],
+    ws: &Ident,
+    ws_name: &Ident,
+) -> TokenStream {
+    let g = &c.graph;
+    let name = &g.name;
+    let arena_len = c.plan.arena_len;
+    let shape_const = |s: &Vec<usize>| {
+        let r = s.len();
+        quote!([usize; #r] = [#(#s),*])
+    };
+    let input_shape = shape_const(io.in_shapes[0]);
+    let output_shape = shape_const(io.out_shapes[0]);
+    let input_shapes = io.in_shapes.iter().map(|s| quote!(&[#(#s),*]));
+    let output_shapes = io.out_shapes.iter().map(|s| quote!(&[#(#s),*]));
+    let (n_in, n_out) = (g.inputs.len(), g.outputs.len());
+    let in_args = g.inputs.iter().zip(&io.in_shapes).map(|(i, s)| {
+        let n = &i.name;
+        let len: usize = s.iter().product();
+        quote!(#n: &[f32; #len])
+    });
+    let forward_ret = io.out_ty(quote!('w));
+    let ret = forward_return(c);
+    let all_weights: Vec<&Weight> = weights.iter().flat_map(|(_, w)| w).collect();
+    let loads = load_statements(rt, &all_weights);
+    let field_names = all_weights.iter().map(|w| &w.field);
+    let summary = summary(c, weights);
+    let total_params: usize = all_weights.iter().map(|w| w.len).sum();
+    let (naive, bound) = (c.plan.naive_sum, c.plan.live_bound);
+    let doc_forward = format!(
+        "Runs the network. Never allocates; the result{} borrow{} the workspace.",
+        if n_out > 1 { "s" } else { "" },
+        if n_out > 1 { "" } else { "s" }
+    );
+    quote! {
+        /// Shape of the (first) input, channels-last.
+        pub const INPUT_SHAPE: #input_shape;
+        /// Shape of the (first) output, channels-last.
+        pub const OUTPUT_SHAPE: #output_shape;
+        /// Shapes of every input, in declaration order.
+        pub const INPUT_SHAPES: [&'static [usize]; #n_in] = [#(#input_shapes),*];
+        /// Shapes of every output, in declaration order.
+        pub const OUTPUT_SHAPES: [&'static [usize]; #n_out] = [#(#output_shapes),*];
+        /// f32 elements of the workspace arena (reused across layers).
+        pub const ARENA_LEN: usize = #arena_len;
+        /// f32 elements all intermediate tensors would take without reuse.
+        pub const NAIVE_ARENA_LEN: usize = #naive;
+        /// Largest total of tensors live at one step: no plan of these tensors is smaller.
+        pub const LIVE_SET_BOUND: usize = #bound;
+        /// Number of f32 weights.
+        pub const PARAMS: usize = #total_params;
+
+        ::skipnet::__if_std! {
+            /// Loads the weights from the bytes of a safetensors file. Tensor names are
+            /// `<binding path>.<variable>` in Keras layouts; a missing, extra, mis-shaped
+            /// or non-f32 tensor is an `Err` naming it.
+            pub fn from_safetensors(bytes: &[u8]) -> ::core::result::Result<Self, ::skipnet::Error> {
+                let mut __file = #rt::WeightFile::parse(bytes)?;
+                #(#loads)*
+                __file.finish()?;
+                ::core::result::Result::Ok(#name { #(#field_names),* })
+            }
+
+            /// A zeroed workspace on the heap (allocated in place, never on the stack).
+            pub fn workspace() -> #rt::Box<#ws_name> {
+                #ws_name::boxed()
+            }
+        }
+
+        #[doc = #doc_forward]
+        // Inputs carry the user's (Keras's) names, e.g. `Image`.
+        #[allow(clippy::needless_lifetimes, non_snake_case)]
+        pub fn forward<'w>(&self, #ws: &'w mut #ws_name, #(#in_args),*) -> #forward_ret {
+            let (__arena, __exec): (&'w mut #rt::Arena<#arena_len>, &'w mut #rt::Exec) = #ws.parts_mut();
+            #(#steps)*
+            let __arena: &'w #rt::Arena<#arena_len> = __arena;
+            #ret
+        }
+
+        /// A Keras-like table of the layers: op, output shape, parameters and
+        /// where each tensor lives in the arena, then the arena totals.
+        pub fn summary() -> &'static str {
+            #summary
+        }
+    }
+}
+
+/// One `pub const N<id>` per node with a geometry (its op's runtime
+/// geometry value, on the operands it really reads).
+fn geometry_consts(c: &Checked, rt: &TokenStream) -> Vec<TokenStream> {
+    c.graph
+        .values
+        .iter()
+        .enumerate()
+        .filter_map(|(id, v)| {
+            let ValueKind::Node(n) = &v.kind else {
+                return None;
+            };
+            let (ins, up) = c.fusions.stored_operands(n, &c.shapes);
+            let (ty, val) = n.op.geometry(rt, &ins, &c.shapes[id], up)?;
+            let c = format_ident!("N{}", id);
+            let doc = format!("`{}`", v.path);
+            Some(quote!(#[doc = #doc] pub const #c: #ty = #val;))
+        })
+        .collect()
+}
+
+/// The struct's fields: one `Param` of the stored length per weight.
+fn weight_fields(rt: &TokenStream, all_weights: &[&Weight]) -> Vec<TokenStream> {
+    all_weights
+        .iter()
+        .map(|w| {
+            let f = &w.field;
+            let len = match &w.packing {
+                Some(p) => {
+                    let l = &p.len;
+                    quote!({ #l })
+                }
+                None => {
+                    let l = w.len;
+                    quote!(#l)
+                }
+            };
+            let doc = format!("`{}`, shape {}", w.name, shape_str(&w.shape));
+            quote!(#[doc = #doc] #f: #rt::Param<#len>,)
+        })
+        .collect()
+}
+
+/// `from_safetensors`'s `let`s: every file tensor in order, then the folded
+/// kernels (which need their batch norm's weights) and the synthetic folded
+/// biases.
+fn load_statements(rt: &TokenStream, all_weights: &[&Weight]) -> Vec<TokenStream> {
+    let late = |w: &&&Weight| matches!(w.fold, Fold::Kernel(_) | Fold::Bias(..));
+    all_weights
+        .iter()
+        .filter(|w| !late(w))
+        .chain(all_weights.iter().filter(late))
+        .map(|w| {
+            let f = &w.field;
+            let e = load_expr(rt, w);
+            quote!(let #f = #e;)
+        })
+        .collect()
+}
+
+/// The expression that loads weight `w` (and folds a batch norm into it).
+fn load_expr(rt: &TokenStream, w: &Weight) -> TokenStream {
+    let (n, dims) = (&w.name, &w.shape);
+    match (&w.fold, &w.packing) {
+        (Fold::Bias(bn, conv_bias), _) => {
+            let len = w.len;
+            let (g, b, m, v) = (&bn.gamma.0, &bn.beta.0, &bn.mean.0, &bn.variance.0);
+            let eps = bn.epsilon;
+            let cb = match conv_bias {
+                Some((f, _)) => quote!(::core::option::Option::Some(&#f[..])),
+                None => quote!(::core::option::Option::None),
+            };
+            quote! {{
+                let mut __scale = ::std::vec![0.0f32; #len];
+                #rt::ops::batch_norm::fold_scale(&#g[..], &#v[..], #eps, &mut __scale);
+                let mut __bias = ::std::vec![0.0f32; #len];
+                #rt::ops::batch_norm::fold_bias(#cb, &#b[..], &#m[..], &__scale, &mut __bias);
+                #rt::Param::<#len>::from_slice(&__bias).ok_or_else(|| ::skipnet::Error::Format {
+                    reason: ::std::string::String::from("folded bias length"),
+                })?
+            }}
+        }
+        (Fold::Kernel(bn), Some(p)) => {
+            let (plen, pack) = (&p.len, &p.pack);
+            let (g, v) = (&bn.gamma.0, &bn.variance.0);
+            let eps = bn.epsilon;
+            let filters = bn.filters;
+            quote! {{
+                let mut __scale = ::std::vec![0.0f32; #filters];
+                #rt::ops::batch_norm::fold_scale(&#g[..], &#v[..], #eps, &mut __scale);
+                __file.take_packed::<{ #plen }>(#n, &[#(#dims),*], |raw: &[f32], packed: &mut [f32]| {
+                    let mut __raw = raw.to_vec();
+                    #rt::ops::batch_norm::scale_filters(&mut __raw, &__scale);
+                    (#pack)(&__raw, packed)
+                })?
+            }}
+        }
+        (_, Some(p)) => {
+            let (plen, pack) = (&p.len, &p.pack);
+            quote!(__file.take_packed::<{ #plen }>(#n, &[#(#dims),*], #pack)?)
+        }
+        (_, None) => {
+            let len = w.len;
+            quote!(__file.take::<#len>(#n, &[#(#dims),*])?)
+        }
+    }
+}
+
+/// `forward`'s body: one scoped block per stored value, in schedule order,
+/// and `(stored value, node that runs)` of each (for `profile`).
+fn forward_steps(
+    c: &Checked,
+    weights: &[(usize, Vec<Weight>)],
+    rt: &TokenStream,
+    geom_mod: &Ident,
+) -> (Vec<TokenStream>, Vec<(usize, usize)>) {
+    let mut steps = Vec::new();
+    let mut stepped = Vec::new();
+    for &v in &c.plan.schedule {
+        let Some(run) = Run::of(c, v) else { continue };
+        steps.push(step(c, weights, rt, geom_mod, v, &run));
+        stepped.push((v, run.runner));
+    }
+    (steps, stepped)
+}
+
+/// Who computes stored value `v` and what its epilogue adds: a fused add is
+/// computed by its producer, with the other operands as residuals (one of
+/// them maybe already in the output buffer).
+struct Run {
+    runner: usize,
+    residuals: Vec<usize>,
+    in_place: bool,
+    post: crate::ops::Act,
+}
+
+impl Run {
+    /// `None` for a value with no buffer or not computed by a node.
+    fn of(c: &Checked, v: usize) -> Option<Run> {
+        let buf = c.plan.buffers[v]?;
+        let run = match c.fusions.sum(v) {
+            Some(s) => {
+                // In place only if the planner really shared the memory.
+                let shared = s
+                    .in_place
+                    .filter(|&r| c.plan.buffers[r].is_some_and(|b| b.owner == buf.owner));
+                Run {
+                    runner: s.producer,
+                    residuals: s
+                        .residuals
+                        .iter()
+                        .copied()
+                        .filter(|&r| Some(r) != shared)
+                        .collect(),
+                    in_place: shared.is_some(),
+                    post: s.post.map(|(_, a)| a).unwrap_or(crate::ops::Act::Linear),
+                }
+            }
+            None => Run {
+                runner: v,
+                residuals: Vec::new(),
+                in_place: false,
+                post: crate::ops::Act::Linear,
+            },
+        };
+        matches!(c.graph.values[run.runner].kind, ValueKind::Node(_)).then_some(run)
+    }
+}
+
+/// The slice expression of operand value `o` as `forward` reads it: the
+/// user's input, or its range of the arena.
+fn operand_expr(c: &Checked, o: usize) -> TokenStream {
+    match (&c.graph.values[o].kind, c.plan.buffers[o]) {
+        (ValueKind::Input(i), _) => {
+            let n = &c.graph.inputs[*i].name;
+            quote!(&#n[..])
+        }
+        (_, Some(b)) => {
+            let (o, l) = (b.offset, b.len);
+            quote!(&__read.get::<#o, #l>()[..])
+        }
+        (_, None) => quote!(compile_error!("operand without a buffer")),
+    }
+}
+
+/// The block of `forward` that computes stored value `v` by `run`: the
+/// arena split into what it reads, what it writes (and its scratch), then
+/// the op's own code.
+fn step(
+    c: &Checked,
+    weights: &[(usize, Vec<Weight>)],
+    rt: &TokenStream,
+    geom_mod: &Ident,
+    v: usize,
+    run: &Run,
+) -> TokenStream {
+    let (plan, fusions) = (&c.plan, &c.fusions);
+    let ValueKind::Node(n) = &c.graph.values[run.runner].kind else {
+        return TokenStream::new();
+    };
+    let Some(buf) = plan.buffers[v] else {
+        return TokenStream::new();
+    };
+    let (off, len) = (buf.offset, buf.len);
+    // Operands already produced in their slice of this node's buffer.
+    let in_place_operands: Vec<bool> = n
+        .operands
+        .iter()
+        .map(|o| plan.buffers[o.value].is_some_and(|b| b.slot.is_some() && b.owner == v))
+        .collect();
+    let inputs: Vec<TokenStream> = n
+        .operands
+        .iter()
+        .zip(&in_place_operands)
+        .map(|(o, &done)| match done {
+            true => quote!(&[][..]),
+            false => operand_expr(c, fusions.source(o.value).0),
+        })
+        .collect();
+    let residuals: Vec<TokenStream> = run.residuals.iter().map(|&o| operand_expr(c, o)).collect();
+    let (in_shapes, _) = fusions.stored_operands(n, &c.shapes);
+    let wexprs: Vec<TokenStream> = weights
+        .iter()
+        .find(|(id, _)| *id == run.runner)
+        .map(|(_, ws)| {
+            ws.iter()
+                .filter(|w| !matches!(w.fold, Fold::SupersededBias))
+                .map(|w| {
+                    let f = &w.field;
+                    quote!(&self.#f[..])
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // A part of a concat writes into the concat's buffer: strided rows, or
+    // its contiguous range when the concat is one row.
+    let (out, out_layout) = match buf.slot {
+        Some((lo, _, row)) if len > row => (quote!(&mut __out[..]), Some((row, lo))),
+        Some((lo, hi, _)) => (quote!(&mut __out[#lo..#hi]), None),
+        None => (quote!(&mut __out[..]), None),
+    };
+    let body = n.op.emit(&EmitCtx {
+        geom: &geom_path(geom_mod, run.runner),
+        rt,
+        inputs: &inputs,
+        in_shapes: &in_shapes,
+        out: &out,
+        out_shape: &c.shapes[v],
+        weights: &wexprs,
+        residuals: &residuals,
+        in_place: run.in_place,
+        post: run.post,
+        out_layout,
+        in_place_operands: &in_place_operands,
+        scratch: &quote!(&mut __scratch[..]),
+    });
+    let split = match plan.scratch.get(v).copied().flatten() {
+        Some(sc) => {
+            let (so, sl) = (sc.offset, sc.len);
+            quote!(let (__read, __out, __scratch) = __arena.split_scratch::<#off, #len, #so, #sl>();)
+        }
+        None => quote!(let (__read, __out) = __arena.split::<#off, #len>();),
+    };
+    quote! {
+        {
+            #split
+            #body
+        }
+    }
+}
+
+/// `forward`'s result: the arena ranges of the outputs.
+fn forward_return(c: &Checked) -> TokenStream {
+    let outs: Vec<TokenStream> = c
+        .graph
+        .outputs
+        .iter()
+        .map(|(_, v)| match c.plan.buffers[*v] {
+            Some(b) => {
+                let (o, l) = (b.offset, b.len);
+                quote!(__arena.get::<#o, #l>())
+            }
+            None => quote!(compile_error!("output without a buffer")),
+        })
+        .collect();
+    if outs.len() == 1 {
+        outs[0].clone()
+    } else {
+        quote!((#(#outs),*))
     }
 }
 
