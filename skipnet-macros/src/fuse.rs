@@ -1,14 +1,23 @@
-//! Stage 4a: fusions the graph allows, decided before memory planning.
+//! Stage 4: fusions the graph allows, decided before memory planning. [`find`]
+//! applies six rules in order, each a function of its own:
 //!
-//! A nearest `upsample2d` whose every consumer is an op that can read its input
-//! through the upsampling index arithmetic (`Op::reads_upsampled_input`) is
-//! never stored: those consumers read its source directly. Likewise a
-//! `zero_padding2d` whose every consumer is a conv that can read through a
-//! padding (`Op::reads_padded_input`): the conv's window moves instead.
-//!
-//! An `add` whose last-computed operand is an op that can add residuals in its
-//! epilogue (`Op::accepts_residual`), used by nothing else, is computed by that
-//! op: its output goes straight into the sum and is never stored on its own.
+//! 1. [`fold_upsamples`]: a nearest `upsample2d` whose every consumer can read
+//!    its input through the upsampling index arithmetic
+//!    (`Op::reads_upsampled_input`) is never stored: those consumers read its
+//!    source directly.
+//! 2. [`fold_paddings`]: likewise a `zero_padding2d` whose every consumer is a
+//!    conv that can read through a padding (`Op::reads_padded_input`): the
+//!    conv's window moves instead.
+//! 3. [`fold_batch_norms`]: a `batch_norm` after a linear conv read by nothing
+//!    else is folded into the conv's kernel and bias at load time.
+//! 4. [`fuse_sums`]: an `add` whose last-computed operand can add residuals in
+//!    its epilogue (`Op::accepts_residual`), used by nothing else, is computed
+//!    by that op (in a dying residual's memory when it can), with an
+//!    activation after it: its output goes straight into the sum.
+//! 5. [`fuse_lone_batch_norms`]: a folded batch norm no sum took is computed
+//!    by its conv, with an activation after it.
+//! 6. [`write_into_concats`]: a concat operand read by nothing else is written
+//!    by its producer straight into its slice of the concat's buffer.
 
 use crate::graph::{Graph, ValueId, ValueKind};
 use crate::ops::{Act, InputView};
@@ -144,35 +153,65 @@ impl Fusions {
 /// whether that producer's epilogue may start from a residual already in its
 /// output.
 pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> bool) -> Fusions {
-    let mut consumers: BTreeMap<ValueId, Vec<(ValueId, usize)>> = BTreeMap::new();
-    for (id, v) in g.values.iter().enumerate() {
-        if let ValueKind::Node(n) = &v.kind {
-            for (k, o) in n.operands.iter().enumerate() {
-                consumers.entry(o.value).or_default().push((id, k));
+    let uses = Uses::of(g);
+    let mut f = Fusions::default();
+    fold_upsamples(g, &uses, &mut f);
+    fold_paddings(g, &uses, &mut f);
+    let conv_of_bn = fold_batch_norms(g, &uses, &mut f);
+    fuse_sums(g, &uses, &conv_of_bn, in_place_ok, &mut f);
+    fuse_lone_batch_norms(&uses, &conv_of_bn, &mut f);
+    write_into_concats(g, shapes, &uses, &mut f);
+    f
+}
+
+/// Who reads each value: `(node, operand index)` pairs, and the outputs.
+struct Uses<'g> {
+    g: &'g Graph,
+    consumers: BTreeMap<ValueId, Vec<(ValueId, usize)>>,
+}
+
+impl<'g> Uses<'g> {
+    fn of(g: &'g Graph) -> Uses<'g> {
+        let mut consumers: BTreeMap<ValueId, Vec<(ValueId, usize)>> = BTreeMap::new();
+        for (id, v) in g.values.iter().enumerate() {
+            if let ValueKind::Node(n) = &v.kind {
+                for (k, o) in n.operands.iter().enumerate() {
+                    consumers.entry(o.value).or_default().push((id, k));
+                }
             }
         }
+        Uses { g, consumers }
     }
-    let is_output = |v: ValueId| g.outputs.iter().any(|(_, o)| *o == v);
-    let only_use = |v: ValueId| consumers.get(&v).is_some_and(|u| u.len() == 1);
-    // The activation node that is `v`'s only reader (`v` not an output), which
-    // the epilogue computing `v` can apply too.
-    let post_activation = |v: ValueId| -> Option<(ValueId, Act)> {
-        let u = consumers
+
+    fn is_output(&self, v: ValueId) -> bool {
+        self.g.outputs.iter().any(|(_, o)| *o == v)
+    }
+
+    /// `v` has exactly one reader (one operand of one node).
+    fn only_use(&self, v: ValueId) -> bool {
+        self.consumers.get(&v).is_some_and(|u| u.len() == 1)
+    }
+
+    /// The activation node that is `v`'s only reader (`v` not an output),
+    /// which the epilogue computing `v` can apply too.
+    fn post_activation(&self, v: ValueId) -> Option<(ValueId, Act)> {
+        let u = self
+            .consumers
             .get(&v)
-            .filter(|u| u.len() == 1 && !is_output(v))?;
-        match &g.values[u[0].0].kind {
+            .filter(|u| u.len() == 1 && !self.is_output(v))?;
+        match &self.g.values[u[0].0].kind {
             ValueKind::Node(n) => n.op.as_activation().map(|a| (u[0].0, a)),
             ValueKind::Input(_) => None,
         }
-    };
-    let mut f = Fusions::default();
-    // Nearest upsamples, then zero paddings (whose own operand is then never
-    // a folded upsample: a padding does not read through one).
+    }
+}
+
+/// Rule 1: nearest upsamples read through by their consumers.
+fn fold_upsamples(g: &Graph, uses: &Uses, f: &mut Fusions) {
     fold_reads(
         g,
-        &consumers,
-        &is_output,
-        &mut f,
+        uses,
+        f,
         |op| {
             op.nearest_upsample().map(|upsample| InputView {
                 upsample,
@@ -181,11 +220,16 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
         },
         |op| op.reads_upsampled_input(),
     );
+}
+
+/// Rule 2: zero paddings read through by the convs after them (after rule
+/// 1: a padding's own operand is then never a folded upsample, as a padding
+/// does not read through one).
+fn fold_paddings(g: &Graph, uses: &Uses, f: &mut Fusions) {
     fold_reads(
         g,
-        &consumers,
-        &is_output,
-        &mut f,
+        uses,
+        f,
         |op| {
             op.zero_padding().map(|pad| InputView {
                 pad,
@@ -194,9 +238,13 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
         },
         |op| op.reads_padded_input(),
     );
-    // A batch norm whose operand is a linear conv read by nothing else is
-    // folded into that conv's kernel and bias at load time.
-    let mut conv_of_bn: BTreeMap<ValueId, ValueId> = BTreeMap::new();
+}
+
+/// Rule 3: a batch norm whose operand is a linear conv read by nothing else
+/// is folded into that conv's kernel and bias at load time. Returns each
+/// folded batch norm's conv.
+fn fold_batch_norms(g: &Graph, uses: &Uses, f: &mut Fusions) -> BTreeMap<ValueId, ValueId> {
+    let mut conv_of_bn = BTreeMap::new();
     for (id, v) in g.values.iter().enumerate() {
         let ValueKind::Node(n) = &v.kind else {
             continue;
@@ -208,12 +256,26 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
             continue;
         };
         if let ValueKind::Node(cn) = &g.values[c].kind {
-            if cn.op.folds_batch_norm() && only_use(c) && !is_output(c) {
+            if cn.op.folds_batch_norm() && uses.only_use(c) && !uses.is_output(c) {
                 conv_of_bn.insert(id, c);
                 f.bn_of.insert(c, id);
             }
         }
     }
+    conv_of_bn
+}
+
+/// Rule 4: an `add` whose last-computed operand (or that operand's folded
+/// batch norm's conv) can add residuals in its epilogue, and is read by
+/// nothing else, is computed by that producer, with an activation that is
+/// the sum's only reader.
+fn fuse_sums(
+    g: &Graph,
+    uses: &Uses,
+    conv_of_bn: &BTreeMap<ValueId, ValueId>,
+    in_place_ok: &dyn Fn(ValueId) -> bool,
+    f: &mut Fusions,
+) {
     for (id, v) in g.values.iter().enumerate() {
         let ValueKind::Node(n) = &v.kind else {
             continue;
@@ -233,8 +295,8 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
         let once = n.operands.iter().filter(|o| o.value == last).count() == 1;
         if !(p.op.accepts_residual()
             && once
-            && only_use(last)
-            && !is_output(last)
+            && uses.only_use(last)
+            && !uses.is_output(last)
             && !f.computed_into.contains_key(&last))
         {
             continue;
@@ -245,73 +307,86 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
             .map(|o| o.value)
             .filter(|&o| o != last)
             .collect();
-        // The sum may overwrite a residual whose readers all come no later than
-        // the add, that the producer does not read, and that is a node's stored
-        // output (not an input, an output or a never-stored value). The planner
-        // confirms it dies there, else the sum gets its own buffer.
-        let producer_reads: Vec<ValueId> = p.operands.iter().map(|o| f.source(o.value).0).collect();
         let in_place = in_place_ok(producer)
-            .then(|| {
-                residuals.iter().copied().find(|&r| {
-                    matches!(g.values[r].kind, ValueKind::Node(_))
-                        && residuals.iter().filter(|&&o| o == r).count() == 1
-                        && !producer_reads.contains(&r)
-                        && consumers
-                            .get(&r)
-                            .is_some_and(|u| u.iter().all(|&(c, _)| c <= id))
-                        && !is_output(r)
-                        && !f.is_folded(r)
-                        && !f.computed_into.contains_key(&r)
-                })
-            })
+            .then(|| in_place_residual(g, uses, f, id, p, &residuals))
             .flatten();
-        // An activation that is the sum's only reader runs in the same epilogue.
-        let post = post_activation(id);
+        let post = uses.post_activation(id);
         let stored = post.map(|(c, _)| c).unwrap_or(id);
         f.computed_into.insert(producer, stored);
         f.computed_into.insert(last, stored);
         if stored != id {
             f.computed_into.insert(id, stored);
         }
-        f.sums.insert(
-            stored,
-            Sum {
-                producer,
-                add: Some(id),
-                bn,
-                residuals,
-                in_place,
-                post,
-            },
-        );
+        let sum = Sum {
+            producer,
+            add: Some(id),
+            bn,
+            residuals,
+            in_place,
+            post,
+        };
+        f.sums.insert(stored, sum);
     }
-    // Folded batch norms no sum took: the conv computes the normalized map,
-    // with an activation that is the batch norm's only reader.
-    for (&b, &c) in &conv_of_bn {
+}
+
+/// The residual of `add` the sum may overwrite: one whose readers all come
+/// no later than the add, that the producer `p` does not read, and that is
+/// a node's stored output (not an input, an output or a never-stored
+/// value). The planner confirms it dies there, else the sum gets its own
+/// buffer.
+fn in_place_residual(
+    g: &Graph,
+    uses: &Uses,
+    f: &Fusions,
+    add: ValueId,
+    p: &crate::graph::Node,
+    residuals: &[ValueId],
+) -> Option<ValueId> {
+    let producer_reads: Vec<ValueId> = p.operands.iter().map(|o| f.source(o.value).0).collect();
+    residuals.iter().copied().find(|&r| {
+        matches!(g.values[r].kind, ValueKind::Node(_))
+            && residuals.iter().filter(|&&o| o == r).count() == 1
+            && !producer_reads.contains(&r)
+            && uses
+                .consumers
+                .get(&r)
+                .is_some_and(|u| u.iter().all(|&(c, _)| c <= add))
+            && !uses.is_output(r)
+            && !f.is_folded(r)
+            && !f.computed_into.contains_key(&r)
+    })
+}
+
+/// Rule 5: folded batch norms no sum took: the conv computes the
+/// normalized map, with an activation that is the batch norm's only reader.
+fn fuse_lone_batch_norms(uses: &Uses, conv_of_bn: &BTreeMap<ValueId, ValueId>, f: &mut Fusions) {
+    for (&b, &c) in conv_of_bn {
         if f.computed_into.contains_key(&b) {
             continue;
         }
-        let post = post_activation(b);
+        let post = uses.post_activation(b);
         let stored = post.map(|(a, _)| a).unwrap_or(b);
         f.computed_into.insert(c, stored);
         if stored != b {
             f.computed_into.insert(b, stored);
         }
-        f.sums.insert(
-            stored,
-            Sum {
-                producer: c,
-                add: None,
-                bn: Some(b),
-                residuals: Vec::new(),
-                in_place: None,
-                post,
-            },
-        );
+        let sum = Sum {
+            producer: c,
+            add: None,
+            bn: Some(b),
+            residuals: Vec::new(),
+            in_place: None,
+            post,
+        };
+        f.sums.insert(stored, sum);
     }
-    // Concat operands whose only reader is the concat are produced straight
-    // into their slice of its buffer: strided (every row of the concat) by ops
-    // that can write so, contiguous (the concat has one row) by any op.
+}
+
+/// Rule 6: concat operands whose only reader is the concat are produced
+/// straight into their slice of its buffer: strided (every row of the
+/// concat) by ops that can write so, contiguous (the concat has one row) by
+/// any op.
+fn write_into_concats(g: &Graph, shapes: &[Vec<usize>], uses: &Uses, f: &mut Fusions) {
     for (id, v) in g.values.iter().enumerate() {
         let ValueKind::Node(n) = &v.kind else {
             continue;
@@ -350,8 +425,8 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
             };
             if writable
                 && n.operands.iter().filter(|p| p.value == m).count() == 1
-                && only_use(m)
-                && !is_output(m)
+                && uses.only_use(m)
+                && !uses.is_output(m)
                 && !f.is_folded(m)
                 && !f.computed_into.contains_key(&m)
                 && f.sum(m).is_none()
@@ -360,7 +435,6 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
             }
         }
     }
-    f
 }
 
 /// Folds every node that `view_of` gives a view for (an upsample, a zero
@@ -371,8 +445,7 @@ pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> b
 /// copied 4.8 MB in its first block; the U-Nets' upsamples as much.
 fn fold_reads(
     g: &Graph,
-    consumers: &BTreeMap<ValueId, Vec<(ValueId, usize)>>,
-    is_output: &dyn Fn(ValueId) -> bool,
+    uses: &Uses,
     f: &mut Fusions,
     view_of: impl Fn(&dyn crate::ops::Op) -> Option<InputView>,
     reads_through: impl Fn(&dyn crate::ops::Op) -> bool,
@@ -384,13 +457,13 @@ fn fold_reads(
         let Some(view) = view_of(n.op.as_ref()) else {
             continue;
         };
-        if is_output(id) {
+        if uses.is_output(id) {
             continue;
         }
-        let Some(uses) = consumers.get(&id) else {
+        let Some(consumers) = uses.consumers.get(&id) else {
             continue;
         };
-        let all_fold = uses.iter().all(|&(c, k)| {
+        let all_fold = consumers.iter().all(|&(c, k)| {
             k == 0
                 && matches!(&g.values[c].kind, ValueKind::Node(cn) if reads_through(cn.op.as_ref()))
         });
