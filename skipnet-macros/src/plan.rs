@@ -80,7 +80,55 @@ pub struct ArenaPlan {
 
 /// Plans `values` (in a valid evaluation order) so that `outputs` survive to the end.
 pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
-    // Liveness: what the outputs depend on.
+    let (schedule, step_of) = schedule(values, outputs);
+    let mut buffers = lifetimes(values, outputs, &schedule, &step_of);
+    share_in_place(values, &schedule, &mut buffers);
+    share_concat_slots(values, &schedule, &mut buffers);
+    let n = values.len();
+    let span = owner_spans(values, &schedule, &step_of, &buffers);
+    let (placed, spans) = place(&span, &schedule, n);
+    for b in buffers.iter_mut().flatten() {
+        if let Some(s) = spans.get(b.owner).copied().flatten() {
+            b.offset = s.offset;
+        }
+    }
+    let scratch: Vec<Option<Buffer>> = (0..n)
+        .map(|v| spans.get(n + v).copied().flatten())
+        .collect();
+    let arena_len = placed.iter().map(|b| b.offset + b.len).max().unwrap_or(0);
+    // Every stored tensor on its own, as if nothing were reused or shared.
+    let naive_sum = buffers
+        .iter()
+        .flatten()
+        .map(|b| match b.slot {
+            Some((lo, hi, row)) => b.len / row.max(1) * (hi - lo),
+            None => b.len,
+        })
+        .sum::<usize>()
+        + scratch.iter().flatten().map(|b| b.len).sum::<usize>();
+    let live_bound = (0..=schedule.len())
+        .map(|t| {
+            placed
+                .iter()
+                .filter(|b| b.first <= t && t <= b.last)
+                .map(|b| b.len)
+                .sum::<usize>()
+        })
+        .max()
+        .unwrap_or(0);
+    ArenaPlan {
+        buffers,
+        schedule,
+        arena_len,
+        naive_sum,
+        live_bound,
+        scratch,
+    }
+}
+
+/// The values to compute (what the outputs depend on, inputs excluded), in
+/// order, and each value's step (`usize::MAX` when not computed).
+fn schedule(values: &[PlanValue], outputs: &[usize]) -> (Vec<usize>, Vec<usize>) {
     let mut needed = vec![false; values.len()];
     for &o in outputs {
         needed[o] = true;
@@ -99,10 +147,19 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
     for (t, &v) in schedule.iter().enumerate() {
         step_of[v] = t;
     }
-    let end = schedule.len();
+    (schedule, step_of)
+}
 
+/// Each scheduled value's own buffer, live from its step to its last
+/// reader's (outputs: past the last step), not yet placed.
+fn lifetimes(
+    values: &[PlanValue],
+    outputs: &[usize],
+    schedule: &[usize],
+    step_of: &[usize],
+) -> Vec<Option<Buffer>> {
     let mut buffers: Vec<Option<Buffer>> = vec![None; values.len()];
-    for &v in &schedule {
+    for &v in schedule {
         buffers[v] = Some(Buffer {
             offset: 0,
             len: values[v].len,
@@ -112,7 +169,7 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
             slot: None,
         });
     }
-    for &v in &schedule {
+    for &v in schedule {
         for &p in &values[v].operands {
             if let Some(b) = &mut buffers[p] {
                 b.last = b.last.max(step_of[v]);
@@ -121,12 +178,17 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
     }
     for &o in outputs {
         if let Some(b) = &mut buffers[o] {
-            b.last = end;
+            b.last = schedule.len();
         }
     }
-    // In-place values share their operand's memory: one allocation spanning
-    // both lifetimes, placed once.
-    for &v in &schedule {
+    buffers
+}
+
+/// In-place values share their operand's memory (when it dies as they are
+/// born and has their length): one allocation spanning both lifetimes,
+/// placed once.
+fn share_in_place(values: &[PlanValue], schedule: &[usize], buffers: &mut [Option<Buffer>]) {
+    for &v in schedule {
         let Some(r) = values[v].reuses else { continue };
         let (Some(rb), Some(vb)) = (buffers[r], buffers[v]) else {
             continue;
@@ -139,8 +201,11 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
             b.owner = owner;
         }
     }
-    // Parts of a concat live in its buffer from their own first write on.
-    for &v in &schedule {
+}
+
+/// Parts of a concat live in its buffer from their own first write on.
+fn share_concat_slots(values: &[PlanValue], schedule: &[usize], buffers: &mut [Option<Buffer>]) {
+    for &v in schedule {
         let Some(sl) = values[v].inside else { continue };
         let Some(cb) = buffers[sl.owner] else {
             continue;
@@ -154,9 +219,18 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
             b.slot = Some((sl.lo, sl.hi, sl.row));
         }
     }
-    // Ids `0..n` own tensors; id `n + v` is value `v`'s scratch, a buffer
-    // that lives at `v`'s step only (so it is disjoint from `v`'s operands and
-    // output, and free for anything else at every other step).
+}
+
+/// What placement places: ids `0..n` own tensors, each spanning the
+/// lifetimes of the values sharing it; id `n + v` is value `v`'s scratch, a
+/// buffer that lives at `v`'s step only (so it is disjoint from `v`'s
+/// operands and output, and free for anything else at every other step).
+fn owner_spans(
+    values: &[PlanValue],
+    schedule: &[usize],
+    step_of: &[usize],
+    buffers: &[Option<Buffer>],
+) -> Vec<Option<Buffer>> {
     let n = values.len();
     let mut span: Vec<Option<Buffer>> = vec![None; 2 * n];
     for b in buffers.iter().flatten() {
@@ -164,7 +238,7 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
         s.first = s.first.min(b.first);
         s.last = s.last.max(b.last);
     }
-    for &v in &schedule {
+    for &v in schedule {
         if values[v].scratch > 0 {
             span[n + v] = Some(Buffer {
                 offset: 0,
@@ -176,11 +250,18 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
             });
         }
     }
+    span
+}
 
-    // Greedy placement under several orders (biggest first as TFLite Micro,
-    // then by first use, then by longest lifetime); the smallest arena wins.
-    // Each placement puts a buffer at the lowest offset clear of every placed
-    // buffer that is live at the same time.
+/// Greedy placement of the `span` owners under several orders (biggest
+/// first as TFLite Micro, then by first use, then by longest lifetime); the
+/// smallest arena wins. Returns the placed buffers and every id's span with
+/// its offset.
+fn place(
+    span: &[Option<Buffer>],
+    schedule: &[usize],
+    n: usize,
+) -> (Vec<Buffer>, Vec<Option<Buffer>>) {
     let key = |v: usize| {
         span[v].unwrap_or(Buffer {
             offset: 0,
@@ -197,11 +278,8 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
         .flat_map(|&v| [v, n + v])
         .filter(|&v| span[v].is_some())
         .collect();
-    let mut orders: Vec<Vec<usize>> = Vec::new();
     let mut by_size = owners.clone();
     by_size.sort_by_key(|&v| (std::cmp::Reverse(key(v).len), key(v).first));
-    orders.push(by_size);
-    orders.push(owners.clone());
     let mut by_span = owners.clone();
     by_span.sort_by_key(|&v| {
         (
@@ -209,70 +287,39 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
             std::cmp::Reverse(key(v).len),
         )
     });
-    orders.push(by_span);
     let mut best: Option<(usize, Vec<Buffer>, Vec<Option<Buffer>>)> = None;
-    for order in orders {
-        let mut bufs = span.clone();
-        let mut placed: Vec<Buffer> = Vec::new();
-        for v in order {
-            let Some(mut b) = bufs[v] else { continue };
-            let mut conflicts: Vec<&Buffer> = placed.iter().filter(|p| p.live_with(&b)).collect();
-            conflicts.sort_by_key(|p| p.offset);
-            let mut offset = 0;
-            for c in conflicts {
-                if offset + b.len <= c.offset {
-                    break;
-                }
-                offset = offset.max(c.offset + c.len);
-            }
-            b.offset = offset;
-            bufs[v] = Some(b);
-            placed.push(b);
-        }
+    for order in [by_size, owners, by_span] {
+        let (placed, bufs) = place_in_order(span, &order);
         let len = placed.iter().map(|b| b.offset + b.len).max().unwrap_or(0);
         if best.as_ref().is_none_or(|(l, _, _)| len < *l) {
             best = Some((len, placed, bufs));
         }
     }
     let (_, placed, spans) = best.unwrap_or_default();
-    for b in buffers.iter_mut().flatten() {
-        if let Some(s) = spans.get(b.owner).copied().flatten() {
-            b.offset = s.offset;
-        }
-    }
-    let scratch: Vec<Option<Buffer>> = (0..n)
-        .map(|v| spans.get(n + v).copied().flatten())
-        .collect();
+    (placed, spans)
+}
 
-    let arena_len = placed.iter().map(|b| b.offset + b.len).max().unwrap_or(0);
-    // Every stored tensor on its own, as if nothing were reused or shared.
-    let naive_sum = buffers
-        .iter()
-        .flatten()
-        .map(|b| match b.slot {
-            Some((lo, hi, row)) => b.len / row.max(1) * (hi - lo),
-            None => b.len,
-        })
-        .sum::<usize>()
-        + scratch.iter().flatten().map(|b| b.len).sum::<usize>();
-    let live_bound = (0..=end)
-        .map(|t| {
-            placed
-                .iter()
-                .filter(|b| b.first <= t && t <= b.last)
-                .map(|b| b.len)
-                .sum::<usize>()
-        })
-        .max()
-        .unwrap_or(0);
-    ArenaPlan {
-        buffers,
-        schedule,
-        arena_len,
-        naive_sum,
-        live_bound,
-        scratch,
+/// Places the spans in `order`, each at the lowest offset clear of every
+/// placed buffer live at the same time.
+fn place_in_order(span: &[Option<Buffer>], order: &[usize]) -> (Vec<Buffer>, Vec<Option<Buffer>>) {
+    let mut bufs = span.to_vec();
+    let mut placed: Vec<Buffer> = Vec::new();
+    for &v in order {
+        let Some(mut b) = bufs[v] else { continue };
+        let mut conflicts: Vec<&Buffer> = placed.iter().filter(|p| p.live_with(&b)).collect();
+        conflicts.sort_by_key(|p| p.offset);
+        let mut offset = 0;
+        for c in conflicts {
+            if offset + b.len <= c.offset {
+                break;
+            }
+            offset = offset.max(c.offset + c.len);
+        }
+        b.offset = offset;
+        bufs[v] = Some(b);
+        placed.push(b);
     }
+    (placed, bufs)
 }
 
 impl ArenaPlan {
