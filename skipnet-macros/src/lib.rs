@@ -30,6 +30,7 @@ mod plan;
 #[cfg(feature = "profile")]
 mod profile;
 mod shape;
+mod summary;
 mod weights;
 
 /// Declares a network; see the `skipnet` crate and `DSL.md` for the language.

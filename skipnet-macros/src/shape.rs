@@ -10,122 +10,139 @@ use crate::ops::{Blame, Operand};
 pub fn infer(g: &Graph) -> syn::Result<Vec<Vec<usize>>> {
     let mut errors = Errors::default();
     let mut shapes: Vec<Option<Vec<usize>>> = Vec::with_capacity(g.values.len());
-
     for v in &g.values {
         let shape = match &v.kind {
-            ValueKind::Input(i) => {
-                let inp = &g.inputs[*i];
-                let mut dims = Vec::new();
-                let mut ok = true;
-                for (d, loc) in &inp.dims {
-                    if *d < 1 || *d > MAX_ELEMENTS as i128 {
-                        errors.push(error(
-                            *loc,
-                            format!(
-                                "dimension of input `{}` must be between 1 and {MAX_ELEMENTS}, found {d}",
-                                inp.name
-                            ),
-                        ));
-                        ok = false;
-                    } else {
-                        dims.push(*d as usize);
-                    }
-                }
-                if ok && !(dims.len() == 3 || dims.len() == 1) {
-                    errors.push(error(
-                        inp.loc,
-                        format!(
-                            "input `{}` must be an image `[H, W, C]` or a vector `[N]`, found {} dimensions",
-                            inp.name,
-                            dims.len()
-                        ),
-                    ));
-                    ok = false;
-                }
-                ok.then_some(dims)
-            }
-            ValueKind::Node(n) => {
-                let known: Option<Vec<&Vec<usize>>> = n
-                    .operands
-                    .iter()
-                    .map(|o| shapes[o.value].as_ref())
-                    .collect();
-                match known {
-                    // An operand already failed; its error is reported.
-                    None => None,
-                    Some(in_shapes) => {
-                        let operands: Vec<Operand> = n
-                            .operands
-                            .iter()
-                            .zip(&in_shapes)
-                            .map(|(o, s)| Operand {
-                                shape: s,
-                                label: &o.label,
-                            })
-                            .collect();
-                        match n.op.infer(&operands) {
-                            Ok(s) => Some(s),
-                            Err(e) => {
-                                let loc = match e.blame {
-                                    Blame::Operand(i) => {
-                                        n.operands.get(i).map(|o| o.loc).unwrap_or(n.call_loc)
-                                    }
-                                    Blame::Arg(a) => {
-                                        n.arg_locs.get(a).copied().unwrap_or(n.call_loc)
-                                    }
-                                    Blame::Call => n.call_loc,
-                                };
-                                errors.push(in_context(error(loc, e.msg), &n.context));
-                                None
-                            }
-                        }
-                    }
-                }
-            }
+            ValueKind::Input(i) => input_shape(&g.inputs[*i], &mut errors),
+            ValueKind::Node(n) => node_shape(n, &shapes, &mut errors),
         };
-        let shape = match shape {
-            Some(s) if elements(&s).is_none_or(|e| e > MAX_ELEMENTS) => {
-                let msg = format!(
-                    "`{}` would have shape {}, more than {MAX_ELEMENTS} elements",
-                    v.path,
-                    shape_str(&s)
-                );
-                match &v.kind {
-                    ValueKind::Node(n) => {
-                        errors.push(in_context(error(n.call_loc, msg), &n.context))
-                    }
-                    ValueKind::Input(i) => errors.push(error(g.inputs[*i].loc, msg)),
-                }
-                None
-            }
-            other => other,
-        };
+        let shape = shape.filter(|s| fits(g, v, s, &mut errors));
         if let (Some(_), ValueKind::Node(n)) = (&shape, &v.kind) {
-            let ins: Vec<&[usize]> = n
-                .operands
-                .iter()
-                .filter_map(|o| shapes[o.value].as_deref())
-                .collect();
-            for w in n.op.weights(&ins) {
-                if elements(&w.shape).is_none_or(|e| e > MAX_ELEMENTS) {
-                    errors.push(in_context(
-                        error(
-                            n.call_loc,
-                            format!(
-                                "weight `{}.{}` would have shape {}, more than {MAX_ELEMENTS} elements",
-                                v.path,
-                                w.var,
-                                shape_str(&w.shape)
-                            ),
-                        ),
-                        &n.context,
-                    ));
-                }
-            }
+            check_weight_sizes(v, n, &shapes, &mut errors);
         }
         shapes.push(shape);
     }
+    check_ascriptions(g, &shapes, &mut errors);
+    errors.finish(shapes.into_iter().map(|s| s.unwrap_or_default()).collect())
+}
 
+/// An input's declared shape: an image `[H, W, C]` or a vector `[N]` of
+/// dimensions in range.
+fn input_shape(inp: &crate::graph::GraphInput, errors: &mut Errors) -> Option<Vec<usize>> {
+    let mut dims = Vec::new();
+    let mut ok = true;
+    for (d, loc) in &inp.dims {
+        if *d < 1 || *d > MAX_ELEMENTS as i128 {
+            errors.push(error(
+                *loc,
+                format!(
+                    "dimension of input `{}` must be between 1 and {MAX_ELEMENTS}, found {d}",
+                    inp.name
+                ),
+            ));
+            ok = false;
+        } else {
+            dims.push(*d as usize);
+        }
+    }
+    if ok && !(dims.len() == 3 || dims.len() == 1) {
+        errors.push(error(
+            inp.loc,
+            format!(
+                "input `{}` must be an image `[H, W, C]` or a vector `[N]`, found {} dimensions",
+                inp.name,
+                dims.len()
+            ),
+        ));
+        ok = false;
+    }
+    ok.then_some(dims)
+}
+
+/// A node's shape by its op's rule, the error placed at the argument the
+/// rule blames; `None` (and no new error) when an operand already failed.
+fn node_shape(
+    n: &crate::graph::Node,
+    shapes: &[Option<Vec<usize>>],
+    errors: &mut Errors,
+) -> Option<Vec<usize>> {
+    let in_shapes: Vec<&Vec<usize>> = n
+        .operands
+        .iter()
+        .map(|o| shapes[o.value].as_ref())
+        .collect::<Option<_>>()?;
+    let operands: Vec<Operand> = n
+        .operands
+        .iter()
+        .zip(&in_shapes)
+        .map(|(o, s)| Operand {
+            shape: s,
+            label: &o.label,
+        })
+        .collect();
+    match n.op.infer(&operands) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            let loc = match e.blame {
+                Blame::Operand(i) => n.operands.get(i).map(|o| o.loc).unwrap_or(n.call_loc),
+                Blame::Arg(a) => n.arg_locs.get(a).copied().unwrap_or(n.call_loc),
+                Blame::Call => n.call_loc,
+            };
+            errors.push(in_context(error(loc, e.msg), &n.context));
+            None
+        }
+    }
+}
+
+/// Whether value `v` of shape `s` has at most [`MAX_ELEMENTS`] elements
+/// (else an error at its call or input).
+fn fits(g: &Graph, v: &crate::graph::Value, s: &[usize], errors: &mut Errors) -> bool {
+    if elements(s).is_some_and(|e| e <= MAX_ELEMENTS) {
+        return true;
+    }
+    let msg = format!(
+        "`{}` would have shape {}, more than {MAX_ELEMENTS} elements",
+        v.path,
+        shape_str(s)
+    );
+    match &v.kind {
+        ValueKind::Node(n) => errors.push(in_context(error(n.call_loc, msg), &n.context)),
+        ValueKind::Input(i) => errors.push(error(g.inputs[*i].loc, msg)),
+    }
+    false
+}
+
+/// Every weight of node `n` (value `v`) has at most [`MAX_ELEMENTS`] elements.
+fn check_weight_sizes(
+    v: &crate::graph::Value,
+    n: &crate::graph::Node,
+    shapes: &[Option<Vec<usize>>],
+    errors: &mut Errors,
+) {
+    let ins: Vec<&[usize]> = n
+        .operands
+        .iter()
+        .filter_map(|o| shapes[o.value].as_deref())
+        .collect();
+    for w in n.op.weights(&ins) {
+        if elements(&w.shape).is_none_or(|e| e > MAX_ELEMENTS) {
+            errors.push(in_context(
+                error(
+                    n.call_loc,
+                    format!(
+                        "weight `{}.{}` would have shape {}, more than {MAX_ELEMENTS} elements",
+                        v.path,
+                        w.var,
+                        shape_str(&w.shape)
+                    ),
+                ),
+                &n.context,
+            ));
+        }
+    }
+}
+
+/// Every `name: [dims] = ...` ascription matches the inferred shape.
+fn check_ascriptions(g: &Graph, shapes: &[Option<Vec<usize>>], errors: &mut Errors) {
     for a in &g.ascriptions {
         let Some(found) = &shapes[a.value] else {
             continue;
@@ -148,8 +165,6 @@ pub fn infer(g: &Graph) -> syn::Result<Vec<Vec<usize>>> {
             ));
         }
     }
-
-    errors.finish(shapes.into_iter().map(|s| s.unwrap_or_default()).collect())
 }
 
 /// Product of the dimensions, `None` on overflow.

@@ -1,0 +1,193 @@
+//! `Name::summary()`: a Keras-like table of the layers (op, config and
+//! algorithm, output shape, parameters) and where each tensor lives in the
+//! arena and when, then the totals. Computed at compile time, emitted as a
+//! string literal.
+
+use crate::checked::Checked;
+use crate::diag::shape_str;
+use crate::graph::{Value, ValueKind};
+use crate::weights::Weight;
+
+/// The table's columns.
+const HEAD: [&str; 6] = [
+    "Layer (op)",
+    "Config",
+    "Output shape",
+    "Params",
+    "Arena offset",
+    "     Size  Steps",
+];
+
+/// The whole summary of the checked network.
+pub fn summary(c: &Checked, weights: &[(usize, Vec<Weight>)]) -> String {
+    let g = &c.graph;
+    let rows: Vec<[String; 6]> = g
+        .values
+        .iter()
+        .enumerate()
+        .map(|(id, v)| row(c, weights, id, v))
+        .collect();
+    let mut s = table(&g.name.to_string(), &rows);
+    let params: usize = weights.iter().flat_map(|(_, w)| w).map(|w| w.len).sum();
+    let outputs: Vec<String> = g.outputs.iter().map(|(n, _)| n.to_string()).collect();
+    s += &format!(
+        "Total params: {} ({:.2} MiB f32)\n",
+        group(params),
+        params as f64 * 4.0 / 1048576.0
+    );
+    s += &format!("Outputs: {}\n", outputs.join(", "));
+    let plan = &c.plan;
+    s += &format!(
+        "ARENA_LEN: {} f32 ({:.1} KiB); naive sum of intermediate tensors: {} f32; live-set bound: {} f32\n",
+        group(plan.arena_len),
+        plan.arena_len as f64 * 4.0 / 1024.0,
+        group(plan.naive_sum),
+        group(plan.live_bound)
+    );
+    s
+}
+
+/// Value `id`'s row: layer, config, output shape, params, offset, size and
+/// steps.
+fn row(c: &Checked, weights: &[(usize, Vec<Weight>)], id: usize, v: &Value) -> [String; 6] {
+    let shapes = &c.shapes;
+    let (layer, config) = match &v.kind {
+        ValueKind::Input(_) => (format!("{} (input)", v.path), String::new()),
+        ValueKind::Node(n) => {
+            let mut config = n.op.describe();
+            let (ins, _) = c.fusions.stored_operands(n, shapes);
+            if let Some(algorithm) = n.op.algorithm(&ins, &shapes[id]) {
+                config = format!("{config}, {algorithm}");
+            }
+            (format!("{} ({})", v.path, n.def.name), config)
+        }
+    };
+    let params: usize = weights
+        .iter()
+        .find(|(w, _)| *w == id)
+        .map(|(_, ws)| ws.iter().map(|w| w.len).sum())
+        .unwrap_or(0);
+    let (offset, size, live) = storage(c, id, v);
+    [
+        layer,
+        config,
+        shape_str(&shapes[id]),
+        group(params),
+        offset,
+        format!("{size:>9}  {live}"),
+    ]
+}
+
+/// Where and when value `id` is stored: offset, size and live steps, or
+/// why it is not stored.
+fn storage(c: &Checked, id: usize, v: &Value) -> (String, String, String) {
+    let (g, fusions) = (&c.graph, &c.fusions);
+    match (&v.kind, c.plan.buffers[id]) {
+        (ValueKind::Input(_), _) => (
+            "input".into(),
+            group(c.shapes[id].iter().product()),
+            String::new(),
+        ),
+        (_, Some(b)) => match b.slot {
+            Some((lo, hi, row)) => (
+                group(b.offset),
+                group(b.len / row.max(1) * (hi - lo)),
+                format!(
+                    "{}..{}  written into `{}` (columns {lo}..{hi} of {row})",
+                    b.first, b.last, g.values[b.owner].path
+                ),
+            ),
+            None => (
+                group(b.offset),
+                group(b.len),
+                format!("{}..{}", b.first, b.last),
+            ),
+        },
+        (_, None) if fusions.computed_into(id).is_some() => (
+            "-".into(),
+            "-".into(),
+            format!(
+                "computed straight into `{}`",
+                fusions
+                    .computed_into(id)
+                    .map(|a| g.values[a].path.as_str())
+                    .unwrap_or("?")
+            ),
+        ),
+        (_, None) if fusions.is_folded(id) => (
+            "-".into(),
+            "-".into(),
+            "never stored: its consumers read through it".into(),
+        ),
+        (_, None) => ("-".into(), "-".into(), "not run: no output needs it".into()),
+    }
+}
+
+/// The framed table of `rows` under [`HEAD`], columns as wide as their
+/// widest cell.
+fn table(name: &str, rows: &[[String; 6]]) -> String {
+    let mut widths = HEAD.map(|h| h.len());
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    // Padding by hand: `format!`'s `{:<w$}` panics for widths over 65,535.
+    let pad = |cell: &str, w: usize, right: bool| {
+        let fill = " ".repeat(w.saturating_sub(cell.chars().count()));
+        if right {
+            fill + cell
+        } else {
+            cell.to_string() + &fill
+        }
+    };
+    let line = |cells: [&str; 6]| {
+        format!(
+            "{}  {}  {}  {}  {}  {}\n",
+            pad(cells[0], widths[0], false),
+            pad(cells[1], widths[1], false),
+            pad(cells[2], widths[2], false),
+            pad(cells[3], widths[3], true),
+            pad(cells[4], widths[4], true),
+            cells[5],
+        )
+    };
+    let total_width: usize = widths.iter().sum::<usize>() + 10;
+    let mut s = format!("Model: \"{name}\"\n");
+    s += &"=".repeat(total_width);
+    s += "\n";
+    s += &line(HEAD);
+    s += &"-".repeat(total_width);
+    s += "\n";
+    for r in rows {
+        s += &line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
+    }
+    s += &"=".repeat(total_width);
+    s += "\n";
+    s
+}
+
+/// `n` with thousands separators, as Keras prints counts: `1,234,567`.
+fn group(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(super::group(0), "0");
+        assert_eq!(super::group(999), "999");
+        assert_eq!(super::group(1000), "1,000");
+        assert_eq!(super::group(592163), "592,163");
+        assert_eq!(super::group(1234567), "1,234,567");
+    }
+}
