@@ -89,21 +89,7 @@ impl Graph {
 /// (so later stages can still report their own errors) and the errors found.
 pub fn build(blocks: &[BlockDef], net: &NetworkDef) -> (Graph, Errors) {
     let mut errors = Errors::default();
-    let mut block_map = BTreeMap::new();
-    for b in blocks {
-        let name = b.name.to_string();
-        if ops::lookup(&name).is_some() {
-            errors.push(error(
-                b.name.span(),
-                format!("block `{name}` has the name of an op; rename it"),
-            ));
-        } else if block_map.insert(name.clone(), b).is_some() {
-            errors.push(error(
-                b.name.span(),
-                format!("block `{name}` is defined twice"),
-            ));
-        }
-    }
+    let block_map = block_map(blocks, &mut errors);
     let mut l = Lowerer {
         blocks: block_map,
         values: Vec::new(),
@@ -115,58 +101,10 @@ pub fn build(blocks: &[BlockDef], net: &NetworkDef) -> (Graph, Errors) {
         expanded: 0,
         too_big: false,
     };
-
     let mut scope = Scope::default();
-    let mut inputs = Vec::new();
-    for (i, inp) in net.inputs.iter().enumerate() {
-        let id = l.values.len();
-        l.values.push(Value {
-            path: inp.name.to_string(),
-            kind: ValueKind::Input(i),
-        });
-        inputs.push(GraphInput {
-            name: inp.name.clone(),
-            dims: inp.shape.dims.iter().map(|d| (d.value, d.loc)).collect(),
-            loc: inp.shape.loc,
-        });
-        l.define(&mut scope, &inp.name, Binding::Tensor(id));
-    }
+    let inputs = l.lower_inputs(net, &mut scope);
     l.lower_body(&net.body, &mut scope, "", &[]);
-
-    let mut outputs = Vec::new();
-    for out in &net.outputs {
-        match scope.names.get(&out.to_string()) {
-            Some(entry) => {
-                scope.used.insert(out.to_string());
-                match entry.binding {
-                    Binding::Tensor(id) if matches!(l.values[id].kind, ValueKind::Input(_)) => {
-                        l.errors.push(error(
-                            out.span(),
-                            format!("output `{out}` is a network input; an output must be computed by a layer"),
-                        ));
-                    }
-                    Binding::Tensor(id) => outputs.push((out.clone(), id)),
-                    Binding::Int(_) => l.errors.push(error(
-                        out.span(),
-                        format!("output `{out}` must be a tensor"),
-                    )),
-                    Binding::Poisoned => {}
-                }
-            }
-            None => {
-                let hint = did_you_mean(&out.to_string(), scope.recent())
-                    .map(|s| format!("; did you mean `{s}`?"))
-                    .unwrap_or_default();
-                l.errors.push(error(
-                    out.span(),
-                    format!(
-                        "output `{out}` is not defined in the body of `{}`{hint}",
-                        net.name
-                    ),
-                ));
-            }
-        }
-    }
+    let outputs = l.lower_outputs(net, &mut scope);
     l.collect_unused(&scope, "");
 
     let Lowerer {
@@ -192,6 +130,84 @@ pub fn build(blocks: &[BlockDef], net: &NetworkDef) -> (Graph, Errors) {
         unused,
     };
     (graph, errors)
+}
+
+/// The blocks by name; a block named like an op or defined twice is an error.
+fn block_map<'b>(blocks: &'b [BlockDef], errors: &mut Errors) -> BTreeMap<String, &'b BlockDef> {
+    let mut block_map = BTreeMap::new();
+    for b in blocks {
+        let name = b.name.to_string();
+        if ops::lookup(&name).is_some() {
+            errors.push(error(
+                b.name.span(),
+                format!("block `{name}` has the name of an op; rename it"),
+            ));
+        } else if block_map.insert(name.clone(), b).is_some() {
+            errors.push(error(
+                b.name.span(),
+                format!("block `{name}` is defined twice"),
+            ));
+        }
+    }
+    block_map
+}
+
+impl Lowerer<'_> {
+    /// The network's inputs: a value each, bound in `scope`.
+    fn lower_inputs(&mut self, net: &NetworkDef, scope: &mut Scope) -> Vec<GraphInput> {
+        let mut inputs = Vec::new();
+        for (i, inp) in net.inputs.iter().enumerate() {
+            let id = self.values.len();
+            self.values.push(Value {
+                path: inp.name.to_string(),
+                kind: ValueKind::Input(i),
+            });
+            inputs.push(GraphInput {
+                name: inp.name.clone(),
+                dims: inp.shape.dims.iter().map(|d| (d.value, d.loc)).collect(),
+                loc: inp.shape.loc,
+            });
+            self.define(scope, &inp.name, Binding::Tensor(id));
+        }
+        inputs
+    }
+
+    /// The network's outputs, each a tensor the body computed (not an input).
+    fn lower_outputs(&mut self, net: &NetworkDef, scope: &mut Scope) -> Vec<(Ident, ValueId)> {
+        let mut outputs = Vec::new();
+        for out in &net.outputs {
+            let Some(entry) = scope.names.get(&out.to_string()) else {
+                let hint = did_you_mean(&out.to_string(), scope.recent())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                self.errors.push(error(
+                    out.span(),
+                    format!(
+                        "output `{out}` is not defined in the body of `{}`{hint}",
+                        net.name
+                    ),
+                ));
+                continue;
+            };
+            let binding = entry.binding;
+            scope.used.insert(out.to_string());
+            match binding {
+                Binding::Tensor(id) if matches!(self.values[id].kind, ValueKind::Input(_)) => {
+                    self.errors.push(error(
+                        out.span(),
+                        format!("output `{out}` is a network input; an output must be computed by a layer"),
+                    ));
+                }
+                Binding::Tensor(id) => outputs.push((out.clone(), id)),
+                Binding::Int(_) => self.errors.push(error(
+                    out.span(),
+                    format!("output `{out}` must be a tensor"),
+                )),
+                Binding::Poisoned => {}
+            }
+        }
+        outputs
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -430,31 +446,7 @@ impl Lowerer<'_> {
     ) -> Option<ValueId> {
         let name = call.func.to_string();
         let Some(def) = ops::lookup(&name) else {
-            let msg = if ops::PLANNED.contains(&name.as_str()) {
-                format!("op `{name}` is not supported yet")
-            } else if let Some((_, op)) = KERAS_NAMES.iter().find(|(k, _)| *k == name) {
-                format!("unknown op `{name}`: the Keras layer `{name}` is written `{op}` here")
-            } else if self.errors.is_full() {
-                // Not shown anyway: spare the suggestion search.
-                String::new()
-            } else {
-                let candidates = ops::OPS
-                    .iter()
-                    .map(|d| d.name)
-                    .chain(self.blocks.keys().map(|s| s.as_str()))
-                    .collect::<Vec<_>>();
-                match did_you_mean(&name, candidates) {
-                    Some(s) => format!("unknown op or block `{name}`; did you mean `{s}`?"),
-                    None => format!("unknown op or block `{name}`"),
-                }
-            };
-            self.err(error(call.func.span(), msg), ctx);
-            // Still resolve the operands, so their own errors show up too.
-            for a in &call.args {
-                if let Expr::Call(_) | Expr::Name(_) = a.value {
-                    let _ = self.lower_expr_quiet(&a.value, scope, ctx);
-                }
-            }
+            self.unknown_op(call, scope, ctx);
             return None;
         };
         if def.has_weights && bind.is_none() {
@@ -485,23 +477,7 @@ impl Lowerer<'_> {
             ints: &scope.ints,
         };
         let built = (def.build)(&values);
-        let mut operands = Vec::new();
-        let mut ok = true;
-        for t in &bound.tensors {
-            let label = match t {
-                Expr::Name(id) => id.to_string(),
-                Expr::Call(c) => format!("{}(...)", c.func),
-                _ => "?".into(),
-            };
-            match self.lower_expr(t, None, scope, ctx) {
-                Some(v) => operands.push(OperandRef {
-                    value: v,
-                    loc: t.loc(),
-                    label,
-                }),
-                None => ok = false,
-            }
-        }
+        let operands = self.lower_operands(&bound.tensors, scope, ctx);
         let op = match built {
             Ok(op) => op,
             Err(e) => {
@@ -509,7 +485,8 @@ impl Lowerer<'_> {
                 return None;
             }
         };
-        if !ok || (def.has_weights && bind.is_none()) {
+        let operands = operands?;
+        if def.has_weights && bind.is_none() {
             return None;
         }
         if self.values.len() >= MAX_NODES {
@@ -545,6 +522,65 @@ impl Lowerer<'_> {
         Some(id)
     }
 
+    /// Reports a call of an op that does not exist (with the Keras name it
+    /// may have meant, or the nearest op or block), then lowers its operands
+    /// so their own errors show up too.
+    fn unknown_op(&mut self, call: &Call, scope: &mut Scope, ctx: &[Frame]) {
+        let name = call.func.to_string();
+        let msg = if ops::PLANNED.contains(&name.as_str()) {
+            format!("op `{name}` is not supported yet")
+        } else if let Some((_, op)) = KERAS_NAMES.iter().find(|(k, _)| *k == name) {
+            format!("unknown op `{name}`: the Keras layer `{name}` is written `{op}` here")
+        } else if self.errors.is_full() {
+            // Not shown anyway: spare the suggestion search.
+            String::new()
+        } else {
+            let candidates = ops::OPS
+                .iter()
+                .map(|d| d.name)
+                .chain(self.blocks.keys().map(|s| s.as_str()))
+                .collect::<Vec<_>>();
+            match did_you_mean(&name, candidates) {
+                Some(s) => format!("unknown op or block `{name}`; did you mean `{s}`?"),
+                None => format!("unknown op or block `{name}`"),
+            }
+        };
+        self.err(error(call.func.span(), msg), ctx);
+        for a in &call.args {
+            if let Expr::Call(_) | Expr::Name(_) = a.value {
+                let _ = self.lower_expr_quiet(&a.value, scope, ctx);
+            }
+        }
+    }
+
+    /// Lowers every tensor operand of a call (all of them, so each reports
+    /// its own errors); `None` if any failed.
+    fn lower_operands(
+        &mut self,
+        tensors: &[Expr],
+        scope: &mut Scope,
+        ctx: &[Frame],
+    ) -> Option<Vec<OperandRef>> {
+        let mut operands = Vec::new();
+        let mut ok = true;
+        for t in tensors {
+            let label = match t {
+                Expr::Name(id) => id.to_string(),
+                Expr::Call(c) => format!("{}(...)", c.func),
+                _ => "?".into(),
+            };
+            match self.lower_expr(t, None, scope, ctx) {
+                Some(v) => operands.push(OperandRef {
+                    value: v,
+                    loc: t.loc(),
+                    label,
+                }),
+                None => ok = false,
+            }
+        }
+        ok.then_some(operands)
+    }
+
     /// Lowers an operand of an unknown op: errors inside it are still reported.
     fn lower_expr_quiet(&mut self, e: &Expr, scope: &mut Scope, ctx: &[Frame]) -> Option<ValueId> {
         match e {
@@ -566,61 +602,60 @@ impl Lowerer<'_> {
     ) -> Option<ValueId> {
         let name = call.func.to_string();
         let block = *self.blocks.get(&name)?;
+        let bind = self.check_block_call(call, bind, block, ctx)?;
+        let mut inner = self.bind_block_args(call, block, scope, ctx)?;
+        let mut frames = vec![Frame {
+            block: name.as_str().into(),
+            call: call.loc,
+        }];
+        frames.extend_from_slice(ctx);
+        let prefix = format!("{bind}.");
+        self.lower_body(&block.body, &mut inner, &prefix, &frames);
+        let out = self.lower_expr(&block.ret, Some(bind), &mut inner, &frames);
+        self.collect_unused(&inner, &name);
+        out
+    }
+
+    /// The checks a block call passes before its body is expanded (no
+    /// recursion, depth and expansion limits, bound to a name, positional
+    /// arguments of the right count); returns the name it is bound to.
+    fn check_block_call<'n>(
+        &mut self,
+        call: &Call,
+        bind: Option<&'n str>,
+        block: &BlockDef,
+        ctx: &[Frame],
+    ) -> Option<&'n str> {
+        let name = call.func.to_string();
+        let fail = |l: &mut Self, loc: Loc, msg: String| {
+            l.err(error(loc, msg), ctx);
+            None
+        };
         if ctx.iter().any(|f| *f.block == *name) {
-            self.err(
-                error(
-                    call.func.span(),
-                    format!("block `{name}` calls itself; recursive blocks are not allowed"),
-                ),
-                ctx,
-            );
-            return None;
+            let msg = format!("block `{name}` calls itself; recursive blocks are not allowed");
+            return fail(self, call.func.span().into(), msg);
         }
         if ctx.len() >= MAX_BLOCK_DEPTH {
-            self.err(
-                error(
-                    call.func.span(),
-                    format!("blocks nest more than {MAX_BLOCK_DEPTH} deep"),
-                ),
-                ctx,
-            );
-            return None;
+            let msg = format!("blocks nest more than {MAX_BLOCK_DEPTH} deep");
+            return fail(self, call.func.span().into(), msg);
         }
         let Some(bind) = bind else {
-            self.err(
-                error(
-                    call.loc,
-                    format!("a call of block `{name}` must be bound to a name: `b = {name}(...);` (its layers' weights are named `b.<layer>.kernel`)"),
-                ),
-                ctx,
-            );
-            return None;
+            let msg = format!("a call of block `{name}` must be bound to a name: `b = {name}(...);` (its layers' weights are named `b.<layer>.kernel`)");
+            return fail(self, call.loc, msg);
         };
         if let Some(a) = call.args.iter().find_map(|a| a.name.as_ref()) {
-            self.err(
-                error(
-                    a.span(),
-                    format!("block `{name}` takes its arguments by position"),
-                ),
-                ctx,
-            );
-            return None;
+            let msg = format!("block `{name}` takes its arguments by position");
+            return fail(self, a.span().into(), msg);
         }
         if call.args.len() != block.params.len() {
             let params: Vec<String> = block.params.iter().map(|p| p.to_string()).collect();
-            self.err(
-                error(
-                    call.loc,
-                    format!(
-                        "block `{name}` takes {} ({}), but {} given",
-                        plural(block.params.len(), "argument"),
-                        params.join(", "),
-                        plural(call.args.len(), "was")
-                    ),
-                ),
-                ctx,
+            let msg = format!(
+                "block `{name}` takes {} ({}), but {} given",
+                plural(block.params.len(), "argument"),
+                params.join(", "),
+                plural(call.args.len(), "was")
             );
-            return None;
+            return fail(self, call.loc, msg);
         }
         self.expanded = self.expanded.saturating_add(block.body.len() + 1);
         if self.too_big || self.expanded > MAX_EXPANSION {
@@ -631,6 +666,18 @@ impl Lowerer<'_> {
             );
             return None;
         }
+        Some(bind)
+    }
+
+    /// The block's scope: each parameter bound to its argument (an integer,
+    /// or a lowered tensor); `None` if any argument failed.
+    fn bind_block_args(
+        &mut self,
+        call: &Call,
+        block: &BlockDef,
+        scope: &mut Scope,
+        ctx: &[Frame],
+    ) -> Option<Scope> {
         let mut inner = Scope::default();
         let mut ok = true;
         for (p, a) in block.params.iter().zip(&call.args) {
@@ -654,19 +701,7 @@ impl Lowerer<'_> {
                 None => ok = false,
             }
         }
-        if !ok {
-            return None;
-        }
-        let mut frames = vec![Frame {
-            block: name.as_str().into(),
-            call: call.loc,
-        }];
-        frames.extend_from_slice(ctx);
-        let prefix = format!("{bind}.");
-        self.lower_body(&block.body, &mut inner, &prefix, &frames);
-        let out = self.lower_expr(&block.ret, Some(bind), &mut inner, &frames);
-        self.collect_unused(&inner, &name);
-        out
+        ok.then_some(inner)
     }
 }
 

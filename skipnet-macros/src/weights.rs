@@ -54,14 +54,22 @@ pub struct BnFold {
     pub filters: usize,
 }
 
-/// Every weight tensor, with its owning value id.
+/// Every weight tensor, with its owning value id: each node's declared
+/// variables, then what folded batch norms change.
 pub fn weights(c: &Checked) -> Vec<(usize, Vec<Weight>)> {
-    let Checked {
-        graph: g,
-        shapes,
-        fusions,
-        ..
-    } = c;
+    let mut all = declared(c);
+    let mut k = all.iter().map(|(_, ws)| ws.len()).sum();
+    let ids: Vec<usize> = all.iter().map(|(id, _)| *id).collect();
+    for conv in ids {
+        fold_batch_norm(c, &mut all, conv, &mut k);
+    }
+    all
+}
+
+/// The variables each node's op declares, numbered in order (the field
+/// names' `w<k>` prefix keeps them unique).
+fn declared(c: &Checked) -> Vec<(usize, Vec<Weight>)> {
+    let (g, shapes) = (&c.graph, &c.shapes);
     let (rt, geom_mod) = (&runtime_path(), &geom_mod(&g.name));
     let mut all = Vec::new();
     let mut k = 0usize;
@@ -94,75 +102,70 @@ pub fn weights(c: &Checked) -> Vec<(usize, Vec<Weight>)> {
                 .collect();
         all.push((id, ws));
     }
-    // Folded batch norms: mark the conv's kernel and bias, add the synthetic
-    // folded bias after the conv's weights.
-    let ids: Vec<usize> = all.iter().map(|(id, _)| *id).collect();
-    for conv in ids {
-        let Some(bn) = fusions.folded_bn(conv) else {
-            continue;
-        };
-        let Some(eps) = (match &g.values[bn].kind {
-            ValueKind::Node(n) => n.op.batch_norm_epsilon(),
-            ValueKind::Input(_) => None,
-        }) else {
-            continue;
-        };
-        let Some(bn_ws) = all.iter().find(|(id, _)| *id == bn).map(|(_, w)| w) else {
-            continue;
-        };
-        let find = |var: &str| {
-            bn_ws
-                .iter()
-                .find(|w| w.var == var)
-                .map(|w| (w.field.clone(), w.name.clone()))
-        };
-        let (Some(gamma), Some(beta), Some(mean), Some(variance)) = (
-            find("gamma"),
-            find("beta"),
-            find("moving_mean"),
-            find("moving_variance"),
-        ) else {
-            continue;
-        };
-        let filters = shapes[conv].last().copied().unwrap_or(0);
-        let fold = BnFold {
-            gamma,
-            beta,
-            mean,
-            variance,
-            epsilon: eps,
-            filters,
-        };
-        let Some((_, ws)) = all.iter_mut().find(|(id, _)| *id == conv) else {
-            continue;
-        };
-        let mut conv_bias = None;
-        for w in ws.iter_mut() {
-            // The kernel whose last axis is the output filters: a conv's or
-            // depthwise conv's `kernel`, a separable conv's pointwise one.
-            if w.var == "kernel" || w.var == "pointwise_kernel" {
-                w.fold = Fold::Kernel(fold.clone());
-            } else if w.var == "bias" {
-                w.fold = Fold::SupersededBias;
-                conv_bias = Some((w.field.clone(), w.name.clone()));
-            }
-        }
-        let path = ws
-            .first()
-            .and_then(|w| w.name.rsplit_once('.').map(|(p, _)| p.to_string()))
-            .unwrap_or_default();
-        ws.push(Weight {
-            field: format_ident!("w{}_{}_folded_bias", k, sanitize(&path)),
-            packing: None,
-            name: format!("{path}.bias (folded with batch norm)"),
-            var: "bias",
-            shape: vec![filters],
-            len: filters,
-            fold: Fold::Bias(fold, conv_bias),
-        });
-        k += 1;
-    }
     all
+}
+
+/// If a batch norm is folded into `conv`: marks the conv's kernel and bias
+/// and adds the synthetic folded bias after the conv's weights (field
+/// number `k`).
+fn fold_batch_norm(c: &Checked, all: &mut [(usize, Vec<Weight>)], conv: usize, k: &mut usize) {
+    let Some(fold) = bn_fold(c, all, conv) else {
+        return;
+    };
+    let Some((_, ws)) = all.iter_mut().find(|(id, _)| *id == conv) else {
+        return;
+    };
+    let mut conv_bias = None;
+    for w in ws.iter_mut() {
+        // The kernel whose last axis is the output filters: a conv's or
+        // depthwise conv's `kernel`, a separable conv's pointwise one.
+        if w.var == "kernel" || w.var == "pointwise_kernel" {
+            w.fold = Fold::Kernel(fold.clone());
+        } else if w.var == "bias" {
+            w.fold = Fold::SupersededBias;
+            conv_bias = Some((w.field.clone(), w.name.clone()));
+        }
+    }
+    let path = ws
+        .first()
+        .and_then(|w| w.name.rsplit_once('.').map(|(p, _)| p.to_string()))
+        .unwrap_or_default();
+    let filters = fold.filters;
+    ws.push(Weight {
+        field: format_ident!("w{}_{}_folded_bias", k, sanitize(&path)),
+        packing: None,
+        name: format!("{path}.bias (folded with batch norm)"),
+        var: "bias",
+        shape: vec![filters],
+        len: filters,
+        fold: Fold::Bias(fold, conv_bias),
+    });
+    *k += 1;
+}
+
+/// The batch norm folded into `conv`, with the fields and names of its
+/// weights, if there is one.
+fn bn_fold(c: &Checked, all: &[(usize, Vec<Weight>)], conv: usize) -> Option<BnFold> {
+    let bn = c.fusions.folded_bn(conv)?;
+    let eps = match &c.graph.values[bn].kind {
+        ValueKind::Node(n) => n.op.batch_norm_epsilon(),
+        ValueKind::Input(_) => None,
+    }?;
+    let bn_ws = all.iter().find(|(id, _)| *id == bn).map(|(_, w)| w)?;
+    let find = |var: &str| {
+        bn_ws
+            .iter()
+            .find(|w| w.var == var)
+            .map(|w| (w.field.clone(), w.name.clone()))
+    };
+    Some(BnFold {
+        gamma: find("gamma")?,
+        beta: find("beta")?,
+        mean: find("moving_mean")?,
+        variance: find("moving_variance")?,
+        epsilon: eps,
+        filters: c.shapes[conv].last().copied().unwrap_or(0),
+    })
 }
 
 /// The path generated code reaches the runtime by (`skipnet` re-exports it).
