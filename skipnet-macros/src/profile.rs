@@ -49,37 +49,13 @@ pub fn instrument(
     steps: Vec<TokenStream>,
     stepped: &[(usize, usize)],
 ) -> (Vec<TokenStream>, TokenStream) {
-    let Checked {
-        graph: g,
-        shapes,
-        fusions,
-        ..
-    } = c;
     let n = steps.len();
     let pmod = format_ident!("__skipnet_profile_{}", name);
     let t = Ident::new("__skipnet_t", Span::mixed_site());
     let t0 = Ident::new("__skipnet_t0", Span::mixed_site());
-    let infos = stepped.iter().map(|&(v, runner)| {
-        let path = g.values[runner].path.as_str();
-        let mut op = match &g.values[runner].kind {
-            ValueKind::Node(node) => node.def.name.to_string(),
-            ValueKind::Input(_) => "input".to_string(),
-        };
-        if let Some(s) = fusions.sum(v) {
-            if s.bn.is_some() {
-                op += "+batch_norm";
-            }
-            if s.add.is_some() {
-                op += "+add";
-            }
-        }
-        let m = macs(g, shapes, weights, runner)
-            + fusions
-                .sum(v)
-                .and_then(|s| s.bn)
-                .map_or(0, |bn| macs(g, shapes, weights, bn));
-        quote!(#rt::profile::Step { name: #path, op: #op, macs: #m })
-    });
+    let infos = stepped
+        .iter()
+        .map(|&(v, runner)| step_info(c, weights, rt, v, runner));
     let last = n.saturating_sub(1);
     let steps = steps
         .into_iter()
@@ -104,9 +80,22 @@ pub fn instrument(
             }
         })
         .collect();
+    let items = profile_items(rt, name, &pmod, n, infos);
+    (steps, items)
+}
+
+/// The `static`s of the step table and timings, and the `profile*`
+/// functions that read them.
+fn profile_items(
+    rt: &TokenStream,
+    name: &Ident,
+    pmod: &Ident,
+    n: usize,
+    infos: impl Iterator<Item = TokenStream>,
+) -> TokenStream {
     let slots = n + 1;
     let doc = format!("Per-step timings of [`{name}`]'s `forward` (feature `profile`).");
-    let items = quote! {
+    quote! {
         #[doc = #doc]
         #[doc(hidden)]
         #[allow(non_snake_case)]
@@ -142,6 +131,36 @@ pub fn instrument(
                 #pmod::TIMINGS.reset();
             }
         }
+    }
+}
+
+/// Step `v`'s entry of the step table: the running node's path, its op
+/// (with what it fuses) and multiply-adds.
+fn step_info(
+    c: &Checked,
+    weights: &[(usize, Vec<Weight>)],
+    rt: &TokenStream,
+    v: usize,
+    runner: usize,
+) -> TokenStream {
+    let (g, shapes, fusions) = (&c.graph, &c.shapes, &c.fusions);
+    let path = g.values[runner].path.as_str();
+    let mut op = match &g.values[runner].kind {
+        ValueKind::Node(node) => node.def.name.to_string(),
+        ValueKind::Input(_) => "input".to_string(),
     };
-    (steps, items)
+    if let Some(s) = fusions.sum(v) {
+        if s.bn.is_some() {
+            op += "+batch_norm";
+        }
+        if s.add.is_some() {
+            op += "+add";
+        }
+    }
+    let m = macs(g, shapes, weights, runner)
+        + fusions
+            .sum(v)
+            .and_then(|s| s.bn)
+            .map_or(0, |bn| macs(g, shapes, weights, bn));
+    quote!(#rt::profile::Step { name: #path, op: #op, macs: #m })
 }

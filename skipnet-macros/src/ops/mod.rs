@@ -5,7 +5,7 @@
 
 use crate::diag::{did_you_mean, error, shape_str, Errors, Loc};
 use crate::parse::{Arg, Call, Expr};
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 use std::collections::BTreeMap;
 
@@ -156,113 +156,144 @@ pub struct Bound {
 
 /// Matches positional and keyword arguments to `def`'s parameters.
 pub fn bind(def: &OpDef, call: &Call) -> syn::Result<Bound> {
-    let mut errors = Errors::default();
-    let mut tensors = Vec::new();
-    let mut values: BTreeMap<&'static str, Expr> = BTreeMap::new();
-    let mut given: BTreeMap<&'static str, Loc> = BTreeMap::new();
-    let variadic = def.params.iter().any(|p| p.kind == Kind::Tensors);
-    let mut next_positional = 0usize;
-    let mut seen_keyword = false;
-
+    let mut b = Binder {
+        def,
+        variadic: def.params.iter().any(|p| p.kind == Kind::Tensors),
+        errors: Errors::default(),
+        tensors: Vec::new(),
+        values: BTreeMap::new(),
+        given: BTreeMap::new(),
+        next_positional: 0,
+        seen_keyword: false,
+    };
     for Arg { name, value } in &call.args {
         match name {
-            None => {
-                if seen_keyword {
-                    errors.push(error(
-                        value.loc(),
-                        format!(
-                            "positional argument after a named one in `{}`: give it by name",
-                            def.name
-                        ),
-                    ));
-                    continue;
-                }
-                if variadic
-                    && next_positional == 0
-                    && !matches!(value, Expr::Int(_) | Expr::Tuple(..) | Expr::Bool(_))
-                {
-                    tensors.push(value.clone());
-                    continue;
-                }
-                if variadic && next_positional == 0 {
-                    next_positional = 1;
-                }
-                let Some(p) = def.params.get(next_positional) else {
-                    if variadic {
-                        errors.push(error(
-                            value.loc(),
-                            format!("`{}` takes tensors only: this is not a tensor (a name or an op call)", def.name),
-                        ));
-                        continue;
-                    }
-                    errors.push(error(
-                        value.loc(),
-                        format!(
-                            "too many positional arguments for `{}`: it takes {}; give the others by name",
-                            def.name,
-                            def.signature()
-                        ),
-                    ));
-                    continue;
-                };
-                next_positional += 1;
-                given.insert(p.name, value.loc());
-                if p.kind == Kind::Tensor {
-                    tensors.push(value.clone());
-                } else {
-                    values.insert(p.name, value.clone());
-                }
-            }
-            Some(n) => {
-                seen_keyword = true;
-                let key = n.to_string();
-                let Some(p) = def.params.iter().find(|p| p.name == key) else {
-                    let hint = did_you_mean(&key, def.params.iter().map(|p| p.name))
-                        .map(|s| format!("; did you mean `{s}`?"))
-                        .unwrap_or_else(|| format!("; it takes {}", def.signature()));
-                    errors.push(error(
-                        n.span(),
-                        format!("`{}` has no argument `{key}`{hint}", def.name),
-                    ));
-                    continue;
-                };
-                if matches!(p.kind, Kind::Tensor | Kind::Tensors) {
-                    errors.push(error(
-                        n.span(),
-                        format!("pass the tensor `{}` of `{}` by position", p.name, def.name),
-                    ));
-                    continue;
-                }
-                if given.insert(p.name, value.loc()).is_some() {
-                    errors.push(error(
-                        n.span(),
-                        format!("argument `{key}` of `{}` is given twice", def.name),
-                    ));
-                    continue;
-                }
-                values.insert(p.name, value.clone());
-            }
+            None => b.positional(value),
+            Some(n) => b.keyword(n, value),
         }
     }
-    for p in def.params {
-        let missing = match p.kind {
-            Kind::Tensor | Kind::Required => !given.contains_key(p.name),
-            Kind::Tensors => tensors.is_empty(),
-            Kind::Optional => false,
-        };
-        if missing && errors.is_empty() {
-            errors.push(error(
-                call.loc,
+    b.report_missing(call);
+    b.errors.finish(Bound {
+        tensors: b.tensors,
+        values: b.values,
+    })
+}
+
+/// [`bind`]'s state while it walks a call's arguments.
+struct Binder<'d> {
+    def: &'d OpDef,
+    /// The op takes any number of tensors first (`concat`, `add`).
+    variadic: bool,
+    errors: Errors,
+    tensors: Vec<Expr>,
+    values: BTreeMap<&'static str, Expr>,
+    /// Every parameter given so far, where.
+    given: BTreeMap<&'static str, Loc>,
+    next_positional: usize,
+    seen_keyword: bool,
+}
+
+impl Binder<'_> {
+    /// A positional argument: the next tensor of a variadic op, else the
+    /// next parameter; none after a keyword argument.
+    fn positional(&mut self, value: &Expr) {
+        let def = self.def;
+        if self.seen_keyword {
+            self.errors.push(error(
+                value.loc(),
                 format!(
-                    "`{}` is missing its argument `{}`: {}",
-                    def.name,
-                    p.name,
-                    def.signature()
+                    "positional argument after a named one in `{}`: give it by name",
+                    def.name
                 ),
             ));
+            return;
+        }
+        if self.variadic && self.next_positional == 0 {
+            if !matches!(value, Expr::Int(_) | Expr::Tuple(..) | Expr::Bool(_)) {
+                self.tensors.push(value.clone());
+                return;
+            }
+            self.next_positional = 1;
+        }
+        let Some(p) = def.params.get(self.next_positional) else {
+            let msg = if self.variadic {
+                format!(
+                    "`{}` takes tensors only: this is not a tensor (a name or an op call)",
+                    def.name
+                )
+            } else {
+                format!(
+                    "too many positional arguments for `{}`: it takes {}; give the others by name",
+                    def.name,
+                    def.signature()
+                )
+            };
+            self.errors.push(error(value.loc(), msg));
+            return;
+        };
+        self.next_positional += 1;
+        self.given.insert(p.name, value.loc());
+        if p.kind == Kind::Tensor {
+            self.tensors.push(value.clone());
+        } else {
+            self.values.insert(p.name, value.clone());
         }
     }
-    errors.finish(Bound { tensors, values })
+
+    /// A keyword argument `n = value`: a known, non-tensor parameter given once.
+    fn keyword(&mut self, n: &Ident, value: &Expr) {
+        let def = self.def;
+        self.seen_keyword = true;
+        let key = n.to_string();
+        let Some(p) = def.params.iter().find(|p| p.name == key) else {
+            let hint = did_you_mean(&key, def.params.iter().map(|p| p.name))
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("; it takes {}", def.signature()));
+            self.errors.push(error(
+                n.span(),
+                format!("`{}` has no argument `{key}`{hint}", def.name),
+            ));
+            return;
+        };
+        if matches!(p.kind, Kind::Tensor | Kind::Tensors) {
+            self.errors.push(error(
+                n.span(),
+                format!("pass the tensor `{}` of `{}` by position", p.name, def.name),
+            ));
+            return;
+        }
+        if self.given.insert(p.name, value.loc()).is_some() {
+            self.errors.push(error(
+                n.span(),
+                format!("argument `{key}` of `{}` is given twice", def.name),
+            ));
+            return;
+        }
+        self.values.insert(p.name, value.clone());
+    }
+
+    /// The first parameter the call left out, when nothing else was wrong.
+    fn report_missing(&mut self, call: &Call) {
+        let def = self.def;
+        for p in def.params {
+            let missing = match p.kind {
+                Kind::Tensor | Kind::Required => !self.given.contains_key(p.name),
+                Kind::Tensors => self.tensors.is_empty(),
+                Kind::Optional => false,
+            };
+            if missing && self.errors.is_empty() {
+                self.errors.push(error(
+                    call.loc,
+                    format!(
+                        "`{}` is missing its argument `{}`: {}",
+                        def.name,
+                        p.name,
+                        def.signature()
+                    ),
+                ));
+            }
+        }
+    }
 }
 
 /// The non-tensor arguments of one call, with block integer parameters resolved.
