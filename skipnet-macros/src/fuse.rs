@@ -200,7 +200,7 @@ impl<'g> Uses<'g> {
             .get(&v)
             .filter(|u| u.len() == 1 && !self.is_output(v))?;
         match &self.g.values[u[0].0].kind {
-            ValueKind::Node(n) => n.op.as_activation().map(|a| (u[0].0, a)),
+            ValueKind::Node(n) => n.op.fusable().activation().map(|a| (u[0].0, a)),
             ValueKind::Input(_) => None,
         }
     }
@@ -213,7 +213,7 @@ fn fold_upsamples(g: &Graph, uses: &Uses, f: &mut Fusions) {
         uses,
         f,
         |op| {
-            op.nearest_upsample().map(|upsample| InputView {
+            op.fusable().nearest_upsample().map(|upsample| InputView {
                 upsample,
                 ..InputView::PLAIN
             })
@@ -231,7 +231,7 @@ fn fold_paddings(g: &Graph, uses: &Uses, f: &mut Fusions) {
         uses,
         f,
         |op| {
-            op.zero_padding().map(|pad| InputView {
+            op.fusable().zero_padding().map(|pad| InputView {
                 pad,
                 ..InputView::PLAIN
             })
@@ -249,7 +249,7 @@ fn fold_batch_norms(g: &Graph, uses: &Uses, f: &mut Fusions) -> BTreeMap<ValueId
         let ValueKind::Node(n) = &v.kind else {
             continue;
         };
-        if n.op.batch_norm_epsilon().is_none() {
+        if n.op.fusable().batch_norm_epsilon().is_none() {
             continue;
         }
         let Some(c) = n.operands.first().map(|o| o.value) else {
@@ -280,7 +280,7 @@ fn fuse_sums(
         let ValueKind::Node(n) = &v.kind else {
             continue;
         };
-        if !n.op.is_sum() {
+        if !n.op.fusable().is_sum() {
             continue;
         }
         let Some(last) = n.operands.iter().map(|o| o.value).max() else {
@@ -391,7 +391,7 @@ fn write_into_concats(g: &Graph, shapes: &[Vec<usize>], uses: &Uses, f: &mut Fus
         let ValueKind::Node(n) = &v.kind else {
             continue;
         };
-        let Some(axis) = n.op.concat_axis(shapes[id].len()) else {
+        let Some(axis) = n.op.fusable().concat_axis(shapes[id].len()) else {
             continue;
         };
         if f.computed_into.contains_key(&id) || f.sum(id).is_some() {
@@ -419,7 +419,7 @@ fn write_into_concats(g: &Graph, shapes: &[Vec<usize>], uses: &Uses, f: &mut Fus
                 continue;
             };
             let writable = if outer == 1 {
-                mn.op.concat_axis(shapes[m].len()).is_none()
+                mn.op.fusable().concat_axis(shapes[m].len()).is_none()
             } else {
                 mn.op.writes_strided()
             };

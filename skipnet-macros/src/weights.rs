@@ -148,7 +148,7 @@ fn fold_batch_norm(c: &Checked, all: &mut [(usize, Vec<Weight>)], conv: usize, k
 fn bn_fold(c: &Checked, all: &[(usize, Vec<Weight>)], conv: usize) -> Option<BnFold> {
     let bn = c.fusions.folded_bn(conv)?;
     let eps = match &c.graph.values[bn].kind {
-        ValueKind::Node(n) => n.op.batch_norm_epsilon(),
+        ValueKind::Node(n) => n.op.fusable().batch_norm_epsilon(),
         ValueKind::Input(_) => None,
     }?;
     let bn_ws = all.iter().find(|(id, _)| *id == bn).map(|(_, w)| w)?;

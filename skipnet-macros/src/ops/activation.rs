@@ -35,9 +35,12 @@ activation_def! {
 pub struct Activation(Act);
 
 impl Op for Activation {
-    fn as_activation(&self) -> Option<Act> {
+    fn fusable(&self) -> Fusable<'_> {
         // Softmax needs whole rows: never folded into a kernel's epilogue.
-        (self.0 != Act::Softmax).then_some(self.0)
+        match self.0 {
+            Act::Softmax => Fusable::No,
+            a => Fusable::Activation(a),
+        }
     }
 
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {

@@ -12,8 +12,8 @@ pub static DEF: OpDef = OpDef {
 pub struct Add;
 
 impl Op for Add {
-    fn is_sum(&self) -> bool {
-        true
+    fn fusable(&self) -> Fusable<'_> {
+        Fusable::Sum
     }
 
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {

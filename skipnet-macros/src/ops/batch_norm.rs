@@ -21,8 +21,10 @@ pub struct BatchNorm {
 }
 
 impl Op for BatchNorm {
-    fn batch_norm_epsilon(&self) -> Option<f32> {
-        Some(self.epsilon)
+    fn fusable(&self) -> Fusable<'_> {
+        Fusable::BatchNorm {
+            epsilon: self.epsilon,
+        }
     }
 
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {

@@ -47,9 +47,16 @@ impl Concat {
     }
 }
 
-impl Op for Concat {
-    fn concat_axis(&self, rank: usize) -> Option<usize> {
+impl Concat {
+    /// The axis (batch-less index) for rank-`rank` tensors, if in range.
+    pub fn axis(&self, rank: usize) -> Option<usize> {
         self.resolve(rank).ok()
+    }
+}
+
+impl Op for Concat {
+    fn fusable(&self) -> Fusable<'_> {
+        Fusable::Concat(self)
     }
 
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 mod activation;
 mod add;
 mod batch_norm;
-mod concat;
+pub mod concat;
 mod conv2d;
 mod conv2d_transpose;
 mod dense;
@@ -627,6 +627,69 @@ impl Act {
     }
 }
 
+/// The ops the fusion rules (`fuse`) rewrite, as [`Op::fusable`] reports
+/// them, with what the rules need to know of each.
+#[derive(Clone, Copy)]
+pub enum Fusable<'a> {
+    /// None of them.
+    No,
+    /// An element-wise sum (`add`) that a producer may compute.
+    Sum,
+    /// A `batch_norm`, with its epsilon.
+    BatchNorm { epsilon: f32 },
+    /// A `concat`.
+    Concat(&'a concat::Concat),
+    /// A nearest upsampling by this factor, which consumers may fold.
+    NearestUpsample((usize, usize)),
+    /// A zero padding `[top, bottom, left, right]`, which consumers may fold.
+    ZeroPadding([usize; 4]),
+    /// A standalone element-wise activation, which a producer's epilogue
+    /// may apply.
+    Activation(Act),
+}
+
+impl Fusable<'_> {
+    pub fn is_sum(self) -> bool {
+        matches!(self, Fusable::Sum)
+    }
+
+    pub fn batch_norm_epsilon(self) -> Option<f32> {
+        match self {
+            Fusable::BatchNorm { epsilon } => Some(epsilon),
+            _ => None,
+        }
+    }
+
+    /// For a concat of rank-`rank` tensors: the axis (batch-less index).
+    pub fn concat_axis(self, rank: usize) -> Option<usize> {
+        match self {
+            Fusable::Concat(c) => c.axis(rank),
+            _ => None,
+        }
+    }
+
+    pub fn nearest_upsample(self) -> Option<(usize, usize)> {
+        match self {
+            Fusable::NearestUpsample(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    pub fn zero_padding(self) -> Option<[usize; 4]> {
+        match self {
+            Fusable::ZeroPadding(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    pub fn activation(self) -> Option<Act> {
+        match self {
+            Fusable::Activation(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
 /// An operand as the shape rule sees it.
 pub struct Operand<'a> {
     pub shape: &'a [usize],
@@ -796,27 +859,19 @@ pub trait Op {
     ) -> Option<(TokenStream, TokenStream)> {
         None
     }
-    /// `Some(factor)` for a nearest upsampling, which consumers may fold.
-    fn nearest_upsample(&self) -> Option<(usize, usize)> {
-        None
+    /// Which of the ops the fusion rules rewrite this one is, if any (see
+    /// [`Fusable`]): one probe for `fuse`, instead of one method per rule.
+    fn fusable(&self) -> Fusable<'_> {
+        Fusable::No
     }
     /// Whether operand 0 may be read through nearest upsampling (see `geometry`).
     fn reads_upsampled_input(&self) -> bool {
         false
     }
-    /// `Some([top, bottom, left, right])` for a zero padding, which consumers
-    /// may fold.
-    fn zero_padding(&self) -> Option<[usize; 4]> {
-        None
-    }
     /// Whether operand 0 may be read through zero padding (see `geometry`):
     /// the op reads out-of-range cells as zeros anyway, so a padding before it
     /// only moves its window.
     fn reads_padded_input(&self) -> bool {
-        false
-    }
-    /// Whether this is an element-wise sum (`add`) that a producer may compute.
-    fn is_sum(&self) -> bool {
         false
     }
     /// Whether `emit` can add `EmitCtx::residuals` to its output in the epilogue.
@@ -853,28 +908,15 @@ pub trait Op {
     fn algorithm(&self, _in_shapes: &[Vec<usize>], _out_shape: &[usize]) -> Option<&'static str> {
         None
     }
-    /// For a concat of rank-`rank` tensors: the axis (batch-less index).
-    fn concat_axis(&self, _rank: usize) -> Option<usize> {
-        None
-    }
     /// Whether `emit` can write its output as rows of a wider buffer
     /// (`EmitCtx::out_layout`): pixel `p` at `p * stride + offset`.
     fn writes_strided(&self) -> bool {
         false
     }
-    /// For `batch_norm`: its epsilon.
-    fn batch_norm_epsilon(&self) -> Option<f32> {
-        None
-    }
     /// Whether a `batch_norm` right after this op can be folded into its
     /// weights (a per-filter scale of the kernel and a shifted bias).
     fn folds_batch_norm(&self) -> bool {
         false
-    }
-    /// For a standalone activation: its function (so a producer's epilogue can
-    /// apply it).
-    fn as_activation(&self) -> Option<Act> {
-        None
     }
     /// How weight `var` is stored, when not in Keras's layout (`geom`: the path
     /// of the node's geometry constant).

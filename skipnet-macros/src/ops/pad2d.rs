@@ -79,8 +79,11 @@ impl Pad2d {
 }
 
 impl Op for Pad2d {
-    fn zero_padding(&self) -> Option<[usize; 4]> {
-        self.pad.then_some(self.amount)
+    fn fusable(&self) -> Fusable<'_> {
+        match self.pad {
+            true => Fusable::ZeroPadding(self.amount),
+            false => Fusable::No,
+        }
     }
 
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {

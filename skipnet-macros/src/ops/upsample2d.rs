@@ -46,8 +46,11 @@ impl Op for Upsample2d {
     }
 
     // Only nearest upsampling can be folded into a conv's index arithmetic.
-    fn nearest_upsample(&self) -> Option<(usize, usize)> {
-        (!self.bilinear).then_some(self.size)
+    fn fusable(&self) -> Fusable<'_> {
+        match self.bilinear {
+            true => Fusable::No,
+            false => Fusable::NearestUpsample(self.size),
+        }
     }
 
     fn describe(&self) -> String {
