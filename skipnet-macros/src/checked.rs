@@ -126,12 +126,7 @@ pub fn plan_memory(
             external: matches!(v.kind, graph::ValueKind::Input(_)),
             operands: fusions.reads(g, i),
             reuses: fusions.in_place_of(i),
-            inside: fusions.slot(i).map(|s| plan::Slot {
-                owner: s.concat,
-                lo: s.lo,
-                hi: s.hi,
-                row: s.row,
-            }),
+            inside: fusions.slot(i),
             scratch: kernel_scratch(g, shapes, fusions, i, &v.kind),
         })
         .collect();

@@ -5,6 +5,7 @@
 use crate::bake::WeightsAttr;
 use crate::checked::Checked;
 use crate::diag::shape_str;
+use crate::fuse::Slot;
 use crate::graph::{Graph, ValueKind};
 use crate::ops::EmitCtx;
 use crate::weights::{geom_mod, geom_path, runtime_path, Fold, Weight};
@@ -446,8 +447,8 @@ fn step(
     // A part of a concat writes into the concat's buffer: strided rows, or
     // its contiguous range when the concat is one row.
     let (out, out_layout) = match buf.slot {
-        Some((lo, _, row)) if len > row => (quote!(&mut __out[..]), Some((row, lo))),
-        Some((lo, hi, _)) => (quote!(&mut __out[#lo..#hi]), None),
+        Some(Slot { lo, row, .. }) if len > row => (quote!(&mut __out[..]), Some((row, lo))),
+        Some(Slot { lo, hi, .. }) => (quote!(&mut __out[#lo..#hi]), None),
         None => (quote!(&mut __out[..]), None),
     };
     let body = n.op.emit(&EmitCtx {

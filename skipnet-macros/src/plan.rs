@@ -5,6 +5,7 @@
 //! memory (greedy by size, lowest offset that fits, as TFLite Micro's planner).
 //! Every plan can be printed and is checked for overlaps.
 
+pub use crate::fuse::Slot;
 use std::fmt;
 
 /// One value as the planner sees it.
@@ -26,15 +27,6 @@ pub struct PlanValue {
     pub scratch: usize,
 }
 
-/// Part of another value's buffer: `[lo, hi)` of each row of `row` floats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Slot {
-    pub owner: usize,
-    pub lo: usize,
-    pub hi: usize,
-    pub row: usize,
-}
-
 /// Where one tensor lives and when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Buffer {
@@ -47,9 +39,9 @@ pub struct Buffer {
     /// The value owning the memory: itself, the operand it was computed in
     /// place of (followed to the first owner), or the concat it is part of.
     pub owner: usize,
-    /// For a part of a concat's buffer: `[lo, hi)` of each row (`offset` and
+    /// For a part of a concat's buffer: where in each row (`offset` and
     /// `len` are then the whole concat's).
-    pub slot: Option<(usize, usize, usize)>,
+    pub slot: Option<Slot>,
 }
 
 impl Buffer {
@@ -101,7 +93,7 @@ pub fn plan(values: &[PlanValue], outputs: &[usize]) -> ArenaPlan {
         .iter()
         .flatten()
         .map(|b| match b.slot {
-            Some((lo, hi, row)) => b.len / row.max(1) * (hi - lo),
+            Some(Slot { lo, hi, row, .. }) => b.len / row.max(1) * (hi - lo),
             None => b.len,
         })
         .sum::<usize>()
@@ -207,16 +199,16 @@ fn share_in_place(values: &[PlanValue], schedule: &[usize], buffers: &mut [Optio
 fn share_concat_slots(values: &[PlanValue], schedule: &[usize], buffers: &mut [Option<Buffer>]) {
     for &v in schedule {
         let Some(sl) = values[v].inside else { continue };
-        let Some(cb) = buffers[sl.owner] else {
+        let Some(cb) = buffers[sl.concat] else {
             continue;
         };
-        if cb.owner != sl.owner || sl.hi > sl.row || cb.len % sl.row.max(1) != 0 {
+        if cb.owner != sl.concat || sl.hi > sl.row || cb.len % sl.row.max(1) != 0 {
             continue;
         }
         if let Some(b) = &mut buffers[v] {
-            b.owner = sl.owner;
+            b.owner = sl.concat;
             b.len = cb.len;
-            b.slot = Some((sl.lo, sl.hi, sl.row));
+            b.slot = Some(sl);
         }
     }
 }
@@ -338,7 +330,7 @@ impl ArenaPlan {
             if a.offset + a.len > self.arena_len {
                 return Err(format!("value {va} ends past the arena"));
             }
-            if let Some((lo, hi, row)) = a.slot {
+            if let Some(Slot { lo, hi, row, .. }) = a.slot {
                 // A part of a concat: inside its row, the concat alive no later.
                 match self.buffers[a.owner] {
                     Some(o)
@@ -372,7 +364,7 @@ impl ArenaPlan {
                 if a.owner == b.owner {
                     if let (Some(sa), Some(sb)) = (a.slot, b.slot) {
                         // Two parts of one concat: disjoint columns.
-                        if sa.0 < sb.1 && sb.0 < sa.1 {
+                        if sa.lo < sb.hi && sb.lo < sa.hi {
                             return Err(format!(
                                 "values {va} and {vb} are overlapping parts of one concat"
                             ));
@@ -418,7 +410,7 @@ impl fmt::Display for ArenaPlan {
                 if let Some(sc) = self.scratch.get(v).copied().flatten() {
                     write!(f, " scratch {} at {}", sc.len, sc.offset)?;
                 }
-                if let Some((lo, hi, row)) = b.slot {
+                if let Some(Slot { lo, hi, row, .. }) = b.slot {
                     write!(f, " part [{lo}, {hi}) of {row} in {}", b.owner)?;
                 } else if b.owner != v {
                     write!(f, " in place of {}", b.owner)?;
@@ -595,7 +587,7 @@ mod tests {
         // 1 = f(x) (part [0, 2) of 3's rows), 2 = g(x) (part [2, 6)), 3 = concat.
         let part = |len, lo, hi| PlanValue {
             inside: Some(Slot {
-                owner: 3,
+                concat: 3,
                 lo,
                 hi,
                 row: 6,
@@ -614,7 +606,16 @@ mod tests {
         let (b1, b3) = (p.buffers[1].unwrap(), p.buffers[3].unwrap());
         assert_eq!(
             (b1.owner, b1.offset, b1.slot),
-            (3, b3.offset, Some((0, 2, 6)))
+            (
+                3,
+                b3.offset,
+                Some(Slot {
+                    concat: 3,
+                    lo: 0,
+                    hi: 2,
+                    row: 6
+                })
+            )
         );
         // The concat's memory is taken from step 0 on: no copy, no second buffer.
         assert_eq!(p.arena_len, 65);
@@ -624,7 +625,12 @@ mod tests {
         // Overlapping parts are caught.
         let mut bad = p;
         if let Some(b) = &mut bad.buffers[2] {
-            b.slot = Some((1, 5, 6));
+            b.slot = Some(Slot {
+                concat: 3,
+                lo: 1,
+                hi: 5,
+                row: 6,
+            });
         }
         assert!(bad.check().is_err());
     }

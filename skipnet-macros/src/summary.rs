@@ -5,6 +5,7 @@
 
 use crate::checked::Checked;
 use crate::diag::shape_str;
+use crate::fuse::Slot;
 use crate::graph::{Value, ValueKind};
 use crate::weights::Weight;
 
@@ -89,7 +90,7 @@ fn storage(c: &Checked, id: usize, v: &Value) -> (String, String, String) {
             String::new(),
         ),
         (_, Some(b)) => match b.slot {
-            Some((lo, hi, row)) => (
+            Some(Slot { lo, hi, row, .. }) => (
                 group(b.offset),
                 group(b.len / row.max(1) * (hi - lo)),
                 format!(
