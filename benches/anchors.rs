@@ -45,58 +45,23 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-network! {
+#[path = "../tests/common/anchors.rs"]
+mod anchors;
+use anchors::{apes_block_net, seed_unet};
+
+seed_unet! {
     /// models.py `seed_unet`: encoder-decoder with concatenate skips, 32x32x3.
-    pub SeedUnet(x: [32, 32, 3]) -> output {
-        conv1  = conv2d(x, 32, 3, strides = 2, padding = same, activation = relu);
-        conv2  = conv2d(conv1, 64, 3, strides = 2, padding = same, activation = relu);
-        conv3  = conv2d(conv2, 128, 3, strides = 2, padding = same, activation = relu);
-        conv4  = conv2d(conv3, 128, 3, strides = 2, padding = same, activation = relu);
-        up1    = conv2d(upsample2d(conv4, 2), 128, 3, padding = same, activation = relu);
-        merge1 = concat(conv3, up1);
-        up2    = conv2d(upsample2d(merge1, 2), 64, 3, padding = same, activation = relu);
-        merge2 = concat(conv2, up2);
-        up3    = conv2d(upsample2d(merge2, 2), 32, 3, padding = same, activation = relu);
-        merge3 = concat(conv1, up3);
-        up4    = conv2d(upsample2d(merge3, 2), 32, 3, padding = same);
-        output = conv2d(up4, 3, 3, padding = same);
-    }
+    SeedUnet([32, 32, 3]) -> output
 }
 
-network! {
+seed_unet! {
     /// models.py `seed_unet_256`: the same topology on 256x256x3.
-    pub SeedUnet256(x: [256, 256, 3]) -> output {
-        conv1  = conv2d(x, 32, 3, strides = 2, padding = same, activation = relu);
-        conv2  = conv2d(conv1, 64, 3, strides = 2, padding = same, activation = relu);
-        conv3  = conv2d(conv2, 128, 3, strides = 2, padding = same, activation = relu);
-        conv4  = conv2d(conv3, 128, 3, strides = 2, padding = same, activation = relu);
-        up1    = conv2d(upsample2d(conv4, 2), 128, 3, padding = same, activation = relu);
-        merge1 = concat(conv3, up1);
-        up2    = conv2d(upsample2d(merge1, 2), 64, 3, padding = same, activation = relu);
-        merge2 = concat(conv2, up2);
-        up3    = conv2d(upsample2d(merge2, 2), 32, 3, padding = same, activation = relu);
-        merge3 = concat(conv1, up3);
-        up4    = conv2d(upsample2d(merge3, 2), 32, 3, padding = same);
-        output = conv2d(up4, 3, 3, padding = same);
-    }
+    SeedUnet256([256, 256, 3]) -> output
 }
 
-network! {
+apes_block_net! {
     /// models.py `apes_block_net`: parallel conv paths merged by add, 64x64x16.
-    pub ApesBlockNet(x: [64, 64, 16]) -> gap {
-        stem      = conv2d(x, 32, 3, padding = same, activation = relu);
-        b1_conv3  = conv2d(stem, 32, 3, padding = same, activation = relu);
-        b1_conv1  = conv2d(stem, 32, 1, padding = same);
-        pool1     = max_pool2d(relu(add(b1_conv3, b1_conv1)), 2);
-        b2_conv3  = conv2d(pool1, 64, 3, padding = same, activation = relu);
-        b2_conv1  = conv2d(pool1, 64, 1, padding = same);
-        pool2     = max_pool2d(relu(add(b2_conv3, b2_conv1)), 2);
-        b3_conv3a = conv2d(pool2, 64, 3, padding = same, activation = relu);
-        b3_conv3b = conv2d(b3_conv3a, 64, 3, padding = same);
-        pool3     = max_pool2d(relu(add(b3_conv3b, pool2)), 2);
-        head      = conv2d(pool3, 10, 1, padding = same);
-        gap       = global_avg_pool2d(head);
-    }
+    ApesBlockNet
 }
 
 network! {

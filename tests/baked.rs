@@ -6,41 +6,15 @@ mod common;
 use common::*;
 use skipnet::network;
 
-network! {
+seed_unet! {
     /// The seed U-Net with the Keras fixture's weights in static memory.
     #[weights = "tests/fixtures/seed_unet/weights.safetensors"]
-    pub BakedUNet(x: [32, 32, 3]) -> out {
-        conv1  = conv2d(x, 32, 3, strides = 2, padding = same, activation = relu);
-        conv2  = conv2d(conv1, 64, 3, strides = 2, padding = same, activation = relu);
-        conv3  = conv2d(conv2, 128, 3, strides = 2, padding = same, activation = relu);
-        conv4  = conv2d(conv3, 128, 3, strides = 2, padding = same, activation = relu);
-        up1    = conv2d(upsample2d(conv4, 2), 128, 3, padding = same, activation = relu);
-        merge1 = concat(conv3, up1);
-        up2    = conv2d(upsample2d(merge1, 2), 64, 3, padding = same, activation = relu);
-        merge2 = concat(conv2, up2);
-        up3    = conv2d(upsample2d(merge2, 2), 32, 3, padding = same, activation = relu);
-        merge3 = concat(conv1, up3);
-        up4    = conv2d(upsample2d(merge3, 2), 32, 3, padding = same);
-        out    = conv2d(up4, 3, 3, padding = same);
-    }
+    BakedUNet([32, 32, 3]) -> out
 }
 
-network! {
+apes_block_net! {
     #[weights = "tests/fixtures/apes_block_net/weights.safetensors"]
-    pub BakedApes(x: [64, 64, 16]) -> gap {
-        stem     = conv2d(x, 32, 3, padding = same, activation = relu);
-        b1_conv3 = conv2d(stem, 32, 3, padding = same, activation = relu);
-        b1_conv1 = conv2d(stem, 32, 1, padding = same);
-        pool1    = max_pool2d(relu(add(b1_conv3, b1_conv1)), 2);
-        b2_conv3 = conv2d(pool1, 64, 3, padding = same, activation = relu);
-        b2_conv1 = conv2d(pool1, 64, 1, padding = same);
-        pool2    = max_pool2d(relu(add(b2_conv3, b2_conv1)), 2);
-        b3_conv3a = conv2d(pool2, 64, 3, padding = same, activation = relu);
-        b3_conv3b = conv2d(b3_conv3a, 64, 3, padding = same);
-        pool3    = max_pool2d(relu(add(b3_conv3b, pool2)), 2);
-        head     = conv2d(pool3, 10, 1, padding = same);
-        gap      = global_avg_pool2d(head);
-    }
+    BakedApes
 }
 
 network! {

@@ -316,24 +316,11 @@ fn arena_reuses_memory() {
     }
 }
 
-skipnet::network! {
+seed_unet! {
     /// `SkipUNet` with the direct algorithm everywhere (`#[winograd = false]`,
     /// as the embedded example compiles it).
     #[winograd = false]
-    pub SkipUNetDirect(x: [32, 32, 3]) -> out {
-        conv1  = conv2d(x, 32, 3, strides = 2, padding = same, activation = relu);
-        conv2  = conv2d(conv1, 64, 3, strides = 2, padding = same, activation = relu);
-        conv3  = conv2d(conv2, 128, 3, strides = 2, padding = same, activation = relu);
-        conv4  = conv2d(conv3, 128, 3, strides = 2, padding = same, activation = relu);
-        up1    = conv2d(upsample2d(conv4, 2), 128, 3, padding = same, activation = relu);
-        merge1 = concat(conv3, up1);
-        up2    = conv2d(upsample2d(merge1, 2), 64, 3, padding = same, activation = relu);
-        merge2 = concat(conv2, up2);
-        up3    = conv2d(upsample2d(merge2, 2), 32, 3, padding = same, activation = relu);
-        merge3 = concat(conv1, up3);
-        up4    = conv2d(upsample2d(merge3, 2), 32, 3, padding = same);
-        out    = conv2d(up4, 3, 3, padding = same);
-    }
+    SkipUNetDirect([32, 32, 3]) -> out
 }
 
 // The seed U-Net's best plan when every tensor is materialized is 98,304 f32;

@@ -39,44 +39,12 @@ const STACK: usize = 4 << 20;
 
 // ---------------------------------------------------------------- the PRNG
 
-/// SplitMix64: tiny, seedable, good enough to drive a fuzzer.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn range(&mut self, lo: usize, hi_inclusive: usize) -> usize {
-        lo + self.below(hi_inclusive - lo + 1)
-    }
-
-    /// True with probability `1 / n`.
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len())]
-    }
-}
+/// The fuzzers' generator, shared with the runtime's loader fuzzer.
+use skipnet_runtime::testing::SplitMix64 as Rng;
 
 /// The seed of case `i` of a run seeded with `seed`.
 fn case_seed(seed: u64, i: u64) -> u64 {
-    Rng::new(seed ^ i.wrapping_mul(0xD6E8_FEB8_6659_FD93)).next()
+    Rng(seed ^ i.wrapping_mul(0xD6E8_FEB8_6659_FD93)).next_u64()
 }
 
 // ---------------------------------------------------------------- seeds
@@ -1390,7 +1358,7 @@ fn env_u64(name: &str) -> Option<u64> {
 
 /// One case: which kind is chosen by `i` and the case's own seed.
 fn one_case(corpus: &Corpus, seed: u64, i: u64, stats: &mut Stats) {
-    let mut rng = Rng::new(case_seed(seed, i));
+    let mut rng = Rng(case_seed(seed, i));
     // 1% extremes (they are the slow ones), 20% generated, the rest mutated.
     let kind = rng.below(100);
     let mut slot = 0;

@@ -36,38 +36,12 @@ const DEFAULT_CASES: u64 = 20_000;
 
 // ---------------------------------------------------------------- the PRNG
 
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn range(&mut self, lo: usize, hi_inclusive: usize) -> usize {
-        lo + self.below(hi_inclusive - lo + 1)
-    }
-
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len())]
-    }
-}
+/// SplitMix64, shared with the macro's fuzzer.
+use skipnet_runtime::testing::SplitMix64 as Rng;
 
 fn case_rng(seed: u64, i: u64) -> Rng {
     let mut r = Rng(seed ^ i.wrapping_mul(0xD6E8_FEB8_6659_FD93));
-    r.next();
+    r.next_u64();
     r
 }
 
@@ -564,7 +538,7 @@ fn mutate_bytes(rng: &mut Rng, b: &mut Vec<u8>) {
                 4 => b.len() as u64,
                 5 => (b.len() as u64).saturating_sub(7),
                 6 => (header_end as u64).saturating_sub(8) + 1,
-                _ => rng.next() % 4096,
+                _ => rng.next_u64() % 4096,
             };
             b[..8].copy_from_slice(&v.to_le_bytes());
         }
@@ -587,7 +561,7 @@ fn mutate_bytes(rng: &mut Rng, b: &mut Vec<u8>) {
         }
         5 => {
             let at = rng.below(b.len() + 1);
-            b.insert(at, rng.next() as u8);
+            b.insert(at, rng.next_u64() as u8);
         }
         _ if !b.is_empty() => {
             let at = rng.below(b.len());

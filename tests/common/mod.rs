@@ -4,22 +4,12 @@
 
 use skipnet::network;
 
-network! {
+mod anchors;
+pub(crate) use anchors::{apes_block_net, seed_unet};
+
+seed_unet! {
     /// DSL.md §1's encoder-decoder with concatenate skips.
-    pub SkipUNet(x: [32, 32, 3]) -> out {
-        conv1  = conv2d(x, 32, 3, strides = 2, padding = same, activation = relu);
-        conv2  = conv2d(conv1, 64, 3, strides = 2, padding = same, activation = relu);
-        conv3  = conv2d(conv2, 128, 3, strides = 2, padding = same, activation = relu);
-        conv4  = conv2d(conv3, 128, 3, strides = 2, padding = same, activation = relu);
-        up1    = conv2d(upsample2d(conv4, 2), 128, 3, padding = same, activation = relu);
-        merge1 = concat(conv3, up1);
-        up2    = conv2d(upsample2d(merge1, 2), 64, 3, padding = same, activation = relu);
-        merge2 = concat(conv2, up2);
-        up3    = conv2d(upsample2d(merge2, 2), 32, 3, padding = same, activation = relu);
-        merge3 = concat(conv1, up3);
-        up4    = conv2d(upsample2d(merge3, 2), 32, 3, padding = same);
-        out    = conv2d(up4, 3, 3, padding = same);
-    }
+    SkipUNet([32, 32, 3]) -> out
 }
 
 network! {
@@ -55,22 +45,9 @@ network! {
     }
 }
 
-network! {
+apes_block_net! {
     /// The anchor `apes_block_net` (shared/anchors/models.py), layer names kept.
-    pub ApesBlockNet(x: [64, 64, 16]) -> gap {
-        stem     = conv2d(x, 32, 3, padding = same, activation = relu);
-        b1_conv3 = conv2d(stem, 32, 3, padding = same, activation = relu);
-        b1_conv1 = conv2d(stem, 32, 1, padding = same);
-        pool1    = max_pool2d(relu(add(b1_conv3, b1_conv1)), 2);
-        b2_conv3 = conv2d(pool1, 64, 3, padding = same, activation = relu);
-        b2_conv1 = conv2d(pool1, 64, 1, padding = same);
-        pool2    = max_pool2d(relu(add(b2_conv3, b2_conv1)), 2);
-        b3_conv3a = conv2d(pool2, 64, 3, padding = same, activation = relu);
-        b3_conv3b = conv2d(b3_conv3a, 64, 3, padding = same);
-        pool3    = max_pool2d(relu(add(b3_conv3b, pool2)), 2);
-        head     = conv2d(pool3, 10, 1, padding = same);
-        gap      = global_avg_pool2d(head);
-    }
+    ApesBlockNet
 }
 
 network! {
