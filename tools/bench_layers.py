@@ -30,6 +30,7 @@ an event record in ORT); the unprofiled ORT median is printed for comparison.
 
 Artefacts go to --out (default /tmp/skipnet-layers), never into the repository.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_peers as bp  # noqa: E402
+import skipnet_common as bp  # noqa: E402
 
 ROOT = bp.ROOT
 ENGINES = ("ort", "ort_nchw")
@@ -52,8 +53,16 @@ log = bp.log
 # --------------------------------------------------------------------------- skipnet
 def build_profiled():
     """`cargo bench --bench anchors --features profile --no-run`; the executable's path."""
-    cmd = ["cargo", "bench", "--bench", "anchors", "--features", "profile", "--no-run",
-           "--message-format=json-render-diagnostics"]
+    cmd = [
+        "cargo",
+        "bench",
+        "--bench",
+        "anchors",
+        "--features",
+        "profile",
+        "--no-run",
+        "--message-format=json-render-diagnostics",
+    ]
     log(f"[build] {' '.join(cmd)}")
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     exe = None
@@ -62,8 +71,11 @@ def build_profiled():
             msg = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "anchors" \
-                and msg.get("executable"):
+        if (
+            msg.get("reason") == "compiler-artifact"
+            and msg.get("target", {}).get("name") == "anchors"
+            and msg.get("executable")
+        ):
             exe = msg["executable"]
     if p.returncode != 0 or exe is None:
         sys.stderr.write(p.stderr[-4000:])
@@ -74,9 +86,20 @@ def build_profiled():
 def run_skipnet(ba, exe, model, a):
     out = str(a.out)
     prof = f"{out}/{model}.skipnet.layers.json"
-    cmd = [exe, model, "--weights", f"{out}/{model}.weights.safetensors",
-           "--input", f"{out}/{model}.x.safetensors", "--output", f"{out}/{model}.skipnet.y.safetensors",
-           "--min-time", str(a.min_time), "--profile", prof]
+    cmd = [
+        exe,
+        model,
+        "--weights",
+        f"{out}/{model}.weights.safetensors",
+        "--input",
+        f"{out}/{model}.x.safetensors",
+        "--output",
+        f"{out}/{model}.skipnet.y.safetensors",
+        "--min-time",
+        str(a.min_time),
+        "--profile",
+        prof,
+    ]
     r = bp.timed(ba, cmd, a, f"{model} skipnet")
     if "error" in r:
         raise SystemExit(f"{model}: skipnet failed: {r['error']}")
@@ -123,8 +146,10 @@ def ort_worker(ba, model, engine, out, min_time):
     prof = sess.end_profiling()
     with open(prof) as f:
         events = json.load(f)
-    runs = sorted((e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"),
-                  key=lambda e: e["ts"])
+    runs = sorted(
+        (e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"),
+        key=lambda e: e["ts"],
+    )
     timed_runs = runs[warm:]
     t_start = timed_runs[0]["ts"]
     nodes = {}
@@ -137,15 +162,34 @@ def ort_worker(ba, model, engine, out, min_time):
     k = len(timed_runs)
     for d in nodes.values():
         d["us"] /= k
-    res.update({"model": model, "engine": engine, "runs": k, "profile_file": prof,
-                "run_mean_us": sum(e["dur"] for e in timed_runs) / k,
-                "plain_median_us": plain["median_us"], "nodes": nodes})
+    res.update(
+        {
+            "model": model,
+            "engine": engine,
+            "runs": k,
+            "profile_file": prof,
+            "run_mean_us": sum(e["dur"] for e in timed_runs) / k,
+            "plain_median_us": plain["median_us"],
+            "nodes": nodes,
+        }
+    )
     print("RESULT " + json.dumps(res), flush=True)
 
 
 def run_ort(ba, model, engine, a):
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--ort-worker", model, engine,
-           "--anchors", str(a.anchors.resolve()), "--out", str(a.out), "--min-time", str(a.min_time)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--ort-worker",
+        model,
+        engine,
+        "--anchors",
+        str(a.anchors.resolve()),
+        "--out",
+        str(a.out),
+        "--min-time",
+        str(a.min_time),
+    ]
     r = bp.timed(ba, cmd, a, f"{model} {engine}")
     if "error" in r:
         log(f"[ort] {model} {engine}: {r['error'][-800:]}")
@@ -205,13 +249,20 @@ def table(model, keras_layers, sk, orts, peak):
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
 
     def cells(us_sk, flop, ort_us):
-        c = [fmt(us_sk, ".1f") if us_sk is not None else "fused",
-             fmt(gf(flop, us_sk), ".1f"), fmt(pct(gf(flop, us_sk)), ".0f")]
+        c = [
+            fmt(us_sk, ".1f") if us_sk is not None else "fused",
+            fmt(gf(flop, us_sk), ".1f"),
+            fmt(pct(gf(flop, us_sk)), ".0f"),
+        ]
         for e in orts:
             u = ort_us.get(e)
             g = gf(flop, u)
-            c += [fmt(u, ".1f") if u is not None else "fused", fmt(g, ".1f"), fmt(pct(g), ".0f"),
-                  fmt(us_sk / u if us_sk and u else None, ".2f")]
+            c += [
+                fmt(u, ".1f") if u is not None else "fused",
+                fmt(g, ".1f"),
+                fmt(pct(g), ".0f"),
+                fmt(us_sk / u if us_sk and u else None, ".2f"),
+            ]
         return c
 
     tot_sk, tot_ort = 0.0, {e: 0.0 for e in orts}
@@ -220,9 +271,12 @@ def table(model, keras_layers, sk, orts, peak):
         flop = 2 * s["macs"] if s else 0
         op = s["op"] if s else kind.get(n, "")
         if n == "(other)":
-            op = ", ".join(f"{o} {u:.0f}" for o, u in
-                           sorted({k: v for e in orts for k, v in ort_by[e][1].items()}.items(),
-                                  key=lambda kv: -kv[1])[:4])
+            op = ", ".join(
+                f"{o} {u:.0f}"
+                for o, u in sorted(
+                    {k: v for e in orts for k, v in ort_by[e][1].items()}.items(), key=lambda kv: -kv[1]
+                )[:4]
+            )
         ort_us = {e: ort_by[e][0].get(n) for e in orts}
         if n == "(other)":
             ort_us = {e: ort_by[e][0].get(n, 0.0) for e in orts}
@@ -230,25 +284,40 @@ def table(model, keras_layers, sk, orts, peak):
         tot_sk += us_sk or 0.0
         for e in orts:
             tot_ort[e] += ort_us[e] or 0.0
-        lines.append("| " + " | ".join([n, op, fmt(flop / 1e6 if flop else None, ".2f")]
-                                       + cells(us_sk, flop, ort_us)) + " |")
+        lines.append(
+            "| "
+            + " | ".join([n, op, fmt(flop / 1e6 if flop else None, ".2f")] + cells(us_sk, flop, ort_us))
+            + " |"
+        )
     flops = 2 * sk["profile"]["macs"]
     whole_sk = sk["profile"]["forward_mean_us"]
     whole_ort = {e: r["run_mean_us"] for e, r in orts.items()}
-    lines.append("| **sum of layers** | | " + f"{flops / 1e6:.2f} | "
-                 + " | ".join(cells(tot_sk, flops, tot_ort)) + " |")
+    lines.append(
+        "| **sum of layers** | | "
+        + f"{flops / 1e6:.2f} | "
+        + " | ".join(cells(tot_sk, flops, tot_ort))
+        + " |"
+    )
     between = {e: whole_ort[e] - tot_ort[e] for e in orts}
     c = [f"{whole_sk - tot_sk:.1f}", "", ""]
     for e in orts:
         c += [f"{between[e]:.1f}", "", "", ""]
     lines.append("| **between layers** | | | " + " | ".join(c) + " |")
-    lines.append("| **whole run** | | " + f"{flops / 1e6:.2f} | "
-                 + " | ".join(cells(whole_sk, flops, whole_ort)) + " |")
-    notes = [f"skipnet: {sk['profile']['calls']} profiled calls, bench median {sk['median_us']:.1f} µs "
-             f"(whole `forward` in the profile {whole_sk:.1f} µs)"]
+    lines.append(
+        "| **whole run** | | "
+        + f"{flops / 1e6:.2f} | "
+        + " | ".join(cells(whole_sk, flops, whole_ort))
+        + " |"
+    )
+    notes = [
+        f"skipnet: {sk['profile']['calls']} profiled calls, bench median {sk['median_us']:.1f} µs "
+        f"(whole `forward` in the profile {whole_sk:.1f} µs)"
+    ]
     for e, r in orts.items():
-        notes.append(f"{LABEL[e]}: {r['runs']} profiled runs (mean `model_run` {r['run_mean_us']:.1f} µs, "
-                     f"median call {r['median_us']:.1f} µs); unprofiled median {r['plain_median_us']:.1f} µs")
+        notes.append(
+            f"{LABEL[e]}: {r['runs']} profiled runs (mean `model_run` {r['run_mean_us']:.1f} µs, "
+            f"median call {r['median_us']:.1f} µs); unprofiled median {r['plain_median_us']:.1f} µs"
+        )
     return "\n".join([f"**{model}**", ""] + lines + [""] + [f"- {n}" for n in notes]) + "\n"
 
 
@@ -263,6 +332,7 @@ def main():
         wa = w.parse_args()
         sys.path.insert(0, wa.anchors)
         import bench_anchors  # noqa: E402 (no TensorFlow import)
+
         ort_worker(bench_anchors, wa.ort_worker[0], wa.ort_worker[1], wa.out, wa.min_time)
         return
 
@@ -271,8 +341,12 @@ def main():
     ap.add_argument("--models", nargs="+", default=list(bp.DEFAULT_MODELS))
     ap.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
     ap.add_argument("--min-time", type=float, default=4.0, help="timed seconds per run (after 1 s warm-up)")
-    ap.add_argument("--peak-gflops", type=float, default=None,
-                    help="one core's f32 peak (`cargo bench --bench conv -- peak`); adds %% peak columns")
+    ap.add_argument(
+        "--peak-gflops",
+        type=float,
+        default=None,
+        help="one core's f32 peak (`cargo bench --bench conv -- peak`); adds %% peak columns",
+    )
     ap.add_argument("--out", type=Path, default=Path("/tmp/skipnet-layers"))
     ap.add_argument("--max-foreign", type=float, default=0.05)
     ap.add_argument("--max-wait", type=float, default=180.0)
@@ -287,13 +361,19 @@ def main():
     exe = build_profiled()
     if not a.skip_export:
         ba.export(a.models, out)
-    res = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **bp.environment(ba),
-           "peak_gflops": a.peak_gflops, "models": {}}
+    res = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **bp.environment(ba),
+        "peak_gflops": a.peak_gflops,
+        "models": {},
+    }
     md = []
     for model in a.models:
         y_ref = bp.export_skipnet_inputs(models, model, out)
         m = models.build(model, seed=0)
-        keras_layers = [(l.name, type(l).__name__) for l in m.layers if type(l).__name__ != "InputLayer"]
+        keras_layers = [
+            (layer.name, type(layer).__name__) for layer in m.layers if type(layer).__name__ != "InputLayer"
+        ]
         sk = run_skipnet(ba, exe, model, a)
         chk = bp.check_output(out, model, y_ref)
         if not chk["ok"]:
@@ -311,8 +391,10 @@ def main():
     with open(json_path, "w") as f:
         json.dump(res, f, indent=1)
     print("\n" + "\n".join(md))
-    print(f"CPU: {res['cpu']} ({res['nproc']} logical CPUs); peak {a.peak_gflops} GFLOP/s; "
-          + ", ".join(f"{k} {v}" for k, v in res["versions"].items()))
+    print(
+        f"CPU: {res['cpu']} ({res['nproc']} logical CPUs); peak {a.peak_gflops} GFLOP/s; "
+        + ", ".join(f"{k} {v}" for k, v in res["versions"].items())
+    )
     print(f"wrote {json_path}")
 
 

@@ -44,22 +44,32 @@ with `--features parallel`; one `forward` splits each big conv across the thread
 Artefacts (ONNX, TFLite, safetensors, npy, JSON) go to --out (default
 /tmp/skipnet-bench), never into the repository. See doc/benchmarks.md for the columns.
 """
+
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_ANCHORS = (ROOT / ".." / "shared" / "anchors").resolve()
-DEFAULT_MODELS = ("seed_unet", "seed_unet_256", "apes_block_net", "resnet_like_224")  # models.py's
-EXTRA_MODELS = ("mobilenet_v2",)  # tools/extra_anchors.py's (tools/bench_layers.py cannot export these)
+from skipnet_common import (
+    DEFAULT_ANCHORS,
+    DEFAULT_MODELS,
+    EXTRA_MODELS,
+    ROOT,
+    TOL,
+    check_output,
+    environment,
+    export_skipnet_inputs,
+    import_anchors,
+    log,
+    timed,
+)
+
 DEFAULT_ENGINES = ("ort", "ort_nchw", "tflite")
 KERAS_ENGINES = ("keras_tf_function", "keras_predict")
 ALL_ENGINES = ("ort", "ort_nchw", "tflite") + KERAS_ENGINES
@@ -70,65 +80,9 @@ ENGINE_LABEL = {
     "keras_tf_function": "Keras tf.function",
     "keras_predict": "Keras predict_on_batch",
 }
-TOL = 1e-4
-
-
-def log(msg):
-    print(msg, flush=True)
 
 
 # --------------------------------------------------------------------------- set-up
-def import_anchors(path):
-    sys.path.insert(0, str(path))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import bench_anchors  # noqa: E402
-    import models  # noqa: E402
-    return bench_anchors, Models(models)
-
-
-class Models:
-    """models.py's models, then tools/extra_anchors.py's (models.py is read-only here):
-    build(name, seed) and weight_role(w) from whichever module has `name`."""
-
-    def __init__(self, shared):
-        sys.path.insert(0, str(ROOT / "tools"))
-        import extra_anchors  # noqa: E402
-        self.shared, self.extra = shared, extra_anchors
-        self.MODEL_NAMES = tuple(shared.MODEL_NAMES) + tuple(
-            m for m in extra_anchors.MODEL_NAMES if m not in shared.MODEL_NAMES)
-
-    def is_extra(self, name):
-        return name not in self.shared.MODEL_NAMES
-
-    def module(self, name):
-        return self.extra if self.is_extra(name) else self.shared
-
-    def build(self, name, seed=0):
-        return self.module(name).build(name, seed=seed)
-
-    def weight_role(self, w):
-        return self.shared.weight_role(w)
-
-    def export(self, ba, names, out):
-        """bench_anchors.export for models.py's models, extra_anchors.export for the
-        others; one meta.json for all."""
-        shared = [m for m in names if not self.is_extra(m)]
-        extra = [m for m in names if self.is_extra(m)]
-        meta = ba.export(shared, out) if shared else {}
-        meta.update(self.extra.export(extra, out) if extra else {})
-        with open(f"{out}/meta.json", "w") as f:
-            json.dump(meta, f, indent=1)
-        return meta
-
-    def peer_cmd(self, anchors, model, engine, out, min_time):
-        """bench_anchors.py `run` (through extra_anchors.py `run` for its models)."""
-        tail = ["--model", model, "--engine", engine, "--out", out, "--min-time", str(min_time)]
-        if self.is_extra(model):
-            return [sys.executable, str(ROOT / "tools" / "extra_anchors.py"), "run",
-                    "--anchors", str(anchors)] + tail
-        return [sys.executable, str(anchors / "bench_anchors.py"), "run"] + tail
-
-
 def peer_engine(base, threads):
     """bench_anchors.py's engine name for a base engine at `threads`, or None."""
     if base in KERAS_ENGINES:
@@ -140,8 +94,16 @@ def build_skipnet():
     """`cargo bench --bench anchors --features parallel --no-run`; returns the executable's path."""
     env = dict(os.environ)
     env.setdefault("CARGO_TARGET_DIR", "/tmp/target-bench")
-    cmd = ["cargo", "bench", "--bench", "anchors", "--features", "parallel", "--no-run",
-           "--message-format=json-render-diagnostics"]
+    cmd = [
+        "cargo",
+        "bench",
+        "--bench",
+        "anchors",
+        "--features",
+        "parallel",
+        "--no-run",
+        "--message-format=json-render-diagnostics",
+    ]
     log(f"[build] CARGO_TARGET_DIR={env['CARGO_TARGET_DIR']} {' '.join(cmd)}")
     p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     exe = None
@@ -150,8 +112,11 @@ def build_skipnet():
             msg = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "anchors" \
-                and msg.get("executable"):
+        if (
+            msg.get("reason") == "compiler-artifact"
+            and msg.get("target", {}).get("name") == "anchors"
+            and msg.get("executable")
+        ):
             exe = msg["executable"]
     if p.returncode != 0 or exe is None:
         sys.stderr.write(p.stderr[-4000:])
@@ -160,83 +125,18 @@ def build_skipnet():
     return exe
 
 
-def export_skipnet_inputs(models, name, out):
-    """Weights with DSL names and the seeded input, as safetensors; returns Keras's y."""
-    import numpy as np
-    from safetensors.numpy import save_file
-
-    m = models.build(name, seed=0)
-    weights = {}
-    for layer in m.layers:
-        for w in layer.weights:
-            weights[f"{layer.name}.{models.weight_role(w)}"] = np.ascontiguousarray(
-                np.asarray(w), dtype=np.float32)
-    x = np.load(f"{out}/{name}.x.npy")
-    y = np.load(f"{out}/{name}.y.npy")
-    # The peers' reference came from an identical build; make sure of it.
-    y2 = np.asarray(m(x, training=False))
-    if not np.array_equal(y, y2):
-        raise SystemExit(f"{name}: rebuilt Keras model disagrees with the exported one "
-                         f"(max diff {np.abs(y - y2).max():.3g})")
-    save_file(weights, f"{out}/{name}.weights.safetensors")
-    save_file({"x": np.ascontiguousarray(x[0])}, f"{out}/{name}.x.safetensors")
-    return y
-
-
-def check_output(out, name, y_ref):
-    import numpy as np
-    from safetensors.numpy import load_file
-
-    y = load_file(f"{out}/{name}.skipnet.y.safetensors")["y"]
-    ref = y_ref.reshape(y_ref.shape[1:]) if y_ref.shape[0] == 1 else y_ref
-    if y.shape != ref.shape:
-        return {"ok": False, "error": f"shape {y.shape} vs Keras {ref.shape}"}
-    d = np.abs(y.astype(np.float64) - ref.astype(np.float64))
-    max_abs = float(d.max())
-    close = bool(np.allclose(y, ref, rtol=TOL, atol=TOL))
-    return {"ok": bool(max_abs <= TOL or close), "max_abs_diff": max_abs,
-            "max_rel_diff": float(max_abs / max(float(np.abs(ref).max()), 1e-30)),
-            "allclose_1e-4": close, "finite": bool(np.isfinite(y).all())}
-
-
 # --------------------------------------------------------------------------- timing
-def timed(ba, cmd, a, label):
-    """Runs `cmd` (prints a `RESULT {json}` line) after waiting for a quiet machine;
-    repeats while other processes used more than --max-foreign cores during the timed
-    loop, keeps the quietest attempt.  Returns the result dict with noise fields."""
-    best, waited, tries = None, 0.0, []
-    for attempt in range(1, a.max_attempts + 1):
-        w = ba.wait_quiet(a.max_foreign, max_wait=a.max_wait)
-        waited += w
-        p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-        line = [x for x in p.stdout.splitlines() if x.startswith("RESULT ")]
-        if p.returncode != 0 or not line:
-            return {"error": (p.stderr or p.stdout)[-1500:], "quiet_wait_s": waited, "attempts": attempt}
-        r = json.loads(line[-1][len("RESULT "):])
-        tries.append({"attempt": attempt, "wait_s": w, "wait_timed_out": w > a.max_wait,
-                      "median_us": r["median_us"], "foreign_cores": r["foreign_cores"]})
-        if best is None or (r["foreign_cores"] or 0) < (best["foreign_cores"] or 0):
-            best = r
-        if r["foreign_cores"] is not None and r["foreign_cores"] <= a.max_foreign:
-            break
-        log(f"[noisy] {label}: other processes used {r['foreign_cores']:.2f} cores during timing"
-            + (f" (machine not quiet after {w:.0f} s wait)" if w > a.max_wait else "")
-            + ("; repeating" if attempt < a.max_attempts else "; keeping the quietest attempt"))
-    best["quiet_wait_s"] = waited
-    best["attempts"] = len(tries)
-    best["tries"] = tries
-    return best
-
-
 def print_run(model, engine, r, flops):
     if "error" in r:
         log(f"[run] {model:15s} {engine:18s} ERROR {r['error'][-400:]}")
         return
     r["gflops"] = flops / (r["median_us"] * 1e-6) / 1e9
-    log(f"[run] {model:15s} {engine:18s} median {r['median_us']:10.1f} us  p10 {r['p10_us']:10.1f}"
+    log(
+        f"[run] {model:15s} {engine:18s} median {r['median_us']:10.1f} us  p10 {r['p10_us']:10.1f}"
         f"  p90 {r['p90_us']:10.1f}  n={r['n']:5d}  {r['gflops']:6.1f} GFLOP/s"
         f"  foreign {r['foreign_cores']:.2f} cores  waited {r['quiet_wait_s']:.0f} s"
-        f"  attempts {r['attempts']}")
+        f"  attempts {r['attempts']}"
+    )
 
 
 # --------------------------------------------------------------------------- report
@@ -252,11 +152,20 @@ def tables(res, a):
     lines = []
     for threads in a.threads:
         peers = [e for e in a.engines if peer_engine(e, threads)]
-        head = ["model", "MFLOP", "skipnet median µs (p10–p90)"] + [f"{ENGINE_LABEL[e]} µs" for e in peers] \
-            + ["skipnet / best peer", "skipnet GFLOP/s"] + (["% peak"] if a.peak_gflops else []) + ["max abs err vs Keras"]
-        lines += [f"**{threads} thread{'s' if threads > 1 else ''}**, batch 1, f32, median of per-call times"
-                  + (f"; each engine's median of {a.rounds} round-robin rounds" if a.rounds > 1 else ""), "",
-                  "| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
+        head = (
+            ["model", "MFLOP", "skipnet median µs (p10–p90)"]
+            + [f"{ENGINE_LABEL[e]} µs" for e in peers]
+            + ["skipnet / best peer", "skipnet GFLOP/s"]
+            + (["% peak"] if a.peak_gflops else [])
+            + ["max abs err vs Keras"]
+        )
+        lines += [
+            f"**{threads} thread{'s' if threads > 1 else ''}**, batch 1, f32, median of per-call times"
+            + (f"; each engine's median of {a.rounds} round-robin rounds" if a.rounds > 1 else ""),
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * 2 + "---:|" * (len(head) - 2),
+        ]
         for model, m in res["models"].items():
             runs = m["runs"].get(str(threads), {})
             sk = runs.get("skipnet")
@@ -280,92 +189,109 @@ def tables(res, a):
             else:
                 cells += ["—"] + (["—"] if a.peak_gflops else [])
             chk = m.get("check")
-            cells.append("—" if not chk or "max_abs_diff" not in chk
-                         else f"{chk['max_abs_diff']:.1e}" + ("" if chk["ok"] else " FAIL"))
+            cells.append(
+                "—"
+                if not chk or "max_abs_diff" not in chk
+                else f"{chk['max_abs_diff']:.1e}" + ("" if chk["ok"] else " FAIL")
+            )
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
 
 
 def noise_table(res):
-    lines = ["| model | threads | engine | attempts | waited s | foreign cores (kept run) | "
-             "foreign cores (all attempts) | p90/p10 |", "|---|---:|---|---:|---:|---:|---|---:|"]
+    lines = [
+        "| model | threads | engine | attempts | waited s | foreign cores (kept run) | "
+        "foreign cores (all attempts) | p90/p10 |",
+        "|---|---:|---|---:|---:|---:|---|---:|",
+    ]
     for model, m in res["models"].items():
         for threads, runs in m["runs"].items():
             for engine, r in runs.items():
                 if "error" in r:
-                    lines.append(f"| {model} | {threads} | {engine} | {r.get('attempts', '')} | "
-                                 f"{r.get('quiet_wait_s', 0):.0f} | error | | |")
+                    lines.append(
+                        f"| {model} | {threads} | {engine} | {r.get('attempts', '')} | "
+                        f"{r.get('quiet_wait_s', 0):.0f} | error | | |"
+                    )
                     continue
                 fa = ", ".join(f"{t['foreign_cores']:.2f}" for t in r.get("tries", []))
-                lines.append(f"| {model} | {threads} | {engine} | {r['attempts']} | {r['quiet_wait_s']:.0f} | "
-                             f"{r['foreign_cores']:.3f} | {fa} | {r['p90_us'] / r['p10_us']:.2f} |")
+                lines.append(
+                    f"| {model} | {threads} | {engine} | {r['attempts']} | {r['quiet_wait_s']:.0f} | "
+                    f"{r['foreign_cores']:.3f} | {fa} | {r['p90_us'] / r['p10_us']:.2f} |"
+                )
     return "\n".join(lines)
-
-
-def environment(ba):
-    cpu = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    v = ba.versions()
-    for tool, cmd in (("rustc", ["rustc", "-V"]), ("cargo", ["cargo", "-V"])):
-        try:
-            v[tool] = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT).stdout.strip()
-        except OSError:
-            pass
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=ROOT).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=ROOT).stdout.strip()
-        v["skipnet"] = rev + (" + uncommitted changes" if dirty else "")
-    except OSError:
-        pass
-    return {"cpu": cpu, "nproc": os.cpu_count(), "kernel": platform.release(), "versions": v,
-            "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-                                                   "TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS",
-                                                   "RUSTFLAGS", "CARGO_TARGET_DIR")}}
 
 
 # --------------------------------------------------------------------------- main
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--anchors", type=Path, default=DEFAULT_ANCHORS,
-                    help="folder with models.py and bench_anchors.py (default: %(default)s)")
+    ap.add_argument(
+        "--anchors",
+        type=Path,
+        default=DEFAULT_ANCHORS,
+        help="folder with models.py and bench_anchors.py (default: %(default)s)",
+    )
     ap.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS + EXTRA_MODELS))
-    ap.add_argument("--engines", nargs="+", default=None, choices=ALL_ENGINES,
-                    help=f"peer engines (default: {' '.join(DEFAULT_ENGINES)})")
+    ap.add_argument(
+        "--engines",
+        nargs="+",
+        default=None,
+        choices=ALL_ENGINES,
+        help=f"peer engines (default: {' '.join(DEFAULT_ENGINES)})",
+    )
     ap.add_argument("--threads", nargs="+", type=int, default=[1], choices=[1, 2])
     ap.add_argument("--min-time", type=float, default=4.0, help="timed seconds per run (after 1 s warm-up)")
-    ap.add_argument("--peak-gflops", type=float, default=None,
-                    help="one core's f32 peak in GFLOP/s; adds a %% peak column (threads x peak)")
+    ap.add_argument(
+        "--peak-gflops",
+        type=float,
+        default=None,
+        help="one core's f32 peak in GFLOP/s; adds a %% peak column (threads x peak)",
+    )
     ap.add_argument("--out", type=Path, default=Path("/tmp/skipnet-bench"))
     ap.add_argument("--json", type=Path, default=None, help="results file (default: <out>/bench_peers.json)")
-    ap.add_argument("--max-foreign", type=float, default=0.05,
-                    help="quiet = other processes below this many cores (default: %(default)s)")
-    ap.add_argument("--max-wait", type=float, default=180.0,
-                    help="longest wait for a quiet machine before each timed process, s (default: %(default)s)")
-    ap.add_argument("--max-attempts", type=int, default=3,
-                    help="repeats of a run disturbed by other processes (default: %(default)s)")
+    ap.add_argument(
+        "--max-foreign",
+        type=float,
+        default=0.05,
+        help="quiet = other processes below this many cores (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--max-wait",
+        type=float,
+        default=180.0,
+        help="longest wait for a quiet machine before each timed process, s (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--max-attempts",
+        type=int,
+        default=3,
+        help="repeats of a run disturbed by other processes (default: %(default)s)",
+    )
     ap.add_argument("--skip-export", action="store_true", help="reuse the artefacts already in --out")
-    ap.add_argument("--rounds", type=int, default=1,
-                    help="run every engine this many times, round-robin, and report each engine's "
-                         "median of its round medians (default: %(default)s)")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every engine this many times, round-robin, and report each engine's "
+        "median of its round medians (default: %(default)s)",
+    )
     a = ap.parse_args()
 
     ba, models = import_anchors(a.anchors.resolve())
     if a.engines is None:
-        a.engines = [e for e in DEFAULT_ENGINES
-                     if e != "tflite" or importlib.util.find_spec("ai_edge_litert") is not None]
+        a.engines = [
+            e
+            for e in DEFAULT_ENGINES
+            if e != "tflite" or importlib.util.find_spec("ai_edge_litert") is not None
+        ]
         if "tflite" not in a.engines:
             log("[note] ai_edge_litert not installed: TFLite skipped")
     for m in a.models:
         if m not in models.MODEL_NAMES:
-            raise SystemExit(f"unknown model {m}; models.py and tools/extra_anchors.py have "
-                             f"{', '.join(models.MODEL_NAMES)}")
+            raise SystemExit(
+                f"unknown model {m}; models.py and tools/extra_anchors.py have "
+                f"{', '.join(models.MODEL_NAMES)}"
+            )
     a.out.mkdir(parents=True, exist_ok=True)
     out = str(a.out)
     json_path = a.json or a.out / "bench_peers.json"
@@ -381,22 +307,32 @@ def main():
         meta = models.export(ba, a.models, out)
 
     t_start = time.time()
-    res = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **environment(ba),
-           "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()},
-           "skipnet_exe": exe, "models": {}}
+    res = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **environment(ba),
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()},
+        "skipnet_exe": exe,
+        "models": {},
+    }
     failed = []
     for model in a.models:
         y_ref = export_skipnet_inputs(models, model, out)
         flops = meta[model]["flops"]
-        mres = {"flops": flops, "params": meta[model]["params"], "input_shape": meta[model]["input_shape"],
-                "output_shape": meta[model]["output_shape"], "runs": {}}
+        mres = {
+            "flops": flops,
+            "params": meta[model]["params"],
+            "input_shape": meta[model]["input_shape"],
+            "output_shape": meta[model]["output_shape"],
+            "runs": {},
+        }
         res["models"][model] = mres
         for threads in a.threads:
             runs = mres["runs"].setdefault(str(threads), {})
             if model not in known:
                 log(f"[skipnet] {model}: not declared in benches/anchors.rs, peers only")
-            engines = (["skipnet"] if model in known else []) + \
-                [b for b in a.engines if peer_engine(b, threads)]
+            engines = (["skipnet"] if model in known else []) + [
+                b for b in a.engines if peer_engine(b, threads)
+            ]
             rounds = {e: [] for e in engines}
             # Round-robin: every engine once per round, so a drift of the
             # machine's speed (tens of percent over minutes on a shared VM)
@@ -405,11 +341,22 @@ def main():
             for rnd in range(a.rounds):
                 for e in engines:
                     if e == "skipnet":
-                        cmd = [exe, model, "--weights", f"{out}/{model}.weights.safetensors",
-                               "--input", f"{out}/{model}.x.safetensors",
-                               "--output", f"{out}/{model}.skipnet.y.safetensors",
-                               "--out-json", f"{out}/{model}.skipnet.json", "--min-time", str(a.min_time),
-                               "--threads", str(threads)]
+                        cmd = [
+                            exe,
+                            model,
+                            "--weights",
+                            f"{out}/{model}.weights.safetensors",
+                            "--input",
+                            f"{out}/{model}.x.safetensors",
+                            "--output",
+                            f"{out}/{model}.skipnet.y.safetensors",
+                            "--out-json",
+                            f"{out}/{model}.skipnet.json",
+                            "--min-time",
+                            str(a.min_time),
+                            "--threads",
+                            str(threads),
+                        ]
                         r = timed(ba, cmd, a, f"{model} skipnet")
                         print_run(model, f"skipnet_{threads}t r{rnd + 1}", r, flops)
                         if "error" in r:
@@ -419,8 +366,10 @@ def main():
                             mres.setdefault("check", chk)
                             r["check"] = chk
                             if chk["ok"]:
-                                log(f"[check] {model} ({threads}t): skipnet vs Keras max abs error "
-                                    f"{chk['max_abs_diff']:.2e} (<= {TOL:g} or allclose rtol=atol={TOL:g}): OK")
+                                log(
+                                    f"[check] {model} ({threads}t): skipnet vs Keras max abs error "
+                                    f"{chk['max_abs_diff']:.2e} (<= {TOL:g} or allclose rtol=atol={TOL:g}): OK"
+                                )
                             else:
                                 failed.append(model)
                                 log(f"[check] {model} ({threads}t): skipnet vs Keras FAILED: {chk}")
@@ -451,18 +400,28 @@ def main():
 
     print()
     print(table)
-    print("Noise (other processes' CPU use during each timed loop; a run above "
-          f"{a.max_foreign} cores was repeated, up to {a.max_attempts} attempts, quietest kept):\n")
+    print(
+        "Noise (other processes' CPU use during each timed loop; a run above "
+        f"{a.max_foreign} cores was repeated, up to {a.max_attempts} attempts, quietest kept):\n"
+    )
     print(noise)
-    allr = [r for m in res["models"].values() for rs in m["runs"].values() for r in rs.values() if "error" not in r]
+    allr = [
+        r
+        for m in res["models"].values()
+        for rs in m["runs"].values()
+        for r in rs.values()
+        if "error" not in r
+    ]
     if allr:
         worst = max(r["foreign_cores"] for r in allr)
         retries = sum(r["attempts"] - 1 for r in allr)
         timeouts = sum(t["wait_timed_out"] for r in allr for t in r["tries"])
         verdict = "quiet" if worst <= a.max_foreign else "NOISY: treat these timings as preliminary"
-        print(f"\nworst foreign load in a kept run: {worst:.3f} cores; retries: {retries}; "
-              f"waits that hit --max-wait ({a.max_wait:.0f} s): {timeouts}; "
-              f"total quiet-wait {sum(r['quiet_wait_s'] for r in allr):.0f} s -> {verdict}")
+        print(
+            f"\nworst foreign load in a kept run: {worst:.3f} cores; retries: {retries}; "
+            f"waits that hit --max-wait ({a.max_wait:.0f} s): {timeouts}; "
+            f"total quiet-wait {sum(r['quiet_wait_s'] for r in allr):.0f} s -> {verdict}"
+        )
     print(f"\nCPU: {res['cpu']} ({res['nproc']} logical CPUs)")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()))
     print(f"wrote {json_path}")

@@ -29,6 +29,7 @@ mobilenet_v2   keras.applications.MobileNetV2 as shipped: 224x224x3, alpha 1.0,
 FLOPs here are 2 * MACs of Conv2D, DepthwiseConv2D and Dense (models.py counts Conv2D
 and Dense; its models have no depthwise convs).
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,10 @@ MODEL_NAMES = ("mobilenet_v2",)
 # --------------------------------------------------------------------------- builders
 def mobilenet_v2():
     import keras
-    return keras.applications.MobileNetV2(input_shape=(224, 224, 3), alpha=1.0, include_top=True,
-                                          weights=None)
+
+    return keras.applications.MobileNetV2(
+        input_shape=(224, 224, 3), alpha=1.0, include_top=True, weights=None
+    )
 
 
 _BUILDERS = {"mobilenet_v2": mobilenet_v2}
@@ -61,6 +64,7 @@ def weight_role(w) -> str:
 def init_weights(model, seed: int = 0) -> None:
     """Deterministic numpy init, layer by layer in model.layers order."""
     from keras import layers
+
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         for w in layer.weights:
@@ -68,17 +72,20 @@ def init_weights(model, seed: int = 0) -> None:
             shape = tuple(w.shape)
             if role == "kernel":
                 # DepthwiseConv2D kernel [kh, kw, in, multiplier]: each output sees kh*kw inputs
-                fan_in = int(np.prod(shape[:2])) if isinstance(layer, layers.DepthwiseConv2D) \
+                fan_in = (
+                    int(np.prod(shape[:2]))
+                    if isinstance(layer, layers.DepthwiseConv2D)
                     else int(np.prod(shape[:-1]))
+                )
                 val = rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
             elif role == "gamma":
                 val = rng.uniform(0.5, 1.5, size=shape)
             elif role in ("bias", "beta"):
                 val = rng.uniform(-0.1, 0.1, size=shape)
             elif role == "moving_mean":
-                val = np.zeros(shape)        # set by calibrate_bn
+                val = np.zeros(shape)  # set by calibrate_bn
             elif role == "moving_variance":
-                val = np.ones(shape)         # set by calibrate_bn
+                val = np.ones(shape)  # set by calibrate_bn
             else:
                 raise ValueError(f"{layer.name}: unexpected variable {role}")
             w.assign(val.astype(np.float32))
@@ -88,8 +95,12 @@ def calibrate_bn(model, seed: int = 0, batch: int = 4) -> None:
     """Every BatchNormalization's moving mean / variance, in graph order, := the
     per-channel mean / variance of its input on a seeded batch in [-1, 1)."""
     import keras
-    x = np.random.default_rng(7 + seed).uniform(
-        -1.0, 1.0, size=(batch,) + tuple(model.inputs[0].shape[1:])).astype(np.float32)
+
+    x = (
+        np.random.default_rng(7 + seed)
+        .uniform(-1.0, 1.0, size=(batch,) + tuple(model.inputs[0].shape[1:]))
+        .astype(np.float32)
+    )
     # One eager pass through the layer graph (model.layers is in topological order),
     # each BatchNormalization calibrated just before it is applied.
     val = {id(model.inputs[0]): x}
@@ -109,6 +120,7 @@ def calibrate_bn(model, seed: int = 0, batch: int = 4) -> None:
 
 def build(name: str, seed: int = 0):
     import keras
+
     keras.utils.set_random_seed(seed)
     model = _BUILDERS[name]()
     init_weights(model, seed)
@@ -126,6 +138,7 @@ def make_input(model, seed: int = 0, batch: int = 1) -> np.ndarray:
 def count_flops(model) -> dict:
     """FLOPs = 2*MACs of Conv2D, DepthwiseConv2D and Dense layers."""
     from keras import layers
+
     per_layer, total = [], 0
     for layer in model.layers:
         if isinstance(layer, layers.DepthwiseConv2D):
@@ -161,8 +174,8 @@ def keras_to_onnx_nchw(model, opset: int = 17):
     shared/anchors/onnx_direct.py does for models.py; fusions are left to onnxruntime's
     graph optimizer. Input NCHW [1, C, H, W]."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
     from keras import layers
+    from onnx import TensorProto, helper, numpy_helper
 
     nodes, inits = [], []
     names = {}
@@ -185,9 +198,14 @@ def keras_to_onnx_nchw(model, opset: int = 17):
         if act == "relu":
             nodes.append(helper.make_node("Relu", [pre], [out], name=lname + ".relu"))
         elif act == "relu6":
-            nodes.append(helper.make_node("Clip", [pre, init(lname + ".min", np.array(0.0)),
-                                                   init(lname + ".max", np.array(6.0))], [out],
-                                          name=lname + ".relu6"))
+            nodes.append(
+                helper.make_node(
+                    "Clip",
+                    [pre, init(lname + ".min", np.array(0.0)), init(lname + ".max", np.array(6.0))],
+                    [out],
+                    name=lname + ".relu6",
+                )
+            )
         elif act == "softmax":
             nodes.append(helper.make_node("Softmax", [pre], [out], name=lname + ".softmax", axis=-1))
         else:
@@ -212,10 +230,10 @@ def keras_to_onnx_nchw(model, opset: int = 17):
                 pl, pr = _same_pads(iw, kw, sw)
             else:
                 pt = pb = pl = pr = 0
-            if depthwise:   # [kh, kw, C, m] -> [C*m, 1, kh, kw]
+            if depthwise:  # [kh, kw, C, m] -> [C*m, 1, kh, kw]
                 w_oihw = kern.reshape(kh, kw, 1, cin * kern.shape[3]).transpose(3, 2, 0, 1)
                 group = cin
-            else:           # [kh, kw, C/g, F] -> [F, C/g, kh, kw]
+            else:  # [kh, kw, C/g, F] -> [F, C/g, kh, kw]
                 w_oihw = kern.transpose(3, 2, 0, 1)
                 group = layer.groups
             conv_in = [ins[0], init(f"{out}.W", w_oihw)]
@@ -223,34 +241,58 @@ def keras_to_onnx_nchw(model, opset: int = 17):
                 conv_in.append(init(f"{out}.B", np.asarray(layer.bias)))
             act = cfg["activation"]
             pre = out if act == "linear" else out + ".pre"
-            nodes.append(helper.make_node("Conv", conv_in, [pre], name=out, kernel_shape=[kh, kw],
-                                          strides=[sh, sw], pads=[pt, pl, pb, pr],
-                                          dilations=list(layer.dilation_rate), group=group))
+            nodes.append(
+                helper.make_node(
+                    "Conv",
+                    conv_in,
+                    [pre],
+                    name=out,
+                    kernel_shape=[kh, kw],
+                    strides=[sh, sw],
+                    pads=[pt, pl, pb, pr],
+                    dilations=list(layer.dilation_rate),
+                    group=group,
+                )
+            )
             act_node(act, pre, out, out)
         elif isinstance(layer, layers.BatchNormalization):
             assert layer.axis in (-1, 3) or list(as_list(layer.axis)) in ([-1], [3])
             ch = layer.input.shape[-1]
             gamma = np.asarray(layer.gamma) if layer.scale else np.ones(ch)
             beta = np.asarray(layer.beta) if layer.center else np.zeros(ch)
-            nodes.append(helper.make_node(
-                "BatchNormalization",
-                [ins[0], init(f"{out}.scale", gamma), init(f"{out}.bias", beta),
-                 init(f"{out}.mean", np.asarray(layer.moving_mean)),
-                 init(f"{out}.var", np.asarray(layer.moving_variance))],
-                [out], name=out, epsilon=float(layer.epsilon)))
+            nodes.append(
+                helper.make_node(
+                    "BatchNormalization",
+                    [
+                        ins[0],
+                        init(f"{out}.scale", gamma),
+                        init(f"{out}.bias", beta),
+                        init(f"{out}.mean", np.asarray(layer.moving_mean)),
+                        init(f"{out}.var", np.asarray(layer.moving_variance)),
+                    ],
+                    [out],
+                    name=out,
+                    epsilon=float(layer.epsilon),
+                )
+            )
         elif isinstance(layer, layers.ReLU):
             assert not cfg.get("negative_slope") and not cfg.get("threshold")
             mx = cfg.get("max_value")
             if mx is None:
                 nodes.append(helper.make_node("Relu", ins, [out], name=out))
             else:
-                nodes.append(helper.make_node("Clip", [ins[0], init(f"{out}.min", np.array(0.0)),
-                                                       init(f"{out}.max", np.array(float(mx)))],
-                                              [out], name=out))
+                nodes.append(
+                    helper.make_node(
+                        "Clip",
+                        [ins[0], init(f"{out}.min", np.array(0.0)), init(f"{out}.max", np.array(float(mx)))],
+                        [out],
+                        name=out,
+                    )
+                )
         elif isinstance(layer, layers.ZeroPadding2D):
-            (t, b), (l, r) = layer.padding
+            (t, b), (left, r) = layer.padding
             pads = f"{out}.pads"
-            inits.append(numpy_helper.from_array(np.array([0, 0, t, l, 0, 0, b, r], np.int64), pads))
+            inits.append(numpy_helper.from_array(np.array([0, 0, t, left, 0, 0, b, r], np.int64), pads))
             nodes.append(helper.make_node("Pad", [ins[0], pads], [out], name=out, mode="constant"))
         elif isinstance(layer, layers.Add):
             assert len(ins) == 2
@@ -276,8 +318,9 @@ def keras_to_onnx_nchw(model, opset: int = 17):
         oshape = [oshape[0], oshape[3], oshape[1], oshape[2]]
     graph_outputs = [helper.make_tensor_value_info(names[id(out_t)], TensorProto.FLOAT, oshape)]
     graph = helper.make_graph(nodes, model.name + "_nchw", graph_inputs, graph_outputs, inits)
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                          producer_name="skipnet/tools/extra_anchors.py")
+    m = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="skipnet/tools/extra_anchors.py"
+    )
     m.ir_version = 8
     onnx.checker.check_model(m)
     return m
@@ -296,8 +339,8 @@ def export(model_names, out) -> dict:
     (<name>.x.npy, .y.npy, .onnx, _nchw.onnx, .tflite) and the same meta fields.
     Returns {name: meta}; meta.json is left to the caller."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import onnx
     import keras
+    import onnx
     import tensorflow as tf
     import tf2onnx
 
@@ -311,17 +354,22 @@ def export(model_names, out) -> dict:
         np.save(f"{out}/{name}.y.npy", y)
         fl = count_flops(m)
         in_shape = (1,) + tuple(m.input_shape[1:])
-        meta = {"params": int(m.count_params()), "flops": fl["flops"], "input_shape": list(in_shape),
-                "output_shape": [1] + list(m.output_shape[1:]),
-                "n_conv": sum(1 for l in m.layers if isinstance(l, keras.layers.Conv2D)),
-                "n_depthwise": sum(1 for l in m.layers if isinstance(l, keras.layers.DepthwiseConv2D)),
-                "n_dense": sum(1 for l in m.layers if isinstance(l, keras.layers.Dense)),
-                "flops_counted": "Conv2D, DepthwiseConv2D, Dense",
-                "source": "tools/extra_anchors.py"}
+        meta = {
+            "params": int(m.count_params()),
+            "flops": fl["flops"],
+            "input_shape": list(in_shape),
+            "output_shape": [1] + list(m.output_shape[1:]),
+            "n_conv": sum(1 for layer in m.layers if isinstance(layer, keras.layers.Conv2D)),
+            "n_depthwise": sum(1 for layer in m.layers if isinstance(layer, keras.layers.DepthwiseConv2D)),
+            "n_dense": sum(1 for layer in m.layers if isinstance(layer, keras.layers.Dense)),
+            "flops_counted": "Conv2D, DepthwiseConv2D, Dense",
+            "source": "tools/extra_anchors.py",
+        }
         spec = (tf.TensorSpec(in_shape, tf.float32, name="input"),)
         try:
-            mp, _ = tf2onnx.convert.from_keras(m, input_signature=spec, opset=17,
-                                               output_path=f"{out}/{name}.onnx")
+            mp, _ = tf2onnx.convert.from_keras(
+                m, input_signature=spec, opset=17, output_path=f"{out}/{name}.onnx"
+            )
             meta["onnx_path"] = "tf2onnx.convert.from_keras(opset=17)"
             meta["onnx_ops"] = _op_hist([n.op_type for n in mp.graph.node])
         except Exception as e:  # pragma: no cover
@@ -347,6 +395,7 @@ def export(model_names, out) -> dict:
 # --------------------------------------------------------------------------- run
 def main(argv=None):
     import argparse
+
     ap = argparse.ArgumentParser(description="bench_anchors.py `run` for the models of extra_anchors.py")
     ap.add_argument("cmd", choices=["run"])
     ap.add_argument("--anchors", required=True, help="folder with bench_anchors.py and models.py")
@@ -358,10 +407,12 @@ def main(argv=None):
     sys.path.insert(0, os.path.abspath(a.anchors))
     import bench_anchors
     import models  # the module bench_anchors.run_one imports for the Keras engines
+
     shared_build = models.build
 
     def build_any(name, seed=0):
         return build(name, seed) if name in MODEL_NAMES else shared_build(name, seed)
+
     models.build = build_any
     print("RESULT " + json.dumps(bench_anchors.run_one(a.model, a.engine, a.out, a.min_time)), flush=True)
 

@@ -23,6 +23,7 @@ so skipnet is compiled once for all cases. A case passes when the max abs error
 is <= 1e-4, or (large outputs) np.allclose(rust, keras, rtol=1e-4, atol=1e-4).
 Exit code 0 when every case passes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,9 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.dont_write_bytecode = True   # no __pycache__ in the repository
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
 
-import numpy as np
+import numpy as np  # noqa: E402
 
 TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent
@@ -51,7 +52,7 @@ TOL = 1e-4
 SKIPNET = Path(os.environ.get("SKIPNET_PATH", str(ROOT)))
 
 sys.path.insert(0, str(TOOLS))
-import keras_to_skipnet as k2s  # noqa: E402
+import skipnet_common as k2s  # noqa: E402
 
 
 @dataclass
@@ -132,36 +133,46 @@ def ensure_crate() -> None:
         p.write_text(toml)
     lock = CRATE / "Cargo.lock"
     if not lock.exists() and (SKIPNET / "Cargo.lock").exists():
-        shutil.copy(SKIPNET / "Cargo.lock", lock)   # same dependency versions as the repo
+        shutil.copy(SKIPNET / "Cargo.lock", lock)  # same dependency versions as the repo
     lib = CRATE / "src" / "main.rs"
     if lib.exists():
         lib.unlink()
 
 
-def build_and_run(case: str, net: str, rs: Path, workdir: Path, n_in: int, n_out: int,
-                  runs: int = 3) -> tuple[str | None, float | None]:
+def build_and_run(
+    case: str, net: str, rs: Path, workdir: Path, n_in: int, n_out: int, runs: int = 3
+) -> tuple[str | None, float | None]:
     """Writes src/bin/<case>.rs, builds it, runs it on workdir. Returns (error, ms)."""
     ensure_crate()
     reads = "\n".join(f'    let x{i} = read_f32(&dir.join("x{i}.bin"));' for i in range(n_in))
-    args = ", ".join(f"x{i}.as_slice().try_into().expect(\"input x{i} size\")" for i in range(n_in))
+    args = ", ".join(f'x{i}.as_slice().try_into().expect("input x{i} size")' for i in range(n_in))
     if n_out == 1:
         writes = '    write_f32(&dir.join("y0.bin"), &y[..]);'
     else:
         writes = "\n".join(f'    write_f32(&dir.join("y{i}.bin"), &y.{i}[..]);' for i in range(n_out))
     bin_name = re.sub(r"[^a-z0-9_]", "_", case.lower())
-    src = MAIN_RS.format(case=case, rs=rs.resolve(), net=net, read_inputs=reads, args=args,
-                         write_outputs=writes, runs=runs)
+    src = MAIN_RS.format(
+        case=case, rs=rs.resolve(), net=net, read_inputs=reads, args=args, write_outputs=writes, runs=runs
+    )
     bp = CRATE / "src" / "bin" / f"{bin_name}.rs"
     if not bp.exists() or bp.read_text() != src:
         bp.write_text(src)
     env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET))
-    r = subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", bin_name],
-                       cwd=CRATE, env=env, capture_output=True, text=True)
+    r = subprocess.run(
+        ["cargo", "build", "--release", "--quiet", "--bin", bin_name],
+        cwd=CRATE,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0:
         (workdir / "cargo_build.log").write_text(r.stderr)
-        errs = [l for l in r.stderr.splitlines() if l.startswith("error")]
-        return f"compile error: {errs[0] if errs else r.stderr.strip()[-300:]} " \
-               f"(see {workdir / 'cargo_build.log'})", None
+        errs = [line for line in r.stderr.splitlines() if line.startswith("error")]
+        return (
+            f"compile error: {errs[0] if errs else r.stderr.strip()[-300:]} "
+            f"(see {workdir / 'cargo_build.log'})",
+            None,
+        )
     exe = TARGET / "release" / bin_name
     r = subprocess.run([str(exe), str(workdir)], capture_output=True, text=True)
     if r.returncode != 0:
@@ -186,8 +197,7 @@ def compare(ys_keras: list[np.ndarray], workdir: Path) -> tuple[float, float, bo
 def seeded_inputs(model, seed: int = 0) -> list[np.ndarray]:
     """As tools/keras_fixtures.py and anchors' make_input: uniform(-1, 1), rng(1000 + seed)."""
     rng = np.random.default_rng(1000 + seed)
-    return [rng.uniform(-1.0, 1.0, size=(1,) + tuple(t.shape[1:])).astype(np.float32)
-            for t in model.inputs]
+    return [rng.uniform(-1.0, 1.0, size=(1,) + tuple(t.shape[1:])).astype(np.float32) for t in model.inputs]
 
 
 def keras_outputs(model, xs) -> list[np.ndarray]:
@@ -200,6 +210,7 @@ def float64_outputs(arch, model, xs) -> list[np.ndarray]:
     """Keras's outputs computed in float64: `arch()` rebuilt under a float64 policy,
     `model`'s weights copied in."""
     import keras
+
     policy, floatx = keras.config.dtype_policy(), keras.config.floatx()
     keras.config.set_floatx("float64")
     keras.config.set_dtype_policy("float64")
@@ -223,6 +234,7 @@ def check_model(model, net: str, workdir: Path, case: str, layers="-", f64_arch=
     rs = workdir / f"{k2s.snake_case(net)}.rs"
     try:
         from safetensors.numpy import load_file
+
         row.params = sum(int(v.size) for v in load_file(str(workdir / "weights.safetensors")).values())
     except Exception as e:  # noqa: BLE001
         row.note = f"weights unreadable: {e}"
@@ -240,13 +252,17 @@ def check_model(model, net: str, workdir: Path, case: str, layers="-", f64_arch=
     row.err, row.ymax, row.ok = compare(ys, workdir)
     if not row.ok and f64_arch is not None:
         y64 = float64_outputs(f64_arch, model, xs)
-        e_rust = max(float(np.max(np.abs(np.fromfile(workdir / f"y{i}.bin", "<f4") - y.reshape(-1))))
-                     for i, y in enumerate(y64))
-        e_keras = max(float(np.max(np.abs(a - b))) for a, b in zip(ys, y64))
+        e_rust = max(
+            float(np.max(np.abs(np.fromfile(workdir / f"y{i}.bin", "<f4") - y.reshape(-1))))
+            for i, y in enumerate(y64)
+        )
+        e_keras = max(float(np.max(np.abs(a - b))) for a, b in zip(ys, y64, strict=True))
         row.ok = e_rust <= 1.5 * e_keras
-        row.note = (f"above 1e-4 from float32 rounding alone: against a float64 Keras run, "
-                    f"Keras float32 is {e_keras:.2e} off and skipnet {e_rust:.2e} "
-                    f"({'within' if row.ok else 'NOT within'} 1.5x)")
+        row.note = (
+            f"above 1e-4 from float32 rounding alone: against a float64 Keras run, "
+            f"Keras float32 is {e_keras:.2e} off and skipnet {e_rust:.2e} "
+            f"({'within' if row.ok else 'NOT within'} 1.5x)"
+        )
     elif not row.ok:
         row.note = "outputs differ from Keras"
     return row
@@ -256,15 +272,24 @@ def print_table(rows: list[Row]) -> None:
     head = ("model", "layers", "params", "max abs error", "max |y|", "forward ms", "result")
     body = []
     for r in rows:
-        body.append((r.model, str(r.layers),
-                     f"{r.params:,}" if isinstance(r.params, int) else str(r.params),
-                     "-" if r.err is None else f"{r.err:.2e}",
-                     "-" if r.ymax is None else f"{r.ymax:.3g}",
-                     "-" if r.ms is None else f"{r.ms:.3f}",
-                     "OK" if r.ok else "FAIL"))
+        body.append(
+            (
+                r.model,
+                str(r.layers),
+                f"{r.params:,}" if isinstance(r.params, int) else str(r.params),
+                "-" if r.err is None else f"{r.err:.2e}",
+                "-" if r.ymax is None else f"{r.ymax:.3g}",
+                "-" if r.ms is None else f"{r.ms:.3f}",
+                "OK" if r.ok else "FAIL",
+            )
+        )
     w = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
-    line = lambda cells: "| " + " | ".join(  # noqa: E731
-        c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(cells)) + " |"
+
+    def line(cells):
+        return (
+            "| " + " | ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(cells)) + " |"
+        )
+
     print(line(head))
     print("|" + "|".join("-" * (x + 2) if i == 0 else "-" * (x + 1) + ":" for i, x in enumerate(w)) + "|")
     for b in body:
@@ -278,6 +303,7 @@ def print_table(rows: list[Row]) -> None:
 def anchor_cases():
     sys.path.insert(0, str(ANCHORS))
     import models
+
     return {n: (lambda n=n: models.build(n, seed=0)) for n in models.MODEL_NAMES}
 
 
@@ -287,11 +313,14 @@ def fixture_cases():
     def make(n):
         def f():
             import keras
+
             keras.utils.set_random_seed(0)
             m = kf.NETS[n]()
             kf.init_weights(m, 0)
             return m
+
         return f
+
     return {f"fixture_{n}": make(n) for n in kf.NETS}
 
 
@@ -321,6 +350,7 @@ def imp_names():
     also used inside the network."""
     import keras
     from keras import layers as L
+
     x = keras.Input((10, 9, 3), name="in-put")
     a = L.Conv2D(8, 3, padding="same", activation="leaky_relu", name="b1.a")(x)
     b = L.Conv2D(8, 3, padding="same", activation="silu", name="b1_a")(x)
@@ -330,7 +360,7 @@ def imp_names():
     e = L.ReLU(negative_slope=0.15, name="1st")(d)
     f = L.ReLU(max_value=6.0, name="r6")(d)
     g = L.Concatenate(name="cat")([e, f, L.ELU(name="elu")(c)])
-    _dead = L.Conv2D(4, 1, name="dead")(g)               # not on any output path
+    _dead = L.Conv2D(4, 1, name="dead")(g)  # not on any output path
     p = L.MaxPooling2D(3, strides=2, name="pool")(g)
     q = L.Reshape((-1,), name="flat")(p)
     h = L.Dense(12, activation="leaky_relu", name="fc.1")(q)
@@ -344,6 +374,7 @@ def imp_shared():
     Activation('leaky_relu'), Dense on a feature map."""
     import keras
     from keras import layers as L
+
     conv = L.Conv2D(6, 3, padding="same", activation="relu", name="shared")
     x = keras.Input((8, 8, 6), name="x")
     y = conv(conv(conv(x)))
@@ -357,17 +388,21 @@ def imp_shared():
 def imp_sequential():
     import keras
     from keras import layers as L
-    return keras.Sequential([
-        keras.Input((16, 16, 2)),
-        L.Conv2D(4, 3, strides=2, padding="same"),
-        L.BatchNormalization(),
-        L.ReLU(),
-        L.DepthwiseConv2D(3, padding="same", depth_multiplier=2, activation="relu6"),
-        L.Conv2DTranspose(3, 2, strides=2, activation="sigmoid"),
-        L.GlobalMaxPooling2D(),
-        L.Dropout(0.5),
-        L.Dense(3, activation="softmax"),
-    ], name="imp_sequential")
+
+    return keras.Sequential(
+        [
+            keras.Input((16, 16, 2)),
+            L.Conv2D(4, 3, strides=2, padding="same"),
+            L.BatchNormalization(),
+            L.ReLU(),
+            L.DepthwiseConv2D(3, padding="same", depth_multiplier=2, activation="relu6"),
+            L.Conv2DTranspose(3, 2, strides=2, activation="sigmoid"),
+            L.GlobalMaxPooling2D(),
+            L.Dropout(0.5),
+            L.Dense(3, activation="softmax"),
+        ],
+        name="imp_sequential",
+    )
 
 
 def imp_unsupported():
@@ -376,6 +411,7 @@ def imp_unsupported():
     broadcasting Add, a keras.ops call, an unsupported activation."""
     import keras
     from keras import layers as L
+
     x = keras.Input((8, 8, 4), name="x")
     a = L.LayerNormalization(name="ln")(x)
     b = L.UpSampling2D(2, interpolation="bicubic", name="up")(a)
@@ -395,6 +431,7 @@ def imp_bn():
     one after an activation (not foldable); uppercase, keyword and op-named layers."""
     import keras
     from keras import layers as L
+
     x = keras.Input((12, 12, 3), name="Image")
     a = L.Conv2D(8, 3, padding="same", use_bias=False, name="Conv1")(x)
     a = L.BatchNormalization(center=False, scale=False, epsilon=1e-5, name="self")(a)
@@ -414,22 +451,26 @@ def app_mobilenet_v2():
     """keras.applications.MobileNetV2 as shipped (seeded weights), alpha 0.35, 96x96, logits
     (no softmax, so the comparison is not flattened by a saturated softmax)."""
     import keras
-    return keras.applications.MobileNetV2(weights=None, input_shape=(96, 96, 3), alpha=0.35,
-                                          classifier_activation=None)
+
+    return keras.applications.MobileNetV2(
+        weights=None, input_shape=(96, 96, 3), alpha=0.35, classifier_activation=None
+    )
 
 
 def app_resnet50():
     """keras.applications.ResNet50 as shipped (seeded weights), 64x64 input, logits."""
     import keras
-    return keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3),
-                                       classifier_activation=None)
+
+    return keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classifier_activation=None)
 
 
 def _seeded(builder):
     def f():
         import keras
+
         keras.utils.set_random_seed(0)
         return _seed_all(builder())
+
     return f
 
 
@@ -438,8 +479,10 @@ def _calibrated(builder):
     graph order, to the batch statistics of its input on a seeded batch (what
     training leaves behind), so a deep network's activations stay O(1) instead of
     growing to 1e4 through 16 residual additions."""
+
     def f():
         import keras
+
         keras.utils.set_random_seed(0)
         model = _seed_all(builder())
         rng = np.random.default_rng(7)
@@ -451,16 +494,23 @@ def _calibrated(builder):
                 layer.moving_mean.assign(h.mean(axis=axes).astype(np.float32))
                 layer.moving_variance.assign(h.var(axis=axes).astype(np.float32))
         return model
+
     f.f64_arch = builder
     return f
 
 
 def extra_cases():
-    seeded = (("imp_names", imp_names), ("imp_shared", imp_shared),
-              ("imp_sequential", imp_sequential), ("imp_bn", imp_bn))
-    return {**{n: _seeded(b) for n, b in seeded},
-            "app_mobilenet_v2": _calibrated(app_mobilenet_v2),
-            "app_resnet50": _calibrated(app_resnet50)}
+    seeded = (
+        ("imp_names", imp_names),
+        ("imp_shared", imp_shared),
+        ("imp_sequential", imp_sequential),
+        ("imp_bn", imp_bn),
+    )
+    return {
+        **{n: _seeded(b) for n, b in seeded},
+        "app_mobilenet_v2": _calibrated(app_mobilenet_v2),
+        "app_resnet50": _calibrated(app_resnet50),
+    }
 
 
 # ------------------------------------------------------------------ driver
@@ -470,6 +520,7 @@ def camel(case: str) -> str:
 
 def run_case(case: str, build, shapes: bool = False) -> Row:
     import keras
+
     workdir = WORK / case
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -478,16 +529,30 @@ def run_case(case: str, build, shapes: bool = False) -> Row:
     path = workdir / "model.keras"
     model.save(path)
     net = camel(case)
-    cmd = [sys.executable, str(TOOLS / "keras_to_skipnet.py"), str(path),
-           "--name", net, "--out-dir", str(workdir), "--quiet"] + (["--shapes"] if shapes else [])
+    cmd = [
+        sys.executable,
+        str(TOOLS / "keras_to_skipnet.py"),
+        str(path),
+        "--name",
+        net,
+        "--out-dir",
+        str(workdir),
+        "--quiet",
+    ] + (["--shapes"] if shapes else [])
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         return Row(case, note=f"importer failed (exit {r.returncode}): {r.stderr.strip()}")
     src = (workdir / f"{k2s.snake_case(net)}.rs").read_text()
     m = re.search(r"// (\d+) layers?,", src)
-    loaded = keras.models.load_model(path, compile=False)   # what the importer read
-    return check_model(loaded, net, workdir, case, layers=int(m.group(1)) if m else "-",
-                       f64_arch=getattr(build, "f64_arch", None))
+    loaded = keras.models.load_model(path, compile=False)  # what the importer read
+    return check_model(
+        loaded,
+        net,
+        workdir,
+        case,
+        layers=int(m.group(1)) if m else "-",
+        f64_arch=getattr(build, "f64_arch", None),
+    )
 
 
 def check_refusal() -> tuple[bool, str]:
@@ -498,24 +563,44 @@ def check_refusal() -> tuple[bool, str]:
     workdir.mkdir(parents=True)
     path = workdir / "model.keras"
     imp_unsupported().save(path)
-    r = subprocess.run([sys.executable, str(TOOLS / "keras_to_skipnet.py"), str(path),
-                        "--name", "Nope", "--out-dir", str(workdir / "out")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(TOOLS / "keras_to_skipnet.py"),
+            str(path),
+            "--name",
+            "Nope",
+            "--out-dir",
+            str(workdir / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     wanted = ["ln", "up", "thr", "sm", "cf", "gapk", "bcast", "add", "selu_conv"]
     missing = [w for w in wanted if not re.search(rf"^\s+{w}\s", r.stderr, re.M)]
     ok = r.returncode == 2 and not missing and not (workdir / "out").exists()
-    return ok, (r.stderr.strip() + (f"\n(missing from the message: {missing})" if missing else "")
-                + f"\n(exit code {r.returncode})")
+    return ok, (
+        r.stderr.strip()
+        + (f"\n(missing from the message: {missing})" if missing else "")
+        + f"\n(exit code {r.returncode})"
+    )
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("cases", nargs="*", help="case names (default: all)")
-    ap.add_argument("--shapes", action="store_true",
-                    help="generate with --shapes (every binding ascribed its Keras shape)")
-    ap.add_argument("--skipnet", type=Path, default=None,
-                    help=f"the skipnet checkout the scratch crate depends on (default {ROOT}; "
-                         "e.g. a `git archive HEAD` snapshot while the work tree is mid-change)")
+    ap.add_argument(
+        "--shapes",
+        action="store_true",
+        help="generate with --shapes (every binding ascribed its Keras shape)",
+    )
+    ap.add_argument(
+        "--skipnet",
+        type=Path,
+        default=None,
+        help=f"the skipnet checkout the scratch crate depends on (default {ROOT}; "
+        "e.g. a `git archive HEAD` snapshot while the work tree is mid-change)",
+    )
     a = ap.parse_args(argv)
     global SKIPNET
     if a.skipnet is not None:
@@ -524,8 +609,7 @@ def main(argv=None) -> int:
     names = a.cases or list(cases) + ["imp_unsupported"]
     unknown = [n for n in names if n not in cases and n != "imp_unsupported"]
     if unknown:
-        print(f"unknown case(s) {unknown}; known: {', '.join(cases)}, imp_unsupported",
-              file=sys.stderr)
+        print(f"unknown case(s) {unknown}; known: {', '.join(cases)}, imp_unsupported", file=sys.stderr)
         return 1
     rows = []
     refusal = None
@@ -542,9 +626,10 @@ def main(argv=None) -> int:
     print_table(rows)
     ok = all(r.ok for r in rows)
     if refusal is not None:
-        print("\nimp_unsupported (must be refused, every problem listed): "
-              + ("OK" if refusal[0] else "FAIL"))
-        print("\n".join("    " + l for l in refusal[1].splitlines()))
+        print(
+            "\nimp_unsupported (must be refused, every problem listed): " + ("OK" if refusal[0] else "FAIL")
+        )
+        print("\n".join("    " + line for line in refusal[1].splitlines()))
         ok &= refusal[0]
     return 0 if ok else 1
 

@@ -17,6 +17,7 @@ Run (outside the repo's git tree for the virtualenv):
     /tmp/venv/bin/python tools/keras_fixtures.py            # all fixtures
     /tmp/venv/bin/python tools/keras_fixtures.py seed_unet  # one
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np
 import keras
+import numpy as np
 from keras import layers
 from safetensors.numpy import save_file
 
@@ -78,19 +79,20 @@ def corner():
     kernels, `valid`, groups, no bias, max-pool `same` on odd maps, a concat with
     a repeated operand, n-ary add and standalone activations."""
     x = keras.Input((13, 12, 5), name="x")
-    s2 = conv("s2", 8, 3, strides=2, padding="same", activation="tanh")(x)              # 7x6x8
+    s2 = conv("s2", 8, 3, strides=2, padding="same", activation="tanh")(x)  # 7x6x8
     d = conv("d", 6, (3, 2), dilation_rate=(2, 1), padding="same", activation="sigmoid")(x)  # 13x12x6
-    v = conv("v", 8, (5, 3), activation="relu")(d)                                       # 9x10x8
-    g = conv("g", 8, 3, padding="same", groups=2, use_bias=False)(v)                     # 9x10x8
-    mp = layers.MaxPooling2D(3, strides=2, padding="same", name="mp")(g)                 # 5x5x8
-    mv = layers.MaxPooling2D((2, 3), strides=(1, 2), name="mv")(s2)                      # 6x2x8
-    up = conv("up", 8, 2)(layers.UpSampling2D((1, 3))(mv))                               # 5x5x8
-    c = layers.Concatenate(name="c")([mp, up, mp])                                       # 5x5x24
-    h = conv("h", 8, 1)(c)                                                               # 5x5x8
+    v = conv("v", 8, (5, 3), activation="relu")(d)  # 9x10x8
+    g = conv("g", 8, 3, padding="same", groups=2, use_bias=False)(v)  # 9x10x8
+    mp = layers.MaxPooling2D(3, strides=2, padding="same", name="mp")(g)  # 5x5x8
+    mv = layers.MaxPooling2D((2, 3), strides=(1, 2), name="mv")(s2)  # 6x2x8
+    up = conv("up", 8, 2)(layers.UpSampling2D((1, 3))(mv))  # 5x5x8
+    c = layers.Concatenate(name="c")([mp, up, mp])  # 5x5x24
+    h = conv("h", 8, 1)(c)  # 5x5x8
     a = layers.Add(name="a")([h, mp, up])
-    cat = layers.Concatenate()([layers.ReLU()(a), layers.Activation("tanh")(a),
-                                layers.Activation("sigmoid")(h)])                        # 5x5x24
-    out = conv("out", 3, 3, strides=2, padding="same")(cat)                              # 3x3x3
+    cat = layers.Concatenate()(
+        [layers.ReLU()(a), layers.Activation("tanh")(a), layers.Activation("sigmoid")(h)]
+    )  # 5x5x24
+    out = conv("out", 3, 3, strides=2, padding="same")(cat)  # 3x3x3
     return keras.Model(x, out, name="corner")
 
 
@@ -119,14 +121,14 @@ def heads():
     """Classifier heads: global average and max pooling, `flatten`, `dense` on a
     vector and on a feature map (last axis), with and without bias, two outputs."""
     x = keras.Input((9, 7, 6), name="x")
-    c = conv("c", 12, 3, strides=2, padding="same", activation="relu")(x)          # 5x4x12
-    gap = layers.GlobalAveragePooling2D(name="gap")(c)                              # 12
-    gmp = layers.GlobalMaxPooling2D(name="gmp")(c)                                  # 12
-    v = layers.Concatenate(name="v")([gap, gmp])                                    # 24
+    c = conv("c", 12, 3, strides=2, padding="same", activation="relu")(x)  # 5x4x12
+    gap = layers.GlobalAveragePooling2D(name="gap")(c)  # 12
+    gmp = layers.GlobalMaxPooling2D(name="gmp")(c)  # 12
+    v = layers.Concatenate(name="v")([gap, gmp])  # 24
     h = layers.Dense(16, activation="relu", name="fc1")(v)
     logits = layers.Dense(5, name="logits")(h)
-    m = layers.Dense(4, activation="tanh", use_bias=False, name="pix")(c)          # 5x4x4
-    f = layers.Flatten(name="flat")(m)                                              # 80
+    m = layers.Dense(4, activation="tanh", use_bias=False, name="pix")(c)  # 5x4x4
+    f = layers.Flatten(name="flat")(m)  # 80
     score = layers.Dense(3, activation="sigmoid", name="score")(f)
     return keras.Model(x, [logits, score], name="heads")
 
@@ -144,14 +146,20 @@ def zoo():
     av = layers.Average(name="av")([a, b])
     mx = layers.Maximum(name="mx")([a, b, m])
     mn = layers.Minimum(name="mn")([a, s])
-    h = layers.Concatenate(name="h")([
-        layers.Activation("hard_sigmoid")(s), layers.Activation("swish")(m),
-        layers.Activation("gelu")(av), mx, mn])                                     # 12x10x40
-    p = layers.AveragePooling2D(3, strides=2, padding="same", name="p")(h)          # 6x5x40
-    z = layers.ZeroPadding2D(((1, 2), (0, 1)), name="z")(p)                         # 9x6x40
-    c = layers.Cropping2D(((2, 1), (1, 0)), name="c")(z)                             # 6x5x40
-    seg = conv("seg", 5, 3, padding="same", activation="softmax")(c)                # 6x5x5
-    q = layers.AveragePooling2D((2, 3), strides=(2, 1), name="q")(c)                # 3x3x40
+    h = layers.Concatenate(name="h")(
+        [
+            layers.Activation("hard_sigmoid")(s),
+            layers.Activation("swish")(m),
+            layers.Activation("gelu")(av),
+            mx,
+            mn,
+        ]
+    )  # 12x10x40
+    p = layers.AveragePooling2D(3, strides=2, padding="same", name="p")(h)  # 6x5x40
+    z = layers.ZeroPadding2D(((1, 2), (0, 1)), name="z")(p)  # 9x6x40
+    c = layers.Cropping2D(((2, 1), (1, 0)), name="c")(z)  # 6x5x40
+    seg = conv("seg", 5, 3, padding="same", activation="softmax")(c)  # 6x5x5
+    q = layers.AveragePooling2D((2, 3), strides=(2, 1), name="q")(c)  # 3x3x40
     f = layers.Dense(6, activation="gelu", name="f")(layers.GlobalAveragePooling2D()(q))
     cls = layers.Softmax(name="cls")(layers.Dense(4, name="logits")(f))
     return keras.Model(x, [seg, cls], name="zoo")
@@ -163,14 +171,17 @@ def decoder():
     with kernel > stride and kernel < stride) and a skip concat."""
     x = keras.Input((8, 8, 6), name="x")
     skip = keras.Input((16, 16, 4), name="skip")
-    d = layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2, activation="relu", name="d")(x)   # 8x8x12
-    t = layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu", name="t")(d)          # 16x16x8
-    m = layers.Concatenate(name="m")([t, skip])                                                          # 16x16x12
-    e = layers.DepthwiseConv2D(3, strides=2, padding="same", name="e")(m)                                # 8x8x12
+    d = layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2, activation="relu", name="d")(
+        x
+    )  # 8x8x12
+    t = layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu", name="t")(d)  # 16x16x8
+    m = layers.Concatenate(name="m")([t, skip])  # 16x16x12
+    e = layers.DepthwiseConv2D(3, strides=2, padding="same", name="e")(m)  # 8x8x12
     u = layers.DepthwiseConv2D((3, 2), depth_multiplier=1, use_bias=False, name="u")(
-        layers.UpSampling2D(2)(e))                                                                        # 14x15x12
-    v = layers.Conv2DTranspose(5, 3, strides=2, name="v")(e)                                              # 17x17x5
-    w = layers.Conv2DTranspose(3, (1, 2), strides=(2, 3), activation="tanh", name="w")(v)               # 34x51x3
+        layers.UpSampling2D(2)(e)
+    )  # 14x15x12
+    v = layers.Conv2DTranspose(5, 3, strides=2, name="v")(e)  # 17x17x5
+    w = layers.Conv2DTranspose(3, (1, 2), strides=(2, 3), activation="tanh", name="w")(v)  # 34x51x3
     return keras.Model([x, skip], [u, w], name="decoder")
 
 
@@ -180,8 +191,8 @@ def resnet_bn():
     fixture stays small; plus leaky_relu and dropout before the classifier."""
     x = keras.Input((64, 64, 3), name="x")
     h = conv("conv1", 8, 7, strides=2, padding="same")(x)
-    h = layers.ReLU()(layers.BatchNormalization(name="bn1")(h))                        # 32
-    h = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(h)             # 16
+    h = layers.ReLU()(layers.BatchNormalization(name="bn1")(h))  # 32
+    h = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(h)  # 16
     f_in = 8
     for s_, f in enumerate((8, 16, 32, 64), start=1):
         for blk in range(2):
@@ -207,9 +218,9 @@ def resnet_bn():
 def bilinear():
     """Bilinear upsampling (TF half-pixel centres) by (2, 2) and (3, 1), into a conv."""
     x = keras.Input((5, 4, 3), name="x")
-    a = layers.UpSampling2D(2, interpolation="bilinear", name="a")(x)                  # 10x8x3
+    a = layers.UpSampling2D(2, interpolation="bilinear", name="a")(x)  # 10x8x3
     b = conv("b", 4, 3, padding="same", activation="relu")(a)
-    out = layers.UpSampling2D((3, 1), interpolation="bilinear", name="out")(b)          # 30x8x4
+    out = layers.UpSampling2D((3, 1), interpolation="bilinear", name="out")(b)  # 30x8x4
     return keras.Model(x, out, name="bilinear")
 
 
@@ -218,16 +229,16 @@ def mobilenet():
     BN + relu6, separable convs (depth multiplier 2, stride 2), global average
     pooling, dense softmax."""
     x = keras.Input((32, 32, 3), name="x")
-    h = conv("stem", 16, 3, strides=2, padding="same", use_bias=False)(x)               # 16x16x16
+    h = conv("stem", 16, 3, strides=2, padding="same", use_bias=False)(x)  # 16x16x16
     h = layers.ReLU(6.0)(layers.BatchNormalization(name="stem_bn")(h))
     h = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="dw1")(h)
     h = layers.ReLU(6.0)(layers.BatchNormalization(name="dw1_bn")(h))
     h = conv("pw1", 24, 1, use_bias=False)(h)
-    h = layers.ReLU(6.0)(layers.BatchNormalization(name="pw1_bn")(h))                  # 16x16x24
-    h = layers.SeparableConv2D(32, 3, strides=2, padding="same", depth_multiplier=2,
-                               activation="relu", name="sep1")(h)                       # 8x8x32
-    h = layers.SeparableConv2D(48, (3, 1), padding="valid", activation="relu6",
-                               name="sep2")(h)                                          # 6x8x48
+    h = layers.ReLU(6.0)(layers.BatchNormalization(name="pw1_bn")(h))  # 16x16x24
+    h = layers.SeparableConv2D(
+        32, 3, strides=2, padding="same", depth_multiplier=2, activation="relu", name="sep1"
+    )(h)  # 8x8x32
+    h = layers.SeparableConv2D(48, (3, 1), padding="valid", activation="relu6", name="sep2")(h)  # 6x8x48
     g = layers.GlobalAveragePooling2D(name="gap")(h)
     out = layers.Dense(5, activation="softmax", name="fc")(g)
     return keras.Model(x, out, name="mobilenet")
@@ -251,15 +262,15 @@ def unet_crop():
     cropped to the decoder's size before the concat, bilinear upsampling, and
     zero padding restores the input size."""
     x = keras.Input((12, 12, 3), name="x")
-    c1 = conv("c1", 8, 3, activation="relu")(x)                                      # 10x10x8
-    c2 = conv("c2", 8, 3, activation="relu")(c1)                                     # 8x8x8
-    p = layers.MaxPooling2D(2, name="p")(c2)                                         # 4x4x8
-    b = conv("b", 16, 3, padding="same", activation="relu")(p)                       # 4x4x16
-    up = layers.UpSampling2D(2, interpolation="bilinear", name="up")(b)              # 8x8x16
-    skip = layers.Cropping2D(1, name="skip")(c1)                                     # 8x8x8
-    m = layers.Concatenate(name="m")([skip, up])                                     # 8x8x24
-    d = conv("d", 4, 3, activation="relu")(m)                                        # 6x6x4
-    out = layers.ZeroPadding2D(((3, 3), (2, 4)), name="out")(d)                      # 12x12x4
+    c1 = conv("c1", 8, 3, activation="relu")(x)  # 10x10x8
+    c2 = conv("c2", 8, 3, activation="relu")(c1)  # 8x8x8
+    p = layers.MaxPooling2D(2, name="p")(c2)  # 4x4x8
+    b = conv("b", 16, 3, padding="same", activation="relu")(p)  # 4x4x16
+    up = layers.UpSampling2D(2, interpolation="bilinear", name="up")(b)  # 8x8x16
+    skip = layers.Cropping2D(1, name="skip")(c1)  # 8x8x8
+    m = layers.Concatenate(name="m")([skip, up])  # 8x8x24
+    d = conv("d", 4, 3, activation="relu")(m)  # 6x6x4
+    out = layers.ZeroPadding2D(((3, 3), (2, 4)), name="out")(d)  # 12x12x4
     return keras.Model(x, out, name="unet_crop")
 
 
@@ -279,25 +290,25 @@ def long_reduction():
     (in place, accumulating over passes; and with a non-linear multi-pass conv,
     which may not accumulate) and a long-reduction conv writing its slot of a
     concat."""
-    x = keras.Input((4, 64, 40), name="x")          # a spectrogram: 4 frames x 64 bins x 40 features
-    v = keras.Input((64, 6, 16), name="v")          # a tall map for the (64, 1) kernel
-    spec = conv("spec", 16, (1, 64), padding="same", activation="relu")(x)             # 4x64x16
+    x = keras.Input((4, 64, 40), name="x")  # a spectrogram: 4 frames x 64 bins x 40 features
+    v = keras.Input((64, 6, 16), name="v")  # a tall map for the (64, 1) kernel
+    spec = conv("spec", 16, (1, 64), padding="same", activation="relu")(x)  # 4x64x16
     skip = conv("skip", 16, 1)(x)
     lr = conv("lr", 16, (1, 64), padding="same")(x)
-    res = layers.ReLU()(layers.Add()([skip, lr]))                                      # in place in skip
+    res = layers.ReLU()(layers.Add()([skip, lr]))  # in place in skip
     lt = conv("lt", 16, (1, 64), padding="same", activation="tanh")(x)
-    res2 = layers.ReLU()(layers.Add()([spec, lt]))                                     # residual, not in place
+    res2 = layers.ReLU()(layers.Add()([spec, lt]))  # residual, not in place
     sl = conv("sl", 16, (1, 64), padding="same", activation="relu")(x)
-    cat = layers.Concatenate(name="cat")([res, sl, res2])                              # 4x64x48, sl in its slot
-    half = layers.MaxPooling2D((2, 1), name="half")(x)                                 # 2x64x40
-    top = conv("top", 16, (1, 64), strides=(1, 2), padding="same")(half)              # 2x32x16
+    cat = layers.Concatenate(name="cat")([res, sl, res2])  # 4x64x48, sl in its slot
+    half = layers.MaxPooling2D((2, 1), name="half")(x)  # 2x64x40
+    top = conv("top", 16, (1, 64), strides=(1, 2), padding="same")(half)  # 2x32x16
     top3 = conv("top3", 8, (1, 63), strides=(1, 3), padding="same", activation="relu")(half)  # 2x22x8
-    v3 = conv("v3", 12, (3, 60), activation="tanh")(x)                                 # 2x5x12
+    v3 = conv("v3", 12, (3, 60), activation="tanh")(x)  # 2x5x12
     tall = conv("tall", 8, (64, 1), strides=(2, 1), padding="same", activation="relu")(v)  # 32x6x8
-    dil = conv("dil", 8, (3, 15), dilation_rate=(2, 4), padding="same")(x)             # 4x64x8
+    dil = conv("dil", 8, (3, 15), dilation_rate=(2, 4), padding="same")(x)  # 4x64x8
     dw1 = layers.DepthwiseConv2D((1, 31), padding="same", activation="relu", name="dw1")(x)  # 4x64x40
-    dw7 = layers.DepthwiseConv2D(7, padding="same", depth_multiplier=2, name="dw7")(x)      # 4x64x80
-    dws = layers.Concatenate(name="dws")([dw1, dw7])                                   # 4x64x120
+    dw7 = layers.DepthwiseConv2D(7, padding="same", depth_multiplier=2, name="dw7")(x)  # 4x64x80
+    dws = layers.Concatenate(name="dws")([dw1, dw7])  # 4x64x120
     up = layers.Conv2DTranspose(8, (5, 7), strides=2, padding="same", name="up")(top)  # 4x64x8
     return keras.Model([x, v], [cat, top, top3, v3, tall, dil, dws, up], name="long_reduction")
 
@@ -311,15 +322,14 @@ def wide_channels():
     writing its concat slot, convs producing 2,304 and 4,100 channels, and a
     dense layer on 6,404 inputs."""
     x = keras.Input((3, 3, 16), name="x")
-    a = conv("a", 2304, 1, activation="relu")(x)                                       # 3x3x2304
-    b = conv("b", 8, 3, padding="same")(a)                                             # 3x3x8
-    dw = layers.DepthwiseConv2D(3, padding="same", activation="relu6", name="dw")(a)   # 3x3x2304
-    c = conv("c", 4100, 1, activation="tanh")(x)                                       # 3x3x4100
-    g = conv("g", 8, 2, padding="same", groups=2)(c)                                   # 3x3x8
-    w = conv("w", 8, 1)(layers.Concatenate()([dw, c]))                                 # 3x3x8 over 6404
+    a = conv("a", 2304, 1, activation="relu")(x)  # 3x3x2304
+    b = conv("b", 8, 3, padding="same")(a)  # 3x3x8
+    dw = layers.DepthwiseConv2D(3, padding="same", activation="relu6", name="dw")(a)  # 3x3x2304
+    c = conv("c", 4100, 1, activation="tanh")(x)  # 3x3x4100
+    g = conv("g", 8, 2, padding="same", groups=2)(c)  # 3x3x8
+    w = conv("w", 8, 1)(layers.Concatenate()([dw, c]))  # 3x3x8 over 6404
     r = layers.ReLU(name="r")(layers.Add()([b, w]))
-    v = layers.Concatenate()([layers.GlobalAveragePooling2D()(c),
-                              layers.GlobalMaxPooling2D()(a)])                          # 6404
+    v = layers.Concatenate()([layers.GlobalAveragePooling2D()(c), layers.GlobalMaxPooling2D()(a)])  # 6404
     fc = layers.Dense(10, name="fc")(v)
     return keras.Model(x, [r, g, fc], name="wide_channels")
 
@@ -334,7 +344,7 @@ def xception_block():
     h = layers.ReLU(name="r1")(layers.BatchNormalization(name="s1_bn")(s1))
     s2 = layers.SeparableConv2D(16, 3, padding="same", use_bias=False, name="s2")(h)
     h = layers.BatchNormalization(name="s2_bn")(s2)
-    p = layers.MaxPooling2D(3, strides=2, padding="same", name="p")(h)                # 8x8x16
+    p = layers.MaxPooling2D(3, strides=2, padding="same", name="p")(h)  # 8x8x16
     sc = conv("sc", 16, 1, strides=2, padding="same", use_bias=False)(x)
     sc = layers.BatchNormalization(name="sc_bn")(sc)
     a = layers.Add(name="a")([p, sc])
@@ -350,27 +360,37 @@ def padded():
     before a strided `same` conv; and one also read by an add, which stays
     stored."""
     x = keras.Input((18, 18, 16), name="x")
-    p1 = layers.ZeroPadding2D(((0, 1), (0, 1)), name="p1")(x)                          # 19x19x16
-    d1 = layers.DepthwiseConv2D(3, strides=2, padding="valid", name="d1")(p1)           # 9x9x16
+    p1 = layers.ZeroPadding2D(((0, 1), (0, 1)), name="p1")(x)  # 19x19x16
+    d1 = layers.DepthwiseConv2D(3, strides=2, padding="valid", name="d1")(p1)  # 9x9x16
     h = layers.ReLU(6.0, name="r1")(layers.BatchNormalization(name="d1_bn")(d1))
-    p2 = layers.ZeroPadding2D(1, name="p2")(h)                                          # 11x11x16
-    c2 = conv("c2", 24, 3, padding="valid", activation="relu")(p2)                      # 9x9x24
-    p3 = layers.ZeroPadding2D(((2, 1), (0, 3)), name="p3")(c2)                          # 12x12x24
-    c3 = conv("c3", 16, 3, strides=2, padding="same")(p3)                              # 6x6x16
-    p4 = layers.ZeroPadding2D(((1, 1), (2, 0)), name="p4")(c3)                          # 8x8x16
-    c4 = conv("c4", 16, 3, padding="same")(p4)                                         # 8x8x16
+    p2 = layers.ZeroPadding2D(1, name="p2")(h)  # 11x11x16
+    c2 = conv("c2", 24, 3, padding="valid", activation="relu")(p2)  # 9x9x24
+    p3 = layers.ZeroPadding2D(((2, 1), (0, 3)), name="p3")(c2)  # 12x12x24
+    c3 = conv("c3", 16, 3, strides=2, padding="same")(p3)  # 6x6x16
+    p4 = layers.ZeroPadding2D(((1, 1), (2, 0)), name="p4")(c3)  # 8x8x16
+    c4 = conv("c4", 16, 3, padding="same")(p4)  # 8x8x16
     out = layers.Add(name="out")([c4, p4])
     return keras.Model(x, out, name="padded")
 
 
-NETS = {"seed_unet": seed_unet, "apes_net": apes_net, "corner": corner,
-        "apes_block_net": apes_block_net, "heads": heads, "zoo": zoo,
-        "decoder": decoder, "resnet_bn": resnet_bn,
-        "bilinear": bilinear, "mobilenet": mobilenet,
-        "bn_standalone": bn_standalone,
-        "unet_crop": unet_crop,
-        "long_reduction": long_reduction, "wide_channels": wide_channels,
-        "xception_block": xception_block, "padded": padded}
+NETS = {
+    "seed_unet": seed_unet,
+    "apes_net": apes_net,
+    "corner": corner,
+    "apes_block_net": apes_block_net,
+    "heads": heads,
+    "zoo": zoo,
+    "decoder": decoder,
+    "resnet_bn": resnet_bn,
+    "bilinear": bilinear,
+    "mobilenet": mobilenet,
+    "bn_standalone": bn_standalone,
+    "unet_crop": unet_crop,
+    "long_reduction": long_reduction,
+    "wide_channels": wide_channels,
+    "xception_block": xception_block,
+    "padded": padded,
+}
 
 
 # ------------------------------------------------------------------ export
@@ -407,8 +427,7 @@ def export(name: str, seed: int = 0) -> None:
             weights[key] = np.ascontiguousarray(w.numpy().astype(np.float32))
 
     rng = np.random.default_rng(1000 + seed)
-    xs = [rng.uniform(-1.0, 1.0, size=(1,) + tuple(i.shape[1:])).astype(np.float32)
-          for i in model.inputs]
+    xs = [rng.uniform(-1.0, 1.0, size=(1,) + tuple(i.shape[1:])).astype(np.float32) for i in model.inputs]
     ys = model(xs if len(xs) > 1 else xs[0], training=False)
     ys = ys if isinstance(ys, (list, tuple)) else [ys]
     io = {}
@@ -424,9 +443,11 @@ def export(name: str, seed: int = 0) -> None:
     save_file(weights, str(d / "weights.safetensors"))
     save_file(io, str(d / "io.safetensors"))
     n = sum(v.size for v in weights.values())
-    print(f"{name}: {len(weights)} tensors, {n} params, "
-          f"x {[v.shape for v in xs]}, y {[np.asarray(v).shape for v in ys]} -> {d.relative_to(ROOT)}; "
-          f"max |y - y(float64 Keras)| {gap:.3e}")
+    print(
+        f"{name}: {len(weights)} tensors, {n} params, "
+        f"x {[v.shape for v in xs]}, y {[np.asarray(v).shape for v in ys]} -> {d.relative_to(ROOT)}; "
+        f"max |y - y(float64 Keras)| {gap:.3e}"
+    )
 
 
 def float64_gap(name: str, model: keras.Model, xs, ys) -> float:
@@ -442,14 +463,15 @@ def float64_gap(name: str, model: keras.Model, xs, ys) -> float:
         keras.config.set_floatx(floatx)
         keras.config.set_dtype_policy(policy)
     assert all(w.dtype == "float64" for w in m64.weights), "not a float64 twin"
-    for l32, l64 in zip(model.layers, m64.layers):
-        for w32, w64 in zip(l32.weights, l64.weights):
+    for l32, l64 in zip(model.layers, m64.layers, strict=True):
+        for w32, w64 in zip(l32.weights, l64.weights, strict=True):
             w64.assign(w32.numpy().astype(np.float64))
     xs64 = [v.astype(np.float64) for v in xs]
     y64 = m64(xs64 if len(xs64) > 1 else xs64[0], training=False)
     y64 = y64 if isinstance(y64, (list, tuple)) else [y64]
-    return max(float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b))))
-               for a, b in zip(ys, y64))
+    return max(
+        float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b)))) for a, b in zip(ys, y64, strict=True)
+    )
 
 
 if __name__ == "__main__":

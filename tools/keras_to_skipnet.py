@@ -25,6 +25,7 @@ output are left out (and named on stderr).
 Every layer or argument skipnet cannot run is collected and reported together
 (`UnsupportedModelError`; exit code 2 from the command line): nothing is written then.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,30 +37,31 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.dont_write_bytecode = True   # no __pycache__ in the repository
+from skipnet_common import RUST_KEYWORDS, camel_case, rust_ident, snake_case
 
-import numpy as np
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
+
+import numpy as np  # noqa: E402
 
 # ------------------------------------------------------------------ language facts
 # Activation names accepted as `activation = name` (skipnet-macros ops/mod.rs, Act::ALL),
 # keyed by the name keras.activations.serialize gives.
 LAYER_ACTIVATIONS = {
-    "linear": "linear", "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh",
-    "relu6": "relu6", "elu": "elu", "hard_sigmoid": "hard_sigmoid",
-    "swish": "swish", "silu": "swish", "gelu": "gelu", "softmax": "softmax",
+    "linear": "linear",
+    "relu": "relu",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "relu6": "relu6",
+    "elu": "elu",
+    "hard_sigmoid": "hard_sigmoid",
+    "swish": "swish",
+    "silu": "swish",
+    "gelu": "gelu",
+    "softmax": "softmax",
 }
 # keras.activations.leaky_relu's default slope; emitted as a standalone op.
 KERAS_LEAKY_RELU_DEFAULT = 0.2
-
-RUST_KEYWORDS = set("""
-as break const continue crate else enum extern false fn for if impl in let loop match mod
-move mut pub ref return self Self static struct super trait true type unsafe use where
-while async await dyn abstract become box do final macro override priv typeof unsized
-virtual yield try gen union
-""".split())
-
-MAX_IDENT = 200  # the macro rejects names longer than 255 bytes
 
 
 class UnsupportedModelError(Exception):
@@ -67,17 +69,21 @@ class UnsupportedModelError(Exception):
 
     def __init__(self, model_name: str, problems: list[tuple[str, str, str]]):
         self.problems = problems
-        lines = [f"cannot import Keras model `{model_name}`: {len(problems)} "
-                 f"unsupported layer{'s' if len(problems) != 1 else ''} or argument"
-                 f"{'s' if len(problems) != 1 else ''} (nothing was written)"]
+        lines = [
+            f"cannot import Keras model `{model_name}`: {len(problems)} "
+            f"unsupported layer{'s' if len(problems) != 1 else ''} or argument"
+            f"{'s' if len(problems) != 1 else ''} (nothing was written)"
+        ]
         w1 = max(len(p[0]) for p in problems)
         w2 = max(len(p[1]) for p in problems)
         for name, cls, what in problems:
             lines.append(f"  {name:<{w1}}  {cls:<{w2}}  {what}")
         if any(p[2] == "layer class not supported" for p in problems):
             lines.append("supported layers: " + ", ".join(sorted(HANDLERS)) + ", InputLayer")
-        lines.append("(the skipnet ops are in doc/DSL.md §2; anything else needs a change to the "
-                     "model or a new op in skipnet-macros/src/ops/)")
+        lines.append(
+            "(the skipnet ops are in doc/DSL.md §2; anything else needs a change to the "
+            "model or a new op in skipnet-macros/src/ops/)"
+        )
         super().__init__("\n".join(lines))
 
 
@@ -90,34 +96,6 @@ class Unsupported(Exception):
 
 
 # ------------------------------------------------------------------ naming
-def rust_ident(name: str) -> str:
-    """A Keras name made into a Rust identifier (not yet unique)."""
-    s = re.sub(r"[^A-Za-z0-9_]", "_", name)
-    if not s or s == "_":
-        s = "layer"
-    if s[0].isdigit():
-        s = "l" + s
-    s = s[:MAX_IDENT]
-    if s in RUST_KEYWORDS:
-        s += "_"
-    return s
-
-
-def camel_case(name: str) -> str:
-    parts = [p for p in re.split(r"[^A-Za-z0-9]+", name) if p]
-    s = "".join(p[:1].upper() + p[1:] for p in parts) or "Net"
-    if s[0].isdigit():
-        s = "Net" + s
-    return s + "Net" if s in RUST_KEYWORDS else s
-
-
-def snake_case(name: str) -> str:
-    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
-    s = re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", s)
-    s = re.sub(r"[^a-z0-9_]", "_", s.lower()).strip("_")
-    return rust_ident(s or "net")
-
-
 class Names:
     """Unique identifiers: the sanitized Keras name, else `name_2`, `name_3`, ..."""
 
@@ -167,12 +145,12 @@ def is_one(v) -> bool:
 
 def pads(v) -> str:
     """Keras ((top, bottom), (left, right)) as the shortest DSL form."""
-    (t, b), (l, r) = ((int(x) for x in p) for p in v)
-    if t == b == l == r:
+    (t, b), (left, r) = ((int(x) for x in p) for p in v)
+    if t == b == left == r:
         return str(t)
-    if t == b and l == r:
-        return f"({t}, {l})"
-    return f"(({t}, {b}), ({l}, {r}))"
+    if t == b and left == r:
+        return f"({t}, {left})"
+    return f"(({t}, {b}), ({left}, {r}))"
 
 
 @dataclass
@@ -220,6 +198,7 @@ class Ctx:
     def activation(self) -> tuple[str | None, float | None]:
         """(name for `activation = ...` or None, leaky slope to apply after or None)."""
         import keras
+
         act = self.layer.activation
         try:
             name = keras.activations.serialize(act) if act is not None else "linear"
@@ -234,7 +213,8 @@ class Ctx:
         if name == "leaky_relu":
             return None, KERAS_LEAKY_RELU_DEFAULT
         self.problems.append(
-            f"activation={name!r} (supported: {', '.join(sorted(set(LAYER_ACTIVATIONS)))}, leaky_relu)")
+            f"activation={name!r} (supported: {', '.join(sorted(set(LAYER_ACTIVATIONS)))}, leaky_relu)"
+        )
         return None, None
 
     def no_lora(self):
@@ -249,9 +229,11 @@ class Ctx:
         extra = sorted(set(have) - set(expected))
         missing = [v for v in expected if v not in have and v not in optional]
         if extra or missing:
-            self.problems.append(f"variables {sorted(have)} (expected {expected}: "
-                                 + ", ".join([f"{v} is unexpected" for v in extra]
-                                             + [f"{v} is missing" for v in missing]) + ")")
+            self.problems.append(
+                f"variables {sorted(have)} (expected {expected}: "
+                + ", ".join([f"{v} is unexpected" for v in extra] + [f"{v} is missing" for v in missing])
+                + ")"
+            )
             return
         shape = None
         for var in expected:
@@ -261,12 +243,12 @@ class Ctx:
                 self.weights[var] = np.ascontiguousarray(arr.astype(np.float32))
         for var in expected:
             if var not in have:
-                self.weights[var] = (np.ones if optional[var] == "ones" else np.zeros)(
-                    shape, np.float32)
+                self.weights[var] = (np.ones if optional[var] == "ones" else np.zeros)(shape, np.float32)
 
     def emit(self, op, args, kwargs=(), binding=None):
-        self.stmts.append(Stmt(binding or self.binding, op, list(args),
-                               [(k, v) for k, v in kwargs if v is not None]))
+        self.stmts.append(
+            Stmt(binding or self.binding, op, list(args), [(k, v) for k, v in kwargs if v is not None])
+        )
 
     def emit_weighted(self, op, args, kwargs, leaky):
         self.emit(op, args, kwargs)
@@ -280,83 +262,124 @@ def _act_kw(name):
 
 
 def h_conv2d(c: Ctx):
-    c.one_input(); c.channels_last(); c.no_lora()
+    c.one_input()
+    c.channels_last()
+    c.no_lora()
     pad = c.padding()
     act, leaky = c.activation()
     use_bias = bool(c.cfg.get("use_bias", True))
     c.take_weights(["kernel", "bias"] if use_bias else ["kernel"])
     groups = int(c.cfg.get("groups", 1))
-    c.emit_weighted("conv2d", [c.inputs[0], str(c.cfg["filters"]), pair(c.cfg["kernel_size"])], [
-        ("strides", None if is_one(c.cfg["strides"]) else pair(c.cfg["strides"])),
-        ("padding", "same" if pad == "same" else None),
-        ("dilation_rate", None if is_one(c.cfg["dilation_rate"]) else pair(c.cfg["dilation_rate"])),
-        ("groups", None if groups == 1 else str(groups)),
-        ("activation", _act_kw(act)),
-        ("use_bias", None if use_bias else "false"),
-    ], leaky)
+    c.emit_weighted(
+        "conv2d",
+        [c.inputs[0], str(c.cfg["filters"]), pair(c.cfg["kernel_size"])],
+        [
+            ("strides", None if is_one(c.cfg["strides"]) else pair(c.cfg["strides"])),
+            ("padding", "same" if pad == "same" else None),
+            ("dilation_rate", None if is_one(c.cfg["dilation_rate"]) else pair(c.cfg["dilation_rate"])),
+            ("groups", None if groups == 1 else str(groups)),
+            ("activation", _act_kw(act)),
+            ("use_bias", None if use_bias else "false"),
+        ],
+        leaky,
+    )
 
 
 def h_conv2d_transpose(c: Ctx):
-    c.one_input(); c.channels_last(); c.no_lora()
+    c.one_input()
+    c.channels_last()
+    c.no_lora()
     pad = c.padding()
     act, leaky = c.activation()
     op = c.cfg.get("output_padding")
     c.require(op is None, f"output_padding={op} (only None)")
-    c.require(is_one(c.cfg.get("dilation_rate", 1)),
-              f"dilation_rate={c.cfg.get('dilation_rate')} (only 1 for conv2d_transpose)")
+    c.require(
+        is_one(c.cfg.get("dilation_rate", 1)),
+        f"dilation_rate={c.cfg.get('dilation_rate')} (only 1 for conv2d_transpose)",
+    )
     use_bias = bool(c.cfg.get("use_bias", True))
     c.take_weights(["kernel", "bias"] if use_bias else ["kernel"])
-    c.emit_weighted("conv2d_transpose", [c.inputs[0], str(c.cfg["filters"]), pair(c.cfg["kernel_size"])], [
-        ("strides", None if is_one(c.cfg["strides"]) else pair(c.cfg["strides"])),
-        ("padding", "same" if pad == "same" else None),
-        ("activation", _act_kw(act)),
-        ("use_bias", None if use_bias else "false"),
-    ], leaky)
+    c.emit_weighted(
+        "conv2d_transpose",
+        [c.inputs[0], str(c.cfg["filters"]), pair(c.cfg["kernel_size"])],
+        [
+            ("strides", None if is_one(c.cfg["strides"]) else pair(c.cfg["strides"])),
+            ("padding", "same" if pad == "same" else None),
+            ("activation", _act_kw(act)),
+            ("use_bias", None if use_bias else "false"),
+        ],
+        leaky,
+    )
 
 
 def h_depthwise_conv2d(c: Ctx):
-    c.one_input(); c.channels_last(); c.no_lora()
+    c.one_input()
+    c.channels_last()
+    c.no_lora()
     pad = c.padding()
     act, leaky = c.activation()
     use_bias = bool(c.cfg.get("use_bias", True))
     c.take_weights(["kernel", "bias"] if use_bias else ["kernel"])
     dm = int(c.cfg.get("depth_multiplier", 1))
-    c.emit_weighted("depthwise_conv2d", [c.inputs[0], pair(c.cfg["kernel_size"])], [
-        ("strides", None if is_one(c.cfg["strides"]) else pair(c.cfg["strides"])),
-        ("padding", "same" if pad == "same" else None),
-        ("depth_multiplier", None if dm == 1 else str(dm)),
-        ("dilation_rate", None if is_one(c.cfg.get("dilation_rate", 1)) else pair(c.cfg["dilation_rate"])),
-        ("activation", _act_kw(act)),
-        ("use_bias", None if use_bias else "false"),
-    ], leaky)
+    c.emit_weighted(
+        "depthwise_conv2d",
+        [c.inputs[0], pair(c.cfg["kernel_size"])],
+        [
+            ("strides", None if is_one(c.cfg["strides"]) else pair(c.cfg["strides"])),
+            ("padding", "same" if pad == "same" else None),
+            ("depth_multiplier", None if dm == 1 else str(dm)),
+            (
+                "dilation_rate",
+                None if is_one(c.cfg.get("dilation_rate", 1)) else pair(c.cfg["dilation_rate"]),
+            ),
+            ("activation", _act_kw(act)),
+            ("use_bias", None if use_bias else "false"),
+        ],
+        leaky,
+    )
 
 
 def h_separable_conv2d(c: Ctx):
-    c.one_input(); c.channels_last()
+    c.one_input()
+    c.channels_last()
     pad = c.padding()
     act, leaky = c.activation()
     use_bias = bool(c.cfg.get("use_bias", True))
     c.take_weights(["depthwise_kernel", "pointwise_kernel"] + (["bias"] if use_bias else []))
     dm = int(c.cfg.get("depth_multiplier", 1))
-    c.emit_weighted("separable_conv2d", [c.inputs[0], str(c.cfg["filters"]), pair(c.cfg["kernel_size"])], [
-        ("strides", None if is_one(c.cfg["strides"]) else pair(c.cfg["strides"])),
-        ("padding", "same" if pad == "same" else None),
-        ("depth_multiplier", None if dm == 1 else str(dm)),
-        ("dilation_rate", None if is_one(c.cfg.get("dilation_rate", 1)) else pair(c.cfg["dilation_rate"])),
-        ("activation", _act_kw(act)),
-        ("use_bias", None if use_bias else "false"),
-    ], leaky)
+    c.emit_weighted(
+        "separable_conv2d",
+        [c.inputs[0], str(c.cfg["filters"]), pair(c.cfg["kernel_size"])],
+        [
+            ("strides", None if is_one(c.cfg["strides"]) else pair(c.cfg["strides"])),
+            ("padding", "same" if pad == "same" else None),
+            ("depth_multiplier", None if dm == 1 else str(dm)),
+            (
+                "dilation_rate",
+                None if is_one(c.cfg.get("dilation_rate", 1)) else pair(c.cfg["dilation_rate"]),
+            ),
+            ("activation", _act_kw(act)),
+            ("use_bias", None if use_bias else "false"),
+        ],
+        leaky,
+    )
 
 
 def h_dense(c: Ctx):
-    c.one_input(); c.no_lora()
+    c.one_input()
+    c.no_lora()
     act, leaky = c.activation()
     use_bias = bool(c.cfg.get("use_bias", True))
     c.take_weights(["kernel", "bias"] if use_bias else ["kernel"])
-    c.emit_weighted("dense", [c.inputs[0], str(c.cfg["units"])], [
-        ("activation", _act_kw(act)),
-        ("use_bias", None if use_bias else "false"),
-    ], leaky)
+    c.emit_weighted(
+        "dense",
+        [c.inputs[0], str(c.cfg["units"])],
+        [
+            ("activation", _act_kw(act)),
+            ("use_bias", None if use_bias else "false"),
+        ],
+        leaky,
+    )
 
 
 def h_batch_norm(c: Ctx):
@@ -367,52 +390,70 @@ def h_batch_norm(c: Ctx):
     rank = len(c.in_shapes[0]) + 1  # with the batch
     c.require(axis in (-1, rank - 1), f"axis={axis} (only the last axis, -1)")
     c.require(not c.cfg.get("renorm", False), "renorm=True")
-    c.take_weights(["gamma", "beta", "moving_mean", "moving_variance"],
-                   optional={"gamma": "ones", "beta": "zeros"})
+    c.take_weights(
+        ["gamma", "beta", "moving_mean", "moving_variance"], optional={"gamma": "ones", "beta": "zeros"}
+    )
     eps = float(c.cfg.get("epsilon", 1e-3))
-    c.emit("batch_norm", [c.inputs[0]],
-           [("epsilon", None if np.float32(eps) == np.float32(1e-3) else fmt_float(eps))])
+    c.emit(
+        "batch_norm",
+        [c.inputs[0]],
+        [("epsilon", None if np.float32(eps) == np.float32(1e-3) else fmt_float(eps))],
+    )
 
 
 def _pool(op):
     def h(c: Ctx):
-        c.one_input(); c.channels_last()
+        c.one_input()
+        c.channels_last()
         pad = c.padding()
         ps = pair(c.cfg["pool_size"])
         st = c.cfg.get("strides") or c.cfg["pool_size"]
-        c.emit(op, [c.inputs[0], ps], [
-            ("strides", None if pair(st) == ps else pair(st)),
-            ("padding", "same" if pad == "same" else None),
-        ])
+        c.emit(
+            op,
+            [c.inputs[0], ps],
+            [
+                ("strides", None if pair(st) == ps else pair(st)),
+                ("padding", "same" if pad == "same" else None),
+            ],
+        )
+
     return h
 
 
 def _global_pool(op):
     def h(c: Ctx):
-        c.one_input(); c.channels_last()
+        c.one_input()
+        c.channels_last()
         c.require(not c.cfg.get("keepdims", False), "keepdims=True (only keepdims=False)")
         c.emit(op, [c.inputs[0]])
+
     return h
 
 
 def h_upsample(c: Ctx):
-    c.one_input(); c.channels_last()
+    c.one_input()
+    c.channels_last()
     interp = c.cfg.get("interpolation", "nearest")
-    c.require(interp in ("nearest", "bilinear"),
-              f"interpolation={interp!r} (supported: nearest, bilinear)")
-    c.emit("upsample2d", [c.inputs[0], pair(c.cfg["size"])],
-           [("interpolation", "bilinear" if interp == "bilinear" else None)])
+    c.require(interp in ("nearest", "bilinear"), f"interpolation={interp!r} (supported: nearest, bilinear)")
+    c.emit(
+        "upsample2d",
+        [c.inputs[0], pair(c.cfg["size"])],
+        [("interpolation", "bilinear" if interp == "bilinear" else None)],
+    )
 
 
 def _pad_crop(op, key):
     def h(c: Ctx):
-        c.one_input(); c.channels_last()
+        c.one_input()
+        c.channels_last()
         c.emit(op, [c.inputs[0], pads(c.cfg[key])])
+
     return h
 
 
 def h_flatten(c: Ctx):
-    c.one_input(); c.channels_last()
+    c.one_input()
+    c.channels_last()
     c.emit("flatten", [c.inputs[0]])
 
 
@@ -432,9 +473,12 @@ def _merge(op, exactly_two=False):
             c.require(len(c.inputs) == 2, f"{len(c.inputs)} operands (exactly two)")
         c.require(len(c.inputs) >= 2, "needs at least two operands")
         shapes = [tuple(s) for s in c.in_shapes]
-        c.require(len(set(shapes)) == 1,
-                  f"operands of different shapes {[list(s) for s in shapes]} (broadcasting is not supported)")
+        c.require(
+            len(set(shapes)) == 1,
+            f"operands of different shapes {[list(s) for s in shapes]} (broadcasting is not supported)",
+        )
         c.emit(op, list(c.inputs))
+
     return h
 
 
@@ -451,12 +495,14 @@ def _activation_stmt(c: Ctx, name: str):
     elif name == "leaky_relu":
         c.emit("leaky_relu", [c.inputs[0]], [("alpha", fmt_float(KERAS_LEAKY_RELU_DEFAULT))])
     else:
-        raise Unsupported(f"activation {name!r} (supported: "
-                          f"{', '.join(sorted(set(LAYER_ACTIVATIONS)))}, leaky_relu)")
+        raise Unsupported(
+            f"activation {name!r} (supported: {', '.join(sorted(set(LAYER_ACTIVATIONS)))}, leaky_relu)"
+        )
 
 
 def h_activation(c: Ctx):
     import keras
+
     c.one_input()
     name = keras.activations.serialize(c.layer.activation)
     if not isinstance(name, str):
@@ -466,8 +512,11 @@ def h_activation(c: Ctx):
 
 def h_relu(c: Ctx):
     c.one_input()
-    mx, slope, th = c.cfg.get("max_value"), float(c.cfg.get("negative_slope", 0.0) or 0.0), \
-        float(c.cfg.get("threshold", 0.0) or 0.0)
+    mx, slope, th = (
+        c.cfg.get("max_value"),
+        float(c.cfg.get("negative_slope", 0.0) or 0.0),
+        float(c.cfg.get("threshold", 0.0) or 0.0),
+    )
     c.require(th == 0.0, f"threshold={th} (only 0)")
     if mx is not None and slope != 0.0:
         c.problems.append(f"max_value={mx} together with negative_slope={slope}")
@@ -562,16 +611,32 @@ HANDLERS = {
 # ------------------------------------------------------------------ graph walk
 def _functional(model):
     import keras
+
     if isinstance(model, keras.Sequential):
         f = getattr(model, "_functional", None)
         if f is None:
-            raise UnsupportedModelError(model.name, [(model.name, "Sequential", "not built: start it with "
-                                             "keras.Input(shape) so its input shape is known")])
+            raise UnsupportedModelError(
+                model.name,
+                [
+                    (
+                        model.name,
+                        "Sequential",
+                        "not built: start it with keras.Input(shape) so its input shape is known",
+                    )
+                ],
+            )
         return f
     if not hasattr(model, "_nodes_by_depth") and not hasattr(model, "_operations"):
-        raise UnsupportedModelError(model.name, [(model.name, type(model).__name__,
-                                         "a subclassed model has no layer graph; "
-                                         "rebuild it with the functional API")])
+        raise UnsupportedModelError(
+            model.name,
+            [
+                (
+                    model.name,
+                    type(model).__name__,
+                    "a subclassed model has no layer graph; rebuild it with the functional API",
+                )
+            ],
+        )
     return model
 
 
@@ -589,9 +654,14 @@ def _shape(t) -> list:
     return list(t.shape[1:])
 
 
-def convert(model, name: str | None = None, *, shapes: bool = False,
-            source: str | None = None, bake: str | None = None
-            ) -> tuple[str, dict[str, np.ndarray]]:
+def convert(
+    model,
+    name: str | None = None,
+    *,
+    shapes: bool = False,
+    source: str | None = None,
+    bake: str | None = None,
+) -> tuple[str, dict[str, np.ndarray]]:
     """Converts an in-memory Keras 3 model. Returns (rust_source, weights).
 
     `name` is the Rust struct name (default: the model's name in CamelCase);
@@ -613,7 +683,7 @@ def convert(model, name: str | None = None, *, shapes: bool = False,
     # Reachable nodes, by DFS from the outputs.
     order_of = {id(op): i for i, op in enumerate(getattr(fmodel, "operations", None) or fmodel.layers)}
     input_ids = {id(_history(t)[0]) for t in inputs}
-    nodes: dict[tuple[int, int], tuple] = {}   # (id(op), node_index) -> (op, node_index)
+    nodes: dict[tuple[int, int], tuple] = {}  # (id(op), node_index) -> (op, node_index)
     deps: dict[tuple[int, int], set] = {}
     stack = list(outputs)
     seen_t = set()
@@ -656,13 +726,18 @@ def convert(model, name: str | None = None, *, shapes: bool = False,
         tensor_name[(id(op), ni, ti)] = nm
         shp = _shape(t)
         if any(d is None for d in shp):
-            problems.append((op.name, "InputLayer", f"shape {tuple(t.shape)} has unknown dimensions "
-                                                    "besides the batch (give every one)"))
+            problems.append(
+                (
+                    op.name,
+                    "InputLayer",
+                    f"shape {tuple(t.shape)} has unknown dimensions besides the batch (give every one)",
+                )
+            )
         dt = getattr(t, "dtype", "float32")
         if str(dt) not in ("float32", "<dtype: 'float32'>"):
             problems.append((op.name, "InputLayer", f"dtype {dt} (only float32)"))
         in_decl.append((nm, shp))
-    unknown_input = bool(problems)   # later shapes are unknown too: not repeated per layer
+    unknown_input = bool(problems)  # later shapes are unknown too: not repeated per layer
     binding_of: dict[tuple[int, int], str] = {}
     calls_seen: dict[int, int] = {}
     for k in topo:
@@ -676,7 +751,7 @@ def convert(model, name: str | None = None, *, shapes: bool = False,
             binding_of[k] = names.take(op.name)  # a further call: name_2, name_3, ...
 
     stmts: list[Stmt] = []
-    shape_of: dict[str, list] = {}   # binding -> Keras output shape (for --shapes)
+    shape_of: dict[str, list] = {}  # binding -> Keras output shape (for --shapes)
     weights: dict[str, np.ndarray] = {}
     n_layers = 0
     for k in topo:
@@ -688,17 +763,31 @@ def convert(model, name: str | None = None, *, shapes: bool = False,
         for ti in range(len(node.output_tensors)):
             tensor_name[(id(op), ni, ti)] = binding_of[k]
         if isinstance(op, keras.Model):
-            problems.append((op.name, cls, "a nested model: call its layers on the outer "
-                                           "model's tensors (flatten it) first"))
+            problems.append(
+                (
+                    op.name,
+                    cls,
+                    "a nested model: call its layers on the outer model's tensors (flatten it) first",
+                )
+            )
             continue
         if not isinstance(op, keras.layers.Layer):
-            problems.append((op.name, f"{cls} (keras.ops)", "a keras.ops call in the functional graph: use the "
-                                           "corresponding layer (e.g. layers.Add) instead"))
+            problems.append(
+                (
+                    op.name,
+                    f"{cls} (keras.ops)",
+                    "a keras.ops call in the functional graph: use the "
+                    "corresponding layer (e.g. layers.Add) instead",
+                )
+            )
             continue
         handler = HANDLERS.get(cls)
         if handler is None or not type(op).__module__.startswith("keras"):
-            why = ("layer class not supported" if handler is None
-                   else f"custom subclass ({type(op).__module__}) of a supported class")
+            why = (
+                "layer class not supported"
+                if handler is None
+                else f"custom subclass ({type(op).__module__}) of a supported class"
+            )
             problems.append((op.name, cls, why))
             continue
         if len(node.output_tensors) != 1:
@@ -715,8 +804,7 @@ def convert(model, name: str | None = None, *, shapes: bool = False,
         if dtype not in (None, "float32"):
             problems.append((op.name, cls, f"dtype policy {dtype!r} (only float32)"))
             continue
-        c = Ctx(op, cfg, ins, [_shape(it) for it in node.input_tensors], _shape(out_t),
-                binding_of[k], names)
+        c = Ctx(op, cfg, ins, [_shape(it) for it in node.input_tensors], _shape(out_t), binding_of[k], names)
         try:
             handler(c)
         except Unsupported as e:
@@ -750,11 +838,13 @@ def convert(model, name: str | None = None, *, shapes: bool = False,
         out_names.append(nm)
 
     n_params = sum(int(a.size) for a in weights.values())
-    dropped = [op.name for op in (getattr(fmodel, "operations", None) or fmodel.layers)
-               if id(op) not in {kk[0] for kk in nodes} and id(op) not in input_ids]
+    dropped = [
+        op.name
+        for op in (getattr(fmodel, "operations", None) or fmodel.layers)
+        if id(op) not in {kk[0] for kk in nodes} and id(op) not in input_ids
+    ]
     if dropped:
-        print(f"note: layers not on any path to an output, left out: {', '.join(dropped)}",
-              file=sys.stderr)
+        print(f"note: layers not on any path to an output, left out: {', '.join(dropped)}", file=sys.stderr)
 
     def shp_str(s):
         return "[" + ", ".join(str(d) for d in s) + "]"
@@ -769,18 +859,22 @@ def convert(model, name: str | None = None, *, shapes: bool = False,
     head_in = ", ".join(f"{n}: {shp_str(s)}" for n, s in in_decl)
     head_out = out_names[0] if len(out_names) == 1 else f"({', '.join(out_names)})"
     origin = f" from `{source}`" if source else ""
-    lines = [
-        f"// Generated by tools/keras_to_skipnet.py{origin} (Keras {keras.__version__}):",
-        f"// {n_layers} layer{'s' if n_layers != 1 else ''}, {len(weights)} weight tensor"
-        f"{'s' if len(weights) != 1 else ''}, {n_params:,} parameter{'s' if n_params != 1 else ''}.",
-        "// Weights: `<binding>.<variable>` in Keras layouts (weights.safetensors).",
-        "skipnet::network! {",
-        f"    /// Keras model `{model.name}`.",
-    ] + ([f"    #[weights = {json.dumps(bake)}]"] if bake else []) + [
-        f"    pub {net_name}({head_in}) -> {head_out} {{",
-    ]
-    for l, s in zip(lhs, stmts):
-        lines.append(f"        {l:<{width}} = {s.expr()};")
+    lines = (
+        [
+            f"// Generated by tools/keras_to_skipnet.py{origin} (Keras {keras.__version__}):",
+            f"// {n_layers} layer{'s' if n_layers != 1 else ''}, {len(weights)} weight tensor"
+            f"{'s' if len(weights) != 1 else ''}, {n_params:,} parameter{'s' if n_params != 1 else ''}.",
+            "// Weights: `<binding>.<variable>` in Keras layouts (weights.safetensors).",
+            "skipnet::network! {",
+            f"    /// Keras model `{model.name}`.",
+        ]
+        + ([f"    #[weights = {json.dumps(bake)}]"] if bake else [])
+        + [
+            f"    pub {net_name}({head_in}) -> {head_out} {{",
+        ]
+    )
+    for lhs_name, s in zip(lhs, stmts, strict=True):
+        lines.append(f"        {lhs_name:<{width}} = {s.expr()};")
     lines += ["    }", "}", ""]
     return "\n".join(lines), weights
 
@@ -788,11 +882,13 @@ def convert(model, name: str | None = None, *, shapes: bool = False,
 # ------------------------------------------------------------------ files / CLI
 def load_model(path: str):
     import keras
+
     return keras.models.load_model(path, compile=False)
 
 
 def write(out_dir: Path, net_name: str, source: str, weights: dict) -> tuple[Path, Path]:
     from safetensors.numpy import save_file
+
     out_dir.mkdir(parents=True, exist_ok=True)
     rs = out_dir / f"{snake_case(net_name)}.rs"
     rs.write_text(source)
@@ -804,21 +900,33 @@ def write(out_dir: Path, net_name: str, source: str, weights: dict) -> tuple[Pat
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         description="Convert a Keras 3 model (.keras) to a skipnet::network! declaration "
-                    "and a weights.safetensors file.")
+        "and a weights.safetensors file."
+    )
     ap.add_argument("model", help="a saved Keras 3 model (.keras)")
     ap.add_argument("--name", help="Rust struct name (default: the model's name in CamelCase)")
-    ap.add_argument("--out-dir", type=Path,
-                    help="write <net_name>.rs and weights.safetensors here "
-                         "(without it, only the declaration is printed)")
-    ap.add_argument("--shapes", action="store_true",
-                    help="ascribe each binding its Keras output shape (`conv1: [16, 16, 32] = ...`), "
-                         "checked by the macro at compile time")
-    ap.add_argument("--bake", metavar="PATH",
-                    help="add `#[weights = \"PATH\"]` (relative to the crate's Cargo.toml) so the "
-                         "weights are baked in at compile time (`Net::BAKED`)")
-    ap.add_argument("--check", action="store_true",
-                    help="also build the declaration in a scratch crate under /tmp and compare "
-                         "forward with Keras (needs cargo; see tools/importer_roundtrip.py)")
+    ap.add_argument(
+        "--out-dir",
+        type=Path,
+        help="write <net_name>.rs and weights.safetensors here (without it, only the declaration is printed)",
+    )
+    ap.add_argument(
+        "--shapes",
+        action="store_true",
+        help="ascribe each binding its Keras output shape (`conv1: [16, 16, 32] = ...`), "
+        "checked by the macro at compile time",
+    )
+    ap.add_argument(
+        "--bake",
+        metavar="PATH",
+        help='add `#[weights = "PATH"]` (relative to the crate\'s Cargo.toml) so the '
+        "weights are baked in at compile time (`Net::BAKED`)",
+    )
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="also build the declaration in a scratch crate under /tmp and compare "
+        "forward with Keras (needs cargo; see tools/importer_roundtrip.py)",
+    )
     ap.add_argument("-q", "--quiet", action="store_true", help="do not print the declaration")
     a = ap.parse_args(argv)
 
@@ -829,8 +937,7 @@ def main(argv=None) -> int:
         return 1
     net_name = a.name or camel_case(model.name)
     try:
-        source, weights = convert(model, net_name, shapes=a.shapes, source=Path(a.model).name,
-                                  bake=a.bake)
+        source, weights = convert(model, net_name, shapes=a.shapes, source=Path(a.model).name, bake=a.bake)
     except UnsupportedModelError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -849,12 +956,15 @@ def main(argv=None) -> int:
     if a.check:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import importer_roundtrip
+
         m = re.search(r"// (\d+) layers?,", source)
-        row = importer_roundtrip.check_model(model, net_name, out_dir, snake_case(net_name),
-                                             layers=int(m.group(1)) if m else "-")
+        row = importer_roundtrip.check_model(
+            model, net_name, out_dir, snake_case(net_name), layers=int(m.group(1)) if m else "-"
+        )
         importer_roundtrip.print_table([row])
         return 0 if row.ok else 3
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,4 @@
-//! Stage 5a (optional): weights baked in at compile time, from
+//! Stage 7 (with `#[weights]` only): weights baked in at compile time, from
 //! `#[weights = "file.safetensors"]`. The file is read and checked by the same
 //! loader `from_safetensors` uses (so the messages match and name the tensor),
 //! and kernels are packed by the runtime's own packing code, so the baked

@@ -1,5 +1,5 @@
 //! The checked network: the graph with every shape inferred, the fusions
-//! found and the arena planned. Built once after the `plan` stage, it is the
+//! found and the arena planned (stages 4 and 5 run by [`Checked::new`]). Built once after the `plan` stage, it is the
 //! one value the later stages (`weights`, `bake`, `profile`, `codegen`) read,
 //! instead of the graph, its shapes, fusions and plan passed side by side.
 

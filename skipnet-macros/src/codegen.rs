@@ -1,4 +1,4 @@
-//! Stage 5: Rust code from the checked graph and its memory plan: the network
+//! Stage 8: Rust code from the checked network (graph and memory plan): the network
 //! struct (one fixed-size `Param` per weight tensor), the workspace type, the
 //! shape constants, `from_safetensors`, `forward`, `summary` and `forward_array`.
 

@@ -1,13 +1,16 @@
 //! The `network!` procedural macro of skipnet.
 //!
-//! The crate reads as a pipeline, one module per stage, each knowing nothing of
-//! the stages after it:
+//! The crate reads as a pipeline of eight stages, one module each, none
+//! importing a later one (`compile_network` chains them):
 //!
-//! `parse` (tokens to syntax) -> `graph` (names, blocks, op arguments) ->
-//! `shape` (every tensor's shape, every mismatch) -> `fuse` (what is computed
-//! in another op's epilogue, in place, or never stored) -> `plan` (arena
-//! offsets) -> `bake` (weights read at compile time, with `#[weights = ...]`)
-//! -> `codegen` (the struct, `forward`, `summary`).
+//! 1 `parse` (tokens to syntax) -> 2 `graph` (names, blocks, op arguments) ->
+//! 3 `shape` (every tensor's shape, every mismatch) -> 4 `fuse` (what is
+//! computed in another op's epilogue, in place, or never stored) -> 5 `plan`
+//! (arena offsets); `checked::Checked` carries graph, shapes, fusions and plan
+//! on -> 6 `weights` (every weight tensor, batch norm folds) -> 7 `bake`
+//! (weights read at compile time, with `#[weights = ...]`) -> 8 `codegen` (the
+//! struct, `forward`; `summary` and `profile` are its parts). Every limit is in
+//! `limits`.
 //!
 //! Ops live in `ops/`, one file each (signature, shape rule, weights, emitted
 //! code). Errors are `syn::Error`s with spans, combined so that one compile

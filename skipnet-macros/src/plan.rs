@@ -1,4 +1,4 @@
-//! Stage 4: the static memory plan. A pure function of the dataflow (who
+//! Stage 5: the static memory plan. A pure function of the dataflow (who
 //! produces and consumes what, and how big it is): it drops values no output
 //! depends on, computes each remaining tensor's lifetime over the schedule and
 //! assigns arena offsets so tensors that are never live at the same time share

@@ -1,4 +1,4 @@
-//! The network's weight tensors, between shape inference and code: each
+//! Stage 6: the network's weight tensors, between planning and code: each
 //! op's declared variables with their field, file name, shape and packing,
 //! and the batch norms folded into convs (which kernels they scale, which
 //! synthetic biases they add). Read by `bake` (values at compile time),
