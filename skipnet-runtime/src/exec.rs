@@ -51,7 +51,7 @@
 //!
 //! [`Workspace::with_threads`]: crate::Workspace::with_threads
 
-use crate::igemm::Isa;
+use crate::isa::Isa;
 
 /// Runs a kernel's tasks: serially, or spread over a worker pool (`parallel`).
 ///

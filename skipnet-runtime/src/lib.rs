@@ -35,6 +35,7 @@ pub mod compare;
 pub mod exec;
 mod geom;
 pub mod igemm;
+mod isa;
 pub mod ops;
 mod param;
 #[cfg(feature = "profile")]
@@ -42,7 +43,7 @@ pub mod profile;
 #[cfg(any(feature = "std", test))]
 #[doc(hidden)]
 pub mod testing;
-pub mod winograd;
+pub use igemm::winograd;
 
 #[cfg(feature = "alloc")]
 mod error;

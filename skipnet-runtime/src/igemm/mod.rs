@@ -10,11 +10,12 @@
 //! `#[target_feature]` function so everything inlines) builds the row
 //! pointers, blocks the loops and applies the epilogue. Each ISA file
 //! exports an [`IsaKernels`] table; adding an ISA is that file, an [`Isa`]
-//! variant (with its detection) and its line in [`Isa::kernels`].
+//! variant (`isa.rs`, with its detection) and its line in [`Isa::kernels`].
+//! Winograd ([`winograd`]) runs its products on the same kernels.
 
 use crate::exec::Exec;
 use crate::geom::Conv2dGeom;
-use crate::winograd;
+pub use crate::isa::Isa;
 use crate::Activation;
 
 #[cfg(target_arch = "x86_64")]
@@ -26,6 +27,7 @@ pub(crate) mod epilogue;
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 mod neon;
 mod scalar;
+pub mod winograd;
 
 /// Filters per packed weight panel. Panel counts are rounded up to an even
 /// number so that every tile width (16 or 32) reads inside the packed buffer.
@@ -154,78 +156,6 @@ pub fn pack(g: &Conv2dGeom, kernel: &[f32], packed: &mut [f32]) {
             for (kk, row) in dst.chunks_exact_mut(PANEL).enumerate() {
                 row[..n].copy_from_slice(&kernel[kk * f + grp * cout_g + j0..][..n]);
             }
-        }
-    }
-}
-
-/// Which tile kernel `conv2d` uses on this machine (chosen once per call from
-/// cached CPU feature flags, never per element).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Isa {
-    /// 8 x 32 tiles of `zmm` FMAs.
-    Avx512,
-    /// 6 x 16 tiles of `ymm` FMAs.
-    Avx2Fma,
-    /// AArch64 Advanced SIMD: 6 x 16 tiles, 24 `q` accumulators.
-    Neon,
-    /// Portable 4 x 16 tiles, no SIMD assumed.
-    Scalar,
-}
-
-impl Isa {
-    /// The best ISA this CPU (std: detected at run time; no_std: enabled at compile time) supports.
-    pub fn detect() -> Isa {
-        #[cfg(all(target_arch = "x86_64", feature = "std"))]
-        {
-            // Code compiled with `avx512f` may also use what that feature
-            // implies to the compiler (AVX2, FMA, F16C): a CPU (or a VM that
-            // masks features) must report all of them.
-            if std::is_x86_feature_detected!("avx512f")
-                && std::is_x86_feature_detected!("avx2")
-                && std::is_x86_feature_detected!("fma")
-                && std::is_x86_feature_detected!("f16c")
-            {
-                return Isa::Avx512;
-            }
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                return Isa::Avx2Fma;
-            }
-        }
-        #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
-        {
-            if cfg!(all(
-                target_feature = "avx512f",
-                target_feature = "avx2",
-                target_feature = "fma",
-                target_feature = "f16c"
-            )) {
-                return Isa::Avx512;
-            }
-            if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
-                return Isa::Avx2Fma;
-            }
-        }
-        // NEON is part of every AArch64 target Rust ships (a compile-time fact).
-        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
-        {
-            return Isa::Neon;
-        }
-        #[allow(unreachable_code)]
-        Isa::Scalar
-    }
-
-    /// Whether this CPU can run `self`.
-    pub fn available(self) -> bool {
-        match self {
-            Isa::Scalar => true,
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => matches!(Isa::detect(), Isa::Avx2Fma | Isa::Avx512),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => Isa::detect() == Isa::Avx512,
-            #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
-            Isa::Neon => true,
-            #[allow(unreachable_patterns)]
-            _ => false,
         }
     }
 }
