@@ -223,7 +223,7 @@ def noise_table(res):
 
 
 # --------------------------------------------------------------------------- main
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
         "--anchors",
@@ -275,8 +275,11 @@ def main():
         help="run every engine this many times, round-robin, and report each engine's "
         "median of its round medians (default: %(default)s)",
     )
-    a = ap.parse_args()
+    return ap.parse_args()
 
+
+def main():
+    a = parse_args()
     ba, models = import_anchors(a.anchors.resolve())
     if a.engines is None:
         a.engines = [
@@ -316,82 +319,110 @@ def main():
     }
     failed = []
     for model in a.models:
-        y_ref = export_skipnet_inputs(models, model, out)
-        flops = meta[model]["flops"]
-        mres = {
-            "flops": flops,
-            "params": meta[model]["params"],
-            "input_shape": meta[model]["input_shape"],
-            "output_shape": meta[model]["output_shape"],
-            "runs": {},
-        }
-        res["models"][model] = mres
-        for threads in a.threads:
-            runs = mres["runs"].setdefault(str(threads), {})
-            if model not in known:
-                log(f"[skipnet] {model}: not declared in benches/anchors.rs, peers only")
-            engines = (["skipnet"] if model in known else []) + [
-                b for b in a.engines if peer_engine(b, threads)
-            ]
-            rounds = {e: [] for e in engines}
-            # Round-robin: every engine once per round, so a drift of the
-            # machine's speed (tens of percent over minutes on a shared VM)
-            # hits all engines alike; each engine's median of its round medians
-            # is reported.
-            for rnd in range(a.rounds):
-                for e in engines:
-                    if e == "skipnet":
-                        cmd = [
-                            exe,
-                            model,
-                            "--weights",
-                            f"{out}/{model}.weights.safetensors",
-                            "--input",
-                            f"{out}/{model}.x.safetensors",
-                            "--output",
-                            f"{out}/{model}.skipnet.y.safetensors",
-                            "--out-json",
-                            f"{out}/{model}.skipnet.json",
-                            "--min-time",
-                            str(a.min_time),
-                            "--threads",
-                            str(threads),
-                        ]
-                        r = timed(ba, cmd, a, f"{model} skipnet")
-                        print_run(model, f"skipnet_{threads}t r{rnd + 1}", r, flops)
-                        if "error" in r:
-                            failed.append(model)
-                        elif rnd == 0:
-                            chk = check_output(out, model, y_ref)
-                            mres.setdefault("check", chk)
-                            r["check"] = chk
-                            if chk["ok"]:
-                                log(
-                                    f"[check] {model} ({threads}t): skipnet vs Keras max abs error "
-                                    f"{chk['max_abs_diff']:.2e} (<= {TOL:g} or allclose rtol=atol={TOL:g}): OK"
-                                )
-                            else:
-                                failed.append(model)
-                                log(f"[check] {model} ({threads}t): skipnet vs Keras FAILED: {chk}")
-                    else:
-                        engine = peer_engine(e, threads)
-                        cmd = models.peer_cmd(a.anchors.resolve(), model, engine, out, a.min_time)
-                        r = timed(ba, cmd, a, f"{model} {engine}")
-                        print_run(model, f"{engine} r{rnd + 1}", r, flops)
-                    rounds[e].append(r)
-            for e, rs in rounds.items():
-                ok = sorted((r for r in rs if "error" not in r), key=lambda r: r["median_us"])
-                if not ok:
-                    runs[e] = rs[0]
-                    continue
-                mid = dict(ok[(len(ok) - 1) // 2])
-                mid["round_medians_us"] = [r["median_us"] for r in rs if "error" not in r]
-                mid["attempts"] = sum(r["attempts"] for r in ok)
-                mid["quiet_wait_s"] = sum(r["quiet_wait_s"] for r in ok)
-                mid["tries"] = [t for r in ok for t in r["tries"]]
-                runs[e] = mid
+        res["models"][model] = bench_model(ba, models, exe, known, model, meta[model], a, failed)
     res["elapsed_s"] = time.time() - t_start
+    report(res, a, json_path)
+    if failed:
+        raise SystemExit(f"skipnet output check failed for: {', '.join(failed)}")
 
+
+def bench_model(ba, models, exe, known, model, meta, a, failed):
+    """Every engine on `model` at each thread count, `a.rounds` rounds
+    round-robin; skipnet's output checked against Keras on its first round."""
+    out = str(a.out)
+    y_ref = export_skipnet_inputs(models, model, out)
+    flops = meta["flops"]
+    mres = {
+        "flops": flops,
+        "params": meta["params"],
+        "input_shape": meta["input_shape"],
+        "output_shape": meta["output_shape"],
+        "runs": {},
+    }
+    for threads in a.threads:
+        runs = mres["runs"].setdefault(str(threads), {})
+        if model not in known:
+            log(f"[skipnet] {model}: not declared in benches/anchors.rs, peers only")
+        engines = (["skipnet"] if model in known else []) + [b for b in a.engines if peer_engine(b, threads)]
+        rounds = {e: [] for e in engines}
+        # Round-robin: every engine once per round, so a drift of the
+        # machine's speed (tens of percent over minutes on a shared VM)
+        # hits all engines alike; each engine's median of its round medians
+        # is reported.
+        for rnd in range(a.rounds):
+            for e in engines:
+                if e == "skipnet":
+                    r = run_skipnet(ba, exe, model, threads, a)
+                    print_run(model, f"skipnet_{threads}t r{rnd + 1}", r, flops)
+                    if "error" in r:
+                        failed.append(model)
+                    elif rnd == 0:
+                        check_skipnet(out, model, threads, y_ref, mres, r, failed)
+                else:
+                    engine = peer_engine(e, threads)
+                    cmd = models.peer_cmd(a.anchors.resolve(), model, engine, out, a.min_time)
+                    r = timed(ba, cmd, a, f"{model} {engine}")
+                    print_run(model, f"{engine} r{rnd + 1}", r, flops)
+                rounds[e].append(r)
+        for e, rs in rounds.items():
+            runs[e] = median_round(rs)
+    return mres
+
+
+def run_skipnet(ba, exe, model, threads, a):
+    """One timed run of benches/anchors.rs on `model`."""
+    out = str(a.out)
+    cmd = [
+        exe,
+        model,
+        "--weights",
+        f"{out}/{model}.weights.safetensors",
+        "--input",
+        f"{out}/{model}.x.safetensors",
+        "--output",
+        f"{out}/{model}.skipnet.y.safetensors",
+        "--out-json",
+        f"{out}/{model}.skipnet.json",
+        "--min-time",
+        str(a.min_time),
+        "--threads",
+        str(threads),
+    ]
+    return timed(ba, cmd, a, f"{model} skipnet")
+
+
+def check_skipnet(out, model, threads, y_ref, mres, r, failed):
+    """skipnet's output of run `r` against Keras's, recorded in `mres` and `r`."""
+    chk = check_output(out, model, y_ref)
+    mres.setdefault("check", chk)
+    r["check"] = chk
+    if chk["ok"]:
+        log(
+            f"[check] {model} ({threads}t): skipnet vs Keras max abs error "
+            f"{chk['max_abs_diff']:.2e} (<= {TOL:g} or allclose rtol=atol={TOL:g}): OK"
+        )
+    else:
+        failed.append(model)
+        log(f"[check] {model} ({threads}t): skipnet vs Keras FAILED: {chk}")
+
+
+def median_round(rs):
+    """An engine's median round (by median time), with every round's median and
+    the attempts and waits of all of them."""
+    ok = sorted((r for r in rs if "error" not in r), key=lambda r: r["median_us"])
+    if not ok:
+        return rs[0]
+    mid = dict(ok[(len(ok) - 1) // 2])
+    mid["round_medians_us"] = [r["median_us"] for r in rs if "error" not in r]
+    mid["attempts"] = sum(r["attempts"] for r in ok)
+    mid["quiet_wait_s"] = sum(r["quiet_wait_s"] for r in ok)
+    mid["tries"] = [t for r in ok for t in r["tries"]]
+    return mid
+
+
+def report(res, a, json_path):
+    """Writes the results JSON and prints the tables, the noise verdict and
+    the environment."""
     table = tables(res, a)
     noise = noise_table(res)
     res["table_md"], res["noise_md"] = table, noise
@@ -425,8 +456,6 @@ def main():
     print(f"\nCPU: {res['cpu']} ({res['nproc']} logical CPUs)")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()))
     print(f"wrote {json_path}")
-    if failed:
-        raise SystemExit(f"skipnet output check failed for: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

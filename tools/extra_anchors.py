@@ -174,156 +174,179 @@ def keras_to_onnx_nchw(model, opset: int = 17):
     shared/anchors/onnx_direct.py does for models.py; fusions are left to onnxruntime's
     graph optimizer. Input NCHW [1, C, H, W]."""
     import onnx
-    from keras import layers
-    from onnx import TensorProto, helper, numpy_helper
-
-    nodes, inits = [], []
-    names = {}
-
-    def init(name, arr):
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(arr, dtype=np.float32), name))
-        return name
-
-    def as_list(x):
-        return x if isinstance(x, (list, tuple)) else [x]
+    from onnx import TensorProto, helper
 
     inp = model.inputs[0]
     _, h, w, c = inp.shape
-    names[id(inp)] = "input"
+    b = _OnnxNchw()
+    b.names[id(inp)] = "input"
     graph_inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, c, h, w])]
-
-    def act_node(act, pre, out, lname):
-        if act == "linear":
-            return
-        if act == "relu":
-            nodes.append(helper.make_node("Relu", [pre], [out], name=lname + ".relu"))
-        elif act == "relu6":
-            nodes.append(
-                helper.make_node(
-                    "Clip",
-                    [pre, init(lname + ".min", np.array(0.0)), init(lname + ".max", np.array(6.0))],
-                    [out],
-                    name=lname + ".relu6",
-                )
-            )
-        elif act == "softmax":
-            nodes.append(helper.make_node("Softmax", [pre], [out], name=lname + ".softmax", axis=-1))
-        else:
-            raise NotImplementedError(act)
-
     for layer in model.layers:
-        if isinstance(layer, layers.InputLayer):
-            continue
-        ins = [names[id(t)] for t in as_list(layer.input)]
-        out = layer.name
-        names[id(layer.output)] = out
-        cfg = layer.get_config()
-        if isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D)):
-            depthwise = isinstance(layer, layers.DepthwiseConv2D)
-            assert cfg.get("data_format", "channels_last") == "channels_last"
-            kern = np.asarray(layer.kernel)
-            kh, kw = layer.kernel_size
-            sh, sw = layer.strides
-            _, ih, iw, cin = layer.input.shape
-            if layer.padding == "same":
-                pt, pb = _same_pads(ih, kh, sh)
-                pl, pr = _same_pads(iw, kw, sw)
-            else:
-                pt = pb = pl = pr = 0
-            if depthwise:  # [kh, kw, C, m] -> [C*m, 1, kh, kw]
-                w_oihw = kern.reshape(kh, kw, 1, cin * kern.shape[3]).transpose(3, 2, 0, 1)
-                group = cin
-            else:  # [kh, kw, C/g, F] -> [F, C/g, kh, kw]
-                w_oihw = kern.transpose(3, 2, 0, 1)
-                group = layer.groups
-            conv_in = [ins[0], init(f"{out}.W", w_oihw)]
-            if layer.use_bias:
-                conv_in.append(init(f"{out}.B", np.asarray(layer.bias)))
-            act = cfg["activation"]
-            pre = out if act == "linear" else out + ".pre"
-            nodes.append(
-                helper.make_node(
-                    "Conv",
-                    conv_in,
-                    [pre],
-                    name=out,
-                    kernel_shape=[kh, kw],
-                    strides=[sh, sw],
-                    pads=[pt, pl, pb, pr],
-                    dilations=list(layer.dilation_rate),
-                    group=group,
-                )
-            )
-            act_node(act, pre, out, out)
-        elif isinstance(layer, layers.BatchNormalization):
-            assert layer.axis in (-1, 3) or list(as_list(layer.axis)) in ([-1], [3])
-            ch = layer.input.shape[-1]
-            gamma = np.asarray(layer.gamma) if layer.scale else np.ones(ch)
-            beta = np.asarray(layer.beta) if layer.center else np.zeros(ch)
-            nodes.append(
-                helper.make_node(
-                    "BatchNormalization",
-                    [
-                        ins[0],
-                        init(f"{out}.scale", gamma),
-                        init(f"{out}.bias", beta),
-                        init(f"{out}.mean", np.asarray(layer.moving_mean)),
-                        init(f"{out}.var", np.asarray(layer.moving_variance)),
-                    ],
-                    [out],
-                    name=out,
-                    epsilon=float(layer.epsilon),
-                )
-            )
-        elif isinstance(layer, layers.ReLU):
-            assert not cfg.get("negative_slope") and not cfg.get("threshold")
-            mx = cfg.get("max_value")
-            if mx is None:
-                nodes.append(helper.make_node("Relu", ins, [out], name=out))
-            else:
-                nodes.append(
-                    helper.make_node(
-                        "Clip",
-                        [ins[0], init(f"{out}.min", np.array(0.0)), init(f"{out}.max", np.array(float(mx)))],
-                        [out],
-                        name=out,
-                    )
-                )
-        elif isinstance(layer, layers.ZeroPadding2D):
-            (t, b), (left, r) = layer.padding
-            pads = f"{out}.pads"
-            inits.append(numpy_helper.from_array(np.array([0, 0, t, left, 0, 0, b, r], np.int64), pads))
-            nodes.append(helper.make_node("Pad", [ins[0], pads], [out], name=out, mode="constant"))
-        elif isinstance(layer, layers.Add):
-            assert len(ins) == 2
-            nodes.append(helper.make_node("Add", ins, [out], name=out))
-        elif isinstance(layer, layers.GlobalAveragePooling2D):
-            assert not cfg.get("keepdims")
-            nodes.append(helper.make_node("GlobalAveragePool", ins, [out + ".4d"], name=out))
-            nodes.append(helper.make_node("Flatten", [out + ".4d"], [out], name=out + ".flatten", axis=1))
-        elif isinstance(layer, layers.Dense):
-            w_ = [init(f"{out}.W", np.asarray(layer.kernel))]
-            if layer.use_bias:
-                w_.append(init(f"{out}.B", np.asarray(layer.bias)))
-            act = cfg["activation"]
-            pre = out if act == "linear" else out + ".pre"
-            nodes.append(helper.make_node("Gemm", [ins[0]] + w_, [pre], name=out))
-            act_node(act, pre, out, out)
-        else:
-            raise NotImplementedError(type(layer).__name__)
-
+        b.layer(layer)
     out_t = model.outputs[0]
     oshape = [1] + list(out_t.shape[1:])
     if len(oshape) == 4:
         oshape = [oshape[0], oshape[3], oshape[1], oshape[2]]
-    graph_outputs = [helper.make_tensor_value_info(names[id(out_t)], TensorProto.FLOAT, oshape)]
-    graph = helper.make_graph(nodes, model.name + "_nchw", graph_inputs, graph_outputs, inits)
+    graph_outputs = [helper.make_tensor_value_info(b.names[id(out_t)], TensorProto.FLOAT, oshape)]
+    graph = helper.make_graph(b.nodes, model.name + "_nchw", graph_inputs, graph_outputs, b.inits)
     m = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="skipnet/tools/extra_anchors.py"
     )
     m.ir_version = 8
     onnx.checker.check_model(m)
     return m
+
+
+def _as_list(x):
+    return x if isinstance(x, (list, tuple)) else [x]
+
+
+class _OnnxNchw:
+    """The nodes and initializers of `keras_to_onnx_nchw`'s graph, one method
+    per Keras layer type."""
+
+    def __init__(self):
+        self.nodes, self.inits, self.names = [], [], {}
+
+    def init(self, name, arr):
+        from onnx import numpy_helper
+
+        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(arr, dtype=np.float32), name))
+        return name
+
+    def node(self, *args, **kwargs):
+        from onnx import helper
+
+        self.nodes.append(helper.make_node(*args, **kwargs))
+
+    def layer(self, layer):
+        """Appends `layer`'s nodes (named after it)."""
+        from keras import layers
+
+        if isinstance(layer, layers.InputLayer):
+            return
+        ins = [self.names[id(t)] for t in _as_list(layer.input)]
+        out = layer.name
+        self.names[id(layer.output)] = out
+        cfg = layer.get_config()
+        kinds = (
+            ((layers.Conv2D, layers.DepthwiseConv2D), self.conv),
+            (layers.BatchNormalization, self.batch_norm),
+            (layers.ReLU, self.relu),
+            (layers.ZeroPadding2D, self.zero_padding),
+            (layers.Add, self.add),
+            (layers.GlobalAveragePooling2D, self.global_avg_pool),
+            (layers.Dense, self.dense),
+        )
+        for cls, emit in kinds:
+            if isinstance(layer, cls):
+                return emit(layer, ins, out, cfg)
+        raise NotImplementedError(type(layer).__name__)
+
+    def activation(self, act, pre, out, lname):
+        if act == "linear":
+            return
+        if act == "relu":
+            self.node("Relu", [pre], [out], name=lname + ".relu")
+        elif act == "relu6":
+            lo, hi = self.init(lname + ".min", np.array(0.0)), self.init(lname + ".max", np.array(6.0))
+            self.node("Clip", [pre, lo, hi], [out], name=lname + ".relu6")
+        elif act == "softmax":
+            self.node("Softmax", [pre], [out], name=lname + ".softmax", axis=-1)
+        else:
+            raise NotImplementedError(act)
+
+    def conv(self, layer, ins, out, cfg):
+        from keras import layers
+
+        depthwise = isinstance(layer, layers.DepthwiseConv2D)
+        assert cfg.get("data_format", "channels_last") == "channels_last"
+        kern = np.asarray(layer.kernel)
+        kh, kw = layer.kernel_size
+        sh, sw = layer.strides
+        _, ih, iw, cin = layer.input.shape
+        if layer.padding == "same":
+            pt, pb = _same_pads(ih, kh, sh)
+            pl, pr = _same_pads(iw, kw, sw)
+        else:
+            pt = pb = pl = pr = 0
+        if depthwise:  # [kh, kw, C, m] -> [C*m, 1, kh, kw]
+            w_oihw = kern.reshape(kh, kw, 1, cin * kern.shape[3]).transpose(3, 2, 0, 1)
+            group = cin
+        else:  # [kh, kw, C/g, F] -> [F, C/g, kh, kw]
+            w_oihw = kern.transpose(3, 2, 0, 1)
+            group = layer.groups
+        conv_in = [ins[0], self.init(f"{out}.W", w_oihw)]
+        if layer.use_bias:
+            conv_in.append(self.init(f"{out}.B", np.asarray(layer.bias)))
+        act = cfg["activation"]
+        pre = out if act == "linear" else out + ".pre"
+        self.node(
+            "Conv",
+            conv_in,
+            [pre],
+            name=out,
+            kernel_shape=[kh, kw],
+            strides=[sh, sw],
+            pads=[pt, pl, pb, pr],
+            dilations=list(layer.dilation_rate),
+            group=group,
+        )
+        self.activation(act, pre, out, out)
+
+    def batch_norm(self, layer, ins, out, cfg):
+        assert layer.axis in (-1, 3) or list(_as_list(layer.axis)) in ([-1], [3])
+        ch = layer.input.shape[-1]
+        gamma = np.asarray(layer.gamma) if layer.scale else np.ones(ch)
+        beta = np.asarray(layer.beta) if layer.center else np.zeros(ch)
+        self.node(
+            "BatchNormalization",
+            [
+                ins[0],
+                self.init(f"{out}.scale", gamma),
+                self.init(f"{out}.bias", beta),
+                self.init(f"{out}.mean", np.asarray(layer.moving_mean)),
+                self.init(f"{out}.var", np.asarray(layer.moving_variance)),
+            ],
+            [out],
+            name=out,
+            epsilon=float(layer.epsilon),
+        )
+
+    def relu(self, layer, ins, out, cfg):
+        assert not cfg.get("negative_slope") and not cfg.get("threshold")
+        mx = cfg.get("max_value")
+        if mx is None:
+            self.node("Relu", ins, [out], name=out)
+        else:
+            lo, hi = self.init(f"{out}.min", np.array(0.0)), self.init(f"{out}.max", np.array(float(mx)))
+            self.node("Clip", [ins[0], lo, hi], [out], name=out)
+
+    def zero_padding(self, layer, ins, out, cfg):
+        from onnx import numpy_helper
+
+        (t, b), (left, r) = layer.padding
+        pads = f"{out}.pads"
+        self.inits.append(numpy_helper.from_array(np.array([0, 0, t, left, 0, 0, b, r], np.int64), pads))
+        self.node("Pad", [ins[0], pads], [out], name=out, mode="constant")
+
+    def add(self, layer, ins, out, cfg):
+        assert len(ins) == 2
+        self.node("Add", ins, [out], name=out)
+
+    def global_avg_pool(self, layer, ins, out, cfg):
+        assert not cfg.get("keepdims")
+        self.node("GlobalAveragePool", ins, [out + ".4d"], name=out)
+        self.node("Flatten", [out + ".4d"], [out], name=out + ".flatten", axis=1)
+
+    def dense(self, layer, ins, out, cfg):
+        w_ = [self.init(f"{out}.W", np.asarray(layer.kernel))]
+        if layer.use_bias:
+            w_.append(self.init(f"{out}.B", np.asarray(layer.bias)))
+        act = cfg["activation"]
+        pre = out if act == "linear" else out + ".pre"
+        self.node("Gemm", [ins[0]] + w_, [pre], name=out)
+        self.activation(act, pre, out, out)
 
 
 # --------------------------------------------------------------------------- export

@@ -670,55 +670,78 @@ def convert(
     `#[weights = "path"]` (relative to the crate's Cargo.toml: weights baked in at
     compile time, `Net::BAKED`). Raises `UnsupportedModelError` listing
     every unsupported layer/argument."""
-    import keras
-
     net_name = name or camel_case(model.name)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", net_name) or net_name in RUST_KEYWORDS:
         raise ValueError(f"--name {net_name!r} is not a Rust identifier")
-    fmodel = _functional(model)
-    inputs = list(fmodel.inputs)
-    outputs = list(fmodel.outputs)
+    g = _Graph(_functional(model))
     problems: list[tuple[str, str, str]] = []
-
-    # Reachable nodes, by DFS from the outputs.
-    order_of = {id(op): i for i, op in enumerate(getattr(fmodel, "operations", None) or fmodel.layers)}
-    input_ids = {id(_history(t)[0]) for t in inputs}
-    nodes: dict[tuple[int, int], tuple] = {}  # (id(op), node_index) -> (op, node_index)
-    deps: dict[tuple[int, int], set] = {}
-    stack = list(outputs)
-    seen_t = set()
-    while stack:
-        t = stack.pop()
-        op, ni, ti = _history(t)
-        key = (id(op), ni)
-        if key in nodes or id(op) in input_ids:
-            continue
-        node = op._inbound_nodes[ni]
-        nodes[key] = (op, ni)
-        deps[key] = set()
-        for it in node.input_tensors:
-            iop, ini, _ = _history(it)
-            if id(iop) not in input_ids:
-                deps[key].add((id(iop), ini))
-            if id(it) not in seen_t:
-                seen_t.add(id(it))
-                stack.append(it)
-
-    # Topological order, ties broken by the model's own layer order.
-    done: set = set()
-    topo = []
-    pending = dict(deps)
-    while pending:
-        ready = [k for k, d in pending.items() if d <= done]
-        ready.sort(key=lambda k: (order_of.get(k[0], 1 << 30), k[1]))
-        k = ready[0]
-        topo.append(k)
-        done.add(k)
-        del pending[k]
-
-    # Names: inputs, then each layer's first call, then further calls and extras.
     names = Names()
     tensor_name: dict[tuple[int, int, int], str] = {}
+    in_decl = _name_inputs(g.inputs, names, tensor_name, problems)
+    unknown_input = bool(problems)  # later shapes are unknown too: not repeated per layer
+    binding_of = _name_bindings(g, names)
+    lowered = _Lowered()
+    for k in g.topo:
+        _lower_node(g, k, binding_of[k], names, tensor_name, unknown_input, lowered, problems)
+    if problems:
+        raise UnsupportedModelError(model.name, problems)
+    out_names = _name_outputs(g.outputs, in_decl, names, tensor_name, lowered.stmts)
+    dropped = [
+        op.name
+        for op in (getattr(g.fmodel, "operations", None) or g.fmodel.layers)
+        if id(op) not in {kk[0] for kk in g.nodes} and id(op) not in g.input_ids
+    ]
+    if dropped:
+        print(f"note: layers not on any path to an output, left out: {', '.join(dropped)}", file=sys.stderr)
+    return _render(model.name, net_name, in_decl, out_names, lowered, shapes, source, bake), lowered.weights
+
+
+class _Graph:
+    """The functional model's nodes that reach an output (by DFS from the
+    outputs), their dependencies and a topological order, ties broken by the
+    model's own layer order."""
+
+    def __init__(self, fmodel):
+        self.fmodel = fmodel
+        self.inputs = list(fmodel.inputs)
+        self.outputs = list(fmodel.outputs)
+        self.input_ids = {id(_history(t)[0]) for t in self.inputs}
+        self.nodes: dict[tuple[int, int], tuple] = {}  # (id(op), node_index) -> (op, node_index)
+        deps: dict[tuple[int, int], set] = {}
+        stack = list(self.outputs)
+        seen_t = set()
+        while stack:
+            t = stack.pop()
+            op, ni, ti = _history(t)
+            key = (id(op), ni)
+            if key in self.nodes or id(op) in self.input_ids:
+                continue
+            node = op._inbound_nodes[ni]
+            self.nodes[key] = (op, ni)
+            deps[key] = set()
+            for it in node.input_tensors:
+                iop, ini, _ = _history(it)
+                if id(iop) not in self.input_ids:
+                    deps[key].add((id(iop), ini))
+                if id(it) not in seen_t:
+                    seen_t.add(id(it))
+                    stack.append(it)
+        order_of = {id(op): i for i, op in enumerate(getattr(fmodel, "operations", None) or fmodel.layers)}
+        done: set = set()
+        self.topo = []
+        pending = dict(deps)
+        while pending:
+            ready = [k for k, d in pending.items() if d <= done]
+            ready.sort(key=lambda k: (order_of.get(k[0], 1 << 30), k[1]))
+            k = ready[0]
+            self.topo.append(k)
+            done.add(k)
+            del pending[k]
+
+
+def _name_inputs(inputs, names, tensor_name, problems):
+    """The network's parameters: a snake-case name and shape per input (an
+    unknown dimension or a dtype other than float32 is a problem)."""
     in_decl = []
     for t in inputs:
         op, ni, ti = _history(t)
@@ -737,97 +760,116 @@ def convert(
         if str(dt) not in ("float32", "<dtype: 'float32'>"):
             problems.append((op.name, "InputLayer", f"dtype {dt} (only float32)"))
         in_decl.append((nm, shp))
-    unknown_input = bool(problems)  # later shapes are unknown too: not repeated per layer
+    return in_decl
+
+
+def _name_bindings(g, names):
+    """Each node's binding: each layer's first call gets the layer's name, then
+    further calls `name_2`, `name_3`, ..."""
     binding_of: dict[tuple[int, int], str] = {}
     calls_seen: dict[int, int] = {}
-    for k in topo:
-        op, ni = nodes[k]
+    for k in g.topo:
+        op, ni = g.nodes[k]
         if calls_seen.get(id(op), 0) == 0:
             binding_of[k] = names.take(op.name)
         calls_seen[id(op)] = calls_seen.get(id(op), 0) + 1
-    for k in topo:
+    for k in g.topo:
         if k not in binding_of:
-            op, ni = nodes[k]
+            op, ni = g.nodes[k]
             binding_of[k] = names.take(op.name)  # a further call: name_2, name_3, ...
+    return binding_of
 
-    stmts: list[Stmt] = []
-    shape_of: dict[str, list] = {}  # binding -> Keras output shape (for --shapes)
-    weights: dict[str, np.ndarray] = {}
-    n_layers = 0
-    for k in topo:
-        op, ni = nodes[k]
-        node = op._inbound_nodes[ni]
-        cls = type(op).__name__
-        n_layers += 1
-        # A placeholder, so layers after an unsupported one are still checked.
-        for ti in range(len(node.output_tensors)):
-            tensor_name[(id(op), ni, ti)] = binding_of[k]
-        if isinstance(op, keras.Model):
-            problems.append(
-                (
-                    op.name,
-                    cls,
-                    "a nested model: call its layers on the outer model's tensors (flatten it) first",
-                )
-            )
-            continue
-        if not isinstance(op, keras.layers.Layer):
-            problems.append(
-                (
-                    op.name,
-                    f"{cls} (keras.ops)",
-                    "a keras.ops call in the functional graph: use the "
-                    "corresponding layer (e.g. layers.Add) instead",
-                )
-            )
-            continue
-        handler = HANDLERS.get(cls)
-        if handler is None or not type(op).__module__.startswith("keras"):
-            why = (
-                "layer class not supported"
-                if handler is None
-                else f"custom subclass ({type(op).__module__}) of a supported class"
-            )
-            problems.append((op.name, cls, why))
-            continue
-        if len(node.output_tensors) != 1:
-            problems.append((op.name, cls, f"{len(node.output_tensors)} outputs"))
-            continue
-        ins = []
-        for it in node.input_tensors:
-            ins.append(tensor_name[_tkey(it)])
-        out_t = node.output_tensors[0]
-        cfg = op.get_config()
-        dtype = cfg.get("dtype")
-        if isinstance(dtype, dict):
-            dtype = dtype.get("config", {}).get("name")
-        if dtype not in (None, "float32"):
-            problems.append((op.name, cls, f"dtype policy {dtype!r} (only float32)"))
-            continue
-        c = Ctx(op, cfg, ins, [_shape(it) for it in node.input_tensors], _shape(out_t), binding_of[k], names)
-        try:
-            handler(c)
-        except Unsupported as e:
-            c.problems.extend(e.reasons)
-        except Exception as e:  # a config we did not foresee: report, do not crash
-            c.problems.append(f"cannot read its configuration ({type(e).__name__}: {e})")
-        if c.problems:
-            problems.append((op.name, cls, "; ".join(c.problems)))
-            continue
-        if any(d is None for d in _shape(out_t)) and not unknown_input:
-            problems.append((op.name, cls, f"output shape {tuple(out_t.shape)} is not static"))
-            continue
-        stmts.extend(c.stmts)
-        for st in c.stmts:
-            shape_of[st.binding] = _shape(out_t)
-        for var, arr in c.weights.items():
-            weights[f"{c.binding}.{var}"] = arr
-        tensor_name[(id(op), ni, 0)] = c.stmts[-1].binding
 
-    if problems:
-        raise UnsupportedModelError(model.name, problems)
+class _Lowered:
+    """What the layers lowered to: statements, each binding's Keras output
+    shape (for --shapes), the weights and the layer count."""
 
-    # Outputs: binding names; an input or a repeated output gets a `linear` copy.
+    def __init__(self):
+        self.stmts: list[Stmt] = []
+        self.shape_of: dict[str, list] = {}
+        self.weights: dict[str, np.ndarray] = {}
+        self.n_layers = 0
+
+
+def _refusal(op, node):
+    """Why node `node` of `op` cannot be lowered at all (before its handler
+    runs), or None."""
+    import keras
+
+    cls = type(op).__name__
+    if isinstance(op, keras.Model):
+        return "a nested model: call its layers on the outer model's tensors (flatten it) first"
+    if not isinstance(op, keras.layers.Layer):
+        return None  # reported with the keras.ops class name by the caller
+    handler = HANDLERS.get(cls)
+    if handler is None:
+        return "layer class not supported"
+    if not type(op).__module__.startswith("keras"):
+        return f"custom subclass ({type(op).__module__}) of a supported class"
+    if len(node.output_tensors) != 1:
+        return f"{len(node.output_tensors)} outputs"
+    return None
+
+
+def _lower_node(g, k, binding, names, tensor_name, unknown_input, lowered, problems):
+    """Lowers node `k` through its layer's handler into `lowered`, or adds why
+    it cannot be to `problems`."""
+    import keras
+
+    op, ni = g.nodes[k]
+    node = op._inbound_nodes[ni]
+    cls = type(op).__name__
+    lowered.n_layers += 1
+    # A placeholder, so layers after an unsupported one are still checked.
+    for ti in range(len(node.output_tensors)):
+        tensor_name[(id(op), ni, ti)] = binding
+    if not isinstance(op, (keras.Model, keras.layers.Layer)):
+        problems.append(
+            (
+                op.name,
+                f"{cls} (keras.ops)",
+                "a keras.ops call in the functional graph: use the "
+                "corresponding layer (e.g. layers.Add) instead",
+            )
+        )
+        return
+    why = _refusal(op, node)
+    if why is not None:
+        problems.append((op.name, cls, why))
+        return
+    ins = [tensor_name[_tkey(it)] for it in node.input_tensors]
+    out_t = node.output_tensors[0]
+    cfg = op.get_config()
+    dtype = cfg.get("dtype")
+    if isinstance(dtype, dict):
+        dtype = dtype.get("config", {}).get("name")
+    if dtype not in (None, "float32"):
+        problems.append((op.name, cls, f"dtype policy {dtype!r} (only float32)"))
+        return
+    c = Ctx(op, cfg, ins, [_shape(it) for it in node.input_tensors], _shape(out_t), binding, names)
+    try:
+        HANDLERS[cls](c)
+    except Unsupported as e:
+        c.problems.extend(e.reasons)
+    except Exception as e:  # a config we did not foresee: report, do not crash
+        c.problems.append(f"cannot read its configuration ({type(e).__name__}: {e})")
+    if c.problems:
+        problems.append((op.name, cls, "; ".join(c.problems)))
+        return
+    if any(d is None for d in _shape(out_t)) and not unknown_input:
+        problems.append((op.name, cls, f"output shape {tuple(out_t.shape)} is not static"))
+        return
+    lowered.stmts.extend(c.stmts)
+    for st in c.stmts:
+        lowered.shape_of[st.binding] = _shape(out_t)
+    for var, arr in c.weights.items():
+        lowered.weights[f"{c.binding}.{var}"] = arr
+    tensor_name[(id(op), ni, 0)] = c.stmts[-1].binding
+
+
+def _name_outputs(outputs, in_decl, names, tensor_name, stmts):
+    """The outputs' binding names; an input or a repeated output gets a
+    `linear` copy (appended to `stmts`)."""
     out_names = []
     for t in outputs:
         nm = tensor_name[_tkey(t)]
@@ -836,23 +878,22 @@ def convert(
             stmts.append(Stmt(alias, "linear", [nm]))
             nm = alias
         out_names.append(nm)
+    return out_names
 
-    n_params = sum(int(a.size) for a in weights.values())
-    dropped = [
-        op.name
-        for op in (getattr(fmodel, "operations", None) or fmodel.layers)
-        if id(op) not in {kk[0] for kk in nodes} and id(op) not in input_ids
-    ]
-    if dropped:
-        print(f"note: layers not on any path to an output, left out: {', '.join(dropped)}", file=sys.stderr)
+
+def _render(model_name, net_name, in_decl, out_names, lowered, shapes, source, bake):
+    """The `network!` declaration, with its header comment."""
+    import keras
 
     def shp_str(s):
         return "[" + ", ".join(str(d) for d in s) + "]"
 
+    stmts, weights, n_layers = lowered.stmts, lowered.weights, lowered.n_layers
+    n_params = sum(int(a.size) for a in weights.values())
     lhs = []
     for s in stmts:
-        if shapes and s.binding in shape_of and s.op != "linear":
-            lhs.append(f"{s.binding}: {shp_str(shape_of[s.binding])}")
+        if shapes and s.binding in lowered.shape_of and s.op != "linear":
+            lhs.append(f"{s.binding}: {shp_str(lowered.shape_of[s.binding])}")
         else:
             lhs.append(s.binding)
     width = min(max((len(x) for x in lhs), default=0), 24)
@@ -866,7 +907,7 @@ def convert(
             f"{'s' if len(weights) != 1 else ''}, {n_params:,} parameter{'s' if n_params != 1 else ''}.",
             "// Weights: `<binding>.<variable>` in Keras layouts (weights.safetensors).",
             "skipnet::network! {",
-            f"    /// Keras model `{model.name}`.",
+            f"    /// Keras model `{model_name}`.",
         ]
         + ([f"    #[weights = {json.dumps(bake)}]"] if bake else [])
         + [
@@ -876,7 +917,7 @@ def convert(
     for lhs_name, s in zip(lhs, stmts, strict=True):
         lines.append(f"        {lhs_name:<{width}} = {s.expr()};")
     lines += ["    }", "}", ""]
-    return "\n".join(lines), weights
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------ files / CLI
