@@ -6,7 +6,6 @@
 
 mod common;
 use common::*;
-use skipnet::network;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -46,23 +45,10 @@ fn allocations_during<R>(f: impl FnOnce() -> R) -> (usize, R) {
     (ALLOCS.load(Ordering::SeqCst) - before, r)
 }
 
-network! {
+apes_block_net! {
     /// The anchor `apes_block_net` with its weights baked in (`const` data).
     #[weights = "tests/fixtures/apes_block_net/weights.safetensors"]
-    pub BakedApes(x: [64, 64, 16]) -> gap {
-        stem     = conv2d(x, 32, 3, padding = same, activation = relu);
-        b1_conv3 = conv2d(stem, 32, 3, padding = same, activation = relu);
-        b1_conv1 = conv2d(stem, 32, 1, padding = same);
-        pool1    = max_pool2d(relu(add(b1_conv3, b1_conv1)), 2);
-        b2_conv3 = conv2d(pool1, 64, 3, padding = same, activation = relu);
-        b2_conv1 = conv2d(pool1, 64, 1, padding = same);
-        pool2    = max_pool2d(relu(add(b2_conv3, b2_conv1)), 2);
-        b3_conv3a = conv2d(pool2, 64, 3, padding = same, activation = relu);
-        b3_conv3b = conv2d(b3_conv3a, 64, 3, padding = same);
-        pool3    = max_pool2d(relu(add(b3_conv3b, pool2)), 2);
-        head     = conv2d(pool3, 10, 1, padding = same);
-        gap      = global_avg_pool2d(head);
-    }
+    BakedApes
 }
 
 /// Thread counts every network is checked on.
@@ -252,7 +238,11 @@ fn forward_makes_zero_allocations() {
     }
     println!("no allocation in forward on threads {THREADS:?}: {checked:?}");
     // Every fixture network of tests/common is in the list above.
-    let declared = include_str!("common/mod.rs").matches("network! {").count();
+    let common = include_str!("common/mod.rs");
+    let declared: usize = ["network! {", "seed_unet! {", "apes_block_net! {"]
+        .iter()
+        .map(|m| common.matches(m).count())
+        .sum();
     let fixtures = checked.iter().filter(|n| !n.starts_with("Baked")).count();
     assert_eq!(
         fixtures, declared,
