@@ -213,15 +213,19 @@ def fmt(v, spec):
     return "—" if v is None else format(v, spec)
 
 
-def table(model, keras_layers, sk, orts, peak):
-    layer_names = [n for n, _ in keras_layers]
-    kind = dict(keras_layers)
-    steps = sk["profile"]["steps"]
+def skipnet_by_layer(sk):
+    """skipnet's profiled steps summed per layer: op, MACs and mean µs."""
     sk_by = {}
-    for s in steps:
+    for s in sk["profile"]["steps"]:
         d = sk_by.setdefault(s["name"], {"op": s["op"], "macs": 0, "us": 0.0})
         d["macs"] += s["macs"]
         d["us"] += s["mean_us"]
+    return sk_by
+
+
+def ort_by_layer(orts, kind):
+    """Each ORT engine's node times summed per Keras layer (`(other)` for nodes
+    of no layer), and the other nodes' times per op type."""
     ort_by = {}
     for e, r in orts.items():
         by, other = {}, {}
@@ -232,6 +236,14 @@ def table(model, keras_layers, sk, orts, peak):
                 layer = "(other)"
             by[layer] = by.get(layer, 0.0) + d["us"]
         ort_by[e] = (by, other)
+    return ort_by
+
+
+def table(model, keras_layers, sk, orts, peak):
+    layer_names = [n for n, _ in keras_layers]
+    kind = dict(keras_layers)
+    sk_by = skipnet_by_layer(sk)
+    ort_by = ort_by_layer(orts, kind)
     rows = [n for n in layer_names if n in sk_by or any(n in b for b, _ in ort_by.values())]
     rows += [n for n in sk_by if n not in rows]
     if any("(other)" in b for b, _ in ort_by.values()):
