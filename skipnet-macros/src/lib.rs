@@ -139,9 +139,19 @@ mod tests {
         );
         println!("|---|---|---|---|---|---|");
         let mut seen = 0;
+        let anchors_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/common/anchors.rs");
+        let anchors = std::fs::read_to_string(anchors_path).unwrap();
         for item in file.items {
             let syn::Item::Macro(m) = item else { continue };
-            let src: crate::parse::Source = syn::parse2(m.mac.tokens).unwrap();
+            let Some(mac) = m.mac.path.get_ident().map(|i| i.to_string()) else {
+                continue;
+            };
+            let tokens = match mac.as_str() {
+                "network" => m.mac.tokens,
+                "seed_unet" | "apes_block_net" => anchor_network(&anchors, &mac, m.mac.tokens),
+                _ => continue,
+            };
+            let src: crate::parse::Source = syn::parse2(tokens).unwrap();
             for net in &src.networks {
                 let (mut g, errors) = crate::graph::build(&src.blocks, net);
                 errors.finish(()).unwrap();
@@ -187,8 +197,57 @@ mod tests {
                 seen += 1;
             }
         }
-        let declared = text.matches("network! {").count();
+        let declared: usize = ["network! {", "seed_unet! {", "apes_block_net! {"]
+            .iter()
+            .map(|m| text.matches(m).count())
+            .sum();
         assert_eq!(seen, declared, "networks planned in {path}");
+    }
+
+    /// The DSL an invocation of an anchor macro of tests/common/anchors.rs
+    /// (`seed_unet! { Name([h, w, 3]) -> out }`, `apes_block_net! { Name }`)
+    /// expands to: the macro's `network!` body with its metavariables
+    /// substituted (attributes dropped: tests/common gives none that changes
+    /// a plan).
+    fn anchor_network(
+        anchors: &str,
+        mac: &str,
+        args: proc_macro2::TokenStream,
+    ) -> proc_macro2::TokenStream {
+        use proc_macro2::TokenTree;
+        let start = anchors.find(&format!("macro_rules! {mac} {{")).unwrap();
+        let open = "::skipnet::network! {";
+        let body_start = start + anchors[start..].find(open).unwrap() + open.len();
+        let body_end = body_start + anchors[body_start..].find("\n        }\n    };").unwrap();
+        let mut body = anchors[body_start..body_end].replace("$(#[$($attr)*])*", "");
+        let outer = |input: syn::parse::ParseStream| {
+            input.call(syn::Attribute::parse_outer)?;
+            input.parse::<proc_macro2::TokenStream>()
+        };
+        let rest = syn::parse::Parser::parse2(outer, args).unwrap();
+        let mut trees = rest.into_iter();
+        let Some(TokenTree::Ident(name)) = trees.next() else {
+            panic!("{mac}!: no network name")
+        };
+        body = body.replace("$name", &name.to_string());
+        if let Some(TokenTree::Group(shape)) = trees.next() {
+            let dims: Vec<String> = shape
+                .stream()
+                .into_iter()
+                .flat_map(|t| match t {
+                    TokenTree::Group(g) => g.stream().into_iter().collect::<Vec<_>>(),
+                    t => vec![t],
+                })
+                .filter_map(|t| match t {
+                    TokenTree::Literal(l) => Some(l.to_string()),
+                    _ => None,
+                })
+                .collect();
+            body = body.replace("$h", &dims[0]).replace("$w", &dims[1]);
+            let out = trees.last().map(|t| t.to_string()).unwrap();
+            body = body.replace("$out", &out);
+        }
+        body.parse().unwrap()
     }
 
     #[test]
