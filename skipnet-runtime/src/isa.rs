@@ -6,15 +6,20 @@
 /// Which tile kernel `conv2d` uses on this machine (chosen once per call from
 /// cached CPU feature flags, never per element).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// Discriminants from 1: a workspace's "no ISA chosen" (`Option<Isa>::None`)
+// then takes the niche 0, so a `static` workspace is all zeros and lands in
+// `.bss` (RAM only) instead of `.data` (its 192 KiB image copied from flash
+// at reset on a microcontroller).
+#[repr(u8)]
 pub enum Isa {
     /// 8 x 32 tiles of `zmm` FMAs.
-    Avx512,
+    Avx512 = 1,
     /// 6 x 16 tiles of `ymm` FMAs.
-    Avx2Fma,
+    Avx2Fma = 2,
     /// AArch64 Advanced SIMD: 6 x 16 tiles, 24 `q` accumulators.
-    Neon,
+    Neon = 3,
     /// Portable 4 x 16 tiles, no SIMD assumed.
-    Scalar,
+    Scalar = 4,
 }
 
 impl Isa {

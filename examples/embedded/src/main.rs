@@ -1,38 +1,128 @@
-//! A bare-metal binary around the library: on `thumbv7em-none-eabihf` it runs
-//! one frame at reset and halts (what a firmware's main loop would do per
-//! frame); built in CI to prove the whole thing links with no allocator and to
-//! measure flash and RAM. On the host it runs one frame and prints a checksum.
+//! The firmware: on `thumbv7em-none-eabihf` a Cortex-M4F program
+//! (`cortex-m-rt`: vector table, reset handler, FPU on) that runs the seed
+//! U-Net once on the Keras fixture's input, checks the output against Keras's
+//! (max abs error <= 1e-4, NaN-aware), prints the error and the instructions
+//! one `forward` took over semihosting, and exits with the check's status. CI
+//! runs it under QEMU's `mps2-an386` board (`.ci/run`; `memory.x` is that
+//! board's map):
+//!
+//! ```text
+//! cargo build --release -p skipnet-embedded-example --target thumbv7em-none-eabihf
+//! qemu-system-arm -M mps2-an386 -nographic -semihosting-config enable=on,target=native \
+//!     -icount shift=0 -kernel target/thumbv7em-none-eabihf/release/skipnet-embedded-example
+//! ```
+//!
+//! Instructions are counted with SysTick on the core clock: under
+//! `-icount shift=0` QEMU runs one instruction per nanosecond and the
+//! board's 25 MHz clock ticks every 40 of them. On the host the same binary
+//! runs one frame and prints the checksum and error.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
-/// A fixed input frame (a real firmware would read a camera buffer).
-static FRAME: [f32; 3072] = [0.5; 3072];
+/// The Keras fixture's input and output (tests/fixtures/seed_unet), as raw
+/// little-endian f32 written by build.rs.
+static X_BYTES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/x.f32"));
+static Y_BYTES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/y.f32"));
+
+/// `N` floats from little-endian bytes (`bytes` holds at least `4 * N`).
+fn f32s<const N: usize>(bytes: &[u8]) -> [f32; N] {
+    let mut v = [0.0f32; N];
+    for (x, b) in v.iter_mut().zip(bytes.chunks_exact(4)) {
+        *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    }
+    v
+}
+
+/// The fixture's input frame.
+fn input() -> [f32; 3072] {
+    f32s(X_BYTES)
+}
+
+/// `y`'s max abs difference from Keras's output (infinite for a NaN).
+fn error(y: &[f32; 3072]) -> f32 {
+    let want: [f32; 3072] = f32s(Y_BYTES);
+    skipnet::compare::max_abs_diff(y, &want)
+}
+
+/// The largest error accepted against Keras (float32 on both sides).
+const TOLERANCE: f32 = 1e-4;
 
 #[cfg(target_os = "none")]
-mod bare_metal {
-    use core::panic::PanicInfo;
+mod firmware {
+    use core::sync::atomic::{AtomicU32, Ordering};
+    use cortex_m::peripheral::{syst::SystClkSource, Peripherals, SYST};
+    use cortex_m_rt::{entry, exception};
+    use cortex_m_semihosting::{debug, hprintln};
 
-    #[panic_handler]
-    fn panic(_: &PanicInfo) -> ! {
+    /// SysTick wraps (every 2^24 ticks) since the counter started.
+    static WRAPS: AtomicU32 = AtomicU32::new(0);
+
+    #[exception]
+    fn SysTick() {
+        WRAPS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// QEMU's `-icount shift=0` instructions per tick of the board's 25 MHz
+    /// SysTick clock.
+    const INSTRUCTIONS_PER_TICK: u64 = 40;
+
+    #[entry]
+    fn main() -> ! {
+        let Some(mut p) = Peripherals::take() else {
+            debug::exit(debug::EXIT_FAILURE);
+            loop {}
+        };
+        let Some(ws) = skipnet_embedded_example::WORKSPACE.take() else {
+            debug::exit(debug::EXIT_FAILURE);
+            loop {}
+        };
+        let x = super::input();
+        p.SYST.set_clock_source(SystClkSource::Core);
+        p.SYST.set_reload(0x00FF_FFFF);
+        p.SYST.clear_current();
+        p.SYST.enable_interrupt();
+        p.SYST.enable_counter();
+        let y = skipnet_embedded_example::segment(ws, core::hint::black_box(&x));
+        p.SYST.disable_counter();
+        let ticks = u64::from(WRAPS.load(Ordering::Relaxed)) * 0x0100_0000
+            + u64::from(0x00FF_FFFF - SYST::get_current());
+        hprintln!(
+            "skipnet seed U-Net on a Cortex-M4F: one forward {} instructions ({} SysTick ticks x {})",
+            ticks * INSTRUCTIONS_PER_TICK,
+            ticks,
+            INSTRUCTIONS_PER_TICK
+        );
+        let err = super::error(y);
+        hprintln!(
+            "max abs error vs Keras: {:e} (tolerance {:e})",
+            err,
+            super::TOLERANCE
+        );
+        let ok = err <= super::TOLERANCE;
+        debug::exit(if ok {
+            debug::EXIT_SUCCESS
+        } else {
+            debug::EXIT_FAILURE
+        });
         loop {}
     }
 
-    /// Reset entry point.
-    #[no_mangle]
-    pub extern "C" fn _start() -> ! {
-        if let Some(ws) = skipnet_embedded_example::WORKSPACE.take() {
-            let y = skipnet_embedded_example::segment(ws, core::hint::black_box(&super::FRAME));
-            core::hint::black_box(y);
-        }
+    #[panic_handler]
+    fn panic(info: &core::panic::PanicInfo) -> ! {
+        hprintln!("panic: {}", info);
+        debug::exit(debug::EXIT_FAILURE);
         loop {}
     }
 }
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    let Some(ws) = skipnet_embedded_example::WORKSPACE.take() else {
-        return;
-    };
-    let y = skipnet_embedded_example::segment(ws, &FRAME);
-    let sum: f32 = y.iter().sum();
-    println!("one frame: {} outputs, sum {sum}", y.len());
+    let ws = skipnet_embedded_example::WORKSPACE
+        .take()
+        .expect("the workspace, taken once");
+    let err = error(skipnet_embedded_example::segment(ws, &input()));
+    println!("one frame: max abs error vs Keras {err:e} (tolerance {TOLERANCE:e})");
+    // `err` is infinite for a NaN, so this fails on one too.
+    if err > TOLERANCE {
+        std::process::exit(1);
+    }
 }

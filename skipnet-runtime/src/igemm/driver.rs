@@ -147,6 +147,10 @@ pub(crate) struct Clamped<const MR: usize> {
 /// inside a `#[target_feature]` function, LLVM did not inline (a call per
 /// tap per tile under `perf`).
 #[inline(always)]
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
 pub(crate) fn offset_all<const M: usize>(s: &[*const f32; M], c: usize) -> [*const f32; M] {
     let mut r = *s;
     for p in r.iter_mut() {

@@ -1,0 +1,26 @@
+//! Build script of the firmware: on a bare-metal target it puts `memory.x`
+//! (the board's memory map) where cortex-m-rt's `link.x` finds it and links
+//! the binary with `link.x`; everywhere it writes the Keras fixture's input and
+//! output (tests/fixtures/seed_unet/io.safetensors) as raw little-endian f32
+//! files that the firmware includes, so the check runs on the device.
+
+use std::{env, fs, path::PathBuf};
+
+fn main() {
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
+    let io = "../../tests/fixtures/seed_unet/io.safetensors";
+    println!("cargo:rerun-if-changed={io}");
+    println!("cargo:rerun-if-changed=memory.x");
+    let bytes = fs::read(io).expect("the seed U-Net fixture");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("a valid safetensors file");
+    for name in ["x", "y"] {
+        let t = st.tensor(name).expect("x and y in the fixture");
+        assert_eq!(t.dtype(), safetensors::Dtype::F32, "{name} is f32");
+        fs::write(out.join(format!("{name}.f32")), t.data()).expect("write to OUT_DIR");
+    }
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("none") {
+        fs::copy("memory.x", out.join("memory.x")).expect("memory.x");
+        println!("cargo:rustc-link-search={}", out.display());
+        println!("cargo:rustc-link-arg-bins=-Tlink.x");
+    }
+}
