@@ -349,24 +349,11 @@ fn seed_unet_without_winograd_matches_keras() {
     assert!(!SkipUNetDirect::summary().contains("winograd"));
 }
 
-skipnet::network! {
+apes_block_net! {
     /// `ApesBlockNet` with the direct algorithm everywhere
     /// (`#[winograd = false]`): no Winograd scratch in its arena.
     #[winograd = false]
-    pub ApesBlockNetDirect(x: [64, 64, 16]) -> gap {
-        stem     = conv2d(x, 32, 3, padding = same, activation = relu);
-        b1_conv3 = conv2d(stem, 32, 3, padding = same, activation = relu);
-        b1_conv1 = conv2d(stem, 32, 1, padding = same);
-        pool1    = max_pool2d(relu(add(b1_conv3, b1_conv1)), 2);
-        b2_conv3 = conv2d(pool1, 64, 3, padding = same, activation = relu);
-        b2_conv1 = conv2d(pool1, 64, 1, padding = same);
-        pool2    = max_pool2d(relu(add(b2_conv3, b2_conv1)), 2);
-        b3_conv3a = conv2d(pool2, 64, 3, padding = same, activation = relu);
-        b3_conv3b = conv2d(b3_conv3a, 64, 3, padding = same);
-        pool3    = max_pool2d(relu(add(b3_conv3b, pool2)), 2);
-        head     = conv2d(pool3, 10, 1, padding = same);
-        gap      = global_avg_pool2d(head);
-    }
+    ApesBlockNetDirect
 }
 
 // Winograd's scratch is in the arena (and in the live set of its step).

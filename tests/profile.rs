@@ -2,7 +2,6 @@
 //! `static` timings, and `forward` still allocates nothing.
 #![cfg(feature = "profile")]
 
-use skipnet::network;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -36,23 +35,13 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-network! {
+#[path = "common/anchors.rs"]
+mod anchors;
+
+anchors::apes_block_net! {
     /// The anchor `apes_block_net`, weights baked in.
     #[weights = "tests/fixtures/apes_block_net/weights.safetensors"]
-    pub Apes(x: [64, 64, 16]) -> gap {
-        stem     = conv2d(x, 32, 3, padding = same, activation = relu);
-        b1_conv3 = conv2d(stem, 32, 3, padding = same, activation = relu);
-        b1_conv1 = conv2d(stem, 32, 1, padding = same);
-        pool1    = max_pool2d(relu(add(b1_conv3, b1_conv1)), 2);
-        b2_conv3 = conv2d(pool1, 64, 3, padding = same, activation = relu);
-        b2_conv1 = conv2d(pool1, 64, 1, padding = same);
-        pool2    = max_pool2d(relu(add(b2_conv3, b2_conv1)), 2);
-        b3_conv3a = conv2d(pool2, 64, 3, padding = same, activation = relu);
-        b3_conv3b = conv2d(b3_conv3a, 64, 3, padding = same);
-        pool3    = max_pool2d(relu(add(b3_conv3b, pool2)), 2);
-        head     = conv2d(pool3, 10, 1, padding = same);
-        gap      = global_avg_pool2d(head);
-    }
+    Apes
 }
 
 #[test]

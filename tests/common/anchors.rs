@@ -1,7 +1,9 @@
 //! The anchor networks (`shared/anchors/models.py`) that tests and benches
 //! both declare, as macros taking the declaration's attributes, name and
 //! sizes, so each topology is written once. Used by `tests/common/mod.rs`,
-//! `tests/baked.rs`, `tests/keras_parity.rs` and `benches/anchors.rs`.
+//! `tests/baked.rs`, `tests/keras_parity.rs`, `tests/zero_alloc.rs`,
+//! `tests/profile.rs` and `benches/anchors.rs` (not every user takes both).
+#![allow(unused_macros)]
 
 /// The seed U-Net: an encoder-decoder with concatenate skips on an
 /// `[$h, $w, 3]` image; its last conv is bound to `$out`.
