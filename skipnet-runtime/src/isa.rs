@@ -20,6 +20,9 @@ pub enum Isa {
     Neon = 3,
     /// Portable 4 x 16 tiles, no SIMD assumed.
     Scalar = 4,
+    /// Cortex-M with a single-precision FPU (M4F, M7F, M33, M55):
+    /// 2 pixels x 8 filters in 16 `s` registers, `vfma.f32`.
+    CortexM = 5,
 }
 
 impl Isa {
@@ -60,6 +63,12 @@ impl Isa {
         {
             return Isa::Neon;
         }
+        // Set by build.rs from the target triple (stable Rust does not
+        // expose ARM's FPU features to `cfg`).
+        #[cfg(skipnet_cortex_m_fpu)]
+        {
+            return Isa::CortexM;
+        }
         #[allow(unreachable_code)]
         Isa::Scalar
     }
@@ -74,6 +83,8 @@ impl Isa {
             Isa::Avx512 => Isa::detect() == Isa::Avx512,
             #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
             Isa::Neon => true,
+            #[cfg(skipnet_cortex_m_fpu)]
+            Isa::CortexM => true,
             #[allow(unreachable_patterns)]
             _ => false,
         }

@@ -12,7 +12,13 @@ use crate::igemm::Isa;
 use std::vec::Vec;
 
 /// Every ISA a test could exercise, in a fixed order.
-pub const ALL_ISAS: [Isa; 4] = [Isa::Scalar, Isa::Avx2Fma, Isa::Avx512, Isa::Neon];
+pub const ALL_ISAS: [Isa; 5] = [
+    Isa::Scalar,
+    Isa::Avx2Fma,
+    Isa::Avx512,
+    Isa::Neon,
+    Isa::CortexM,
+];
 
 /// The name `SKIPNET_REQUIRE_ISA` uses for `isa`.
 pub fn isa_name(isa: Isa) -> &'static str {
@@ -21,6 +27,7 @@ pub fn isa_name(isa: Isa) -> &'static str {
         Isa::Avx2Fma => "avx2",
         Isa::Avx512 => "avx512",
         Isa::Neon => "neon",
+        Isa::CortexM => "cortex-m",
     }
 }
 
@@ -30,7 +37,7 @@ pub fn isa_name(isa: Isa) -> &'static str {
 ///
 /// # Panics
 /// When `SKIPNET_REQUIRE_ISA` names an ISA this machine cannot run, or a name
-/// that is not one of `scalar`, `avx2`, `avx512`, `neon`.
+/// that is not one of `scalar`, `avx2`, `avx512`, `neon`, `cortex-m`.
 pub fn isas_under_test(test: &str) -> Vec<Isa> {
     let (ran, missing): (Vec<Isa>, Vec<Isa>) = ALL_ISAS.iter().partition(|i| i.available());
     let names = |v: &[Isa]| {
@@ -56,7 +63,7 @@ pub fn isas_under_test(test: &str) -> Vec<Isa> {
                 .find(|&i| isa_name(i) == want)
                 .unwrap_or_else(|| {
                     panic!(
-                        "SKIPNET_REQUIRE_ISA names {want:?}: not one of scalar, avx2, avx512, neon"
+                        "SKIPNET_REQUIRE_ISA names {want:?}: not one of scalar, avx2, avx512, neon, cortex-m"
                     )
                 });
             assert!(

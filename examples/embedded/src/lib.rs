@@ -44,3 +44,30 @@ pub static WORKSPACE: StaticWorkspace<{ SkipUNet::ARENA_LEN }, SkipUNet> = Stati
 pub fn segment<'w>(ws: &'w mut SkipUNetWorkspace, x: &[f32; 3072]) -> &'w [f32; 3072] {
     NET.forward(ws, x)
 }
+
+/// What both firmware binaries (`src/main.rs`, `src/bin/kernel_check.rs`)
+/// need on a bare-metal target: an exit that reports the result to QEMU
+/// (semihosting), and the panic handler.
+#[cfg(target_os = "none")]
+pub mod firmware {
+    use cortex_m_semihosting::{debug, hprintln};
+
+    /// Ends the run: QEMU exits with status 0 if `ok`, 1 otherwise. Without
+    /// a semihosting host (a real board, no debugger) the core sleeps.
+    pub fn exit(ok: bool) -> ! {
+        debug::exit(if ok {
+            debug::EXIT_SUCCESS
+        } else {
+            debug::EXIT_FAILURE
+        });
+        loop {
+            cortex_m::asm::wfi();
+        }
+    }
+
+    #[panic_handler]
+    fn panic(info: &core::panic::PanicInfo) -> ! {
+        hprintln!("panic: {}", info);
+        exit(false)
+    }
+}

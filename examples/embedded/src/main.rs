@@ -51,7 +51,8 @@ mod firmware {
     use core::sync::atomic::{AtomicU32, Ordering};
     use cortex_m::peripheral::{syst::SystClkSource, Peripherals, SYST};
     use cortex_m_rt::{entry, exception};
-    use cortex_m_semihosting::{debug, hprintln};
+    use cortex_m_semihosting::hprintln;
+    use skipnet_embedded_example::firmware::exit;
 
     /// SysTick wraps (every 2^24 ticks) since the counter started.
     static WRAPS: AtomicU32 = AtomicU32::new(0);
@@ -68,12 +69,10 @@ mod firmware {
     #[entry]
     fn main() -> ! {
         let Some(mut p) = Peripherals::take() else {
-            debug::exit(debug::EXIT_FAILURE);
-            loop {}
+            exit(false)
         };
         let Some(ws) = skipnet_embedded_example::WORKSPACE.take() else {
-            debug::exit(debug::EXIT_FAILURE);
-            loop {}
+            exit(false)
         };
         let x = super::input();
         p.SYST.set_clock_source(SystClkSource::Core);
@@ -97,20 +96,7 @@ mod firmware {
             err,
             super::TOLERANCE
         );
-        let ok = err <= super::TOLERANCE;
-        debug::exit(if ok {
-            debug::EXIT_SUCCESS
-        } else {
-            debug::EXIT_FAILURE
-        });
-        loop {}
-    }
-
-    #[panic_handler]
-    fn panic(info: &core::panic::PanicInfo) -> ! {
-        hprintln!("panic: {}", info);
-        debug::exit(debug::EXIT_FAILURE);
-        loop {}
+        exit(err <= super::TOLERANCE)
     }
 }
 

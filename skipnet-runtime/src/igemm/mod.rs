@@ -22,6 +22,8 @@ use crate::Activation;
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(skipnet_cortex_m_fpu)]
+mod cortex_m;
 pub(crate) mod driver;
 pub(crate) mod epilogue;
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
@@ -186,6 +188,8 @@ impl Isa {
             Isa::Avx2Fma => &avx2::KERNELS,
             #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
             Isa::Neon => &neon::KERNELS,
+            #[cfg(skipnet_cortex_m_fpu)]
+            Isa::CortexM => &cortex_m::KERNELS,
             _ => &scalar::KERNELS,
         }
     }
@@ -538,6 +542,7 @@ mod tests {
                 Isa::Avx2Fma => |g, x, p, b, o, l| conv(Isa::Avx2Fma, g, x, p, b, o, l),
                 Isa::Avx512 => |g, x, p, b, o, l| conv(Isa::Avx512, g, x, p, b, o, l),
                 Isa::Neon => |g, x, p, b, o, l| conv(Isa::Neon, g, x, p, b, o, l),
+                Isa::CortexM => |g, x, p, b, o, l| conv(Isa::CortexM, g, x, p, b, o, l),
             };
             runs.push((crate::testing::isa_name(isa), run));
         }

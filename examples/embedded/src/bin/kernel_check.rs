@@ -1,0 +1,352 @@
+//! The kernel check: random convolution geometries run through the tile
+//! kernel this target picks (`Isa::detect()`: on `thumbv7em-none-eabihf` the
+//! Cortex-M kernel, `skipnet-runtime/src/igemm/cortex_m.rs`) and compared
+//! element by element with a float64 loop written here, on the device. The
+//! host test suite cannot run that kernel (it is Cortex-M assembly), so CI
+//! boots this firmware under QEMU (`.ci/run`):
+//!
+//! ```text
+//! cargo build --release -p skipnet-embedded-example --target thumbv7em-none-eabihf --bin kernel-check
+//! qemu-system-arm -M mps2-an386 -nographic -semihosting-config enable=on,target=native \
+//!     -kernel target/thumbv7em-none-eabihf/release/kernel-check
+//! ```
+//!
+//! Paths covered: the direct implicit GEMM (any kernel size up to 5, strides,
+//! dilation, groups, a folded nearest upsample, padding or none, channel
+//! counts that are and are not multiples of the kernel's 4-channel step,
+//! partial filter panels), written into a slice of a wider map (a concat
+//! slot) whose other channels must stay untouched; and Winograd F(2x2) and
+//! F(4x4) on stride-1 3x3 layers (the same kernel runs its products).
+//!
+//! Tolerance, as `skipnet-runtime/tests/kernel_props.rs` states it: with
+//! `mag = sum |x * w| + |bias|` per output, `|got - want| <= rel * mag +
+//! 1e-6`, `rel` 1e-5 for the direct path, 1e-5 (F2) and 2e-5 (F4) for
+//! Winograd with `mag` the largest of the output's tile. A NaN or an
+//! infinity never passes. On the host the same binary checks the kernel
+//! `Isa::detect()` picks in this `no_std` build (the portable one, unless
+//! the build enables AVX2 or AVX-512 at compile time).
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+use skipnet::Isa;
+use skipnet_runtime::exec::Exec;
+use skipnet_runtime::igemm::{self, OutLayout};
+use skipnet_runtime::ops::conv2d::Conv2dGeom;
+use skipnet_runtime::ops::Hwc;
+use skipnet_runtime::winograd::{self, WinogradGeom, WinogradTile};
+use skipnet_runtime::Activation;
+
+/// Random cases per run (about 10 s under QEMU without `-icount`).
+const CASES: usize = 300;
+
+/// Largest operands a case may have (the buffers live on the stack).
+const MAX_X: usize = 4096;
+const MAX_KERNEL: usize = 16384;
+const MAX_PACKED: usize = 32768;
+const MAX_OUT: usize = 4096;
+const MAX_SCRATCH: usize = 32768;
+
+/// Floats of the wider map the output is written into, past the layer's own
+/// channels (a concat slot): they must keep this value.
+const SENTINEL: f32 = -7777.25;
+
+/// SplitMix64, seeded per run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..=hi`.
+    fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next() % (hi - lo + 1) as u64) as usize
+    }
+
+    /// True with probability `1 / n`.
+    fn one_in(&mut self, n: u64) -> bool {
+        self.next().is_multiple_of(n)
+    }
+
+    /// Uniform in [-1, 1).
+    fn value(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+}
+
+/// One case: the layer, how it is computed, and where its output goes.
+#[derive(Clone, Copy, Debug)]
+struct Case {
+    g: Conv2dGeom,
+    winograd: Option<WinogradTile>,
+    /// Channels of the map the output is a slice of, and the slice's first.
+    stride: usize,
+    offset: usize,
+}
+
+/// Output size and padding along one axis (TF `same`, or `valid`), or
+/// `None` when a `valid` window does not fit.
+fn axis(n_up: usize, k: usize, s: usize, d: usize, same: bool) -> Option<(usize, usize)> {
+    let k_eff = (k - 1) * d + 1;
+    if same {
+        let out = n_up.div_ceil(s);
+        let pad = ((out - 1) * s + k_eff).saturating_sub(n_up) / 2;
+        Some((out, pad))
+    } else {
+        (n_up >= k_eff).then(|| ((n_up - k_eff) / s + 1, 0))
+    }
+}
+
+/// A random case that fits the buffers.
+fn draw(rng: &mut Rng) -> Case {
+    loop {
+        let winograd = match rng.range(0, 5) {
+            0 => Some(WinogradTile::F2),
+            1 => Some(WinogradTile::F4),
+            _ => None,
+        };
+        let groups = if winograd.is_none() && rng.one_in(5) {
+            rng.range(2, 3)
+        } else {
+            1
+        };
+        let cin = groups * rng.range(1, 40 / groups);
+        let cout = groups * rng.range(1, 40 / groups);
+        let up = if rng.one_in(4) { 2 } else { 1 };
+        let (k, s, d) = if winograd.is_some() {
+            ((3, 3), 1, (1, 1))
+        } else {
+            let side = |r: &mut Rng| [1, 2, 3, 3, 5][r.range(0, 4)];
+            let dil = |r: &mut Rng| if r.one_in(5) { 2 } else { 1 };
+            (
+                (side(rng), side(rng)),
+                rng.range(1, 2),
+                (dil(rng), dil(rng)),
+            )
+        };
+        let same = rng.one_in(2);
+        let (h, w) = (rng.range(1, 9), rng.range(1, 9));
+        let (Some((oh, ph)), Some((ow, pw))) = (
+            axis(h * up, k.0, s, d.0, same),
+            axis(w * up, k.1, s, d.1, same),
+        ) else {
+            continue;
+        };
+        let acts = [Activation::Linear, Activation::Relu, Activation::Relu6];
+        let g = Conv2dGeom {
+            input: Hwc { h, w, c: cin },
+            upsample: (up, up),
+            output: Hwc {
+                h: oh,
+                w: ow,
+                c: cout,
+            },
+            kernel: k,
+            strides: (s, s),
+            dilation: d,
+            pad: (ph, pw),
+            groups,
+            activation: acts[rng.range(0, 2)],
+        };
+        let extra = if rng.one_in(3) { rng.range(1, 7) } else { 0 };
+        let offset = if extra > 0 { rng.range(0, extra) } else { 0 };
+        let case = Case {
+            g,
+            winograd,
+            stride: cout + extra,
+            offset,
+        };
+        let packed = match winograd {
+            Some(tile) => WinogradGeom { conv: g, tile }.packed_kernel_len(),
+            None => igemm::packed_len(&g),
+        };
+        let scratch = winograd.map_or(0, |tile| WinogradGeom { conv: g, tile }.scratch_len());
+        if g.input.len() <= MAX_X
+            && g.kernel_len() <= MAX_KERNEL
+            && packed <= MAX_PACKED
+            && oh * ow * case.stride <= MAX_OUT
+            && scratch <= MAX_SCRATCH
+        {
+            return case;
+        }
+    }
+}
+
+/// `activation` in float64 (the clamps the check draws).
+fn act64(a: Activation, v: f64) -> f64 {
+    match a {
+        Activation::Relu => v.max(0.0),
+        Activation::Relu6 => v.clamp(0.0, 6.0),
+        _ => v,
+    }
+}
+
+/// Output element `(oy, ox, f)` of the case in float64: its value before
+/// the activation and its `mag` (`sum |x * w| + |bias|`).
+fn reference(g: &Conv2dGeom, x: &[f32], kernel: &[f32], bias: &[f32], e: usize) -> (f64, f64) {
+    let (inp, o) = (g.input, g.output);
+    let (p, f) = (e / o.c, e % o.c);
+    let (oy, ox) = (p / o.w, p % o.w);
+    let (cin_g, cout_g) = (inp.c / g.groups, o.c / g.groups);
+    let grp = f / cout_g;
+    let (mut sum, mut mag) = (f64::from(bias[f]), f64::from(bias[f]).abs());
+    for ky in 0..g.kernel.0 {
+        let iy = (oy * g.strides.0 + ky * g.dilation.0) as isize - g.pad.0 as isize;
+        if iy < 0 || iy as usize >= inp.h * g.upsample.0 {
+            continue;
+        }
+        for kx in 0..g.kernel.1 {
+            let ix = (ox * g.strides.1 + kx * g.dilation.1) as isize - g.pad.1 as isize;
+            if ix < 0 || ix as usize >= inp.w * g.upsample.1 {
+                continue;
+            }
+            let (iy, ix) = (iy as usize / g.upsample.0, ix as usize / g.upsample.1);
+            for ci in 0..cin_g {
+                let xv = f64::from(x[(iy * inp.w + ix) * inp.c + grp * cin_g + ci]);
+                let wv = f64::from(kernel[((ky * g.kernel.1 + kx) * cin_g + ci) * o.c + f]);
+                sum += xv * wv;
+                mag += (xv * wv).abs();
+            }
+        }
+    }
+    (sum, mag)
+}
+
+/// Runs one case on `isa`; `Err` describes the first wrong element.
+fn check(isa: Isa, c: &Case, rng: &mut Rng) -> Result<(), (usize, f32, f64, f64)> {
+    let g = &c.g;
+    let (o, n_px) = (g.output, g.output.h * g.output.w);
+    let mut x = [0.0f32; MAX_X];
+    let mut kernel = [0.0f32; MAX_KERNEL];
+    let mut bias = [0.0f32; 40];
+    for v in x[..g.input.len()]
+        .iter_mut()
+        .chain(&mut kernel[..g.kernel_len()])
+        .chain(&mut bias[..o.c])
+    {
+        *v = rng.value();
+    }
+    let (x, kernel, bias) = (&x[..g.input.len()], &kernel[..g.kernel_len()], &bias[..o.c]);
+    let mut packed = [0.0f32; MAX_PACKED];
+    let mut out = [SENTINEL; MAX_OUT];
+    let out = &mut out[..n_px * c.stride];
+    let layout = OutLayout {
+        stride: c.stride,
+        offset: c.offset,
+        ..OutLayout::plain(o.c)
+    };
+    let mut exec = Exec::serial();
+    match c.winograd {
+        None => {
+            let packed = &mut packed[..igemm::packed_len(g)];
+            igemm::pack(g, kernel, packed);
+            igemm::conv(isa, g, x, packed, Some(bias), out, layout);
+        }
+        Some(tile) => {
+            let wg = WinogradGeom { conv: *g, tile };
+            let packed = &mut packed[..wg.packed_kernel_len()];
+            winograd::pack_kernel(&wg, kernel, packed);
+            let mut scratch = [0.0f32; MAX_SCRATCH];
+            let scratch = &mut scratch[..wg.scratch_len()];
+            winograd::conv_on(
+                &mut exec,
+                isa,
+                &wg,
+                x,
+                packed,
+                Some(bias),
+                out,
+                layout,
+                scratch,
+            );
+        }
+    }
+    let rel = match c.winograd {
+        None | Some(WinogradTile::F2) => 1e-5,
+        Some(WinogradTile::F4) => 2e-5,
+    };
+    // Winograd mixes a tile's inputs: its rounding scales with the largest
+    // `mag` of the tile's outputs (per filter).
+    let t = c.winograd.map_or(1, |tile| tile.m());
+    for (p, row) in out.chunks_exact(c.stride).enumerate() {
+        for (ch, &got) in row.iter().enumerate() {
+            if ch < c.offset || ch >= c.offset + o.c {
+                if got.to_bits() != SENTINEL.to_bits() {
+                    return Err((p * c.stride + ch, got, f64::from(SENTINEL), 0.0));
+                }
+                continue;
+            }
+            let e = p * o.c + ch - c.offset;
+            let (sum, _) = reference(g, x, kernel, bias, e);
+            let (oy, ox) = (p / o.w, p % o.w);
+            let mut mag = 0.0f64;
+            for y in oy / t * t..(oy / t * t + t).min(o.h) {
+                for xx in ox / t * t..(ox / t * t + t).min(o.w) {
+                    let (_, m) = reference(g, x, kernel, bias, (y * o.w + xx) * o.c + e % o.c);
+                    mag = mag.max(m);
+                }
+            }
+            let want = act64(g.activation, sum);
+            let tol = rel * mag + 1e-6;
+            // A NaN or an infinity fails.
+            let d = (f64::from(got) - want).abs();
+            if d.is_nan() || d > tol {
+                return Err((p * c.stride + ch, got, want, tol));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs every case on `isa`, printing through `say`; the failures' count.
+fn run(isa: Isa, mut say: impl FnMut(core::fmt::Arguments<'_>)) -> usize {
+    let mut rng = Rng(0x5eed_c0de);
+    let (mut failed, mut direct, mut wino) = (0, 0, 0);
+    for i in 0..CASES {
+        let case = draw(&mut rng);
+        if case.winograd.is_some() {
+            wino += 1;
+        } else {
+            direct += 1;
+        }
+        if let Err((at, got, want, tol)) = check(isa, &case, &mut rng) {
+            failed += 1;
+            say(format_args!(
+                "FAIL case {i}: {case:?}: element {at}: got {got:e}, want {want:e}, tolerance {tol:e}"
+            ));
+        }
+    }
+    say(format_args!(
+        "kernel check on {isa:?}: {CASES} random cases ({direct} direct, {wino} Winograd), {failed} failed"
+    ));
+    failed
+}
+
+#[cfg(target_os = "none")]
+mod firmware {
+    use cortex_m_rt::entry;
+    use cortex_m_semihosting::hprintln;
+    use skipnet_embedded_example::firmware::exit;
+
+    #[entry]
+    fn main() -> ! {
+        let isa = skipnet::Isa::detect();
+        // On this target the check is about the Cortex-M kernel: a build
+        // that fell back to the portable one must not pass as if it ran.
+        let failed = super::run(isa, |a| hprintln!("{}", a));
+        if isa != skipnet::Isa::CortexM {
+            hprintln!("FAIL: Isa::detect() is {:?}, not CortexM", isa);
+        }
+        exit(failed == 0 && isa == skipnet::Isa::CortexM)
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    if run(Isa::detect(), |a| println!("{a}")) > 0 {
+        std::process::exit(1);
+    }
+}
