@@ -11,6 +11,7 @@ pub mod avg_pool2d;
 pub mod batch_norm;
 pub mod concat;
 pub mod conv2d;
+pub mod conv2d_int8;
 pub mod conv2d_transpose;
 pub mod dense;
 pub mod depthwise_conv2d;

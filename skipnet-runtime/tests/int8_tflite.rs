@@ -1,0 +1,152 @@
+//! int8 convolutions against the TFLite interpreter, bit for bit: each
+//! fixture in tests/fixtures/int8 (written by tools/tflite_int8_fixtures.py)
+//! is a one-conv Keras model converted to full int8 by TFLite's converter and
+//! run by the interpreter with its reference kernels; skipnet's
+//! `conv2d_int8_reference` must give exactly the interpreter's int8 output
+//! from the same quantized input, weights, bias and scales.
+
+#![cfg(feature = "std")]
+
+use safetensors::{Dtype, SafeTensors};
+use skipnet_runtime::ops::conv2d::Conv2dGeom;
+use skipnet_runtime::ops::conv2d_int8::{conv2d_int8_reference, Conv2dInt8Quant};
+use skipnet_runtime::ops::Hwc;
+use skipnet_runtime::quant::{activation_range, QuantizedMultiplier};
+use skipnet_runtime::Activation;
+use std::path::PathBuf;
+
+fn fixtures() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/int8");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// A tensor's bytes, after checking its dtype and shape.
+fn bytes<'a>(st: &'a SafeTensors<'_>, name: &str, dtype: Dtype) -> (&'a [u8], Vec<usize>) {
+    let t = st.tensor(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(t.dtype(), dtype, "{name}'s dtype");
+    (t.data(), t.shape().to_vec())
+}
+
+fn i8s(b: &[u8]) -> Vec<i8> {
+    b.iter().map(|&v| v as i8).collect()
+}
+
+fn le4<T>(b: &[u8], f: fn([u8; 4]) -> T) -> Vec<T> {
+    b.chunks_exact(4)
+        .map(|c| f([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// TF's padding before the first row/column, and the output size.
+fn axis(n: usize, k: usize, s: usize, same: bool) -> (usize, usize) {
+    if same {
+        let out = n.div_ceil(s);
+        (out, ((out - 1) * s + k).saturating_sub(n) / 2)
+    } else {
+        ((n - k) / s + 1, 0)
+    }
+}
+
+#[test]
+fn conv2d_int8_matches_tflite_reference_bit_for_bit() {
+    let files = fixtures();
+    assert!(files.len() >= 5, "the int8 fixtures are missing: {files:?}");
+    for path in files {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let raw = std::fs::read(&path).unwrap();
+        let (_, meta) = SafeTensors::read_metadata(&raw).unwrap();
+        let meta = meta.metadata().clone().expect("geometry metadata");
+        let st = SafeTensors::deserialize(&raw).unwrap();
+        let (x, xs) = bytes(&st, "x", Dtype::I8);
+        let (w, ws) = bytes(&st, "kernel", Dtype::I8);
+        let (b, _) = bytes(&st, "bias", Dtype::I32);
+        let (wsc, _) = bytes(&st, "kernel_scale", Dtype::F32);
+        let (ioq, _) = bytes(&st, "io_quant", Dtype::F32);
+        let (y, ys) = bytes(&st, "y", Dtype::I8);
+        let (x, w, y) = (i8s(x), i8s(w), i8s(y));
+        let bias = le4(b, i32::from_le_bytes);
+        let w_scale = le4(wsc, f32::from_le_bytes);
+        let io = le4(ioq, f32::from_le_bytes);
+        let (in_scale, in_zp, out_scale, out_zp) = (io[0], io[1] as i32, io[2], io[3] as i32);
+
+        let s: usize = meta["strides"].parse().unwrap();
+        let same = meta["padding"] == "same";
+        let act = match meta["activation"].as_str() {
+            "relu" => Activation::Relu,
+            "relu6" => Activation::Relu6,
+            "linear" => Activation::Linear,
+            other => panic!("{name}: activation {other}"),
+        };
+        let (kh, kw) = (ws[0], ws[1]);
+        let (oh, ph) = axis(xs[0], kh, s, same);
+        let (ow, pw) = axis(xs[1], kw, s, same);
+        assert_eq!(ys, [oh, ow, ws[3]], "{name}: output shape");
+        let g = Conv2dGeom {
+            input: Hwc {
+                h: xs[0],
+                w: xs[1],
+                c: xs[2],
+            },
+            upsample: (1, 1),
+            output: Hwc {
+                h: oh,
+                w: ow,
+                c: ws[3],
+            },
+            kernel: (kh, kw),
+            strides: (s, s),
+            dilation: (1, 1),
+            pad: (ph, pw),
+            groups: 1,
+            activation: act,
+        };
+        // As TFLite computes the per-channel multiplier: in double, from
+        // the float32 scales.
+        let multipliers: Vec<QuantizedMultiplier> = w_scale
+            .iter()
+            .map(|&ws| {
+                QuantizedMultiplier::new(f64::from(in_scale) * f64::from(ws) / f64::from(out_scale))
+            })
+            .collect();
+        let q = Conv2dInt8Quant {
+            input_zero_point: in_zp,
+            output_zero_point: out_zp,
+            multipliers: &multipliers,
+            clamp: activation_range(act, out_scale, out_zp).unwrap(),
+        };
+        let mut got = vec![0i8; y.len()];
+        conv2d_int8_reference(&g, &x, &w, Some(&bias), &q, &mut got);
+        let diff: Vec<(usize, i8, i8)> = got
+            .iter()
+            .zip(&y)
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .map(|(i, (&a, &b))| (i, a, b))
+            .collect();
+        assert!(
+            diff.is_empty(),
+            "{name}: {} of {} outputs differ from TFLite's (index, skipnet, TFLite), first: {:?}",
+            diff.len(),
+            y.len(),
+            &diff[..diff.len().min(8)]
+        );
+        // The check is not vacuous: the output spans many int8 values.
+        let distinct: std::collections::BTreeSet<i8> = y.iter().copied().collect();
+        assert!(
+            distinct.len() > 20,
+            "{name}: only {} distinct outputs",
+            distinct.len()
+        );
+        eprintln!(
+            "{name}: {} outputs equal TFLite's ({} distinct values)",
+            y.len(),
+            distinct.len()
+        );
+    }
+}

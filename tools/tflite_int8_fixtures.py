@@ -1,0 +1,152 @@
+"""int8 conv fixtures from TFLite's converter and its reference kernels.
+
+Each case is a one-layer Keras model (a Conv2D: kernel size, strides,
+padding, activation), seeded, converted by TFLite's converter to full int8
+(per-channel symmetric int8 weights, per-tensor asymmetric int8 activations,
+int32 bias) with a representative dataset, and run by the TFLite interpreter
+with its reference kernels (`BUILTIN_REF`: the arithmetic skipnet must match
+bit for bit). The fixture holds what the converter chose and what the
+interpreter computed, under these names:
+
+    x            int8  [h, w, cin]          the quantized input
+    kernel       int8  [kh, kw, cin, cout]  Keras layout (TFLite stores OHWI)
+    bias         int32 [cout]
+    kernel_scale f32   [cout]               per output channel (zero point 0)
+    io_quant     f32   [4]                  input scale, input zero point,
+                                            output scale, output zero point
+    y            int8  [oh, ow, cout]       the interpreter's output
+
+and the geometry in the safetensors metadata (`strides`, `padding`,
+`activation`). Written to tests/fixtures/int8/<case>.safetensors; the tests
+in skipnet-runtime/tests/int8_tflite.rs read them.
+
+    python tools/tflite_int8_fixtures.py   # in a venv with tensorflow-cpu, ai-edge-litert, safetensors
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+from safetensors.numpy import save_file
+from skipnet_common import ROOT, log
+
+OUT = ROOT / "tests" / "fixtures" / "int8"
+
+# name: (input hwc, filters, kernel, strides, padding, activation)
+CASES = {
+    "conv3x3_same_relu": ((9, 11, 5), 7, 3, 1, "same", "relu"),
+    "conv3x3_s2_valid": ((12, 10, 8), 12, 3, 2, "valid", None),
+    "conv1x1_relu6": ((6, 7, 19), 33, 1, 1, "valid", "relu6"),
+    "conv5x3_s2_same": ((13, 9, 3), 16, (5, 3), 2, "same", "relu"),
+    "conv3x3_deep": ((8, 8, 64), 24, 3, 1, "same", None),
+}
+
+
+def build(shape, filters, kernel, strides, padding, activation, seed):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    x = keras.Input(shape)
+    y = keras.layers.Conv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding=padding,
+        activation=activation,
+        bias_initializer=keras.initializers.RandomUniform(-0.3, 0.3, seed=seed),
+    )(x)
+    return keras.Model(x, y)
+
+
+def convert(model, shape, seed):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    # An input range off centre per case, so the input zero point is not 0.
+    lo = -1.0 + 0.45 * (seed % 4)
+    calib = [rng.uniform(lo, lo + 2.0, (1, *shape)).astype(np.float32) for _ in range(64)]
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([c] for c in calib)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return conv.convert()
+
+
+def run_reference(flat, x_q):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    it = Interpreter(
+        model_content=flat,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+    )
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x_q[None])
+    it.invoke()
+    y = it.get_tensor(it.get_output_details()[0]["index"])[0]
+    return it, y
+
+
+def conv_tensors(it):
+    """The CONV_2D op's int8 filter and int32 bias tensors (its inputs 1, 2)."""
+    ops = [op for op in it._get_ops_details() if op["op_name"] == "CONV_2D"]
+    assert len(ops) == 1, [op["op_name"] for op in it._get_ops_details()]
+    details = {d["index"]: d for d in it.get_tensor_details()}
+    _, filt, bias = ops[0]["inputs"]
+    return details[filt], details[bias]
+
+
+def one(name, shape, filters, kernel, strides, padding, activation, seed):
+    model = build(shape, filters, kernel, strides, padding, activation, seed)
+    flat = convert(model, shape, seed)
+    from ai_edge_litert.interpreter import Interpreter
+
+    probe = Interpreter(model_content=flat)
+    probe.allocate_tensors()
+    inp = probe.get_input_details()[0]
+    out = probe.get_output_details()[0]
+    in_s, in_zp = inp["quantization"]
+    out_s, out_zp = out["quantization"]
+    rng = np.random.default_rng(seed + 1)
+    x_q = rng.integers(-128, 128, size=shape, dtype=np.int64).astype(np.int8)
+    it, y = run_reference(flat, x_q)
+    filt, bias = conv_tensors(it)
+    w = it.get_tensor(filt["index"])  # OHWI
+    b = it.get_tensor(bias["index"])
+    w_scales = filt["quantization_parameters"]["scales"].astype(np.float32)
+    assert np.all(filt["quantization_parameters"]["zero_points"] == 0), "symmetric weights"
+    assert w.shape[0] == filters and len(w_scales) == filters, (w.shape, len(w_scales))
+    tensors = {
+        "x": x_q,
+        "kernel": np.ascontiguousarray(w.transpose(1, 2, 3, 0)),  # -> HWIO (Keras)
+        "bias": b.astype(np.int32),
+        "kernel_scale": w_scales,
+        "io_quant": np.array([in_s, in_zp, out_s, out_zp], dtype=np.float32),
+        "y": y.astype(np.int8),
+    }
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    meta = {
+        "strides": str(strides),
+        "padding": padding,
+        "activation": activation or "linear",
+        "kernel": f"{kh},{kw}",
+    }
+    save_file(tensors, str(OUT / f"{name}.safetensors"), metadata=meta)
+    log(
+        f"{name}: x {shape} -> y {y.shape}, input scale {in_s:.6g} zp {in_zp}, "
+        f"output scale {out_s:.6g} zp {out_zp}, y range [{y.min()}, {y.max()}]"
+    )
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    for i, (name, case) in enumerate(sorted(CASES.items())):
+        one(name, *case, seed=100 + i)
+
+
+if __name__ == "__main__":
+    main()
