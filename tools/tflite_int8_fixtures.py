@@ -18,7 +18,8 @@ interpreter computed, under these names:
 
 and the geometry in the safetensors metadata (`strides`, `padding`,
 `activation`). Written to tests/fixtures/int8/<case>.safetensors; the tests
-in skipnet-runtime/tests/int8_tflite.rs read them.
+in skipnet-runtime/tests/int8_tflite.rs read them. Also the whole seed U-Net
+in int8 (`seed_unet_int8`, tests/fixtures/int8/seed_unet/).
 
     python tools/tflite_int8_fixtures.py   # in a venv with tensorflow-cpu, ai-edge-litert, safetensors
 """
@@ -142,10 +143,117 @@ def one(name, shape, filters, kernel, strides, padding, activation, seed):
     )
 
 
+SEED_UNET_CONVS = ("conv1", "conv2", "conv3", "conv4", "up1", "up2", "up3", "up4", "out")
+
+
+def seed_unet_nearest():
+    """The seed U-Net (tools/keras_fixtures.py's, with its fixture weights), each
+    `UpSampling2D(2)` a `Resizing(interpolation="nearest")` to twice the size:
+    the same function, and TF 2.21's converter turns it into
+    RESIZE_NEAREST_NEIGHBOR (UpSampling2D becomes TILE v3, which no
+    interpreter here runs)."""
+    import keras
+    from keras import layers
+    from safetensors.numpy import load_file
+
+    def conv(name, filters, **kw):
+        return layers.Conv2D(filters, 3, padding="same", name=name, **kw)
+
+    def up(t):
+        h, w = t.shape[1], t.shape[2]
+        return layers.Resizing(2 * h, 2 * w, interpolation="nearest")(t)
+
+    x = keras.Input((32, 32, 3), name="x")
+    c1 = conv("conv1", 32, strides=2, activation="relu")(x)
+    c2 = conv("conv2", 64, strides=2, activation="relu")(c1)
+    c3 = conv("conv3", 128, strides=2, activation="relu")(c2)
+    c4 = conv("conv4", 128, strides=2, activation="relu")(c3)
+    u1 = conv("up1", 128, activation="relu")(up(c4))
+    m1 = layers.Concatenate(name="merge1")([c3, u1])
+    u2 = conv("up2", 64, activation="relu")(up(m1))
+    m2 = layers.Concatenate(name="merge2")([c2, u2])
+    u3 = conv("up3", 32, activation="relu")(up(m2))
+    m3 = layers.Concatenate(name="merge3")([c1, u3])
+    u4 = conv("up4", 32)(up(m3))
+    out = conv("out", 3)(u4)
+    model = keras.Model(x, out)
+    w = load_file(str(ROOT / "tests" / "fixtures" / "seed_unet" / "weights.safetensors"))
+    for name in SEED_UNET_CONVS:
+        model.get_layer(name).set_weights([w[f"{name}.kernel"], w[f"{name}.bias"]])
+    return model
+
+
+def seed_unet_int8():
+    """tests/fixtures/int8/seed_unet/: the int8 seed U-Net as TFLite quantizes it
+    (calibrated on 64 random frames in [-1, 1)), the seed_unet fixture's input
+    quantized, and every conv's int8 output from the reference interpreter.
+
+    weights.safetensors: per conv `<name>.kernel` (int8, Keras layout),
+    `<name>.bias` (int32), `<name>.kernel_scale` (f32 per filter) and
+    `<name>.quant` (f32 [scale, zero point] of its output), and `x.quant`.
+    io.safetensors: `x` (int8, the fixture input quantized by TFLite), `y`
+    (int8, the network's output) and `<name>` (int8) for every conv's output.
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from safetensors.numpy import load_file
+
+    model = seed_unet_nearest()
+    flat = convert(model, (32, 32, 3), seed=7)
+    it = Interpreter(
+        model_content=flat,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+        experimental_preserve_all_tensors=True,
+    )
+    it.allocate_tensors()
+    inp = it.get_input_details()[0]
+    in_s, in_zp = inp["quantization"]
+    x = load_file(str(ROOT / "tests" / "fixtures" / "seed_unet" / "io.safetensors"))["x"]
+    x_q = np.clip(np.round(x / in_s) + in_zp, -128, 127).astype(np.int8)
+    it.set_tensor(inp["index"], x_q[None])
+    it.invoke()
+    details = {d["index"]: d for d in it.get_tensor_details()}
+    ops = it._get_ops_details()
+    kinds = [op["op_name"] for op in ops]
+    log(f"seed_unet int8 ops: {kinds}")
+    convs = [op for op in ops if op["op_name"] == "CONV_2D"]
+    assert len(convs) == len(SEED_UNET_CONVS), kinds
+    weights = {"x.quant": np.array([in_s, in_zp], dtype=np.float32)}
+    io = {"x": x_q}
+    for name, op in zip(SEED_UNET_CONVS, convs, strict=True):
+        _, f, b = op["inputs"]
+        want_filters = model.get_layer(name).filters
+        w = it.get_tensor(f)
+        assert w.shape[0] == want_filters, (name, w.shape)
+        q = details[f]["quantization_parameters"]
+        assert np.all(q["zero_points"] == 0)
+        o = details[op["outputs"][0]]
+        weights[f"{name}.kernel"] = np.ascontiguousarray(w.transpose(1, 2, 3, 0))
+        weights[f"{name}.bias"] = it.get_tensor(b).astype(np.int32)
+        weights[f"{name}.kernel_scale"] = q["scales"].astype(np.float32)
+        weights[f"{name}.quant"] = np.array(o["quantization"], dtype=np.float32)
+        io[name] = it.get_tensor(o["index"])[0].astype(np.int8)
+    # Concatenation and nearest resizing keep their input's quantization in
+    # TFLite's int8 spec: checked here, so the Rust side may copy bytes.
+    for op in ops:
+        if op["op_name"] in ("CONCATENATION", "RESIZE_NEAREST_NEIGHBOR"):
+            qs = {details[t]["quantization"] for t in [*op["inputs"][:1], *op["outputs"]]}
+            if op["op_name"] == "CONCATENATION":
+                qs |= {details[t]["quantization"] for t in op["inputs"]}
+            assert len(qs) == 1, (op["op_name"], qs)
+    io["y"] = it.get_tensor(it.get_output_details()[0]["index"])[0].astype(np.int8)
+    d = OUT / "seed_unet"
+    d.mkdir(parents=True, exist_ok=True)
+    save_file(weights, str(d / "weights.safetensors"))
+    save_file(io, str(d / "io.safetensors"))
+    n = sum(v.nbytes for k, v in weights.items() if k.endswith((".kernel", ".bias")))
+    log(f"seed_unet int8: weights {n} bytes, y range [{io['y'].min()}, {io['y'].max()}]")
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     for i, (name, case) in enumerate(sorted(CASES.items())):
         one(name, *case, seed=100 + i)
+    seed_unet_int8()
 
 
 if __name__ == "__main__":

@@ -150,3 +150,123 @@ fn conv2d_int8_matches_tflite_reference_bit_for_bit() {
         );
     }
 }
+
+/// The int8 seed U-Net (tests/fixtures/int8/seed_unet, TFLite's quantization
+/// of the seed_unet fixture's weights) run layer by layer on skipnet's int8
+/// conv, each nearest upsample folded into the conv that reads it and each
+/// concat a copy of channels (TFLite gives them their input's quantization;
+/// the fixture generator checks it): every conv's output equals the
+/// interpreter's.
+#[test]
+fn seed_unet_int8_matches_tflite_reference_bit_for_bit() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/int8/seed_unet");
+    let wraw = std::fs::read(dir.join("weights.safetensors")).unwrap();
+    let ioraw = std::fs::read(dir.join("io.safetensors")).unwrap();
+    let w = SafeTensors::deserialize(&wraw).unwrap();
+    let io = SafeTensors::deserialize(&ioraw).unwrap();
+    let quant = |name: &str| {
+        let v = le4(
+            bytes(&w, &format!("{name}.quant"), Dtype::F32).0,
+            f32::from_le_bytes,
+        );
+        (v[0], v[1] as i32)
+    };
+    // One conv: 3x3, `same`, reading `x` (h, w, c) quantized as `input`.
+    let conv = |name: &str,
+                x: &[i8],
+                (h, wd, c): (usize, usize, usize),
+                input: (f32, i32),
+                stride: usize,
+                up: usize,
+                act: Activation| {
+        let (k, ks) = bytes(&w, &format!("{name}.kernel"), Dtype::I8);
+        let kernel = i8s(k);
+        let bias = le4(
+            bytes(&w, &format!("{name}.bias"), Dtype::I32).0,
+            i32::from_le_bytes,
+        );
+        let w_scale = le4(
+            bytes(&w, &format!("{name}.kernel_scale"), Dtype::F32).0,
+            f32::from_le_bytes,
+        );
+        let (out_scale, out_zp) = quant(name);
+        let (n_h, n_w) = (h * up, wd * up);
+        let (oh, ph) = axis(n_h, 3, stride, true);
+        let (ow, pw) = axis(n_w, 3, stride, true);
+        let g = Conv2dGeom {
+            input: Hwc { h, w: wd, c },
+            upsample: (up, up),
+            output: Hwc {
+                h: oh,
+                w: ow,
+                c: ks[3],
+            },
+            kernel: (3, 3),
+            strides: (stride, stride),
+            dilation: (1, 1),
+            pad: (ph, pw),
+            groups: 1,
+            activation: act,
+        };
+        let multipliers: Vec<QuantizedMultiplier> = w_scale
+            .iter()
+            .map(|&s| {
+                QuantizedMultiplier::new(f64::from(input.0) * f64::from(s) / f64::from(out_scale))
+            })
+            .collect();
+        let q = Conv2dInt8Quant {
+            input_zero_point: input.1,
+            output_zero_point: out_zp,
+            multipliers: &multipliers,
+            clamp: activation_range(act, out_scale, out_zp).unwrap(),
+        };
+        let mut y = vec![0i8; g.output.len()];
+        conv2d_int8_reference(&g, x, &kernel, Some(&bias), &q, &mut y);
+        let want = i8s(bytes(&io, name, Dtype::I8).0);
+        let differ = y.iter().zip(&want).filter(|(a, b)| a != b).count();
+        assert_eq!(
+            differ,
+            0,
+            "{name}: {differ} of {} outputs differ from TFLite's",
+            y.len()
+        );
+        (y, (oh, ow, ks[3]), (out_scale, out_zp))
+    };
+    // Channels of `a` then `b`, per pixel.
+    let concat = |a: &[i8], ca: usize, b: &[i8], cb: usize| -> Vec<i8> {
+        a.chunks_exact(ca)
+            .zip(b.chunks_exact(cb))
+            .flat_map(|(p, q)| p.iter().chain(q).copied())
+            .collect()
+    };
+    let relu = Activation::Relu;
+    let x = i8s(bytes(&io, "x", Dtype::I8).0);
+    let (c1, s1, q1) = conv("conv1", &x, (32, 32, 3), quant("x"), 2, 1, relu);
+    let (c2, s2, q2) = conv("conv2", &c1, s1, q1, 2, 1, relu);
+    let (c3, s3, q3) = conv("conv3", &c2, s2, q2, 2, 1, relu);
+    let (c4, s4, q4) = conv("conv4", &c3, s3, q3, 2, 1, relu);
+    let (u1, su1, _) = conv("up1", &c4, s4, q4, 1, 2, relu);
+    let m1 = concat(&c3, s3.2, &u1, su1.2);
+    let (u2, su2, _) = conv("up2", &m1, (s3.0, s3.1, s3.2 + su1.2), q3, 1, 2, relu);
+    let m2 = concat(&c2, s2.2, &u2, su2.2);
+    let (u3, su3, _) = conv("up3", &m2, (s2.0, s2.1, s2.2 + su2.2), q2, 1, 2, relu);
+    let m3 = concat(&c1, s1.2, &u3, su3.2);
+    let (u4, s_u4, q_u4) = conv(
+        "up4",
+        &m3,
+        (s1.0, s1.1, s1.2 + su3.2),
+        q1,
+        1,
+        2,
+        Activation::Linear,
+    );
+    let (y, _, _) = conv("out", &u4, s_u4, q_u4, 1, 1, Activation::Linear);
+    let want = i8s(bytes(&io, "y", Dtype::I8).0);
+    assert_eq!(y, want, "the network's output");
+    let distinct: std::collections::BTreeSet<i8> = want.iter().copied().collect();
+    assert!(
+        distinct.len() > 20,
+        "only {} distinct outputs",
+        distinct.len()
+    );
+}
