@@ -249,10 +249,67 @@ def seed_unet_int8():
     log(f"seed_unet int8: weights {n} bytes, y range [{io['y'].min()}, {io['y'].max()}]")
 
 
+# name: (input hwc, relu after the add)
+ADD_CASES = {"add_relu": ((7, 9, 6), True), "add_linear": ((5, 6, 10), False)}
+
+
+def add_case(name, shape, relu, seed):
+    """An int8 ADD (ApesBlock's merge: a 3x3 conv with relu plus a 1x1 conv),
+    its two int8 inputs as the interpreter computed them, their and the
+    output's quantization and the fused activation:
+
+        a, b     int8 [h, w, c]   the ADD's inputs
+        y        int8 [h, w, c]   its output
+        quant    f32  [6]         a scale, zp; b scale, zp; y scale, zp
+
+    metadata `activation`: what TFLite fused into the ADD (a trailing ReLU
+    layer is fused when the converter can)."""
+    import keras
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    keras.utils.set_random_seed(seed)
+    x = keras.Input(shape)
+    a = keras.layers.Conv2D(shape[2], 3, padding="same", activation="relu")(x)
+    b = keras.layers.Conv2D(shape[2], 1)(x)
+    y = keras.layers.Add()([a, b])
+    if relu:
+        y = keras.layers.ReLU()(y)
+    flat = convert(keras.Model(x, y), shape, seed)
+    it = Interpreter(
+        model_content=flat,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+        experimental_preserve_all_tensors=True,
+    )
+    it.allocate_tensors()
+    rng = np.random.default_rng(seed + 1)
+    x_q = rng.integers(-128, 128, size=shape, dtype=np.int64).astype(np.int8)
+    it.set_tensor(it.get_input_details()[0]["index"], x_q[None])
+    it.invoke()
+    ops = it._get_ops_details()
+    kinds = [op["op_name"] for op in ops]
+    adds = [op for op in ops if op["op_name"] == "ADD"]
+    assert len(adds) == 1, kinds
+    fused = "relu" if relu and "RELU" not in kinds else "linear"
+    details = {d["index"]: d for d in it.get_tensor_details()}
+    ia, ib = adds[0]["inputs"]
+    io = adds[0]["outputs"][0]
+    q = [v for t in (ia, ib, io) for v in details[t]["quantization"]]
+    tensors = {
+        "a": it.get_tensor(ia)[0].astype(np.int8),
+        "b": it.get_tensor(ib)[0].astype(np.int8),
+        "y": it.get_tensor(io)[0].astype(np.int8),
+        "quant": np.array(q, dtype=np.float32),
+    }
+    save_file(tensors, str(OUT / f"{name}.safetensors"), metadata={"activation": fused})
+    log(f"{name}: ops {kinds}, fused {fused}, quant {np.round(q, 6).tolist()}")
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     for i, (name, case) in enumerate(sorted(CASES.items())):
         one(name, *case, seed=100 + i)
+    for i, (name, case) in enumerate(sorted(ADD_CASES.items())):
+        add_case(name, *case, seed=200 + i)
     seed_unet_int8()
 
 

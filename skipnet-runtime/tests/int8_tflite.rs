@@ -15,12 +15,17 @@ use skipnet_runtime::quant::{activation_range, QuantizedMultiplier};
 use skipnet_runtime::Activation;
 use std::path::PathBuf;
 
+/// The one-conv fixtures (`conv*.safetensors`).
 fn fixtures() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/int8");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.expect("a directory entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("conv"))
+        })
         .collect();
     v.sort();
     v
@@ -269,4 +274,44 @@ fn seed_unet_int8_matches_tflite_reference_bit_for_bit() {
         "only {} distinct outputs",
         distinct.len()
     );
+}
+
+/// TFLite's int8 ADD (operands of different scales and zero points, a
+/// fused relu or none), from the interpreter's own inputs: equal bit for
+/// bit.
+#[test]
+fn add_int8_matches_tflite_reference_bit_for_bit() {
+    use skipnet_runtime::ops::add_int8::{add_int8, AddInt8Quant};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/int8");
+    for name in ["add_linear", "add_relu"] {
+        let raw = std::fs::read(dir.join(format!("{name}.safetensors"))).unwrap();
+        let (_, meta) = SafeTensors::read_metadata(&raw).unwrap();
+        let meta = meta.metadata().clone().expect("activation metadata");
+        let st = SafeTensors::deserialize(&raw).unwrap();
+        let a = i8s(bytes(&st, "a", Dtype::I8).0);
+        let b = i8s(bytes(&st, "b", Dtype::I8).0);
+        let y = i8s(bytes(&st, "y", Dtype::I8).0);
+        let qv = le4(bytes(&st, "quant", Dtype::F32).0, f32::from_le_bytes);
+        let act = match meta["activation"].as_str() {
+            "relu" => Activation::Relu,
+            _ => Activation::Linear,
+        };
+        let q = AddInt8Quant::new(
+            (qv[0], qv[1] as i32),
+            (qv[2], qv[3] as i32),
+            (qv[4], qv[5] as i32),
+            act,
+        )
+        .unwrap();
+        let mut got = vec![0i8; y.len()];
+        add_int8(&a, &b, &q, &mut got);
+        let differ = got.iter().zip(&y).filter(|(p, q)| p != q).count();
+        assert_eq!(differ, 0, "{name}: {differ} of {} outputs differ", y.len());
+        let distinct: std::collections::BTreeSet<i8> = y.iter().copied().collect();
+        assert!(
+            distinct.len() > 20,
+            "{name}: only {} distinct outputs",
+            distinct.len()
+        );
+    }
 }

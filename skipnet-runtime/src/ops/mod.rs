@@ -7,6 +7,7 @@
 
 pub mod activation;
 pub mod add;
+pub mod add_int8;
 pub mod avg_pool2d;
 pub mod batch_norm;
 pub mod concat;
