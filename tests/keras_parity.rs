@@ -512,6 +512,23 @@ fn xception_block_matches_keras() {
     for l in summary.lines().filter(|l| l.contains("conv2d)")) {
         assert!(l.contains("computed straight into"), "{l}\n{summary}");
     }
+    // Keras's parameter count is every variable in the file (batch norms'
+    // moving statistics included); the biases folding makes are extra.
+    let file = fixture("xception_block", "weights.safetensors");
+    let keras_params: usize = safetensors::SafeTensors::deserialize(&file)
+        .unwrap()
+        .tensors()
+        .iter()
+        .map(|(_, t)| t.shape().iter().product::<usize>())
+        .sum();
+    let total = summary
+        .lines()
+        .find_map(|l| l.strip_prefix("Total params: "))
+        .and_then(|l| l.split(' ').next())
+        .map(|n| n.replace(',', "").parse::<usize>().unwrap())
+        .expect("a Total params line");
+    assert_eq!(total, keras_params, "{summary}");
+    assert!(summary.contains("Folded biases: "), "{summary}");
     let mut ws = XceptionBlock::workspace();
     for isa in isas_under_test("xception_block_matches_keras") {
         ws.set_isa(isa).unwrap();

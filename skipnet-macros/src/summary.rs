@@ -7,7 +7,7 @@ use crate::checked::Checked;
 use crate::diag::shape_str;
 use crate::fuse::Slot;
 use crate::graph::{Value, ValueKind};
-use crate::weights::Weight;
+use crate::weights::{Fold, Weight};
 
 /// The table's columns.
 const HEAD: [&str; 6] = [
@@ -29,13 +29,21 @@ pub fn summary(c: &Checked, weights: &[(usize, Vec<Weight>)]) -> String {
         .map(|(id, v)| row(c, weights, id, v))
         .collect();
     let mut s = table(&g.name.to_string(), &rows);
-    let params: usize = weights.iter().flat_map(|(_, w)| w).map(|w| w.len).sum();
+    let all = weights.iter().flat_map(|(_, w)| w);
+    let params: usize = all.clone().filter(|w| in_file(w)).map(|w| w.len).sum();
+    let folded: usize = all.filter(|w| !in_file(w)).map(|w| w.len).sum();
     let outputs: Vec<String> = g.outputs.iter().map(|(n, _)| n.to_string()).collect();
     s += &format!(
-        "Total params: {} ({:.2} MiB f32)\n",
+        "Total params: {} ({:.2} MiB f32), as Keras counts them\n",
         group(params),
         params as f64 * 4.0 / 1048576.0
     );
+    if folded > 0 {
+        s += &format!(
+            "Folded biases: {} f32 more, computed at load for batch norms folded into bias-free convs\n",
+            group(folded)
+        );
+    }
     s += &format!("Outputs: {}\n", outputs.join(", "));
     let plan = &c.plan;
     s += &format!(
@@ -46,6 +54,12 @@ pub fn summary(c: &Checked, weights: &[(usize, Vec<Weight>)]) -> String {
         group(plan.live_bound)
     );
     s
+}
+
+/// Whether `w` is one of the model's variables (in the weight file, counted
+/// by Keras), not a bias synthesized by folding a batch norm into a conv.
+fn in_file(w: &Weight) -> bool {
+    !matches!(w.fold, Fold::Bias(..))
 }
 
 /// Value `id`'s row: layer, config, output shape, params, offset, size and
@@ -66,7 +80,7 @@ fn row(c: &Checked, weights: &[(usize, Vec<Weight>)], id: usize, v: &Value) -> [
     let params: usize = weights
         .iter()
         .find(|(w, _)| *w == id)
-        .map(|(_, ws)| ws.iter().map(|w| w.len).sum())
+        .map(|(_, ws)| ws.iter().filter(|w| in_file(w)).map(|w| w.len).sum())
         .unwrap_or(0);
     let (offset, size, live) = storage(c, id, v);
     [
