@@ -224,6 +224,25 @@ def float64_outputs(arch, model, xs) -> list[np.ndarray]:
     return keras_outputs(m64, [x.astype(np.float64) for x in xs])
 
 
+def rebuilt_from_config(model):
+    """A builder for `float64_outputs` that works for any functional model:
+    `model`'s config with every layer's `dtype` entry removed, so the layers
+    take the global policy (float64 while `float64_outputs` builds it)."""
+    import copy
+
+    import keras
+
+    def strip(o):
+        if isinstance(o, dict):
+            return {k: strip(v) for k, v in o.items() if k != "dtype"}
+        if isinstance(o, list):
+            return [strip(v) for v in o]
+        return o
+
+    config = strip(copy.deepcopy(model.get_config()))
+    return lambda: keras.Model.from_config(config)
+
+
 def check_model(model, net: str, workdir: Path, case: str, layers="-", f64_arch=None) -> Row:
     """`workdir` holds <net>.rs and weights.safetensors from the importer.
 
