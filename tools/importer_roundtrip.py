@@ -596,7 +596,8 @@ def check_refusal() -> tuple[bool, str]:
         text=True,
     )
     wanted = ["ln", "up", "thr", "sm", "cf", "gapk", "bcast", "add", "selu_conv"]
-    missing = [w for w in wanted if not re.search(rf"^\s+{w}\s", r.stderr, re.M)]
+    # Each name in a group's bracketed list: `[ln]`, `[bcast, ...]`.
+    missing = [w for w in wanted if not re.search(rf"[\[ ]{re.escape(w)}[\],]", r.stderr)]
     ok = r.returncode == 2 and not missing and not (workdir / "out").exists()
     return ok, (
         r.stderr.strip()

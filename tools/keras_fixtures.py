@@ -134,7 +134,7 @@ def heads():
 
 
 def zoo():
-    """Keras 3 activations (relu6, elu, hard_sigmoid, swish, gelu, softmax as a
+    """Keras 3 activations (relu6, elu, hard_sigmoid, hard_silu, swish, gelu, softmax as a
     layer argument and standalone), merges (subtract, multiply, average,
     maximum, minimum), average pooling with `same` padding cells, zero padding
     and cropping with asymmetric amounts, avg_pool2d `valid`."""
@@ -152,7 +152,7 @@ def zoo():
             layers.Activation("swish")(m),
             layers.Activation("gelu")(av),
             mx,
-            mn,
+            layers.Activation("hard_silu")(mn),
         ]
     )  # 12x10x40
     p = layers.AveragePooling2D(3, strides=2, padding="same", name="p")(h)  # 6x5x40

@@ -58,6 +58,8 @@ LAYER_ACTIVATIONS = {
     "swish": "swish",
     "silu": "swish",
     "gelu": "gelu",
+    "hard_silu": "hard_silu",
+    "hard_swish": "hard_silu",
     "softmax": "softmax",
 }
 # keras.activations.leaky_relu's default slope; emitted as a standalone op.

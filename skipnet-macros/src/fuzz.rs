@@ -976,7 +976,7 @@ fn gen_layer(rng: &mut Rng, ts: &[T], x: &T, with_block: bool) -> Option<(String
         }
         14 => {
             let (src, s) = operand(rng, x);
-            let e = match rng.below(9) {
+            let e = match rng.below(10) {
                 0 => format!("leaky_relu({src}, alpha = 0.2)"),
                 1 => format!("dropout({src}, 0.25)"),
                 2 => format!("relu6({src})"),
@@ -985,6 +985,7 @@ fn gen_layer(rng: &mut Rng, ts: &[T], x: &T, with_block: bool) -> Option<(String
                 5 => format!("swish({src})"),
                 6 => format!("gelu({src})"),
                 7 => format!("softmax({src})"),
+                8 => format!("hard_silu({src})"),
                 _ => format!("leaky_relu({src})"),
             };
             Some((e, s))

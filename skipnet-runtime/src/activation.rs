@@ -21,6 +21,9 @@ pub enum Activation {
     Swish,
     /// `0.5 x (1 + erf(x / sqrt 2))`: Keras' `gelu` default (`approximate=False`).
     Gelu,
+    /// Keras 3's `hard_silu` (alias `hard_swish`): `x * hard_sigmoid(x)`,
+    /// MobileNetV3's activation.
+    HardSilu,
 }
 
 impl Activation {
@@ -55,6 +58,7 @@ impl Activation {
             }),
             Activation::HardSigmoid => v.iter_mut().for_each(|x| *x = relu6(*x + 3.0) / 6.0),
             Activation::Swish => v.iter_mut().for_each(|x| *x *= sigmoid(*x)),
+            Activation::HardSilu => v.iter_mut().for_each(|x| *x *= relu6(*x + 3.0) / 6.0),
             Activation::Gelu => v.iter_mut().for_each(|x| {
                 *x = 0.5 * *x * (1.0 + libm::erff(*x * core::f32::consts::FRAC_1_SQRT_2))
             }),
@@ -63,7 +67,7 @@ impl Activation {
 }
 
 impl Activation {
-    /// [`apply`](Self::apply) with the common cases (linear, relu, relu6, hard sigmoid) inlined into
+    /// [`apply`](Self::apply) with the common cases (linear, relu, relu6, hard sigmoid, hard silu) inlined into
     /// the caller, so a kernel's epilogue compiled for AVX2 vectorizes them
     /// instead of calling out once per tile row; the rest call `apply`.
     #[inline(always)]
@@ -73,6 +77,7 @@ impl Activation {
             Activation::Relu => v.iter_mut().for_each(|x| *x = relu(*x)),
             Activation::Relu6 => v.iter_mut().for_each(|x| *x = relu6(*x)),
             Activation::HardSigmoid => v.iter_mut().for_each(|x| *x = relu6(*x + 3.0) / 6.0),
+            Activation::HardSilu => v.iter_mut().for_each(|x| *x *= relu6(*x + 3.0) / 6.0),
             other => other.apply(v),
         }
     }
@@ -113,6 +118,13 @@ impl Activation {
                 let mut r = [0.0f32; N];
                 for (r, &x) in r.iter_mut().zip(t) {
                     *r = relu6(x + 3.0) / 6.0;
+                }
+                r
+            }
+            Activation::HardSilu => {
+                let mut r = [0.0f32; N];
+                for (r, &x) in r.iter_mut().zip(t) {
+                    *r = x * (relu6(x + 3.0) / 6.0);
                 }
                 r
             }

@@ -198,7 +198,7 @@ fn values(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-const ACTIVATIONS: [Activation; 9] = [
+const ACTIVATIONS: [Activation; 10] = [
     Activation::Linear,
     Activation::Relu,
     Activation::Sigmoid,
@@ -208,6 +208,7 @@ const ACTIVATIONS: [Activation; 9] = [
     Activation::HardSigmoid,
     Activation::Swish,
     Activation::Gelu,
+    Activation::HardSilu,
 ];
 
 fn activation() -> impl Strategy<Value = Activation> + Clone {
@@ -231,6 +232,7 @@ fn act64(a: Activation, x: f64) -> f64 {
             }
         }
         Activation::HardSigmoid => (x + 3.0).clamp(0.0, 6.0) / 6.0,
+        Activation::HardSilu => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
         Activation::Swish => x * sigmoid(x),
         Activation::Gelu => 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2)),
     }
@@ -242,6 +244,8 @@ fn lipschitz(a: Activation) -> f64 {
     match a {
         Activation::Gelu => 1.13,
         Activation::Swish => 1.1,
+        // (2x + 3) / 6 at its steepest, x = 3.
+        Activation::HardSilu => 1.5,
         _ => 1.0,
     }
 }

@@ -72,7 +72,7 @@ network! {
         av  = average(a, b);
         mx  = maximum(a, b, m);
         mn  = minimum(a, s);
-        h   = concat(hard_sigmoid(s), swish(m), gelu(av), mx, mn);
+        h   = concat(hard_sigmoid(s), swish(m), gelu(av), mx, hard_silu(mn));
         p   = avg_pool2d(h, 3, strides = 2, padding = same);
         z   = zero_padding2d(p, ((1, 2), (0, 1)));
         c   = cropping2d(z, ((2, 1), (1, 0)));

@@ -1,5 +1,6 @@
 //! Standalone activations: `relu(x)`, `sigmoid(x)`, `tanh(x)`, `linear(x)`,
-//! `relu6`, `elu`, `hard_sigmoid`, `swish`, `gelu`, `softmax` (last axis).
+//! `relu6`, `elu`, `hard_sigmoid`, `hard_silu`, `swish`, `gelu`, `softmax` (last
+//! axis).
 
 use super::*;
 
@@ -28,6 +29,8 @@ activation_def! {
     HARD_SIGMOID = "hard_sigmoid" => HardSigmoid;
     SWISH = "swish" => Swish;
     GELU = "gelu" => Gelu;
+    /// Keras 3's `hard_silu` (`hard_swish` is its alias there).
+    HARD_SILU = "hard_silu" => HardSilu;
     /// Over the last axis (Keras `Softmax`'s default `axis=-1`).
     SOFTMAX = "softmax" => Softmax;
 }

@@ -47,6 +47,7 @@ pub static OPS: &[&OpDef] = &[
     &activation::RELU6,
     &activation::ELU,
     &activation::HARD_SIGMOID,
+    &activation::HARD_SILU,
     &activation::SWISH,
     &activation::GELU,
     &activation::SOFTMAX,
@@ -551,13 +552,14 @@ pub enum Act {
     HardSigmoid,
     Swish,
     Gelu,
+    HardSilu,
     /// Over the last axis: not element-wise, so layers apply it after their
     /// kernel (`Act::elementwise` is `Linear` for it).
     Softmax,
 }
 
 impl Act {
-    pub const ALL: [Act; 10] = [
+    pub const ALL: [Act; 11] = [
         Act::Linear,
         Act::Relu,
         Act::Sigmoid,
@@ -567,6 +569,7 @@ impl Act {
         Act::HardSigmoid,
         Act::Swish,
         Act::Gelu,
+        Act::HardSilu,
         Act::Softmax,
     ];
 
@@ -581,6 +584,7 @@ impl Act {
             Act::HardSigmoid => "hard_sigmoid",
             Act::Swish => "swish",
             Act::Gelu => "gelu",
+            Act::HardSilu => "hard_silu",
             Act::Softmax => "softmax",
         }
     }
@@ -608,6 +612,7 @@ impl Act {
             Act::HardSigmoid => A::HardSigmoid,
             Act::Swish => A::Swish,
             Act::Gelu => A::Gelu,
+            Act::HardSilu => A::HardSilu,
             Act::Linear | Act::Softmax => A::Linear,
         }
     }
