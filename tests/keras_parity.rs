@@ -151,6 +151,26 @@ fn zoo_matches_keras() {
     }
 }
 
+/// Squeeze-and-excite (MobileNetV3's and a dense gate): `global_avg_pool2d`
+/// with `keepdims`, 1x1 convs on `[1, 1, C]`, broadcasting `multiply`.
+#[test]
+fn squeeze_excite_matches_keras() {
+    let net =
+        SqueezeExcite::from_safetensors(&fixture("squeeze_excite", "weights.safetensors")).unwrap();
+    let io = fixture("squeeze_excite", "io.safetensors");
+    let x = io_tensor::<1920>(&io, "x", &[10, 12, 16]);
+    let y = io_tensor::<960>(&io, "y", &[10, 12, 8]);
+    let summary = SqueezeExcite::summary();
+    assert!(summary.contains("keepdims = true"), "{summary}");
+    let mut ws = SqueezeExcite::workspace();
+    for isa in isas_under_test("squeeze_excite_matches_keras") {
+        ws.set_isa(isa).unwrap();
+        let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+        println!("squeeze_excite max abs error {err:e} ({isa:?})");
+        assert!(err <= TOL, "{isa:?}: max abs error {err}");
+    }
+}
+
 #[test]
 fn decoder_matches_keras() {
     let net = Decoder::from_safetensors(&fixture("decoder", "weights.safetensors")).unwrap();
@@ -283,6 +303,12 @@ fn arena_reuses_memory() {
             Zoo::ARENA_LEN,
             Zoo::NAIVE_ARENA_LEN,
             Zoo::LIVE_SET_BOUND,
+        ),
+        (
+            "squeeze_excite",
+            SqueezeExcite::ARENA_LEN,
+            SqueezeExcite::NAIVE_ARENA_LEN,
+            SqueezeExcite::LIVE_SET_BOUND,
         ),
         (
             "mobilenet",

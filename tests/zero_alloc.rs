@@ -143,6 +143,11 @@ fn forward_makes_zero_allocations() {
         }
     ));
     checked.push(assert_no_allocations!(
+        SqueezeExcite,
+        load(SqueezeExcite::from_safetensors(&w("squeeze_excite"))),
+        |n, ws| sum(n.forward(ws, &[0.5; 1920]))
+    ));
+    checked.push(assert_no_allocations!(
         Zoo,
         load(Zoo::from_safetensors(&w("zoo"))),
         |n, ws| {

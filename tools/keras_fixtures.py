@@ -373,6 +373,24 @@ def padded():
     return keras.Model(x, out, name="padded")
 
 
+def squeeze_excite():
+    """Squeeze-and-excite both ways: MobileNetV3's (global average pool with
+    keepdims, two 1x1 convs, hard_sigmoid, a broadcasting multiply of
+    [H, W, C] by [1, 1, C]) and a dense gate on the pooled vector
+    (multiply of [H, W, C] by [C])."""
+    x = keras.Input((10, 12, 16), name="x")
+    a = conv("a", 24, 3, padding="same", activation="relu")(x)
+    s = layers.GlobalAveragePooling2D(keepdims=True, name="squeeze")(a)  # 1x1x24
+    r = conv("reduce", 6, 1, activation="relu")(s)
+    e = conv("expand", 24, 1, activation="hard_sigmoid")(r)
+    m = layers.Multiply(name="excite")([a, e])  # 10x12x24
+    g = layers.GlobalAveragePooling2D(name="g")(m)  # 24
+    gate = layers.Dense(24, activation="sigmoid", name="gate")(g)
+    m2 = layers.Multiply(name="scale")([m, gate])  # 10x12x24
+    out = conv("out", 8, 1)(m2)
+    return keras.Model(x, out, name="squeeze_excite")
+
+
 NETS = {
     "seed_unet": seed_unet,
     "apes_net": apes_net,
@@ -390,6 +408,7 @@ NETS = {
     "wide_channels": wide_channels,
     "xception_block": xception_block,
     "padded": padded,
+    "squeeze_excite": squeeze_excite,
 }
 
 

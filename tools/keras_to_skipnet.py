@@ -436,8 +436,8 @@ def _global_pool(op):
     def h(c: Ctx):
         c.one_input()
         c.channels_last()
-        c.require(not c.cfg.get("keepdims", False), "keepdims=True (only keepdims=False)")
-        c.emit(op, [c.inputs[0]])
+        keepdims = bool(c.cfg.get("keepdims", False))
+        c.emit(op, [c.inputs[0]], [("keepdims", "true" if keepdims else None)])
 
     return h
 
@@ -479,16 +479,33 @@ def h_reshape(c: Ctx):
         raise Unsupported(f"target_shape={tgt} (only a flattening reshape to ({n},) or (-1,))")
 
 
+def _broadcasts(shapes) -> bool:
+    """NumPy's rule: aligned at the last axis, each axis equal or 1."""
+    try:
+        np.broadcast_shapes(*shapes)
+        return True
+    except ValueError:
+        return False
+
+
 def _merge(op, exactly_two=False):
     def h(c: Ctx):
         if exactly_two:
             c.require(len(c.inputs) == 2, f"{len(c.inputs)} operands (exactly two)")
         c.require(len(c.inputs) >= 2, "needs at least two operands")
         shapes = [tuple(s) for s in c.in_shapes]
-        c.require(
-            len(set(shapes)) == 1,
-            f"operands of different shapes {[list(s) for s in shapes]} (broadcasting is not supported)",
-        )
+        # skipnet's `add` fuses into convs and needs identical shapes; the
+        # other merges broadcast as Keras does (squeeze-and-excite).
+        if op == "add":
+            c.require(
+                len(set(shapes)) == 1,
+                f"operands of different shapes {[list(s) for s in shapes]} (`add` does not broadcast yet)",
+            )
+        else:
+            c.require(
+                _broadcasts(shapes),
+                f"operands of shapes {[list(s) for s in shapes]} that do not broadcast",
+            )
         c.emit(op, list(c.inputs))
 
     return h

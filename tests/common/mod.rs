@@ -85,6 +85,21 @@ network! {
 }
 
 network! {
+    /// Squeeze-and-excite: a pooled `[1, 1, C]` (keepdims) through 1x1 convs
+    /// and a dense gate on `[C]`, each multiplied into the map by broadcasting.
+    pub SqueezeExcite(x: [10, 12, 16]) -> out {
+        a       = conv2d(x, 24, 3, padding = same, activation = relu);
+        squeeze = global_avg_pool2d(a, keepdims = true);
+        reduce  = conv2d(squeeze, 6, 1, activation = relu);
+        expand  = conv2d(reduce, 24, 1, activation = hard_sigmoid);
+        excite  = multiply(a, expand);
+        gate    = dense(global_avg_pool2d(excite), 24, activation = sigmoid);
+        scale   = multiply(excite, gate);
+        out     = conv2d(scale, 8, 1);
+    }
+}
+
+network! {
     /// Two inputs, two outputs: depthwise and transposed convolutions.
     pub Decoder(x: [8, 8, 6], skip: [16, 16, 4]) -> (u, w) {
         d = depthwise_conv2d(x, 3, padding = same, depth_multiplier = 2, activation = relu);

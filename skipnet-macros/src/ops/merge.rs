@@ -1,5 +1,7 @@
 //! Keras merge layers other than `add`: `subtract(a, b)`, `multiply`, `average`,
-//! `maximum`, `minimum` (n-ary), all on identical shapes.
+//! `maximum`, `minimum` (n-ary), with Keras's (NumPy's) broadcasting: shapes
+//! aligned at the last axis, each axis equal or 1 (squeeze-and-excite's
+//! `multiply(x, se)` of `[H, W, C]` and `[1, 1, C]`).
 
 use super::*;
 
@@ -59,19 +61,33 @@ impl Op for Merge {
         if ops.len() < 2 {
             return op_err(Blame::Call, format!("`{name}` needs at least two tensors"));
         }
+        let mut shape = ops[0].shape.to_vec();
         for (i, o) in ops.iter().enumerate().skip(1) {
-            if o.shape != ops[0].shape {
-                return op_err(
-                    Blame::Operand(i),
-                    format!(
-                        "`{name}` needs identical shapes: {} but {}",
-                        ops[0].describe(),
-                        o.describe()
-                    ),
-                );
+            match broadcast(&shape, o.shape) {
+                Some(s) => shape = s,
+                None => {
+                    return op_err(
+                        Blame::Operand(i),
+                        format!(
+                            "`{name}` needs shapes that broadcast (each axis, from the last, equal or 1): {} and {}",
+                            ops[0].describe(),
+                            o.describe()
+                        ),
+                    )
+                }
             }
         }
-        Ok(ops[0].shape.to_vec())
+        if shape.len() > skipnet_runtime::ops::merge::MAX_RANK {
+            return op_err(
+                Blame::Call,
+                format!(
+                    "`{name}` of rank {} tensors: at most {} axes",
+                    shape.len(),
+                    skipnet_runtime::ops::merge::MAX_RANK
+                ),
+            );
+        }
+        Ok(shape)
     }
 
     fn emit(&self, cx: &EmitCtx) -> TokenStream {
@@ -84,6 +100,29 @@ impl Op for Merge {
             Kind2::Maximum => quote!(Maximum),
             Kind2::Minimum => quote!(Minimum),
         };
-        quote!(#rt::ops::merge::merge(#rt::ops::merge::Merge::#kind, &[#(#ins),*], #out);)
+        if cx.in_shapes.iter().all(|s| s[..] == cx.out_shape[..]) {
+            return quote!(#rt::ops::merge::merge(#rt::ops::merge::Merge::#kind, &[#(#ins),*], #out););
+        }
+        let shapes = cx.in_shapes.iter().map(|s| quote!(&[#(#s),*]));
+        let out_shape = cx.out_shape;
+        quote!(#rt::ops::merge::merge_broadcast(
+            #rt::ops::merge::Merge::#kind,
+            &[#((&#ins[..], #shapes)),*],
+            &[#(#out_shape),*],
+            #out,
+        );)
     }
+}
+
+/// The shape `a` and `b` broadcast to (NumPy's rules), or `None`.
+fn broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let at = |s: &[usize], k: usize| (k + s.len()).checked_sub(rank).map_or(1, |i| s[i]);
+    (0..rank)
+        .map(|k| match (at(a, k), at(b, k)) {
+            (x, y) if x == y || y == 1 => Some(x),
+            (1, y) => Some(y),
+            _ => None,
+        })
+        .collect()
 }

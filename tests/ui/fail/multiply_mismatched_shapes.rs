@@ -1,4 +1,4 @@
-// Merges need identical shapes: a stride-2 branch multiplied with the input.
+// Merges need shapes that broadcast: a stride-2 branch multiplied with the input.
 use skipnet::network;
 
 network! {
