@@ -63,6 +63,15 @@ impl QuantizedMultiplier {
         }
     }
 
+    /// A conv's (or dense layer's) per-channel multiplier as TFLite's
+    /// `PopulateConvolutionQuantizationParams` computes it: in double, from
+    /// the float32 scales, `input * weight / output`.
+    pub fn for_conv(input_scale: f32, weight_scale: f32, output_scale: f32) -> QuantizedMultiplier {
+        QuantizedMultiplier::new(
+            f64::from(input_scale) * f64::from(weight_scale) / f64::from(output_scale),
+        )
+    }
+
     /// TFLite's `MultiplyByQuantizedMultiplier(x, multiplier, shift)`:
     /// `x * 2^max(shift, 0)` (wrapping, as the C++ does in practice), the
     /// rounding doubling high multiply, then a rounding right shift by

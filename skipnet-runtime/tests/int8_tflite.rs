@@ -111,13 +111,9 @@ fn conv2d_int8_matches_tflite_reference_bit_for_bit() {
             groups: 1,
             activation: act,
         };
-        // As TFLite computes the per-channel multiplier: in double, from
-        // the float32 scales.
         let multipliers: Vec<QuantizedMultiplier> = w_scale
             .iter()
-            .map(|&ws| {
-                QuantizedMultiplier::new(f64::from(in_scale) * f64::from(ws) / f64::from(out_scale))
-            })
+            .map(|&ws| QuantizedMultiplier::for_conv(in_scale, ws, out_scale))
             .collect();
         let q = Conv2dInt8Quant {
             input_zero_point: in_zp,
@@ -215,9 +211,7 @@ fn seed_unet_int8_matches_tflite_reference_bit_for_bit() {
         };
         let multipliers: Vec<QuantizedMultiplier> = w_scale
             .iter()
-            .map(|&s| {
-                QuantizedMultiplier::new(f64::from(input.0) * f64::from(s) / f64::from(out_scale))
-            })
+            .map(|&s| QuantizedMultiplier::for_conv(input.0, s, out_scale))
             .collect();
         let q = Conv2dInt8Quant {
             input_zero_point: input.1,

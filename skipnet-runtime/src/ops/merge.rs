@@ -16,6 +16,20 @@ pub enum Merge {
     Minimum,
 }
 
+impl Merge {
+    /// The step folding one more operand in (`Average` sums; the caller
+    /// divides).
+    fn pairwise(self) -> fn(f32, f32) -> f32 {
+        match self {
+            Merge::Subtract => |a, b| a - b,
+            Merge::Multiply => |a, b| a * b,
+            Merge::Average => |a, b| a + b,
+            Merge::Maximum => |a, b| if a > b || a.is_nan() { a } else { b },
+            Merge::Minimum => |a, b| if a < b || a.is_nan() { a } else { b },
+        }
+    }
+}
+
 /// `out[i] = op(operands[0][i], operands[1][i], ...)`.
 pub fn merge(op: Merge, operands: &[&[f32]], out: &mut [f32]) {
     let Some((first, rest)) = operands.split_first() else {
@@ -27,13 +41,7 @@ pub fn merge(op: Merge, operands: &[&[f32]], out: &mut [f32]) {
     }
     out.copy_from_slice(first);
     for r in rest {
-        let f: fn(f32, f32) -> f32 = match op {
-            Merge::Subtract => |a, b| a - b,
-            Merge::Multiply => |a, b| a * b,
-            Merge::Average => |a, b| a + b,
-            Merge::Maximum => |a, b| if a > b || a.is_nan() { a } else { b },
-            Merge::Minimum => |a, b| if a < b || a.is_nan() { a } else { b },
-        };
+        let f = op.pairwise();
         for (o, &b) in out.iter_mut().zip(r.iter()) {
             *o = f(*o, b);
         }
@@ -95,13 +103,7 @@ pub fn merge_broadcast(
             st
         })
         .collect();
-    let f: fn(f32, f32) -> f32 = match op {
-        Merge::Subtract => |a, b| a - b,
-        Merge::Multiply => |a, b| a * b,
-        Merge::Average => |a, b| a + b,
-        Merge::Maximum => |a, b| if a > b || a.is_nan() { a } else { b },
-        Merge::Minimum => |a, b| if a < b || a.is_nan() { a } else { b },
-    };
+    let f = op.pairwise();
     let inv = 1.0 / operands.len() as f32;
     let mut idx = [0usize; MAX_RANK];
     for o in out.iter_mut() {
