@@ -68,8 +68,12 @@ pub use ndarray;
 #[doc(hidden)]
 pub mod __private {
     pub use skipnet_runtime::ops;
+    pub use skipnet_runtime::quant;
     pub use skipnet_runtime::winograd;
-    pub use skipnet_runtime::{f32s_from_le_bytes, Activation, Arena, Exec, Param, Workspace};
+    pub use skipnet_runtime::{
+        f32s_from_le_bytes, i32s_from_le_bytes, i8s_from_bytes, Activation, Arena, Exec, Param,
+        Workspace,
+    };
 
     #[cfg(feature = "std")]
     pub use skipnet_runtime::WeightFile;

@@ -225,6 +225,22 @@ fn forward_makes_zero_allocations() {
         load(Padded::from_safetensors(&w("padded"))),
         |n, ws| sum(n.forward(ws, &[0.5; 5184]))
     ));
+    // An int8 network: its own workspace type (an i8 arena), one thread.
+    {
+        let net = load(SeedUNetInt8::from_safetensors(&fixture(
+            "int8/seed_unet",
+            "weights.safetensors",
+        )));
+        let mut ws = SeedUNetInt8::workspace();
+        for call in 0..3 {
+            let (count, y) = allocations_during(|| net.forward(&mut ws, &[-60; 3072])[5]);
+            assert_eq!(
+                count, 0,
+                "SeedUNetInt8::forward, call {call}: {count} allocations ({y})"
+            );
+        }
+        checked.push("SeedUNetInt8");
+    }
     // Baked weights: nothing loaded at run time at all.
     checked.push(assert_no_allocations!(
         BakedApes,

@@ -2,7 +2,8 @@
 //! (the board's memory map) where cortex-m-rt's `link.x` finds it and links
 //! the binary with `link.x`; everywhere it writes the Keras fixture's input and
 //! output (tests/fixtures/seed_unet/io.safetensors) as raw little-endian f32
-//! files that the firmware includes, so the check runs on the device.
+//! files, and TFLite's int8 input and output (tests/fixtures/int8/seed_unet)
+//! as raw bytes, that the firmware includes, so the checks run on the device.
 
 use std::{env, fs, path::PathBuf};
 
@@ -11,12 +12,19 @@ fn main() {
     let io = "../../tests/fixtures/seed_unet/io.safetensors";
     println!("cargo:rerun-if-changed={io}");
     println!("cargo:rerun-if-changed=memory.x");
-    let bytes = fs::read(io).expect("the seed U-Net fixture");
-    let st = safetensors::SafeTensors::deserialize(&bytes).expect("a valid safetensors file");
-    for name in ["x", "y"] {
-        let t = st.tensor(name).expect("x and y in the fixture");
-        assert_eq!(t.dtype(), safetensors::Dtype::F32, "{name} is f32");
-        fs::write(out.join(format!("{name}.f32")), t.data()).expect("write to OUT_DIR");
+    let io_int8 = "../../tests/fixtures/int8/seed_unet/io.safetensors";
+    println!("cargo:rerun-if-changed={io_int8}");
+    for (file, dtype, ext) in [
+        (io, safetensors::Dtype::F32, "f32"),
+        (io_int8, safetensors::Dtype::I8, "i8"),
+    ] {
+        let bytes = fs::read(file).expect("the seed U-Net fixture");
+        let st = safetensors::SafeTensors::deserialize(&bytes).expect("a valid safetensors file");
+        for name in ["x", "y"] {
+            let t = st.tensor(name).expect("x and y in the fixture");
+            assert_eq!(t.dtype(), dtype, "{file}: {name}");
+            fs::write(out.join(format!("{name}.{ext}")), t.data()).expect("write to OUT_DIR");
+        }
     }
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("none") {
         fs::copy("memory.x", out.join("memory.x")).expect("memory.x");

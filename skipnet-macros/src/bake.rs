@@ -61,6 +61,24 @@ pub fn attr(attrs: &[Attribute]) -> syn::Result<Option<WeightsAttr>> {
     Ok(found)
 }
 
+/// The bytes of the `#[weights]` file, or a compile error at the attribute.
+pub fn read(attr: &WeightsAttr) -> syn::Result<Vec<u8>> {
+    std::fs::read(&attr.resolved).map_err(|e| {
+        error(
+            attr.span,
+            format!(
+                "cannot read the weights file `{}`: {e} (a relative path starts at the directory of the crate's Cargo.toml)",
+                attr.path,
+            ),
+        )
+    })
+}
+
+/// The loader's error as a compile error at the attribute.
+pub fn file_error(attr: &WeightsAttr, e: skipnet_runtime::Error) -> syn::Error {
+    error(attr.span, format!("weights file `{}`: {e}", attr.path))
+}
+
 /// The stored values of every weight, in `weights` order.
 pub fn load(
     attr: &WeightsAttr,
@@ -73,17 +91,8 @@ pub fn load(
         fusions,
         ..
     } = c;
-    let bytes = std::fs::read(&attr.resolved).map_err(|e| {
-        error(
-            attr.span,
-            format!(
-                "cannot read the weights file `{}`: {e} (a relative path starts at the directory of the crate's Cargo.toml)",
-                attr.path,
-            ),
-        )
-    })?;
-    let in_file =
-        |e: skipnet_runtime::Error| error(attr.span, format!("weights file `{}`: {e}", attr.path));
+    let bytes = read(attr)?;
+    let in_file = |e| file_error(attr, e);
     let mut file = skipnet_runtime::WeightFile::parse(&bytes).map_err(in_file)?;
     // First every tensor of the file, by name (folds read batch norm weights).
     let mut raw: std::collections::BTreeMap<&str, Vec<f32>> = std::collections::BTreeMap::new();

@@ -17,9 +17,14 @@ pub struct Checked {
 impl Checked {
     /// Finds the fusions of a shape-checked graph and plans its arena (with
     /// each op's wider Winograd scratch where it costs no arena); `Err` if
-    /// the plan fails its own check (a planner bug).
-    pub fn new(mut graph: graph::Graph, shapes: Vec<Vec<usize>>) -> Result<Checked, String> {
-        let fusions = fusions(&graph, &shapes);
+    /// the plan fails its own check (a planner bug). `quantized`: an int8
+    /// network, where only the fusions that move data apply.
+    pub fn new(
+        mut graph: graph::Graph,
+        shapes: Vec<Vec<usize>>,
+        quantized: bool,
+    ) -> Result<Checked, String> {
+        let fusions = fusions(&graph, &shapes, quantized);
         let plan = plan_memory(&graph, &shapes, &fusions);
         let plan = widen_where_free(&mut graph, &shapes, &fusions, plan);
         plan.check()?;
@@ -33,7 +38,7 @@ impl Checked {
 }
 
 /// The fusions of a shape-checked graph (each op says what it can absorb).
-pub fn fusions(g: &graph::Graph, shapes: &[Vec<usize>]) -> fuse::Fusions {
+pub fn fusions(g: &graph::Graph, shapes: &[Vec<usize>], quantized: bool) -> fuse::Fusions {
     let in_place_ok = |v: usize| match &g.values[v].kind {
         graph::ValueKind::Node(n) => {
             let ins: Vec<&[usize]> = n
@@ -45,7 +50,7 @@ pub fn fusions(g: &graph::Graph, shapes: &[Vec<usize>]) -> fuse::Fusions {
         }
         graph::ValueKind::Input(_) => false,
     };
-    fuse::find(g, shapes, &in_place_ok)
+    fuse::find(g, shapes, &in_place_ok, quantized)
 }
 
 /// Scratch floats the step that stores value `v` needs: that of the kernel

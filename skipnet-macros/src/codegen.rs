@@ -150,7 +150,7 @@ fn impl_items(
     let all_weights: Vec<&Weight> = weights.iter().flat_map(|(_, w)| w).collect();
     let loads = load_statements(rt, &all_weights);
     let field_names = all_weights.iter().map(|w| &w.field);
-    let summary = crate::summary::summary(c, weights);
+    let summary = crate::summary::summary(c, weights, false);
     let total_params: usize = all_weights.iter().map(|w| w.len).sum();
     let (naive, bound) = (c.plan.naive_sum, c.plan.live_bound);
     let doc_forward = format!(
@@ -213,7 +213,7 @@ fn impl_items(
 
 /// One `pub const N<id>` per node with a geometry (its op's runtime
 /// geometry value, on the operands it really reads).
-fn geometry_consts(c: &Checked, rt: &TokenStream) -> Vec<TokenStream> {
+pub(crate) fn geometry_consts(c: &Checked, rt: &TokenStream) -> Vec<TokenStream> {
     c.graph
         .values
         .iter()
@@ -381,7 +381,7 @@ impl Run {
 
 /// The slice expression of operand value `o` as `forward` reads it: the
 /// user's input, or its range of the arena.
-fn operand_expr(c: &Checked, o: usize) -> TokenStream {
+pub(crate) fn operand_expr(c: &Checked, o: usize) -> TokenStream {
     match (&c.graph.values[o].kind, c.plan.buffers[o]) {
         (ValueKind::Input(i), _) => {
             let n = &c.graph.inputs[*i].name;
@@ -482,7 +482,7 @@ fn step(
 }
 
 /// `forward`'s result: the arena ranges of the outputs.
-fn forward_return(c: &Checked) -> TokenStream {
+pub(crate) fn forward_return(c: &Checked) -> TokenStream {
     let outs: Vec<TokenStream> = c
         .graph
         .outputs

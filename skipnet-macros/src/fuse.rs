@@ -152,14 +152,23 @@ impl Fusions {
 /// Decides the fusions. `shapes`: every value's shape. `in_place_ok(producer)`:
 /// whether that producer's epilogue may start from a residual already in its
 /// output.
-pub fn find(g: &Graph, shapes: &[Vec<usize>], in_place_ok: &dyn Fn(ValueId) -> bool) -> Fusions {
+pub fn find(
+    g: &Graph,
+    shapes: &[Vec<usize>],
+    in_place_ok: &dyn Fn(ValueId) -> bool,
+    quantized: bool,
+) -> Fusions {
     let uses = Uses::of(g);
     let mut f = Fusions::default();
     fold_upsamples(g, &uses, &mut f);
     fold_paddings(g, &uses, &mut f);
-    let conv_of_bn = fold_batch_norms(g, &uses, &mut f);
-    fuse_sums(g, &uses, &conv_of_bn, in_place_ok, &mut f);
-    fuse_lone_batch_norms(&uses, &conv_of_bn, &mut f);
+    // In int8 a sum rescales its operands and a batch norm is already folded
+    // by TFLite's converter: only the rules that move data apply.
+    if !quantized {
+        let conv_of_bn = fold_batch_norms(g, &uses, &mut f);
+        fuse_sums(g, &uses, &conv_of_bn, in_place_ok, &mut f);
+        fuse_lone_batch_norms(&uses, &conv_of_bn, &mut f);
+    }
     write_into_concats(g, shapes, &uses, &mut f);
     f
 }
@@ -494,7 +503,7 @@ mod tests {
         .unwrap();
         let (g, errors) = crate::graph::build(&src.blocks, &src.networks[0]);
         errors.finish(()).unwrap();
-        let f = find(&g, &shapes(&g), &|_| true);
+        let f = find(&g, &shapes(&g), &|_| true, false);
         assert!(f.is_folded(1));
         let up = InputView {
             upsample: (2, 2),
@@ -520,7 +529,7 @@ mod tests {
                 v = concat(global_avg_pool2d(b), global_max_pool2d(a));
             }
         });
-        let f = find(&g, &shapes(&g), &|_| true);
+        let f = find(&g, &shapes(&g), &|_| true, false);
         // Values: x 0, a 1, b 2, m 3, relu 4, c 5, gap 6, gmp 7, v 8.
         // `a` and `b` have other readers; `m` is no conv (c has 16 rows).
         assert_eq!(f.slot(1), None);
@@ -545,7 +554,7 @@ mod tests {
                 c = concat(x, a, b);
             }
         });
-        let f = find(&g, &shapes(&g), &|_| true);
+        let f = find(&g, &shapes(&g), &|_| true, false);
         assert_eq!(f.slot(0), None, "inputs are copied");
         assert_eq!(
             f.slot(1),
@@ -572,7 +581,7 @@ mod tests {
                 d = concat(x, a);
             }
         });
-        let f = find(&two, &shapes(&two), &|_| true);
+        let f = find(&two, &shapes(&two), &|_| true, false);
         assert_eq!(
             f.slot(1),
             None,
@@ -593,7 +602,7 @@ mod tests {
                 out = relu(add(bn_b, bn_c));
             }
         });
-        let f = find(&g, &shapes(&g), &|_| true);
+        let f = find(&g, &shapes(&g), &|_| true, false);
         // Values: x 0, a 1, bn_a 2, b 3, bn_b 4, relu 5, c 6, bn_c 7, add 8, relu 9.
         assert_eq!(f.folded_bn(1), Some(2));
         assert_eq!(
@@ -628,7 +637,7 @@ mod tests {
                 out = conv2d(r, 2, 1);
             }
         });
-        let f = find(&g, &shapes(&g), &|_| true);
+        let f = find(&g, &shapes(&g), &|_| true, false);
         // Values: x 0, a 1, b 2, c 3, add 4, relu 5, out 6.
         let s = f.sum(5).unwrap();
         assert_eq!((s.producer, s.add, s.in_place), (3, Some(4), Some(1)));
@@ -638,7 +647,7 @@ mod tests {
         assert_eq!(f.computed_into(3), Some(5));
         assert_eq!(f.reads(&g, 5), [2, 1]);
         // A producer that cannot start from a residual: a fresh buffer.
-        let f = find(&g, &shapes(&g), &|_| false);
+        let f = find(&g, &shapes(&g), &|_| false, false);
         assert_eq!(f.sum(5).unwrap().in_place, None);
     }
 
@@ -652,7 +661,7 @@ mod tests {
                 t = relu(a);
             }
         });
-        let f = find(&g, &shapes(&g), &|_| true);
+        let f = find(&g, &shapes(&g), &|_| true, false);
         assert_eq!(f.sum(3).unwrap().in_place, None);
         // Nor one the producer reads: it would be overwritten while read.
         let g = graph(quote! {
@@ -662,7 +671,7 @@ mod tests {
                 s = add(a, b);
             }
         });
-        let f = find(&g, &shapes(&g), &|_| true);
+        let f = find(&g, &shapes(&g), &|_| true, false);
         assert_eq!(f.sum(3).unwrap().in_place, None);
     }
 
@@ -680,7 +689,7 @@ mod tests {
         .unwrap();
         let (g, errors) = crate::graph::build(&src.blocks, &src.networks[0]);
         errors.finish(()).unwrap();
-        let f = find(&g, &shapes(&g), &|_| true);
+        let f = find(&g, &shapes(&g), &|_| true, false);
         let s = f.sum(3).unwrap();
         assert_eq!((s.producer, s.add), (2, Some(3)));
         assert_eq!(s.residuals, [1, 0]);

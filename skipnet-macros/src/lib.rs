@@ -21,6 +21,7 @@ use proc_macro::TokenStream;
 mod bake;
 mod checked;
 mod codegen;
+mod codegen_int8;
 mod diag;
 mod fuse;
 #[cfg(test)]
@@ -65,13 +66,15 @@ fn compile_network(
 ) -> syn::Result<proc_macro2::TokenStream> {
     let mut errors = diag::Errors::default();
     for a in &net.attrs {
-        if a.path().is_ident("doc") || a.path().is_ident("weights") || a.path().is_ident("winograd")
+        if ["doc", "weights", "winograd", "quantized"]
+            .iter()
+            .any(|n| a.path().is_ident(n))
         {
             continue;
         }
         errors.push(diag::error(
             diag::Loc::at(a.pound_token.span),
-            "only doc comments, `#[weights = \"file.safetensors\"]` and `#[winograd = false]` are accepted on a network declaration",
+            "only doc comments, `#[weights = \"file.safetensors\"]`, `#[winograd = false]` and `#[quantized]` are accepted on a network declaration",
         ));
     }
     let options = match ops::NetOptions::from_attrs(&net.attrs) {
@@ -97,6 +100,11 @@ fn compile_network(
     if let Err(e) = graph_errors.finish(()) {
         errors.push(e);
     }
+    if options.quantized {
+        if let Err(e) = codegen_int8::check_supported(&g).finish(()) {
+            errors.push(e);
+        }
+    }
     let shapes = match shape::infer(&g) {
         Ok(s) => s,
         Err(e) => {
@@ -106,13 +114,16 @@ fn compile_network(
     };
     errors.finish(())?;
 
-    let checked = checked::Checked::new(g, shapes).map_err(|e| {
+    let checked = checked::Checked::new(g, shapes, options.quantized).map_err(|e| {
         diag::error(
             net.name.span(),
             format!("internal error in the memory planner, please report it: {e}"),
         )
     })?;
     let weights = weights::weights(&checked);
+    if options.quantized {
+        return codegen_int8::generate(&checked, &weights, baked.as_ref());
+    }
     let baked = match &baked {
         Some(attr) => Some((attr, bake::load(attr, &checked, &weights)?)),
         None => None,
@@ -161,13 +172,16 @@ mod tests {
                 for winograd in [options.winograd, false] {
                     for v in &mut g.values {
                         if let crate::graph::ValueKind::Node(n) = &mut v.kind {
-                            n.op.configure(&crate::ops::NetOptions { winograd });
+                            n.op.configure(&crate::ops::NetOptions {
+                                winograd,
+                                quantized: false,
+                            });
                         }
                     }
                     let fused = crate::checked::plan_memory(
                         &g,
                         &shapes,
-                        &crate::checked::fusions(&g, &shapes),
+                        &crate::checked::fusions(&g, &shapes, false),
                     );
                     fused.check().unwrap();
                     // The README's claim: every fixture's plan is at its

@@ -19,8 +19,9 @@ const HEAD: [&str; 6] = [
     "     Size  Steps",
 ];
 
-/// The whole summary of the checked network.
-pub fn summary(c: &Checked, weights: &[(usize, Vec<Weight>)]) -> String {
+/// The whole summary of the checked network; `quantized`: an int8 network
+/// (weights and arena counted in their int8 and int32 bytes).
+pub fn summary(c: &Checked, weights: &[(usize, Vec<Weight>)], quantized: bool) -> String {
     let g = &c.graph;
     let rows: Vec<[String; 6]> = g
         .values
@@ -31,13 +32,25 @@ pub fn summary(c: &Checked, weights: &[(usize, Vec<Weight>)]) -> String {
     let mut s = table(&g.name.to_string(), &rows);
     let all = weights.iter().flat_map(|(_, w)| w);
     let params: usize = all.clone().filter(|w| in_file(w)).map(|w| w.len).sum();
-    let folded: usize = all.filter(|w| !in_file(w)).map(|w| w.len).sum();
+    let folded: usize = all.clone().filter(|w| !in_file(w)).map(|w| w.len).sum();
     let outputs: Vec<String> = g.outputs.iter().map(|(n, _)| n.to_string()).collect();
-    s += &format!(
-        "Total params: {} ({:.2} MiB f32), as Keras counts them\n",
-        group(params),
-        params as f64 * 4.0 / 1048576.0
-    );
+    if quantized {
+        // int8 kernels, int32 biases (the per-filter scales are load-time only).
+        let bytes: usize = all
+            .map(|w| if w.var == "bias" { 4 * w.len } else { w.len })
+            .sum();
+        s += &format!(
+            "Total params: {} ({:.2} KiB: int8 kernels, int32 biases), as Keras counts them\n",
+            group(params),
+            bytes as f64 / 1024.0
+        );
+    } else {
+        s += &format!(
+            "Total params: {} ({:.2} MiB f32), as Keras counts them\n",
+            group(params),
+            params as f64 * 4.0 / 1048576.0
+        );
+    }
     if folded > 0 {
         s += &format!(
             "Folded biases: {} f32 more, computed at load for batch norms folded into bias-free convs\n",
@@ -46,10 +59,15 @@ pub fn summary(c: &Checked, weights: &[(usize, Vec<Weight>)]) -> String {
     }
     s += &format!("Outputs: {}\n", outputs.join(", "));
     let plan = &c.plan;
+    let (unit, bytes) = if quantized {
+        ("bytes", 1.0)
+    } else {
+        ("f32", 4.0)
+    };
     s += &format!(
-        "ARENA_LEN: {} f32 ({:.1} KiB); naive sum of intermediate tensors: {} f32; live-set bound: {} f32\n",
+        "ARENA_LEN: {} {unit} ({:.1} KiB); naive sum of intermediate tensors: {} {unit}; live-set bound: {} {unit}\n",
         group(plan.arena_len),
-        plan.arena_len as f64 * 4.0 / 1024.0,
+        plan.arena_len as f64 * bytes / 1024.0,
         group(plan.naive_sum),
         group(plan.live_bound)
     );

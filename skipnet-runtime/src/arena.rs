@@ -8,41 +8,68 @@
 use crate::exec::Exec;
 use core::marker::PhantomData;
 
-/// `N` f32 elements of scratch memory; tensors live at fixed offsets inside it.
-#[repr(transparent)]
-pub struct Arena<const N: usize>([f32; N]);
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for i8 {}
+    impl Sealed for i32 {}
+}
 
-impl<const N: usize> Arena<N> {
-    /// Number of f32 elements.
+/// What an arena or a weight tensor holds: `f32`, or `i8` (activations and
+/// weights) and `i32` (biases) in a `#[quantized]` network. Sealed: for
+/// every implementor the all-zero bit pattern is [`Element::ZERO`], which
+/// [`Workspace::boxed`] relies on when it allocates zeroed memory.
+pub trait Element: Copy + Send + Sync + 'static + sealed::Sealed {
+    /// The value whose bytes are all zero.
+    const ZERO: Self;
+}
+
+impl Element for f32 {
+    const ZERO: f32 = 0.0;
+}
+impl Element for i8 {
+    const ZERO: i8 = 0;
+}
+impl Element for i32 {
+    const ZERO: i32 = 0;
+}
+
+/// `N` elements (f32 unless the network is quantized) of scratch memory;
+/// tensors live at fixed offsets inside it.
+#[repr(transparent)]
+pub struct Arena<const N: usize, T: Element = f32>([T; N]);
+
+impl<const N: usize, T: Element> Arena<N, T> {
+    /// Number of elements.
     pub const LEN: usize = N;
 
     /// A zeroed arena. `const`, so it can initialise a `static` (placed in `.bss`).
     #[allow(clippy::new_without_default)]
     pub const fn new() -> Self {
-        Arena([0.0; N])
+        Arena([T::ZERO; N])
     }
 
     /// The whole arena as a slice.
-    pub fn as_slice(&self) -> &[f32] {
+    pub fn as_slice(&self) -> &[T] {
         &self.0
     }
 
     /// The region `[OFF, OFF + LEN)`; out-of-range regions fail to compile.
     #[inline(always)]
-    pub fn get<const OFF: usize, const LEN: usize>(&self) -> &[f32; LEN] {
+    pub fn get<const OFF: usize, const LEN: usize>(&self) -> &[T; LEN] {
         const { assert!(OFF + LEN <= N, "arena region out of bounds") };
         // SAFETY: the const assertion proves OFF + LEN <= N, so the region lies
         // inside `self.0`; the shared borrow of `self` covers the returned lifetime.
-        unsafe { &*(self.0.as_ptr().add(OFF) as *const [f32; LEN]) }
+        unsafe { &*(self.0.as_ptr().add(OFF) as *const [T; LEN]) }
     }
 
     /// The region `[OFF, OFF + LEN)`, mutably.
     #[inline(always)]
-    pub fn get_mut<const OFF: usize, const LEN: usize>(&mut self) -> &mut [f32; LEN] {
+    pub fn get_mut<const OFF: usize, const LEN: usize>(&mut self) -> &mut [T; LEN] {
         const { assert!(OFF + LEN <= N, "arena region out of bounds") };
         // SAFETY: in bounds by the const assertion; the exclusive borrow of `self`
         // guarantees no other reference into the arena exists for the lifetime.
-        unsafe { &mut *(self.0.as_mut_ptr().add(OFF) as *mut [f32; LEN]) }
+        unsafe { &mut *(self.0.as_mut_ptr().add(OFF) as *mut [T; LEN]) }
     }
 
     /// Splits the arena into a writable output region `[OFF, OFF + LEN)` and a
@@ -50,16 +77,16 @@ impl<const N: usize> Arena<N> {
     #[inline(always)]
     pub fn split<const OFF: usize, const LEN: usize>(
         &mut self,
-    ) -> (ArenaRead<'_, N, OFF, LEN>, &mut [f32; LEN]) {
+    ) -> (ArenaRead<'_, N, OFF, LEN, 0, 0, T>, &mut [T; LEN]) {
         const { assert!(OFF + LEN <= N, "arena region out of bounds") };
         let base = self.0.as_mut_ptr();
         // SAFETY: in bounds by the const assertion. The reader only ever hands out
         // regions that its own const assertion proves disjoint from this one, and
         // both are derived from the same exclusive borrow of `self`.
-        let out = unsafe { &mut *(base.add(OFF) as *mut [f32; LEN]) };
+        let out = unsafe { &mut *(base.add(OFF) as *mut [T; LEN]) };
         (
             ArenaRead {
-                base: base as *const f32,
+                base: base as *const T,
                 _borrow: PhantomData,
             },
             out,
@@ -80,9 +107,9 @@ impl<const N: usize> Arena<N> {
     >(
         &mut self,
     ) -> (
-        ArenaRead<'_, N, OFF, LEN, S_OFF, S_LEN>,
-        &mut [f32; LEN],
-        &mut [f32; S_LEN],
+        ArenaRead<'_, N, OFF, LEN, S_OFF, S_LEN, T>,
+        &mut [T; LEN],
+        &mut [T; S_LEN],
     ) {
         const {
             assert!(OFF + LEN <= N, "arena region out of bounds");
@@ -98,13 +125,13 @@ impl<const N: usize> Arena<N> {
         // from the same exclusive borrow of `self`.
         let (out, scratch) = unsafe {
             (
-                &mut *(base.add(OFF) as *mut [f32; LEN]),
-                &mut *(base.add(S_OFF) as *mut [f32; S_LEN]),
+                &mut *(base.add(OFF) as *mut [T; LEN]),
+                &mut *(base.add(S_OFF) as *mut [T; S_LEN]),
             )
         };
         (
             ArenaRead {
-                base: base as *const f32,
+                base: base as *const T,
                 _borrow: PhantomData,
             },
             out,
@@ -122,9 +149,10 @@ pub struct ArenaRead<
     const OUT_LEN: usize,
     const S_OFF: usize = 0,
     const S_LEN: usize = 0,
+    T: Element = f32,
 > {
-    base: *const f32,
-    _borrow: PhantomData<&'a [f32; N]>,
+    base: *const T,
+    _borrow: PhantomData<&'a [T; N]>,
 }
 
 impl<
@@ -134,12 +162,13 @@ impl<
         const OUT_LEN: usize,
         const S_OFF: usize,
         const S_LEN: usize,
-    > ArenaRead<'a, N, OUT_OFF, OUT_LEN, S_OFF, S_LEN>
+        T: Element,
+    > ArenaRead<'a, N, OUT_OFF, OUT_LEN, S_OFF, S_LEN, T>
 {
     /// The region `[OFF, OFF + LEN)`; overlapping the output region, or lying
     /// outside the arena, fails to compile.
     #[inline(always)]
-    pub fn get<const OFF: usize, const LEN: usize>(&self) -> &'a [f32; LEN] {
+    pub fn get<const OFF: usize, const LEN: usize>(&self) -> &'a [T; LEN] {
         const {
             assert!(OFF + LEN <= N, "arena region out of bounds");
             assert!(
@@ -154,7 +183,7 @@ impl<
         // SAFETY: in bounds and disjoint from the only mutable region handed out
         // by `Arena::split` (both proven by the const assertions above); `'a` is
         // the lifetime of the exclusive borrow that `split` took.
-        unsafe { &*(self.base.add(OFF) as *const [f32; LEN]) }
+        unsafe { &*(self.base.add(OFF) as *const [T; LEN]) }
     }
 }
 
@@ -164,13 +193,13 @@ impl<
 /// [`with_threads`](Self::with_threads) under the `parallel` feature).
 ///
 /// `network!` generates `pub type <Net>Workspace = Workspace<ARENA_LEN, <tag>>`.
-pub struct Workspace<const N: usize, Tag> {
-    arena: Arena<N>,
+pub struct Workspace<const N: usize, Tag, T: Element = f32> {
+    arena: Arena<N, T>,
     exec: Exec,
     _tag: PhantomData<fn() -> Tag>,
 }
 
-impl<const N: usize, Tag> Workspace<N, Tag> {
+impl<const N: usize, Tag, T: Element> Workspace<N, Tag, T> {
     /// A zeroed, single-threaded workspace; `const`, so it can live in a `static`.
     #[allow(clippy::new_without_default)]
     pub const fn new() -> Self {
@@ -188,9 +217,9 @@ impl<const N: usize, Tag> Workspace<N, Tag> {
         use alloc::alloc::{alloc_zeroed, handle_alloc_error, Layout};
         use core::ptr::addr_of_mut;
         let layout = Layout::new::<Self>();
-        // SAFETY: `Self` holds a `[f32; N]`, so its size is non-zero unless
-        // N == 0, handled first. The arena's all-zero bytes are valid f32s
-        // (0.0); `exec` is written before the box is formed, so no field is
+        // SAFETY: a zero-sized `Self` (N == 0 and a zero-sized element
+        // type) is handled first. The arena's all-zero bytes are valid `T`s
+        // (`Element` is sealed: f32 0.0, i8 and i32 0); `exec` is written before the box is formed, so no field is
         // ever read uninitialised. The pointer comes from the global allocator
         // with `Self`'s layout, which is what `Box::from_raw` requires.
         unsafe {
@@ -268,19 +297,19 @@ impl<const N: usize, Tag> Workspace<N, Tag> {
     }
 
     /// The arena, for generated code and for inspecting intermediate tensors.
-    pub fn arena(&self) -> &Arena<N> {
+    pub fn arena(&self) -> &Arena<N, T> {
         &self.arena
     }
 
     /// The arena, mutably.
-    pub fn arena_mut(&mut self) -> &mut Arena<N> {
+    pub fn arena_mut(&mut self) -> &mut Arena<N, T> {
         &mut self.arena
     }
 
     /// The arena, mutably, and the threads to run kernels on (for generated
     /// code). Both exclusive: running a job on the threads takes `&mut Exec`
     /// (one job at a time, see [`Exec`]).
-    pub fn parts_mut(&mut self) -> (&mut Arena<N>, &mut Exec) {
+    pub fn parts_mut(&mut self) -> (&mut Arena<N, T>, &mut Exec) {
         (&mut self.arena, &mut self.exec)
     }
 }
@@ -299,20 +328,20 @@ impl<const N: usize, Tag> Workspace<N, Tag> {
 /// assert!(WS.take().is_none(), "a second take would alias the first");
 /// ```
 #[cfg(target_has_atomic = "8")]
-pub struct StaticWorkspace<const N: usize, Tag> {
+pub struct StaticWorkspace<const N: usize, Tag, T: Element = f32> {
     taken: core::sync::atomic::AtomicBool,
-    ws: core::cell::UnsafeCell<Workspace<N, Tag>>,
+    ws: core::cell::UnsafeCell<Workspace<N, Tag, T>>,
 }
 
 // SAFETY: the workspace inside is only reached through `take`, which an atomic
 // flag lets succeed once, so at most one `&mut` to it ever exists; `Workspace`
-// itself is `Send` (f32s, a `Send + Sync` marker, and an `Exec`, `Send + Sync`
+// itself is `Send` (`Element`s, which are `Send`, a `Send + Sync` marker, and an `Exec`, `Send + Sync`
 // as asserted in exec.rs; running its jobs takes `&mut`).
 #[cfg(target_has_atomic = "8")]
-unsafe impl<const N: usize, Tag> Sync for StaticWorkspace<N, Tag> {}
+unsafe impl<const N: usize, Tag, T: Element> Sync for StaticWorkspace<N, Tag, T> {}
 
 #[cfg(target_has_atomic = "8")]
-impl<const N: usize, Tag> StaticWorkspace<N, Tag> {
+impl<const N: usize, Tag, T: Element> StaticWorkspace<N, Tag, T> {
     /// A zeroed, untaken workspace (`const`: for a `static`).
     #[allow(clippy::new_without_default)]
     pub const fn new() -> Self {
@@ -326,7 +355,7 @@ impl<const N: usize, Tag> StaticWorkspace<N, Tag> {
     // Handing out `&mut` from `&self` is the point of the cell; the atomic flag
     // makes it unique (see the SAFETY comment below).
     #[allow(clippy::mut_from_ref)]
-    pub fn take(&'static self) -> Option<&'static mut Workspace<N, Tag>> {
+    pub fn take(&'static self) -> Option<&'static mut Workspace<N, Tag, T>> {
         use core::sync::atomic::Ordering;
         if self.taken.swap(true, Ordering::AcqRel) {
             return None;

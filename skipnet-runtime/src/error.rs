@@ -13,6 +13,12 @@ pub enum Error {
         /// What the parser reported.
         reason: String,
     },
+    /// A quantized network's scales or zero points are invalid or
+    /// inconsistent (what TFLite's int8 spec requires of them).
+    Quantization {
+        /// What is wrong, naming the tensor or layer.
+        reason: String,
+    },
     /// The network needs a tensor the file does not have.
     MissingTensor {
         /// Weight name, `<binding path>.<variable>`.
@@ -29,12 +35,15 @@ pub enum Error {
         /// Shape in the file.
         found: Vec<usize>,
     },
-    /// The file's tensor is not float32.
+    /// The file's tensor has another dtype than the network needs.
     WrongDtype {
         /// Weight name.
         name: String,
         /// The dtype in the file (`F16`, `I64`, ...).
         dtype: String,
+        /// The dtype the network needs: `F32`, or in a quantized network
+        /// `I8` (kernels), `I32` (biases).
+        expected: &'static str,
     },
     /// The file has a tensor the network does not use (a renamed or removed layer?).
     UnexpectedTensor {
@@ -73,6 +82,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Format { reason } => write!(f, "not a valid safetensors file: {reason}"),
+            Error::Quantization { reason } => {
+                write!(f, "bad int8 quantization in the weight file: {reason}")
+            }
             Error::MissingTensor { name, expected } => write!(
                 f,
                 "weight file has no tensor `{name}` (the network needs it with shape {})",
@@ -84,10 +96,20 @@ impl fmt::Display for Error {
                 Shape(found),
                 Shape(expected)
             ),
-            Error::WrongDtype { name, dtype } => write!(
-                f,
-                "tensor `{name}` is {dtype} in the weight file; skipnet needs F32 (export with .astype(np.float32))"
-            ),
+            Error::WrongDtype {
+                name,
+                dtype,
+                expected,
+            } => match *expected {
+                "F32" => write!(
+                    f,
+                    "tensor `{name}` is {dtype} in the weight file; skipnet needs F32 (export with .astype(np.float32))"
+                ),
+                _ => write!(
+                    f,
+                    "tensor `{name}` is {dtype} in the weight file; this quantized network needs {expected} (TFLite int8: I8 kernels, I32 biases, F32 scales)"
+                ),
+            },
             Error::NonFinite { name, index, value } => write!(
                 f,
                 "tensor `{name}` holds {value} at {} in the weight file",

@@ -1,6 +1,7 @@
 //! Loading weights from safetensors bytes at run time.
 
-use crate::{Error, Param};
+use crate::quant::Quantization;
+use crate::{Element, Error, Param};
 use alloc::collections::BTreeSet;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -76,6 +77,80 @@ impl<'a> WeightFile<'a> {
     /// Takes tensor `name` (F32, exactly `shape`) as plain values: what the
     /// macro uses to bake weights at compile time.
     pub fn take_values(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, Error> {
+        let data = self.take_bytes(name, shape, Dtype::F32)?;
+        Ok(data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    }
+
+    /// Takes tensor `name`, which must be I8 with exactly `shape` (and `N`
+    /// elements): a quantized network's kernel.
+    pub fn take_i8<const N: usize>(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+    ) -> Result<Param<N, i8>, Error> {
+        let values = self.take_i8_values(name, shape)?;
+        Self::param(name, shape, values)
+    }
+
+    /// Takes tensor `name` (I8, exactly `shape`) as plain values.
+    pub fn take_i8_values(&mut self, name: &str, shape: &[usize]) -> Result<Vec<i8>, Error> {
+        let data = self.take_bytes(name, shape, Dtype::I8)?;
+        Ok(data.iter().map(|&b| b as i8).collect())
+    }
+
+    /// Takes tensor `name`, which must be I32 with exactly `shape` (and `N`
+    /// elements): a quantized network's bias.
+    pub fn take_i32<const N: usize>(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+    ) -> Result<Param<N, i32>, Error> {
+        let values = self.take_i32_values(name, shape)?;
+        Self::param(name, shape, values)
+    }
+
+    /// Takes tensor `name` (I32, exactly `shape`) as plain values.
+    pub fn take_i32_values(&mut self, name: &str, shape: &[usize]) -> Result<Vec<i32>, Error> {
+        let data = self.take_bytes(name, shape, Dtype::I32)?;
+        Ok(data
+            .chunks_exact(4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    }
+
+    /// Takes tensor `name`, F32 of shape `[2]`: a quantized tensor's scale
+    /// and zero point. A scale that is not positive and finite, or a zero
+    /// point that is not an integer in `[-128, 127]`, is an
+    /// [`Error::Quantization`] naming the tensor.
+    pub fn take_quantization(&mut self, name: &str) -> Result<Quantization, Error> {
+        let v = self.take_values(name, &[2])?;
+        Quantization::new(v[0], v[1]).ok_or_else(|| Error::Quantization {
+            reason: alloc::format!(
+                "`{name}` has scale {} (must be positive and finite) and zero point {} (must be an integer in [-128, 127])",
+                v[0],
+                v[1]
+            ),
+        })
+    }
+
+    fn param<const N: usize, T: Element>(
+        name: &str,
+        shape: &[usize],
+        values: Vec<T>,
+    ) -> Result<Param<N, T>, Error> {
+        Param::from_boxed(values.into_boxed_slice()).ok_or_else(|| Error::ShapeMismatch {
+            name: name.to_string(),
+            expected: shape.to_vec(),
+            found: alloc::vec![N],
+        })
+    }
+
+    /// The bytes of tensor `name`, checked to be `dtype` with exactly
+    /// `shape`, and marked as taken.
+    fn take_bytes(&mut self, name: &str, shape: &[usize], dtype: Dtype) -> Result<&'a [u8], Error> {
         let view = self
             .tensors
             .tensor(name)
@@ -83,10 +158,15 @@ impl<'a> WeightFile<'a> {
                 name: name.to_string(),
                 expected: shape.to_vec(),
             })?;
-        if view.dtype() != Dtype::F32 {
+        if view.dtype() != dtype {
             return Err(Error::WrongDtype {
                 name: name.to_string(),
                 dtype: alloc::format!("{:?}", view.dtype()),
+                expected: match dtype {
+                    Dtype::I8 => "I8",
+                    Dtype::I32 => "I32",
+                    _ => "F32",
+                },
             });
         }
         if view.shape() != shape {
@@ -96,13 +176,8 @@ impl<'a> WeightFile<'a> {
                 found: view.shape().to_vec(),
             });
         }
-        let values: Vec<f32> = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
         self.taken.insert(name.to_string());
-        Ok(values)
+        Ok(view.data())
     }
 
     /// Checks that every F32 tensor of the file holds only finite values; the

@@ -1,26 +1,28 @@
 //! Fixed-size weight storage: owned (loaded at run time) or `'static` (baked).
 
+use crate::arena::Element;
 use core::ops::Deref;
 
-/// `N` f32 weights of one tensor, in the layout the kernels read.
-pub struct Param<const N: usize>(Storage<N>);
+/// `N` weights of one tensor (f32, or i8 and i32 in a quantized network), in
+/// the layout the kernels read.
+pub struct Param<const N: usize, T: Element = f32>(Storage<N, T>);
 
-enum Storage<const N: usize> {
-    Static(&'static [f32; N]),
+enum Storage<const N: usize, T: Element> {
+    Static(&'static [T; N]),
     #[cfg(feature = "alloc")]
-    Owned(alloc::boxed::Box<[f32; N]>),
+    Owned(alloc::boxed::Box<[T; N]>),
 }
 
-impl<const N: usize> Param<N> {
+impl<const N: usize, T: Element> Param<N, T> {
     /// Weights that live in static memory (flash on a microcontroller).
-    pub const fn from_static(w: &'static [f32; N]) -> Self {
+    pub const fn from_static(w: &'static [T; N]) -> Self {
         Param(Storage::Static(w))
     }
 
     /// Weights copied from `src` into a heap buffer that is allocated zeroed in
     /// place (never built on the stack). `None` if `src` has the wrong length.
     #[cfg(feature = "alloc")]
-    pub fn from_slice(src: &[f32]) -> Option<Self> {
+    pub fn from_slice(src: &[T]) -> Option<Self> {
         if src.len() != N {
             return None;
         }
@@ -29,16 +31,16 @@ impl<const N: usize> Param<N> {
 
     /// Takes ownership of a heap buffer of exactly `N` values.
     #[cfg(feature = "alloc")]
-    pub fn from_boxed(values: alloc::boxed::Box<[f32]>) -> Option<Self> {
-        let arr: alloc::boxed::Box<[f32; N]> = values.try_into().ok()?;
+    pub fn from_boxed(values: alloc::boxed::Box<[T]>) -> Option<Self> {
+        let arr: alloc::boxed::Box<[T; N]> = values.try_into().ok()?;
         Some(Param(Storage::Owned(arr)))
     }
 }
 
-impl<const N: usize> Deref for Param<N> {
-    type Target = [f32; N];
+impl<const N: usize, T: Element> Deref for Param<N, T> {
+    type Target = [T; N];
     #[inline(always)]
-    fn deref(&self) -> &[f32; N] {
+    fn deref(&self) -> &[T; N] {
         match &self.0 {
             Storage::Static(w) => w,
             #[cfg(feature = "alloc")]
@@ -47,7 +49,7 @@ impl<const N: usize> Deref for Param<N> {
     }
 }
 
-impl<const N: usize> core::fmt::Debug for Param<N> {
+impl<const N: usize, T: Element> core::fmt::Debug for Param<N, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "Param<{N}>")
     }
@@ -85,6 +87,52 @@ pub const fn f32s_from_le_bytes<const N: usize, const B: usize>(bytes: &[u8; B])
             v[i] = f32::from_bits(u32::from_le(v[i].to_bits()));
             i += 1;
         }
+    }
+    v
+}
+
+/// Reinterprets bytes as `N` i8 values, at compile time: a quantized
+/// network's baked kernels (one byte-string literal, as for
+/// [`f32s_from_le_bytes`]).
+///
+/// ```
+/// const W: [i8; 3] = skipnet_runtime::i8s_from_bytes(&[0, 127, 255]);
+/// assert_eq!(W, [0, 127, -1]);
+/// ```
+pub const fn i8s_from_bytes<const N: usize>(bytes: &[u8; N]) -> [i8; N] {
+    #[repr(C)]
+    union Bits<const N: usize> {
+        bytes: [u8; N],
+        ints: [i8; N],
+    }
+    // SAFETY: u8 and i8 have the same size and every bit pattern is valid
+    // for both, so reading the i8s after writing the bytes is defined.
+    unsafe { Bits::<N> { bytes: *bytes }.ints }
+}
+
+/// Reinterprets little-endian bytes as `N` i32 values, at compile time: a
+/// quantized network's baked biases. Fails to compile unless `B == 4 * N`.
+///
+/// ```
+/// const B: [i32; 2] = skipnet_runtime::i32s_from_le_bytes(&[1, 0, 0, 0, 255, 255, 255, 255]);
+/// assert_eq!(B, [1, -1]);
+/// ```
+pub const fn i32s_from_le_bytes<const N: usize, const B: usize>(bytes: &[u8; B]) -> [i32; N] {
+    assert!(
+        B == 4 * N,
+        "byte length must be 4 x the number of i32 values"
+    );
+    let mut v = [0i32; N];
+    let mut i = 0;
+    // Biases are a few hundred values: a const loop costs nothing here.
+    while i < N {
+        v[i] = i32::from_le_bytes([
+            bytes[4 * i],
+            bytes[4 * i + 1],
+            bytes[4 * i + 2],
+            bytes[4 * i + 3],
+        ]);
+        i += 1;
     }
     v
 }

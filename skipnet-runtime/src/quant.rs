@@ -15,6 +15,68 @@
 
 use crate::Activation;
 
+/// The int8 quantization of one tensor: `real = scale * (q - zero_point)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Quantization {
+    /// Positive and finite.
+    pub scale: f32,
+    /// In `[-128, 127]`.
+    pub zero_point: i32,
+}
+
+impl Quantization {
+    /// A scale and a zero point as a weight file stores them (both f32);
+    /// `None` unless the scale is positive and finite and the zero point an
+    /// integer in `[-128, 127]`.
+    pub fn new(scale: f32, zero_point: f32) -> Option<Quantization> {
+        let ok = scale.is_finite()
+            && scale > 0.0
+            && (-128.0..=127.0).contains(&zero_point)
+            && zero_point == libm::truncf(zero_point);
+        ok.then_some(Quantization {
+            scale,
+            zero_point: zero_point as i32,
+        })
+    }
+
+    /// TFLite's QUANTIZE (its reference `AffineQuantize`): `round(x /
+    /// scale)`, half away from zero, plus the zero point, saturated to int8.
+    /// A NaN becomes the zero point.
+    pub fn quantize(self, x: f32) -> i8 {
+        let q = libm::roundf(x / self.scale) as i32;
+        q.saturating_add(self.zero_point).clamp(-128, 127) as i8
+    }
+
+    /// TFLite's DEQUANTIZE: `scale * (q - zero_point)`.
+    pub fn dequantize(self, q: i8) -> f32 {
+        self.scale * (i32::from(q) - self.zero_point) as f32
+    }
+}
+
+/// TFLite's int8 rule for an op that keeps its input's quantization
+/// (concat, nearest resizing): operand `operand`'s quantization `q` must
+/// equal operand `first`'s `q0`. The `Err` names the layer and both operands.
+#[cfg(feature = "alloc")]
+pub fn same_quantization(
+    layer: &str,
+    op: &str,
+    (operand, q): (&str, Quantization),
+    (first, q0): (&str, Quantization),
+) -> Result<(), crate::Error> {
+    if q == q0 {
+        return Ok(());
+    }
+    Err(crate::Error::Quantization {
+        reason: alloc::format!(
+            "`{layer}` ({op}) keeps one quantization, but operand `{operand}` has scale {} and zero point {} where `{first}` has {} and {} (TFLite's int8 spec gives them one)",
+            q.scale,
+            q.zero_point,
+            q0.scale,
+            q0.zero_point
+        ),
+    })
+}
+
 /// `M` as TFLite stores it: `M ~= multiplier * 2^(shift - 31)`, with
 /// `multiplier` in `[2^30, 2^31)` (or 0 for `M = 0` and for `M < 2^-31`,
 /// which TFLite flushes to zero).
@@ -132,6 +194,27 @@ pub fn activation_range(act: Activation, scale: f32, zero_point: i32) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantization_rounds_half_away_and_saturates() {
+        let q = Quantization::new(0.5, -3.0).expect("valid");
+        // 0.25 / 0.5 = 0.5 rounds away from zero to 1; -0.25 to -1.
+        assert_eq!(q.quantize(0.25), -2);
+        assert_eq!(q.quantize(-0.25), -4);
+        assert_eq!(q.quantize(1e9), 127);
+        assert_eq!(q.quantize(-1e9), -128);
+        assert_eq!(q.quantize(f32::NAN), -3);
+        assert_eq!(q.dequantize(-1), 1.0);
+        for bad in [
+            (0.0, 0.0),
+            (-1.0, 0.0),
+            (f32::NAN, 0.0),
+            (1.0, 0.5),
+            (1.0, 128.0),
+        ] {
+            assert!(Quantization::new(bad.0, bad.1).is_none(), "{bad:?}");
+        }
+    }
 
     /// `x * m * 2^(shift - 31)` rounded as TFLite's two steps round it, from
     /// exact 128-bit integers: the doubled product's high half to nearest

@@ -12,6 +12,13 @@ seed_unet! {
     SkipUNet([32, 32, 3]) -> out
 }
 
+seed_unet! {
+    #[quantized]
+    /// The same network in int8, as TFLite's converter quantized it
+    /// (fixture `int8/seed_unet`, tools/tflite_int8_fixtures.py).
+    SeedUNetInt8([32, 32, 3]) -> out
+}
+
 network! {
     /// Two parallel paths merged by element-wise addition.
     block apes(x, filters) {

@@ -8,6 +8,9 @@
 //! let y = skipnet_embedded_example::segment(ws, &[0.5; 3072]);
 //! assert_eq!(y.len(), 32 * 32 * 3);
 //! ```
+//!
+//! The same network quantized to int8 (TFLite's arithmetic) is
+//! `SkipUNetInt8`: a quarter of the flash and of the arena.
 #![no_std]
 
 use skipnet::{network, StaticWorkspace};
@@ -43,6 +46,43 @@ pub static WORKSPACE: StaticWorkspace<{ SkipUNet::ARENA_LEN }, SkipUNet> = Stati
 /// One frame: 32x32 RGB channels-last in, 32x32x3 out (borrowed from `ws`).
 pub fn segment<'w>(ws: &'w mut SkipUNetWorkspace, x: &[f32; 3072]) -> &'w [f32; 3072] {
     NET.forward(ws, x)
+}
+
+network! {
+    /// The same network in int8, as TFLite's converter quantized it
+    /// (tools/tflite_int8_fixtures.py): int8 kernels and activations, int32
+    /// biases, each conv's requantization computed at compile time. Written
+    /// out again, not generated from the f32 one, so each reads on its own.
+    #[quantized]
+    #[weights = "../../tests/fixtures/int8/seed_unet/weights.safetensors"]
+    pub SkipUNetInt8(x: [32, 32, 3]) -> out {
+        conv1  = conv2d(x, 32, 3, strides = 2, padding = same, activation = relu);
+        conv2  = conv2d(conv1, 64, 3, strides = 2, padding = same, activation = relu);
+        conv3  = conv2d(conv2, 128, 3, strides = 2, padding = same, activation = relu);
+        conv4  = conv2d(conv3, 128, 3, strides = 2, padding = same, activation = relu);
+        up1    = conv2d(upsample2d(conv4, 2), 128, 3, padding = same, activation = relu);
+        merge1 = concat(conv3, up1);
+        up2    = conv2d(upsample2d(merge1, 2), 64, 3, padding = same, activation = relu);
+        merge2 = concat(conv2, up2);
+        up3    = conv2d(upsample2d(merge2, 2), 32, 3, padding = same, activation = relu);
+        merge3 = concat(conv1, up3);
+        up4    = conv2d(upsample2d(merge3, 2), 32, 3, padding = same);
+        out    = conv2d(up4, 3, 3, padding = same);
+    }
+}
+
+/// The int8 network: weights (594 KB) in flash.
+pub static NET_INT8: SkipUNetInt8 = SkipUNetInt8::BAKED;
+
+/// The int8 arena (`SkipUNetInt8::ARENA_LEN` bytes, 48 KiB, in `.bss`).
+pub static WORKSPACE_INT8: StaticWorkspace<{ SkipUNetInt8::ARENA_LEN }, SkipUNetInt8, i8> =
+    StaticWorkspace::new();
+
+/// One int8 frame: the input quantized with
+/// `NET_INT8.input_quantization()[0]`, the output to dequantize with
+/// `NET_INT8.output_quantization()[0]`.
+pub fn segment_int8<'w>(ws: &'w mut SkipUNetInt8Workspace, x: &[i8; 3072]) -> &'w [i8; 3072] {
+    NET_INT8.forward(ws, x)
 }
 
 /// What both firmware binaries (`src/main.rs`, `src/bin/kernel_check.rs`)

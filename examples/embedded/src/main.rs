@@ -1,8 +1,11 @@
 //! The firmware: on `thumbv7em-none-eabihf` a Cortex-M4F program
 //! (`cortex-m-rt`: vector table, reset handler, FPU on) that runs the seed
-//! U-Net once on the Keras fixture's input, checks the output against Keras's
-//! (max abs error <= 1e-4, NaN-aware), prints the error and the instructions
-//! one `forward` took over semihosting, and exits with the check's status. CI
+//! U-Net once on the Keras fixture's input and checks the output against
+//! Keras's (max abs error <= 1e-4, NaN-aware), then runs its int8 version on
+//! TFLite's quantized input and checks that the output equals the TFLite
+//! interpreter's (reference kernels) byte for byte; it prints the error and
+//! the instructions each `forward` took over semihosting, and exits with the
+//! checks' status. CI
 //! runs it under QEMU's `mps2-an386` board (`.ci/run`; `memory.x` is that
 //! board's map):
 //!
@@ -22,6 +25,9 @@
 /// little-endian f32 written by build.rs.
 static X_BYTES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/x.f32"));
 static Y_BYTES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/y.f32"));
+/// TFLite's int8 input and output (tests/fixtures/int8/seed_unet), raw bytes.
+static X_INT8: &[u8; 3072] = include_bytes!(concat!(env!("OUT_DIR"), "/x.i8"));
+static Y_INT8: &[u8; 3072] = include_bytes!(concat!(env!("OUT_DIR"), "/y.i8"));
 
 /// `N` floats from little-endian bytes (`bytes` holds at least `4 * N`).
 fn f32s<const N: usize>(bytes: &[u8]) -> [f32; N] {
@@ -46,6 +52,19 @@ fn error(y: &[f32; 3072]) -> f32 {
 /// The largest error accepted against Keras (float32 on both sides).
 const TOLERANCE: f32 = 1e-4;
 
+/// TFLite's int8 input frame.
+fn input_int8() -> [i8; 3072] {
+    X_INT8.map(|b| b as i8)
+}
+
+/// How many int8 outputs differ from TFLite's (the check wants none).
+fn differ_int8(y: &[i8; 3072]) -> usize {
+    y.iter()
+        .zip(Y_INT8)
+        .filter(|(a, b)| **a != **b as i8)
+        .count()
+}
+
 #[cfg(target_os = "none")]
 mod firmware {
     use core::sync::atomic::{AtomicU32, Ordering};
@@ -66,28 +85,39 @@ mod firmware {
     /// SysTick clock.
     const INSTRUCTIONS_PER_TICK: u64 = 40;
 
+    /// Instructions `f` takes, from SysTick ticks on the core clock.
+    fn counted<R>(syst: &mut SYST, f: impl FnOnce() -> R) -> (R, u64) {
+        WRAPS.store(0, Ordering::Relaxed);
+        syst.set_clock_source(SystClkSource::Core);
+        syst.set_reload(0x00FF_FFFF);
+        syst.clear_current();
+        syst.enable_interrupt();
+        syst.enable_counter();
+        let r = f();
+        syst.disable_counter();
+        let ticks = u64::from(WRAPS.load(Ordering::Relaxed)) * 0x0100_0000
+            + u64::from(0x00FF_FFFF - SYST::get_current());
+        (r, ticks * INSTRUCTIONS_PER_TICK)
+    }
+
     #[entry]
     fn main() -> ! {
         let Some(mut p) = Peripherals::take() else {
             exit(false)
         };
-        let Some(ws) = skipnet_embedded_example::WORKSPACE.take() else {
+        let (Some(ws), Some(ws8)) = (
+            skipnet_embedded_example::WORKSPACE.take(),
+            skipnet_embedded_example::WORKSPACE_INT8.take(),
+        ) else {
             exit(false)
         };
         let x = super::input();
-        p.SYST.set_clock_source(SystClkSource::Core);
-        p.SYST.set_reload(0x00FF_FFFF);
-        p.SYST.clear_current();
-        p.SYST.enable_interrupt();
-        p.SYST.enable_counter();
-        let y = skipnet_embedded_example::segment(ws, core::hint::black_box(&x));
-        p.SYST.disable_counter();
-        let ticks = u64::from(WRAPS.load(Ordering::Relaxed)) * 0x0100_0000
-            + u64::from(0x00FF_FFFF - SYST::get_current());
+        let (y, n) = counted(&mut p.SYST, || {
+            skipnet_embedded_example::segment(ws, core::hint::black_box(&x))
+        });
         hprintln!(
-            "skipnet seed U-Net on a Cortex-M4F: one forward {} instructions ({} SysTick ticks x {})",
-            ticks * INSTRUCTIONS_PER_TICK,
-            ticks,
+            "skipnet seed U-Net on a Cortex-M4F: one forward {} instructions (SysTick ticks x {})",
+            n,
             INSTRUCTIONS_PER_TICK
         );
         let err = super::error(y);
@@ -96,7 +126,18 @@ mod firmware {
             err,
             super::TOLERANCE
         );
-        exit(err <= super::TOLERANCE)
+        let x8 = super::input_int8();
+        let (y8, n8) = counted(&mut p.SYST, || {
+            skipnet_embedded_example::segment_int8(ws8, core::hint::black_box(&x8))
+        });
+        hprintln!(
+            "int8 seed U-Net: one forward {} instructions (SysTick ticks x {})",
+            n8,
+            INSTRUCTIONS_PER_TICK
+        );
+        let differ = super::differ_int8(y8);
+        hprintln!("int8 outputs that differ from TFLite's: {} of 3072", differ);
+        exit(err <= super::TOLERANCE && differ == 0)
     }
 }
 
@@ -107,8 +148,13 @@ fn main() {
         .expect("the workspace, taken once");
     let err = error(skipnet_embedded_example::segment(ws, &input()));
     println!("one frame: max abs error vs Keras {err:e} (tolerance {TOLERANCE:e})");
+    let ws8 = skipnet_embedded_example::WORKSPACE_INT8
+        .take()
+        .expect("the int8 workspace, taken once");
+    let differ = differ_int8(skipnet_embedded_example::segment_int8(ws8, &input_int8()));
+    println!("one int8 frame: {differ} of 3072 outputs differ from TFLite's");
     // `err` is infinite for a NaN, so this fails on one too.
-    if err > TOLERANCE {
+    if err > TOLERANCE || differ != 0 {
         std::process::exit(1);
     }
 }

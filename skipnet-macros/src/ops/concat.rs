@@ -91,6 +91,11 @@ impl Op for Concat {
         Ok(out)
     }
 
+    // The copy keeps its operands' quantization (TFLite's int8 CONCATENATION).
+    fn int8(&self) -> Option<Int8> {
+        Some(Int8::SameQuantization)
+    }
+
     fn emit(&self, cx: &EmitCtx) -> TokenStream {
         let rt = cx.rt;
         let outer = self.outer(cx.out_shape);

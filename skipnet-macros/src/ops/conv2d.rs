@@ -326,6 +326,12 @@ impl Op for Conv2d {
         self.activation == Act::Linear
     }
 
+    // TFLite fuses only these into an int8 conv (as a clamp).
+    fn int8(&self) -> Option<Int8> {
+        matches!(self.activation, Act::Linear | Act::Relu | Act::Relu6)
+            .then_some(Int8::Conv(self.activation))
+    }
+
     fn writes_strided(&self) -> bool {
         self.activation != Act::Softmax
     }

@@ -782,18 +782,34 @@ pub struct NetOptions {
     /// `#[winograd = false]`: every conv runs the direct algorithm (no
     /// Winograd scratch in the arena: for memory-bound targets).
     pub winograd: bool,
+    /// `#[quantized]`: int8 activations and weights with TFLite's
+    /// arithmetic (`codegen_int8`); implies `winograd = false`.
+    pub quantized: bool,
 }
 
 impl Default for NetOptions {
     fn default() -> Self {
-        NetOptions { winograd: true }
+        NetOptions {
+            winograd: true,
+            quantized: false,
+        }
     }
 }
 
 impl NetOptions {
-    /// The options the declaration's attributes set (`#[winograd = false]`).
+    /// The options the declaration's attributes set (`#[winograd = false]`,
+    /// `#[quantized]`).
     pub fn from_attrs(attrs: &[syn::Attribute]) -> syn::Result<NetOptions> {
         let mut o = NetOptions::default();
+        for a in attrs.iter().filter(|a| a.path().is_ident("quantized")) {
+            if !matches!(a.meta, syn::Meta::Path(_)) {
+                return Err(syn::Error::new_spanned(
+                    a,
+                    "expected `#[quantized]` (it takes no value)",
+                ));
+            }
+            o.quantized = true;
+        }
         for a in attrs.iter().filter(|a| a.path().is_ident("winograd")) {
             let bad = || {
                 syn::Error::new_spanned(
@@ -812,6 +828,8 @@ impl NetOptions {
                 _ => return Err(bad()),
             }
         }
+        // Winograd's transforms are float arithmetic; TFLite's int8 conv is direct.
+        o.winograd &= !o.quantized;
         Ok(o)
     }
 }
@@ -838,6 +856,23 @@ impl InputView {
         (h * self.upsample.0 + t + b, w * self.upsample.1 + l + r)
     }
 }
+
+/// How an op runs in a `#[quantized]` network (`codegen_int8`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Int8 {
+    /// A conv with TFLite's per-channel requantization, its activation
+    /// (linear, relu or relu6) fused as a clamp.
+    Conv(Act),
+    /// `emit` is correct on i8 as it is (its runtime kernel is generic over
+    /// the element) because the output keeps operand 0's quantization, as
+    /// TFLite's int8 spec has it for concat and nearest resizing; every
+    /// operand must then share that quantization (checked at load).
+    SameQuantization,
+}
+
+/// What a `#[quantized]` network supports, for the error on anything else.
+pub const INT8_OPS: &str =
+    "`conv2d` (activation linear, relu or relu6), `concat` and `upsample2d` (nearest)";
 
 /// A configured op: shape rule, weights and code generation.
 pub trait Op {
@@ -938,6 +973,11 @@ pub trait Op {
         _out_shape: &[usize],
         _input: InputView,
     ) -> Option<Vec<f32>> {
+        None
+    }
+    /// How the op runs in a `#[quantized]` network; `None`: it cannot (a
+    /// compile error at its call listing [`INT8_OPS`]).
+    fn int8(&self) -> Option<Int8> {
         None
     }
     /// Statement(s) computing the output.

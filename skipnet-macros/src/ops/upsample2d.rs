@@ -34,6 +34,12 @@ impl Op for Upsample2d {
         }
     }
 
+    // Nearest is a copy (TFLite's RESIZE_NEAREST_NEIGHBOR keeps its
+    // input's quantization); bilinear would need TFLite's int8 arithmetic.
+    fn int8(&self) -> Option<Int8> {
+        (!self.bilinear).then_some(Int8::SameQuantization)
+    }
+
     fn emit(&self, cx: &EmitCtx) -> TokenStream {
         let rt = cx.rt;
         let input = hwc_tokens(rt, &cx.in_shapes[0]);

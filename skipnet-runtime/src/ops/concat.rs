@@ -4,7 +4,9 @@
 /// `outer` is the product of the dimensions before the axis and `chunk_i` the
 /// product of operand `i`'s dimensions from the axis on. For channels-last maps
 /// concatenated on channels, `outer = H * W` and `chunk_i = C_i`.
-pub fn concat(outer: usize, operands: &[&[f32]], out: &mut [f32]) {
+/// Element-generic: an int8 concat is the same copy (TFLite's int8
+/// CONCATENATION gives every operand the output's quantization).
+pub fn concat<T: Copy>(outer: usize, operands: &[&[T]], out: &mut [T]) {
     let total: usize = operands.iter().map(|o| o.len()).sum();
     assert_eq!(out.len(), total);
     if outer == 0 {
@@ -24,7 +26,7 @@ pub fn concat(outer: usize, operands: &[&[f32]], out: &mut [f32]) {
 /// [`concat`] of some operands only: `out` viewed as `outer` rows; each part
 /// `(at, x)` is copied to `[at, at + x.len() / outer)` of every row. The other
 /// columns (operands their producers wrote in place) are left as they are.
-pub fn concat_parts(outer: usize, parts: &[(usize, &[f32])], out: &mut [f32]) {
+pub fn concat_parts<T: Copy>(outer: usize, parts: &[(usize, &[T])], out: &mut [T]) {
     if outer == 0 {
         return;
     }

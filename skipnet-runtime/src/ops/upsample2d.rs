@@ -3,8 +3,10 @@
 
 use super::Hwc;
 
-/// `out[y, x, c] = x[y / sh, x / sw, c]` for an output of `input.h * sh` by `input.w * sw`.
-pub fn upsample2d_nearest(input: Hwc, size: (usize, usize), x: &[f32], out: &mut [f32]) {
+/// `out[y, x, c] = x[y / sh, x / sw, c]` for an output of `input.h * sh` by
+/// `input.w * sw`. Element-generic: int8 nearest upsampling is the same copy
+/// (TFLite's RESIZE_NEAREST_NEIGHBOR keeps its input's quantization).
+pub fn upsample2d_nearest<T: Copy>(input: Hwc, size: (usize, usize), x: &[T], out: &mut [T]) {
     let (sh, sw) = size;
     let ow = input.w * sw;
     assert_eq!(x.len(), input.len());
