@@ -51,6 +51,11 @@ pub use skipnet_runtime::compare;
 /// from the compile-time target features).
 pub use skipnet_runtime::igemm::Isa;
 
+/// int8 quantization (`#[quantized]` networks): `Quantization` (a tensor's
+/// scale and zero point, TFLite's QUANTIZE and DEQUANTIZE) and TFLite's
+/// fixed-point requantization.
+pub use skipnet_runtime::quant;
+
 /// Per-layer timings of `forward` (`Name::profile()`), feature `profile`.
 #[cfg(feature = "profile")]
 pub use skipnet_runtime::profile;
@@ -59,7 +64,7 @@ pub use skipnet_runtime::Error;
 /// A workspace in a `static`, handed out once (for `no_std` binaries).
 #[cfg(target_has_atomic = "8")]
 pub use skipnet_runtime::StaticWorkspace;
-pub use skipnet_runtime::{Activation, Arena, Param, Workspace};
+pub use skipnet_runtime::{Activation, Arena, Element, Param, Workspace};
 
 #[cfg(feature = "ndarray")]
 pub use ndarray;
@@ -68,6 +73,7 @@ pub use ndarray;
 #[doc(hidden)]
 pub mod __private {
     pub use skipnet_runtime::ops;
+    pub use skipnet_runtime::qgemm;
     pub use skipnet_runtime::quant;
     pub use skipnet_runtime::winograd;
     pub use skipnet_runtime::{

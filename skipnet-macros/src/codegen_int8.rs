@@ -22,6 +22,8 @@ use crate::ops::{EmitCtx, Int8, INT8_OPS};
 use crate::weights::{geom_mod, geom_path, runtime_path, Weight};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
+use skipnet_runtime::ops::conv2d::Conv2dGeom;
+use skipnet_runtime::qgemm;
 
 /// Every op of `g` that cannot run in int8, as one error per call.
 pub fn check_supported(g: &Graph) -> diag::Errors {
@@ -56,6 +58,20 @@ struct Conv<'w> {
     requant: Ident,
     filters: usize,
     activation: crate::ops::Act,
+    geom: Conv2dGeom,
+    /// Run by `qgemm` on a packed kernel (`Param<words, i32>`), else by the
+    /// reference loop on the Keras layout (grouped convs).
+    packed: bool,
+}
+
+impl Conv<'_> {
+    /// The kernel field's stored length (words when packed, bytes if not).
+    fn stored_len(&self) -> usize {
+        match self.packed {
+            true => qgemm::packed_kernel_words(&self.geom),
+            false => self.kernel.len,
+        }
+    }
 }
 
 fn convs<'w>(c: &Checked, weights: &'w [(usize, Vec<Weight>)]) -> Vec<(usize, Conv<'w>)> {
@@ -69,6 +85,8 @@ fn convs<'w>(c: &Checked, weights: &'w [(usize, Vec<Weight>)]) -> Vec<(usize, Co
                 return None;
             };
             let kernel = ws.iter().find(|w| w.var == "kernel")?;
+            let (ins, up) = c.fusions.stored_operands(n, &c.shapes);
+            let geom = n.op.conv_geom(&ins, &c.shapes[*id], up)?;
             Some((
                 *id,
                 Conv {
@@ -77,6 +95,8 @@ fn convs<'w>(c: &Checked, weights: &'w [(usize, Vec<Weight>)]) -> Vec<(usize, Co
                     requant: format_ident!("requant_n{}", id),
                     filters: *kernel.shape.last()?,
                     activation,
+                    packed: qgemm::supports(&geom),
+                    geom,
                 },
             ))
         })
@@ -102,7 +122,11 @@ pub fn generate(
     };
     let fields = convs.iter().map(|(_, cv)| {
         let (k, r, f) = (&cv.kernel.field, &cv.requant, cv.filters);
-        let klen = cv.kernel.len;
+        let klen = cv.stored_len();
+        let kty = match cv.packed {
+            true => quote!(i32),
+            false => quote!(i8),
+        };
         let kdoc = format!(
             "`{}`, int8, shape {}",
             cv.kernel.name,
@@ -114,7 +138,7 @@ pub fn generate(
             quote!(#[doc = #bdoc] #bf: #rt::Param<#f, i32>,)
         });
         quote! {
-            #[doc = #kdoc] #k: #rt::Param<#klen, i8>,
+            #[doc = #kdoc] #k: #rt::Param<#klen, #kty>,
             #bias
             #r: #rt::ops::conv2d_int8::Conv2dInt8Requant<#f>,
         }
@@ -318,9 +342,17 @@ fn load_statements(c: &Checked, rt: &TokenStream, convs: &[(usize, Conv)]) -> Ve
             &cv.kernel.field,
             &cv.kernel.name,
             &cv.kernel.shape,
-            cv.kernel.len,
+            cv.stored_len(),
         );
-        out.push(quote!(let #k = __file.take_i8::<#klen>(#kname, &[#(#kdims),*])?;));
+        let geom = geom_path(&geom_mod(&g.name), *id);
+        out.push(match cv.packed {
+            true => quote! {
+                let #k = __file.take_i8_packed::<#klen>(#kname, &[#(#kdims),*], |raw: &[i8], packed: &mut [i32]| {
+                    #rt::qgemm::pack_kernel(&#geom, raw, packed)
+                })?;
+            },
+            false => quote!(let #k = __file.take_i8::<#klen>(#kname, &[#(#kdims),*])?;),
+        });
         if let Some(b) = cv.bias {
             let (bf, bname, f) = (&b.field, &b.name, cv.filters);
             out.push(quote!(let #bf = __file.take_i32::<#f>(#bname, &[#f])?;));
@@ -393,10 +425,18 @@ fn forward_steps(
                     None => quote!(::core::option::Option::None),
                 };
                 let (stride, offset) = out_layout.unwrap_or((cv.filters, 0));
-                quote! {
-                    #rt::ops::conv2d_int8::conv2d_int8_into(
-                        &#geom, #x, &self.#k[..], #bias, &self.#r.quant(), #out, (#stride, #offset),
-                    );
+                match cv.packed {
+                    true => quote! {
+                        #rt::qgemm::conv2d_int8_packed(
+                            &#geom, #x, &self.#k[..], #bias, &self.#r.quant(), #out, (#stride, #offset),
+                            &mut __scratch[..],
+                        );
+                    },
+                    false => quote! {
+                        #rt::ops::conv2d_int8::conv2d_int8_into(
+                            &#geom, #x, &self.#k[..], #bias, &self.#r.quant(), #out, (#stride, #offset),
+                        );
+                    },
                 }
             }
             None => {
@@ -418,9 +458,16 @@ fn forward_steps(
                 })
             }
         };
+        let split = match plan.scratch.get(v).copied().flatten() {
+            Some(sc) => {
+                let (so, sl) = (sc.offset, sc.len);
+                quote!(let (__read, __out, __scratch) = __arena.split_scratch::<#off, #len, #so, #sl>();)
+            }
+            None => quote!(let (__read, __out) = __arena.split::<#off, #len>();),
+        };
         steps.push(quote! {
             {
-                let (__read, __out) = __arena.split::<#off, #len>();
+                #split
                 #body
             }
         });
@@ -479,10 +526,21 @@ fn bake(
         let kernel = file
             .take_i8_values(&cv.kernel.name, &cv.kernel.shape)
             .map_err(err)?;
-        let (ks, klen) = (format_ident!("BAKED_K{}", k), kernel.len());
-        let kbytes: Vec<u8> = kernel.iter().map(|&v| v as u8).collect();
-        let klit = proc_macro2::Literal::byte_string(&kbytes);
-        statics.push(quote!(pub static #ks: [i8; #klen] = #rt::i8s_from_bytes::<#klen>(#klit);));
+        let ks = format_ident!("BAKED_K{}", k);
+        if cv.packed {
+            let mut packed = vec![0i32; cv.stored_len()];
+            qgemm::pack_kernel(&cv.geom, &kernel, &mut packed);
+            let bytes: Vec<u8> = packed.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let (words, blen) = (packed.len(), bytes.len());
+            let lit = proc_macro2::Literal::byte_string(&bytes);
+            statics.push(quote!(pub static #ks: [i32; #words] = #rt::i32s_from_le_bytes::<#words, #blen>(#lit);));
+        } else {
+            let klen = kernel.len();
+            let kbytes: Vec<u8> = kernel.iter().map(|&v| v as u8).collect();
+            let klit = proc_macro2::Literal::byte_string(&kbytes);
+            statics
+                .push(quote!(pub static #ks: [i8; #klen] = #rt::i8s_from_bytes::<#klen>(#klit);));
+        }
         let kf = &cv.kernel.field;
         inits.push(quote!(#kf: #rt::Param::from_static(&#wmod::#ks),));
         if let Some(b) = cv.bias {

@@ -40,6 +40,7 @@ pub mod ops;
 mod param;
 #[cfg(feature = "profile")]
 pub mod profile;
+pub mod qgemm;
 pub mod quant;
 #[cfg(any(feature = "std", test))]
 #[doc(hidden)]

@@ -95,6 +95,23 @@ impl<'a> WeightFile<'a> {
         Self::param(name, shape, values)
     }
 
+    /// Takes tensor `name` (I8, exactly `shape`) and stores it as `pack`
+    /// lays it out in `N` words (the int8 kernel's packed form,
+    /// [`crate::qgemm::pack_kernel`]).
+    pub fn take_i8_packed<const N: usize>(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        pack: impl FnOnce(&[i8], &mut [i32]),
+    ) -> Result<Param<N, i32>, Error> {
+        let raw = self.take_i8_values(name, shape)?;
+        let mut packed = alloc::vec![0i32; N].into_boxed_slice();
+        pack(&raw, &mut packed);
+        Param::from_boxed(packed).ok_or_else(|| Error::Format {
+            reason: alloc::format!("packing `{name}` produced the wrong length"),
+        })
+    }
+
     /// Takes tensor `name` (I8, exactly `shape`) as plain values.
     pub fn take_i8_values(&mut self, name: &str, shape: &[usize]) -> Result<Vec<i8>, Error> {
         let data = self.take_bytes(name, shape, Dtype::I8)?;

@@ -111,7 +111,8 @@ pub const fn i8s_from_bytes<const N: usize>(bytes: &[u8; N]) -> [i8; N] {
 }
 
 /// Reinterprets little-endian bytes as `N` i32 values, at compile time: a
-/// quantized network's baked biases. Fails to compile unless `B == 4 * N`.
+/// quantized network's baked biases and packed kernels (a reinterpretation,
+/// as for [`f32s_from_le_bytes`]). Fails to compile unless `B == 4 * N`.
 ///
 /// ```
 /// const B: [i32; 2] = skipnet_runtime::i32s_from_le_bytes(&[1, 0, 0, 0, 255, 255, 255, 255]);
@@ -122,17 +123,20 @@ pub const fn i32s_from_le_bytes<const N: usize, const B: usize>(bytes: &[u8; B])
         B == 4 * N,
         "byte length must be 4 x the number of i32 values"
     );
-    let mut v = [0i32; N];
-    let mut i = 0;
-    // Biases are a few hundred values: a const loop costs nothing here.
-    while i < N {
-        v[i] = i32::from_le_bytes([
-            bytes[4 * i],
-            bytes[4 * i + 1],
-            bytes[4 * i + 2],
-            bytes[4 * i + 3],
-        ]);
-        i += 1;
+    #[repr(C)]
+    union Bits<const B: usize, const N: usize> {
+        bytes: [u8; B],
+        ints: [i32; N],
+    }
+    // SAFETY: both fields have the same size (B == 4 * N, asserted above)
+    // and every bit pattern is a valid i32.
+    let mut v = unsafe { Bits::<B, N> { bytes: *bytes }.ints };
+    if cfg!(target_endian = "big") {
+        let mut i = 0;
+        while i < N {
+            v[i] = i32::from_le(v[i]);
+            i += 1;
+        }
     }
     v
 }

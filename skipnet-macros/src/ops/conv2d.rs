@@ -39,6 +39,9 @@ pub struct Conv2d {
     /// Winograd even where its scratch exceeds the layer's operands (the
     /// planner found room for it: `Op::set_wide_scratch`).
     pub(super) winograd_wide: bool,
+    /// In a `#[quantized]` network: int8, its scratch the im2col block of
+    /// `skipnet_runtime::qgemm`.
+    pub(super) quantized: bool,
 }
 
 fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
@@ -83,6 +86,7 @@ impl Conv2d {
             use_bias: v.boolean("use_bias", true)?,
             winograd_allowed: true,
             winograd_wide: false,
+            quantized: false,
         };
         if (c.strides.0 > 1 || c.strides.1 > 1) && (c.dilation.0 > 1 || c.dilation.1 > 1) {
             return Err(error(
@@ -230,6 +234,7 @@ impl Conv2d {
 impl Op for Conv2d {
     fn configure(&mut self, options: &NetOptions) {
         self.winograd_allowed = options.winograd;
+        self.quantized = options.quantized;
     }
 
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
@@ -287,8 +292,23 @@ impl Op for Conv2d {
     }
 
     fn scratch_len(&self, in_shapes: &[Vec<usize>], out_shape: &[usize], view: InputView) -> usize {
+        if self.quantized {
+            return self
+                .runtime_geom(in_shapes, out_shape, view)
+                .filter(skipnet_runtime::qgemm::supports)
+                .map_or(0, |g| skipnet_runtime::qgemm::scratch_bytes(&g));
+        }
         self.winograd_geom(in_shapes, out_shape, view)
             .map_or(0, |wg| wg.scratch_len())
+    }
+
+    fn conv_geom(
+        &self,
+        in_shapes: &[Vec<usize>],
+        out_shape: &[usize],
+        view: InputView,
+    ) -> Option<conv2d::Conv2dGeom> {
+        self.runtime_geom(in_shapes, out_shape, view)
     }
 
     fn wants_wide_scratch(&self, in_shapes: &[Vec<usize>], out_shape: &[usize]) -> bool {

@@ -923,7 +923,7 @@ pub trait Op {
     fn adds_in_place(&self, _in_shapes: &[&[usize]]) -> bool {
         false
     }
-    /// f32 elements of scratch memory `emit` needs (`EmitCtx::scratch`),
+    /// Elements (f32, or bytes in a `#[quantized]` network) of scratch memory `emit` needs (`EmitCtx::scratch`),
     /// placed in the arena by the planner for this node's step only
     /// (`input` as for `geometry`).
     fn scratch_len(
@@ -973,6 +973,17 @@ pub trait Op {
         _out_shape: &[usize],
         _input: InputView,
     ) -> Option<Vec<f32>> {
+        None
+    }
+    /// A conv's runtime geometry on these operands (`input` as for
+    /// `geometry`), for code that needs its numbers rather than its tokens
+    /// (the int8 kernel's packed length).
+    fn conv_geom(
+        &self,
+        _in_shapes: &[Vec<usize>],
+        _out_shape: &[usize],
+        _input: InputView,
+    ) -> Option<skipnet_runtime::ops::conv2d::Conv2dGeom> {
         None
     }
     /// How the op runs in a `#[quantized]` network; `None`: it cannot (a

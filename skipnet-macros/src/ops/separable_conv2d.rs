@@ -52,6 +52,7 @@ fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
         // A 1x1 conv: Winograd never applies.
         winograd_allowed: false,
         winograd_wide: false,
+        quantized: false,
     };
     Ok(Box::new(Separable {
         depth_multiplier: v.positive("depth_multiplier", Some(1))?,

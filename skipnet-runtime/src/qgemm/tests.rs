@@ -1,0 +1,125 @@
+//! The packed int8 conv against the reference loop (which equals TFLite's
+//! reference kernel bit for bit, tests/int8_tflite.rs) on random
+//! geometries: every output must be equal.
+
+use super::*;
+use crate::geom::Hwc;
+use crate::ops::conv2d_int8::{conv2d_int8_into, Conv2dInt8Quant};
+use crate::quant::QuantizedMultiplier;
+use crate::testing::SplitMix64;
+use crate::Activation;
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// A random groups-1 geometry: kernel up to 4x4, strides, dilation,
+/// upsampling, padding, channels not a multiple of four included.
+fn geometry(r: &mut SplitMix64) -> Conv2dGeom {
+    let kernel = (r.range(1, 4), r.range(1, 4));
+    let dilation = (r.range(1, 2), r.range(1, 2));
+    let strides = (r.range(1, 3), r.range(1, 3));
+    let upsample = if r.one_in(4) {
+        (2, r.range(1, 2))
+    } else {
+        (1, 1)
+    };
+    let c = *r.pick(&[1, 3, 4, 8, 12, 16, 20, 36]);
+    let input = Hwc {
+        h: r.range(1, 9),
+        w: r.range(1, 9),
+        c,
+    };
+    let pad = (r.range(0, kernel.0 - 1), r.range(0, kernel.1 - 1));
+    let span = |n: usize, k: usize, d: usize, s: usize, p: usize| {
+        let full = n + 2 * p;
+        let k_eff = (k - 1) * d + 1;
+        (full >= k_eff).then(|| (full - k_eff) / s + 1)
+    };
+    let (h_up, w_up) = (input.h * upsample.0, input.w * upsample.1);
+    let oh = span(h_up, kernel.0, dilation.0, strides.0, pad.0).unwrap_or(1);
+    let ow = span(w_up, kernel.1, dilation.1, strides.1, pad.1).unwrap_or(1);
+    Conv2dGeom {
+        input,
+        upsample,
+        output: Hwc {
+            h: oh,
+            w: ow,
+            c: r.range(1, 9),
+        },
+        kernel,
+        strides,
+        dilation,
+        pad,
+        groups: 1,
+        activation: Activation::Linear,
+    }
+}
+
+fn i8s(r: &mut SplitMix64, n: usize) -> Vec<i8> {
+    (0..n).map(|_| (r.next_u64() >> 56) as u8 as i8).collect()
+}
+
+#[test]
+fn packed_conv_equals_the_reference_on_random_geometries() {
+    let mut r = SplitMix64(0x1a2b_3c4d);
+    let mut tails = 0;
+    for case in 0..400 {
+        let g = geometry(&mut r);
+        let (x, k) = (i8s(&mut r, g.input.len()), i8s(&mut r, g.kernel_len()));
+        let bias: Vec<i32> = (0..g.output.c)
+            .map(|_| (r.next_u64() % 20_000) as i32 - 10_000)
+            .collect();
+        let multipliers: Vec<QuantizedMultiplier> = (0..g.output.c)
+            .map(|_| QuantizedMultiplier::new(1e-4 + (r.below(1000) as f64) * 2e-5))
+            .collect();
+        let q = Conv2dInt8Quant {
+            input_zero_point: r.below(256) as i32 - 128,
+            output_zero_point: r.below(256) as i32 - 128,
+            multipliers: &multipliers,
+            clamp: if r.one_in(2) { (-128, 127) } else { (-20, 90) },
+        };
+        let with_bias = !r.one_in(5);
+        let b = with_bias.then_some(&bias[..]);
+        let extra = if r.one_in(3) { r.range(1, 5) } else { 0 };
+        let layout = (g.output.c + extra, r.below(extra + 1));
+        let n_out = g.output.h * g.output.w * layout.0;
+        let mut want = vec![55i8; n_out];
+        conv2d_int8_into(&g, &x, &k, b, &q, &mut want, layout);
+        let mut packed = vec![0i32; packed_kernel_words(&g)];
+        pack_kernel(&g, &k, &mut packed);
+        // Scratch at an odd offset: the kernel aligns it itself.
+        let mut scratch = vec![0i8; scratch_bytes(&g) + 1];
+        let mut got = vec![55i8; n_out];
+        conv2d_int8_packed(&g, &x, &packed, b, &q, &mut got, layout, &mut scratch[1..]);
+        assert_eq!(got, want, "case {case}: {g:?}, layout {layout:?}");
+        tails += usize::from((g.output.h * g.output.w) % PIXELS != 0);
+    }
+    assert!(tails > 50, "partial pixel blocks exercised: {tails}");
+    std::eprintln!("qgemm: 400 random geometries equal the reference on the {KERNEL} kernel");
+}
+
+#[test]
+fn packing_puts_four_k_of_one_filter_in_a_word() {
+    let g = Conv2dGeom {
+        input: Hwc { h: 1, w: 1, c: 5 },
+        upsample: (1, 1),
+        output: Hwc { h: 1, w: 1, c: 3 },
+        kernel: (1, 1),
+        strides: (1, 1),
+        dilation: (1, 1),
+        pad: (0, 0),
+        groups: 1,
+        activation: Activation::Linear,
+    };
+    // kernel[k * 3 + f] = 10 * k + f
+    let k: Vec<i8> = (0..15).map(|i| (10 * (i / 3) + i % 3) as i8).collect();
+    let mut p = vec![0i32; packed_kernel_words(&g)];
+    pack_kernel(&g, &k, &mut p);
+    assert_eq!(padded_k(&g), 16);
+    assert_eq!(p.len(), 2 * 2 * 4);
+    let bytes = |w: i32| w.to_le_bytes();
+    assert_eq!(bytes(p[0]), [0, 10, 20, 30], "pair 0, k 0..4, filter 0");
+    assert_eq!(bytes(p[1]), [1, 11, 21, 31], "pair 0, k 0..4, filter 1");
+    assert_eq!(bytes(p[2]), [40, 0, 0, 0], "pair 0, k 4..8, filter 0");
+    assert_eq!(bytes(p[8]), [2, 12, 22, 32], "pair 1, k 0..4, filter 2");
+    assert_eq!(bytes(p[9]), [0, 0, 0, 0], "filter 3 is padding");
+}
