@@ -17,6 +17,9 @@
 //! partial filter panels), written into a slice of a wider map (a concat
 //! slot) whose other channels must stay untouched; and Winograd F(2x2) and
 //! F(4x4) on stride-1 3x3 layers (the same kernel runs its products).
+//! Then the int8 conv (`skipnet_runtime::qgemm`, on this target its `SMLAD`
+//! assembly tile) against the reference loop on random groups-1 geometries,
+//! byte for byte.
 //!
 //! Tolerance, as `skipnet-runtime/tests/kernel_props.rs` states it: with
 //! `mag = sum |x * w| + |bias|` per output, `|got - want| <= rel * mag +
@@ -325,6 +328,83 @@ fn run(isa: Isa, mut say: impl FnMut(core::fmt::Arguments<'_>)) -> usize {
     failed
 }
 
+/// Int8 cases per run.
+const INT8_CASES: usize = 200;
+
+/// The packed int8 conv (`qgemm`: on this target the `SMLAD` assembly
+/// tile) against the reference loop (TFLite's reference kernel, bit for
+/// bit) on random groups-1 geometries: every output byte must be equal,
+/// the concat slot's other channels untouched. The failures' count.
+fn run_int8(mut say: impl FnMut(core::fmt::Arguments<'_>)) -> usize {
+    use skipnet_runtime::ops::conv2d_int8::{conv2d_int8_into, Conv2dInt8Quant};
+    use skipnet_runtime::qgemm;
+    use skipnet_runtime::quant::QuantizedMultiplier;
+    let mut rng = Rng(0x1a7e_5eed);
+    let mut failed = 0;
+    for i in 0..INT8_CASES {
+        let case = loop {
+            let c = draw(&mut rng);
+            if c.winograd.is_none() && qgemm::supports(&c.g) {
+                break c;
+            }
+        };
+        let g = case.g;
+        let mut byte = || (rng.next() >> 56) as u8 as i8;
+        let mut x = [0i8; MAX_X];
+        let mut k = [0i8; MAX_KERNEL];
+        x.iter_mut().for_each(|v| *v = byte());
+        k.iter_mut().for_each(|v| *v = byte());
+        let (x, k) = (&x[..g.input.len()], &k[..g.kernel_len()]);
+        let f = g.output.c;
+        let mut bias = [0i32; 64];
+        let mut multipliers = [QuantizedMultiplier::new(0.0); 64];
+        for j in 0..f {
+            bias[j] = (rng.next() % 40_000) as i32 - 20_000;
+            multipliers[j] = QuantizedMultiplier::new(1e-4 + (rng.next() % 1000) as f64 * 2e-5);
+        }
+        let q = Conv2dInt8Quant {
+            input_zero_point: (rng.next() % 256) as i32 - 128,
+            output_zero_point: (rng.next() % 256) as i32 - 128,
+            multipliers: &multipliers[..f],
+            clamp: if rng.one_in(2) {
+                (-128, 127)
+            } else {
+                (-30, 100)
+            },
+        };
+        let n = g.output.h * g.output.w * case.stride;
+        let layout = (case.stride, case.offset);
+        let (mut want, mut got) = ([0x55i8; MAX_OUT], [0x55i8; MAX_OUT]);
+        conv2d_int8_into(&g, x, k, Some(&bias[..f]), &q, &mut want[..n], layout);
+        let words = qgemm::packed_kernel_words(&g);
+        let mut packed = [0i32; MAX_PACKED];
+        qgemm::pack_kernel(&g, k, &mut packed[..words]);
+        let mut scratch = [0i8; MAX_SCRATCH];
+        qgemm::conv2d_int8_packed(
+            &g,
+            x,
+            &packed[..words],
+            Some(&bias[..f]),
+            &q,
+            &mut got[..n],
+            layout,
+            &mut scratch[..qgemm::scratch_bytes(&g)],
+        );
+        if let Some(at) = (0..n).find(|&e| got[e] != want[e]) {
+            failed += 1;
+            say(format_args!(
+                "FAIL int8 case {i}: {case:?}: element {at}: got {}, want {}",
+                got[at], want[at]
+            ));
+        }
+    }
+    say(format_args!(
+        "int8 kernel check on the {} tile: {INT8_CASES} random cases, {failed} failed",
+        qgemm::KERNEL
+    ));
+    failed
+}
+
 #[cfg(target_os = "none")]
 mod firmware {
     use cortex_m_rt::entry;
@@ -340,13 +420,22 @@ mod firmware {
         if isa != skipnet::Isa::CortexM {
             hprintln!("FAIL: Isa::detect() is {:?}, not CortexM", isa);
         }
-        exit(failed == 0 && isa == skipnet::Isa::CortexM)
+        let failed_int8 = super::run_int8(|a| hprintln!("{}", a));
+        let smlad = skipnet_runtime::qgemm::KERNEL.starts_with("cortex-m");
+        if !smlad {
+            hprintln!(
+                "FAIL: the int8 tile is {}, not the Cortex-M one",
+                skipnet_runtime::qgemm::KERNEL
+            );
+        }
+        exit(failed == 0 && isa == skipnet::Isa::CortexM && failed_int8 == 0 && smlad)
     }
 }
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    if run(Isa::detect(), |a| println!("{a}")) > 0 {
+    let failed = run(Isa::detect(), |a| println!("{a}"));
+    if failed + run_int8(|a| println!("{a}")) > 0 {
         std::process::exit(1);
     }
 }
