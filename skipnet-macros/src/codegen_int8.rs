@@ -65,6 +65,12 @@ struct Conv<'w> {
 }
 
 impl Conv<'_> {
+    /// The bias as a field of its own: the reference path's (the packed
+    /// path folds it into its `qgemm::Epilogue`).
+    fn stored_bias(&self) -> Option<&Weight> {
+        self.bias.filter(|_| !self.packed)
+    }
+
     /// The kernel field's stored length (words when packed, bytes if not).
     fn stored_len(&self) -> usize {
         match self.packed {
@@ -123,16 +129,19 @@ pub fn generate(
     let fields = convs.iter().map(|(_, cv)| {
         let (k, r, f) = (&cv.kernel.field, &cv.requant, cv.filters);
         let klen = cv.stored_len();
-        let kty = match cv.packed {
-            true => quote!(i32),
-            false => quote!(i8),
+        let (kty, rty) = match cv.packed {
+            true => (quote!(i32), quote!(#rt::qgemm::Epilogue<#f>)),
+            false => (
+                quote!(i8),
+                quote!(#rt::ops::conv2d_int8::Conv2dInt8Requant<#f>),
+            ),
         };
         let kdoc = format!(
             "`{}`, int8, shape {}",
             cv.kernel.name,
             shape_str(&cv.kernel.shape)
         );
-        let bias = cv.bias.map(|b| {
+        let bias = cv.stored_bias().map(|b| {
             let bf = &b.field;
             let bdoc = format!("`{}`, int32", b.name);
             quote!(#[doc = #bdoc] #bf: #rt::Param<#f, i32>,)
@@ -140,7 +149,7 @@ pub fn generate(
         quote! {
             #[doc = #kdoc] #k: #rt::Param<#klen, #kty>,
             #bias
-            #r: #rt::ops::conv2d_int8::Conv2dInt8Requant<#f>,
+                        #r: #rty,
         }
     });
     let (n_in, n_out) = (g.inputs.len(), g.outputs.len());
@@ -148,7 +157,7 @@ pub fn generate(
     let field_names = convs.iter().flat_map(|(_, cv)| {
         [
             Some(&cv.kernel.field),
-            cv.bias.map(|b| &b.field),
+            cv.stored_bias().map(|b| &b.field),
             Some(&cv.requant),
         ]
         .into_iter()
@@ -353,9 +362,13 @@ fn load_statements(c: &Checked, rt: &TokenStream, convs: &[(usize, Conv)]) -> Ve
             },
             false => quote!(let #k = __file.take_i8::<#klen>(#kname, &[#(#kdims),*])?;),
         });
+        let folded_bias = format_ident!("__bias_n{}", id);
         if let Some(b) = cv.bias {
             let (bf, bname, f) = (&b.field, &b.name, cv.filters);
-            out.push(quote!(let #bf = __file.take_i32::<#f>(#bname, &[#f])?;));
+            out.push(match cv.packed {
+                true => quote!(let #folded_bias = __file.take_i32_values(#bname, &[#f])?;),
+                false => quote!(let #bf = __file.take_i32::<#f>(#bname, &[#f])?;),
+            });
         }
         let path = &c.graph.values[*id].path;
         let scales = format!("{path}.kernel_scale");
@@ -365,6 +378,23 @@ fn load_statements(c: &Checked, rt: &TokenStream, convs: &[(usize, Conv)]) -> Ve
             format_ident!("__q{}", id),
         );
         let act = crate::ops::activation_tokens(rt, cv.activation.runtime());
+        if cv.packed {
+            let bias = match cv.bias {
+                Some(_) => quote!(::core::option::Option::Some(&#folded_bias[..])),
+                None => quote!(::core::option::Option::None),
+            };
+            out.push(quote! {
+                let #r = #rt::qgemm::Epilogue::<#f>::new(
+                    #path,
+                    #qi,
+                    &__file.take_values(#scales, &[#f])?,
+                    #bias,
+                    #qo,
+                    #act,
+                )?;
+            });
+            continue;
+        }
         out.push(quote! {
             let #r = #rt::ops::conv2d_int8::Conv2dInt8Requant::<#f>::new(
                 #path,
@@ -427,9 +457,9 @@ fn forward_steps(
                 let (stride, offset) = out_layout.unwrap_or((cv.filters, 0));
                 match cv.packed {
                     true => quote! {
-                        #rt::qgemm::conv2d_int8_packed(
-                            &#geom, #x, &self.#k[..], #bias, &self.#r.quant(), #out, (#stride, #offset),
-                            &mut __scratch[..],
+                                                #rt::qgemm::conv2d_int8_packed(
+                            &#geom, #x, &self.#k[..], &self.#r.filters, self.#r.input_zero_point,
+                            #out, (#stride, #offset), &mut __scratch[..],
                         );
                     },
                     false => quote! {
@@ -543,8 +573,11 @@ fn bake(
         }
         let kf = &cv.kernel.field;
         inits.push(quote!(#kf: #rt::Param::from_static(&#wmod::#ks),));
-        if let Some(b) = cv.bias {
-            let bias = file.take_i32_values(&b.name, &b.shape).map_err(err)?;
+        let bias = match cv.bias {
+            Some(b) => Some(file.take_i32_values(&b.name, &b.shape).map_err(err)?),
+            None => None,
+        };
+        if let (Some(b), Some(bias)) = (cv.stored_bias(), &bias) {
             let bs = format_ident!("BAKED_B{}", k);
             let bbytes: Vec<u8> = bias.iter().flat_map(|v| v.to_le_bytes()).collect();
             let blen = bbytes.len();
@@ -572,6 +605,21 @@ fn bake(
             quote!(#rt::quant::QuantizedMultiplier { multiplier: #m, shift: #s })
         });
         let (r, zi, zo) = (&cv.requant, qi.zero_point, qo.zero_point);
+        if cv.packed {
+            let filters = multipliers.iter().enumerate().map(|(j, m)| {
+                let (mm, sh) = (m.multiplier, m.shift);
+                let b = bias.as_ref().map_or(0, |b| b[j]);
+                quote! {
+                    #rt::quant::Requantize::new(
+                        #b, #rt::quant::QuantizedMultiplier { multiplier: #mm, shift: #sh }, #zo, (#lo, #hi),
+                    )
+                }
+            });
+            inits.push(quote! {
+                #r: #rt::qgemm::Epilogue { input_zero_point: #zi, filters: [#(#filters),*] },
+            });
+            continue;
+        }
         inits.push(quote! {
             #r: #rt::ops::conv2d_int8::Conv2dInt8Requant {
                 input_zero_point: #zi,

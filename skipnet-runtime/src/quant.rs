@@ -149,6 +149,87 @@ impl QuantizedMultiplier {
     }
 }
 
+/// A conv output's whole requantization, prepared once per filter so that
+/// the kernels' epilogue does only the arithmetic: the bias added, TFLite's
+/// [`QuantizedMultiplier::apply`] (the rounding doubling high multiply as a
+/// 64-bit product plus `2^30` shifted right by 31, which equals gemmlowp's
+/// for every multiplier but `i32::MIN`, handled apart; the rounding shift
+/// with its mask and threshold precomputed), the zero point added and the
+/// activation's clamp.
+#[derive(Clone, Copy, Debug)]
+pub struct Requantize {
+    bias: i32,
+    multiplier: i32,
+    /// `2^left`, wrapping (TFLite shifts left before the multiply).
+    scale_up: i32,
+    right: u32,
+    mask: i32,
+    half: i32,
+    zero_point: i32,
+    lo: i32,
+    hi: i32,
+}
+
+impl Requantize {
+    /// For one filter: its bias, multiplier, the output zero point and the
+    /// clamp (intersected with the int8 range).
+    /// `const`: a baked network's epilogue is built at compile time.
+    pub const fn new(
+        bias: i32,
+        m: QuantizedMultiplier,
+        zero_point: i32,
+        clamp: (i32, i32),
+    ) -> Self {
+        const fn within(v: i32, lo: i32, hi: i32) -> i32 {
+            if v < lo {
+                lo
+            } else if v > hi {
+                hi
+            } else {
+                v
+            }
+        }
+        let right = within(-m.shift, 0, 31) as u32;
+        let mask = ((1i64 << right) - 1) as i32;
+        let lo = within(clamp.0, -128, 127);
+        Requantize {
+            bias,
+            multiplier: m.multiplier,
+            // As `apply`'s `wrapping_shl` (the shift taken mod 32).
+            scale_up: if m.shift > 0 {
+                1i32.wrapping_shl(m.shift as u32)
+            } else {
+                1
+            },
+            right,
+            mask,
+            half: mask >> 1,
+            zero_point,
+            lo,
+            hi: within(clamp.1, lo, 127),
+        }
+    }
+
+    /// The int8 output of sum `acc`: bit for bit what
+    /// `clamp(m.apply(acc + bias) + zero_point)` gives.
+    #[inline(always)]
+    pub fn apply(&self, acc: i32) -> i8 {
+        // `* 2^left` wraps as TFLite's shift does, in one instruction.
+        let x = acc.wrapping_add(self.bias).wrapping_mul(self.scale_up);
+        let y = if self.multiplier == i32::MIN && x == i32::MIN {
+            i32::MAX
+        } else {
+            ((i64::from(x) * i64::from(self.multiplier) + (1 << 30)) >> 31) as i32
+        };
+        let threshold = self.half + i32::from(y < 0);
+        // `right <= 31` (`new`): the mask is a no-op, one instruction.
+        let z = (y >> (self.right & 31)) + i32::from((y & self.mask) > threshold);
+        let v = z.wrapping_add(self.zero_point);
+        let v = if v < self.lo { self.lo } else { v };
+        (if v > self.hi { self.hi } else { v }) as i8
+    }
+}
+
 /// gemmlowp's `SaturatingRoundingDoublingHighMul`: the high 32 bits of
 /// `2 a b`, rounded to nearest with ties toward +infinity (what the nudge
 /// and C++'s truncating division give: 0.5 -> 1 but -0.5 -> 0), saturated at `i32::MAX` for the one overflowing input
@@ -337,6 +418,58 @@ mod tests {
             let q = QuantizedMultiplier::new(m);
             let x = rng.next_u64() as i32 >> rng.below(24);
             assert_eq!(q.apply(x), model(x, q), "x {x}, {q:?}");
+        }
+    }
+
+    #[test]
+    fn prepared_requantization_equals_apply_then_clamp() {
+        let mut rng = crate::testing::SplitMix64(11);
+        let edges = [
+            0,
+            1,
+            -1,
+            i32::MAX,
+            i32::MIN,
+            i32::MIN + 1,
+            1 << 30,
+            -(1 << 30),
+        ];
+        for case in 0..50_000 {
+            let q = match case % 50 {
+                0 => QuantizedMultiplier {
+                    multiplier: i32::MIN,
+                    shift: -(rng.below(32) as i32),
+                },
+                1 => QuantizedMultiplier {
+                    multiplier: 0,
+                    shift: 0,
+                },
+                _ => QuantizedMultiplier::new(
+                    libm::pow(2.0, 4.0 - (rng.below(44) as f64))
+                        * (0.5 + rng.below(1 << 20) as f64 / (1 << 21) as f64),
+                ),
+            };
+            let acc = match case % 7 {
+                0 => *rng.pick(&edges),
+                _ => rng.next_u64() as i32 >> rng.below(31),
+            };
+            let bias = match case % 11 {
+                0 => *rng.pick(&edges),
+                _ => (rng.next_u64() as i32) >> 12,
+            };
+            let zp = rng.below(256) as i32 - 128;
+            let c0 = rng.below(400) as i32 - 200;
+            let clamp = (c0, c0 + rng.below(300) as i32);
+            let want = q
+                .apply(acc.wrapping_add(bias))
+                .wrapping_add(zp)
+                .clamp(clamp.0, clamp.1)
+                .clamp(-128, 127) as i8;
+            let got = Requantize::new(bias, q, zp, clamp).apply(acc);
+            assert_eq!(
+                got, want,
+                "acc {acc}, bias {bias}, {q:?}, zp {zp}, clamp {clamp:?}"
+            );
         }
     }
 

@@ -3,7 +3,7 @@
 //! whole reduction. Per four `k`: one `ldrd` of the filter pair's weight
 //! words, four `sxtb16` to 16-bit pairs, one `ldrd` of each pixel's two
 //! input pairs and twelve `smlad` (two multiply-adds each): 20 instructions
-//! per 24 multiply-adds, unrolled four times. In assembly because the
+//! per 24 multiply-adds, unrolled eight times. In assembly because the
 //! register assignment is the point (all 14 usable registers, `r6` and `r7`
 //! included, which inline `asm!` may not name) and `smlad` has no stable
 //! Rust intrinsic. The im2col gather uses `sxtab16`: four int8 inputs to two
@@ -13,7 +13,7 @@
 //! device under QEMU against the reference loop (`examples/embedded`'s
 //! `kernel-check` firmware, in `.ci/run`).
 
-use super::{TileKernel, PIXELS};
+use super::{TileKernel, Widen, PIXELS};
 use core::arch::{asm, global_asm};
 
 /// One step of four `k`: the pair's weights to 16-bit pairs (`r6`/`r8`
@@ -59,22 +59,85 @@ global_asm!(
     "mov r12, r1",
     "mov lr, r2",
     "ldm r0, {{r0-r5}}",
+    // An odd multiple of 4 steps: 4 first, then 8 per loop.
+    "ldr r10, [sp, #4]",
+    "sub r10, r10, lr",
+    "tst r10, #32",
+    "beq 1f",
+    quad!(),
+    quad!(),
+    quad!(),
+    quad!(),
     "1:",
+    "ldr r10, [sp, #4]",
+    "cmp lr, r10",
+    "beq 3f",
+    "2:",
+    quad!(),
+    quad!(),
+    quad!(),
+    quad!(),
     quad!(),
     quad!(),
     quad!(),
     quad!(),
     "ldr r10, [sp, #4]",
     "cmp lr, r10",
-    "bne 1b",
+    "bne 2b",
+    "3:",
     "pop {{r6, r7}}",
     "stm r6, {{r0-r5}}",
     "pop {{r4-r11, pc}}",
     ".size skipnet_q7_tile_3x2, . - skipnet_q7_tile_3x2",
 );
 
+/// One step of four `k` for one pixel (the block's first): as `quad!`,
+/// the pixel's words read at its column's stride.
+macro_rules! quad1 {
+    () => {
+        "ldrd r6, r7, [lr], #8
+         sxtb16 r8, r6, ror #8
+         sxtb16 r6, r6
+         sxtb16 r9, r7, ror #8
+         sxtb16 r7, r7
+         ldrd r10, r11, [r12], #24
+         smlad r0, r10, r6, r0
+         smlad r0, r11, r8, r0
+         smlad r1, r10, r7, r1
+         smlad r1, r11, r9, r1"
+    };
+}
+
+// A block's last pixel alone (1 x 2): r0 = its two sums, r1 = im2col
+// words, r2 = weight words, r3 = steps (a positive multiple of 4).
+global_asm!(
+    ".section .text.skipnet_q7_tile_1x2,\"ax\",%progbits",
+    ".global skipnet_q7_tile_1x2",
+    ".p2align 2",
+    ".thumb_func",
+    ".type skipnet_q7_tile_1x2,%function",
+    "skipnet_q7_tile_1x2:",
+    "push {{r4-r11, lr}}",
+    "add r3, r2, r3, lsl #3",
+    "mov r12, r1",
+    "mov lr, r2",
+    "mov r4, r0",
+    "ldm r0, {{r0, r1}}",
+    "1:",
+    quad1!(),
+    quad1!(),
+    quad1!(),
+    quad1!(),
+    "cmp lr, r3",
+    "bne 1b",
+    "stm r4, {{r0, r1}}",
+    "pop {{r4-r11, pc}}",
+    ".size skipnet_q7_tile_1x2, . - skipnet_q7_tile_1x2",
+);
+
 unsafe extern "C" {
     fn skipnet_q7_tile_3x2(acc: *mut i32, a: *const u32, w: *const i32, quads: usize);
+    fn skipnet_q7_tile_1x2(acc: *mut i32, a: *const u32, w: *const i32, quads: usize);
 }
 
 /// The assembly tile.
@@ -89,44 +152,81 @@ impl TileKernel for CortexM {
         // the AAPCS (saves r4-r11 and lr, restores sp).
         unsafe { skipnet_q7_tile_3x2(acc.as_mut_ptr(), a, w, quads) }
     }
+
+    #[inline(always)]
+    unsafe fn tile1(acc: &mut [i32; 2], a: *const u32, w: *const i32, quads: usize) {
+        // SAFETY: as `tile`'s (pixel 0's words only are read).
+        unsafe { skipnet_q7_tile_1x2(acc.as_mut_ptr(), a, w, quads) }
+    }
 }
 
-/// [`super::widen_run`] with `sxtab16`: per four inputs one `ldr`, two
-/// `sxtab16` and one `strd` into the column.
-pub(super) fn widen_run(block: &mut [u32], slot: usize, k: usize, src: &[i8], zp: i32) {
-    let quads = src.len() / 4;
-    if quads == 0 {
-        return;
+impl Widen for CortexM {
+    /// Per four inputs one `ldr` (unaligned is allowed), two `sxtab16` and
+    /// one `strd`; two steps per loop.
+    #[inline(always)]
+    unsafe fn widen(dst: *mut u32, src: *const i8, quads: usize, offset: u32) {
+        // SAFETY: the caller's contract: `4 * quads` bytes readable at
+        // `src`, `quads` steps of two words writable at `dst` (word-aligned
+        // for `strd`), `STEP` bytes apart.
+        unsafe {
+            asm!(
+                "lsrs {n2}, {n}, #1",
+                "beq 3f",
+                "2:",
+                "ldr {a}, [{src}], #4",
+                "ldr {b}, [{src}], #4",
+                "sxtab16 {c}, {off}, {a}, ror #8",
+                "sxtab16 {a}, {off}, {a}",
+                "strd {a}, {c}, [{dst}], #{step}",
+                "sxtab16 {c}, {off}, {b}, ror #8",
+                "sxtab16 {b}, {off}, {b}",
+                "strd {b}, {c}, [{dst}], #{step}",
+                "subs {n2}, {n2}, #1",
+                "bne 2b",
+                "3:",
+                "lsls {n}, {n}, #31",
+                "beq 4f",
+                "ldr {a}, [{src}]",
+                "sxtab16 {c}, {off}, {a}, ror #8",
+                "sxtab16 {a}, {off}, {a}",
+                "strd {a}, {c}, [{dst}]",
+                "4:",
+                src = inout(reg) src => _,
+                dst = inout(reg) dst => _,
+                n = inout(reg) quads => _,
+                n2 = out(reg) _,
+                off = in(reg) offset,
+                a = out(reg) _,
+                b = out(reg) _,
+                c = out(reg) _,
+                step = const STEP,
+                options(nostack),
+            );
+        }
     }
-    let first = (k / 4) * PIXELS * 2 + slot * 2;
-    let last = first + (quads - 1) * PIXELS * 2 + 1;
-    assert!(
-        last < block.len() && src.len() % 4 == 0,
-        "im2col column out of range"
-    );
-    let offset = u32::from((-zp) as u16) * 0x0001_0001;
-    let dst = block[first..].as_mut_ptr();
-    // SAFETY: the assertion above keeps the `quads` pairs of words written,
-    // `PIXELS * 2` words apart from `first`, inside `block` (word-aligned:
-    // a u32 slice), and the `quads` words read inside `src` (`ldr` may be
-    // unaligned on ARMv7E-M and ARMv8-M mainline).
-    unsafe {
-        asm!(
-            "2:",
-            "ldr {x}, [{src}], #4",
-            "sxtab16 {y}, {off}, {x}, ror #8",
-            "sxtab16 {x}, {off}, {x}",
-            "strd {x}, {y}, [{dst}], #{stride}",
-            "subs {n}, {n}, #1",
-            "bne 2b",
-            src = inout(reg) src.as_ptr() => _,
-            dst = inout(reg) dst => _,
-            n = inout(reg) quads => _,
-            off = in(reg) offset,
-            x = out(reg) _,
-            y = out(reg) _,
-            stride = const PIXELS * 2 * 4,
-            options(nostack),
-        );
+
+    #[inline(always)]
+    unsafe fn zero(dst: *mut u32, quads: usize) {
+        if quads == 0 {
+            return;
+        }
+        // SAFETY: the caller's contract: `quads` steps of two words
+        // writable at `dst`, word-aligned, `STEP` bytes apart.
+        unsafe {
+            asm!(
+                "2:",
+                "strd {z}, {z}, [{dst}], #{step}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                dst = inout(reg) dst => _,
+                n = inout(reg) quads => _,
+                z = in(reg) 0u32,
+                step = const STEP,
+                options(nostack),
+            );
+        }
     }
 }
+
+/// Bytes from one step of a pixel's im2col column to the next.
+const STEP: usize = PIXELS * 2 * 4;

@@ -27,7 +27,7 @@
 mod cortex_m;
 
 use crate::geom::Conv2dGeom;
-use crate::ops::conv2d_int8::Conv2dInt8Quant;
+use crate::quant::Requantize;
 
 /// Output pixels per tile.
 pub const PIXELS: usize = 3;
@@ -83,6 +83,69 @@ pub fn pack_kernel(g: &Conv2dGeom, kernel: &[i8], out: &mut [i32]) {
     }
 }
 
+/// What a packed conv does besides multiplying: the input's zero point
+/// (subtracted in the im2col) and each filter's prepared requantization,
+/// its bias folded in. A `#[quantized]` network stores one per conv, built
+/// when the weights are loaded, or at compile time when they are baked.
+#[derive(Clone, Copy, Debug)]
+pub struct Epilogue<const C: usize> {
+    /// The input tensor's zero point.
+    pub input_zero_point: i32,
+    /// Per filter.
+    pub filters: [Requantize; C],
+}
+
+#[cfg(feature = "alloc")]
+impl<const C: usize> Epilogue<C> {
+    /// From the layer's quantization as
+    /// [`crate::ops::conv2d_int8::requantization`] derives it, and its
+    /// bias. `Err` as that function's, or for the wrong number of scales
+    /// or biases.
+    pub fn new(
+        layer: &str,
+        input: crate::quant::Quantization,
+        kernel_scale: &[f32],
+        bias: Option<&[i32]>,
+        output: crate::quant::Quantization,
+        activation: crate::Activation,
+    ) -> Result<Self, crate::Error> {
+        let lens = (kernel_scale.len(), bias.map_or(C, <[i32]>::len));
+        if lens != (C, C) {
+            return Err(crate::Error::Quantization {
+                reason: alloc::format!(
+                    "`{layer}` has {} kernel scales and {} biases for {C} filters",
+                    lens.0,
+                    lens.1
+                ),
+            });
+        }
+        let (multipliers, clamp) = crate::ops::conv2d_int8::requantization(
+            layer,
+            input,
+            kernel_scale,
+            output,
+            activation,
+        )?;
+        let mut filters = [Requantize::new(
+            0,
+            crate::quant::QuantizedMultiplier {
+                multiplier: 0,
+                shift: 0,
+            },
+            0,
+            (0, 0),
+        ); C];
+        for (f, r) in filters.iter_mut().enumerate() {
+            let b = bias.map_or(0, |b| b[f]);
+            *r = Requantize::new(b, multipliers[f], output.zero_point, clamp);
+        }
+        Ok(Epilogue {
+            input_zero_point: input.zero_point,
+            filters,
+        })
+    }
+}
+
 /// A tile kernel: adds to `acc` (pixel-major, `[p0 f0, p0 f1, p1 f0, ...]`)
 /// the products of `quads` steps of four `k` of the im2col block `a`
 /// ([`PIXELS`] x 2 words per step) and the filter pair's packed words `w`
@@ -92,6 +155,12 @@ pub trait TileKernel {
     /// `a` holds `quads * PIXELS * 2` words and `w` `quads * 2`, both
     /// word-aligned; `quads` is a positive multiple of `K_STEP / 4`.
     unsafe fn tile(acc: &mut [i32; 2 * PIXELS], a: *const u32, w: *const i32, quads: usize);
+    /// [`TileKernel::tile`] for the block's first pixel only (a last,
+    /// one-pixel block).
+    ///
+    /// # Safety
+    /// As [`TileKernel::tile`].
+    unsafe fn tile1(acc: &mut [i32; 2], a: *const u32, w: *const i32, quads: usize);
 }
 
 /// Exact integer arithmetic, `SMLAD`'s.
@@ -108,6 +177,14 @@ impl TileKernel for Portable {
             )
         };
         portable_tile(acc, a, w);
+    }
+
+    #[inline(always)]
+    unsafe fn tile1(acc: &mut [i32; 2], a: *const u32, w: *const i32, quads: usize) {
+        let mut all = [acc[0], acc[1], 0, 0, 0, 0];
+        // SAFETY: the caller's contract.
+        unsafe { Self::tile(&mut all, a, w, quads) };
+        *acc = [all[0], all[1]];
     }
 }
 
@@ -127,12 +204,6 @@ fn portable_tile(acc: &mut [i32; 2 * PIXELS], a: &[u32], w: &[i32]) {
     }
 }
 
-/// The fastest tile kernel this target has.
-#[cfg(skipnet_cortex_m_dsp)]
-type Best = cortex_m::CortexM;
-#[cfg(not(skipnet_cortex_m_dsp))]
-type Best = Portable;
-
 /// Which tile kernel [`conv2d_int8_packed`] runs on this target.
 pub const KERNEL: &str = if cfg!(skipnet_cortex_m_dsp) {
     "cortex-m (SMLAD)"
@@ -144,6 +215,9 @@ pub const KERNEL: &str = if cfg!(skipnet_cortex_m_dsp) {
 /// `pix`'s receptive field as 16-bit `x - zp` (0 where the window is off
 /// the input, and in the reduction's padding).
 fn gather(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32], slot: usize) {
+    if g.input.c % 4 == 0 {
+        return gather_quads(g, x, zp, pix, block, slot);
+    }
     let (inp, o, cin) = (g.input, g.output, g.input.c);
     let (h_up, w_up) = (inp.h * g.upsample.0, inp.w * g.upsample.1);
     let (oy, ox) = (pix / o.w, pix % o.w);
@@ -161,15 +235,12 @@ fn gather(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32], slot
             let ix = (ox * g.strides.1 + kx * g.dilation.1) as isize - g.pad.1 as isize;
             let inside = iy >= 0 && (iy as usize) < h_up && ix >= 0 && (ix as usize) < w_up;
             if !inside {
-                zero_run(block, slot, k, cin);
-                k += cin;
-                continue;
-            }
-            let (sy, sx) = (iy as usize / g.upsample.0, ix as usize / g.upsample.1);
-            let src = &x[(sy * inp.w + sx) * cin..][..cin];
-            if k % 4 == 0 && cin % 4 == 0 {
-                widen_run(block, slot, k, src, zp);
+                for i in 0..cin {
+                    put(block, k + i, 0);
+                }
             } else {
+                let (sy, sx) = (iy as usize / g.upsample.0, ix as usize / g.upsample.1);
+                let src = &x[(sy * inp.w + sx) * cin..][..cin];
                 for (i, &v) in src.iter().enumerate() {
                     put(block, k + i, i32::from(v) - zp);
                 }
@@ -182,49 +253,110 @@ fn gather(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32], slot
     }
 }
 
-/// Zeros `n` values of column `slot` from `k`.
-fn zero_run(block: &mut [u32], slot: usize, k: usize, n: usize) {
-    if k % 4 == 0 && n % 4 == 0 {
-        for q in k / 4..(k + n) / 4 {
-            let at = q * PIXELS * 2 + slot * 2;
-            block[at] = 0;
-            block[at + 1] = 0;
+/// [`gather`] when every tap is whole steps of four channels: each tap's
+/// channels widened (or zeroed) four at a time by the target's
+/// [`Widen`] routines.
+fn gather_quads(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32], slot: usize) {
+    let (inp, o, cin) = (g.input, g.output, g.input.c);
+    let (h_up, w_up) = (inp.h * g.upsample.0, inp.w * g.upsample.1);
+    let (oy, ox) = (pix / o.w, pix % o.w);
+    let (tap_quads, quads) = (cin / 4, padded_k(g) / 4);
+    let offset = u32::from((-zp) as u16) * 0x0001_0001;
+    // Every write below is to word `q * PIXELS * 2 + slot * 2 (+ 1)` for a
+    // step `q < quads`: inside the block, checked once here.
+    assert!(
+        slot < PIXELS && block.len() >= quads * PIXELS * 2,
+        "im2col block too short"
+    );
+    let column = block[slot * 2..].as_mut_ptr();
+    let mut q = 0;
+    for ky in 0..g.kernel.0 {
+        let iy = (oy * g.strides.0 + ky * g.dilation.0) as isize - g.pad.0 as isize;
+        let row_inside = iy >= 0 && (iy as usize) < h_up;
+        for kx in 0..g.kernel.1 {
+            let ix = (ox * g.strides.1 + kx * g.dilation.1) as isize - g.pad.1 as isize;
+            // SAFETY: `q + tap_quads <= quads` (the taps' channels are the
+            // unpadded reduction), so the step is inside the block (the
+            // assertion above); the pointer stays inside it.
+            let dst = unsafe { column.add(q * PIXELS * 2) };
+            if row_inside && ix >= 0 && (ix as usize) < w_up {
+                let (sy, sx) = (iy as usize / g.upsample.0, ix as usize / g.upsample.1);
+                let src = &x[(sy * inp.w + sx) * cin..][..cin];
+                // SAFETY: `src` holds `4 * tap_quads` bytes; `dst` has
+                // `tap_quads` steps left in the block (above).
+                unsafe { Target::widen(dst, src.as_ptr(), tap_quads, offset) };
+            } else {
+                // SAFETY: as above.
+                unsafe { Target::zero(dst, tap_quads) };
+            }
+            q += tap_quads;
         }
-        return;
     }
-    for kk in k..k + n {
-        let word = &mut block[(kk / 4) * PIXELS * 2 + slot * 2 + (kk % 4) % 2];
-        *word &= !(0xFFFF << (16 * ((kk % 4) / 2)));
+    if q < quads {
+        // SAFETY: steps `q..quads` are inside the block (the assertion).
+        unsafe { Target::zero(column.add(q * PIXELS * 2), quads - q) };
     }
 }
 
-/// `src` (a multiple of four channels, from `k`, a multiple of four) into
-/// column `slot` as 16-bit `x - zp` pairs.
-#[inline]
-fn widen_run(block: &mut [u32], slot: usize, k: usize, src: &[i8], zp: i32) {
-    #[cfg(skipnet_cortex_m_dsp)]
-    {
-        cortex_m::widen_run(block, slot, k, src, zp);
-    }
-    #[cfg(not(skipnet_cortex_m_dsp))]
-    {
+/// A target's im2col routines: `quads` steps of one pixel's column, each
+/// step's two words [`PIXELS`] `* 2` words after the previous one.
+pub trait Widen {
+    /// Writes four channels of `src` per step as `(x0 - zp, x2 - zp)`,
+    /// `(x1 - zp, x3 - zp)`; `offset` is `-zp` in both 16-bit halves.
+    ///
+    /// # Safety
+    /// `src` is valid for `4 * quads` reads; `dst` for the steps' writes
+    /// (word-aligned).
+    unsafe fn widen(dst: *mut u32, src: *const i8, quads: usize, offset: u32);
+    /// Writes zeros to the steps.
+    ///
+    /// # Safety
+    /// As [`Widen::widen`]'s `dst`.
+    unsafe fn zero(dst: *mut u32, quads: usize);
+}
+
+impl Widen for Portable {
+    unsafe fn widen(dst: *mut u32, src: *const i8, quads: usize, offset: u32) {
+        let zp = -i32::from(offset as u16 as i16);
         let pair = |a: i8, b: i8| {
             let lo = (i32::from(a) - zp) as u16 as u32;
             let hi = (i32::from(b) - zp) as u16 as u32;
             lo | (hi << 16)
         };
-        for (q, c) in src.chunks_exact(4).enumerate() {
-            let at = (k / 4 + q) * PIXELS * 2 + slot * 2;
-            block[at] = pair(c[0], c[2]);
-            block[at + 1] = pair(c[1], c[3]);
+        for q in 0..quads {
+            // SAFETY: the caller's contract.
+            unsafe {
+                let c = core::slice::from_raw_parts(src.add(4 * q), 4);
+                let d = dst.add(q * PIXELS * 2);
+                d.write(pair(c[0], c[2]));
+                d.add(1).write(pair(c[1], c[3]));
+            }
+        }
+    }
+
+    unsafe fn zero(dst: *mut u32, quads: usize) {
+        for q in 0..quads {
+            // SAFETY: the caller's contract.
+            unsafe {
+                let d = dst.add(q * PIXELS * 2);
+                d.write(0);
+                d.add(1).write(0);
+            }
         }
     }
 }
 
+/// This target's tile kernel and im2col routines.
+#[cfg(skipnet_cortex_m_dsp)]
+type Target = cortex_m::CortexM;
+#[cfg(not(skipnet_cortex_m_dsp))]
+type Target = Portable;
+
 /// The conv on the packed kernel (see the module doc): the output of
 /// [`crate::ops::conv2d_int8::conv2d_int8_into`], bit for bit, written at
-/// `out[p * layout.0 + layout.1..][..filters]`; `scratch` holds at least
-/// [`scratch_bytes`].
+/// `out[p * layout.0 + layout.1..][..filters]`; `requantize` has one entry
+/// per filter (its bias folded in), `input_zero_point` is the input's;
+/// `scratch` holds at least [`scratch_bytes`].
 ///
 /// # Panics
 /// If `g.groups != 1`, or a length does not match the geometry.
@@ -233,8 +365,8 @@ pub fn conv2d_int8_packed(
     g: &Conv2dGeom,
     x: &[i8],
     packed: &[i32],
-    bias: Option<&[i32]>,
-    q: &Conv2dInt8Quant<'_>,
+    requantize: &[Requantize],
+    input_zero_point: i32,
     out: &mut [i8],
     layout: (usize, usize),
     scratch: &mut [i8],
@@ -249,13 +381,10 @@ pub fn conv2d_int8_packed(
         "conv2d_int8: packed kernel length"
     );
     assert_eq!(
-        q.multipliers.len(),
+        requantize.len(),
         o.c,
-        "conv2d_int8: one multiplier per filter"
+        "conv2d_int8: one requantization per filter"
     );
-    if let Some(b) = bias {
-        assert_eq!(b.len(), o.c, "conv2d_int8: bias length");
-    }
     let (stride, offset) = layout;
     assert!(
         offset + o.c <= stride && out.len() == o.h * o.w * stride,
@@ -272,32 +401,43 @@ pub fn conv2d_int8_packed(
     let pixels = o.h * o.w;
     for first in (0..pixels).step_by(PIXELS) {
         let n = PIXELS.min(pixels - first);
-        for slot in 0..PIXELS {
-            match slot < n {
-                true => gather(g, x, q.input_zero_point, first + slot, block, slot),
-                false => zero_run(block, slot, 0, kp),
-            }
+        // A last block's missing pixels keep whatever the scratch held:
+        // their sums are computed and never stored.
+        for slot in 0..n {
+            gather(g, x, input_zero_point, first + slot, block, slot);
         }
-        for (pair, w) in packed.chunks_exact(quads * 2).enumerate() {
+        // This block's rows of the output, from the layer's first channel.
+        let rows = &mut out[first * stride + offset..];
+        let pairs = packed.chunks_exact(quads * 2).zip(requantize.chunks(2));
+        for (pair, (w, rq)) in pairs.enumerate() {
             let mut acc = [0i32; 2 * PIXELS];
             // SAFETY: `block` holds `quads * PIXELS * 2` words and `w`
             // `quads * 2`, both word-aligned (u32 and i32 slices); `quads`
             // is a positive multiple of K_STEP / 4 (`padded_k`, and a conv
             // has at least one tap and channel, checked by `validate`).
-            unsafe { Best::tile(&mut acc, block.as_ptr(), w.as_ptr(), quads) };
-            for p in 0..n {
-                let row = (first + p) * stride + offset;
-                for j in 0..2 {
-                    let f = 2 * pair + j;
-                    if f >= o.c {
-                        break;
+            unsafe {
+                if n == 1 {
+                    // A last lone pixel: half the work of a whole tile.
+                    let mut one = [0i32; 2];
+                    Target::tile1(&mut one, block.as_ptr(), w.as_ptr(), quads);
+                    acc[..2].copy_from_slice(&one);
+                } else {
+                    Target::tile(&mut acc, block.as_ptr(), w.as_ptr(), quads);
+                }
+            }
+            let at = 2 * pair;
+            match rq {
+                [r0, r1] => {
+                    for (p, sums) in acc.chunks_exact(2).take(n).enumerate() {
+                        let i = p * stride + at;
+                        rows[i] = r0.apply(sums[0]);
+                        rows[i + 1] = r1.apply(sums[1]);
                     }
-                    let mut v = acc[2 * p + j];
-                    if let Some(b) = bias {
-                        v = v.wrapping_add(b[f]);
+                }
+                _ => {
+                    for (p, sums) in acc.chunks_exact(2).take(n).enumerate() {
+                        rows[p * stride + at] = rq[0].apply(sums[0]);
                     }
-                    let v = q.multipliers[f].apply(v).wrapping_add(q.output_zero_point);
-                    out[row + f] = v.clamp(q.clamp.0, q.clamp.1).clamp(-128, 127) as i8;
                 }
             }
         }

@@ -88,8 +88,23 @@ fn packed_conv_equals_the_reference_on_random_geometries() {
         pack_kernel(&g, &k, &mut packed);
         // Scratch at an odd offset: the kernel aligns it itself.
         let mut scratch = vec![0i8; scratch_bytes(&g) + 1];
+        let requantize: Vec<Requantize> = (0..g.output.c)
+            .map(|f| {
+                let bias = b.map_or(0, |b| b[f]);
+                Requantize::new(bias, multipliers[f], q.output_zero_point, q.clamp)
+            })
+            .collect();
         let mut got = vec![55i8; n_out];
-        conv2d_int8_packed(&g, &x, &packed, b, &q, &mut got, layout, &mut scratch[1..]);
+        conv2d_int8_packed(
+            &g,
+            &x,
+            &packed,
+            &requantize,
+            q.input_zero_point,
+            &mut got,
+            layout,
+            &mut scratch[1..],
+        );
         assert_eq!(got, want, "case {case}: {g:?}, layout {layout:?}");
         tails += usize::from((g.output.h * g.output.w) % PIXELS != 0);
     }

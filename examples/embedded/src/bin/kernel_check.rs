@@ -338,7 +338,7 @@ const INT8_CASES: usize = 200;
 fn run_int8(mut say: impl FnMut(core::fmt::Arguments<'_>)) -> usize {
     use skipnet_runtime::ops::conv2d_int8::{conv2d_int8_into, Conv2dInt8Quant};
     use skipnet_runtime::qgemm;
-    use skipnet_runtime::quant::QuantizedMultiplier;
+    use skipnet_runtime::quant::{QuantizedMultiplier, Requantize};
     let mut rng = Rng(0x1a7e_5eed);
     let mut failed = 0;
     for i in 0..INT8_CASES {
@@ -380,12 +380,16 @@ fn run_int8(mut say: impl FnMut(core::fmt::Arguments<'_>)) -> usize {
         let mut packed = [0i32; MAX_PACKED];
         qgemm::pack_kernel(&g, k, &mut packed[..words]);
         let mut scratch = [0i8; MAX_SCRATCH];
+        let mut requantize = [Requantize::new(0, multipliers[0], 0, (0, 0)); 64];
+        for j in 0..f {
+            requantize[j] = Requantize::new(bias[j], multipliers[j], q.output_zero_point, q.clamp);
+        }
         qgemm::conv2d_int8_packed(
             &g,
             x,
             &packed[..words],
-            Some(&bias[..f]),
-            &q,
+            &requantize[..f],
+            q.input_zero_point,
             &mut got[..n],
             layout,
             &mut scratch[..qgemm::scratch_bytes(&g)],
