@@ -154,17 +154,20 @@ impl QuantizedMultiplier {
 /// [`QuantizedMultiplier::apply`] (the rounding doubling high multiply as a
 /// 64-bit product plus `2^30` shifted right by 31, which equals gemmlowp's
 /// for every multiplier but `i32::MIN`, handled apart; the rounding shift
-/// with its mask and threshold precomputed), the zero point added and the
-/// activation's clamp.
+/// with its mask precomputed), the zero point added and the activation's
+/// clamp. `repr(C)`: the Cortex-M epilogue (`qgemm`) loads the fields in
+/// this order with one `ldm`.
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 pub struct Requantize {
-    bias: i32,
-    multiplier: i32,
+    /// `bias * 2^left` (wrapping): `(acc + bias) << left` is
+    /// `acc * 2^left + scaled_bias` modulo 2^32.
+    scaled_bias: i32,
     /// `2^left`, wrapping (TFLite shifts left before the multiply).
     scale_up: i32,
+    multiplier: i32,
     right: u32,
     mask: i32,
-    half: i32,
     zero_point: i32,
     lo: i32,
     hi: i32,
@@ -190,38 +193,44 @@ impl Requantize {
             }
         }
         let right = within(-m.shift, 0, 31) as u32;
-        let mask = ((1i64 << right) - 1) as i32;
         let lo = within(clamp.0, -128, 127);
+        // As `apply`'s `wrapping_shl` (the shift taken mod 32).
+        let scale_up = if m.shift > 0 {
+            1i32.wrapping_shl(m.shift as u32)
+        } else {
+            1
+        };
         Requantize {
-            bias,
+            scaled_bias: bias.wrapping_mul(scale_up),
+            scale_up,
             multiplier: m.multiplier,
-            // As `apply`'s `wrapping_shl` (the shift taken mod 32).
-            scale_up: if m.shift > 0 {
-                1i32.wrapping_shl(m.shift as u32)
-            } else {
-                1
-            },
             right,
-            mask,
-            half: mask >> 1,
+            mask: ((1i64 << right) - 1) as i32,
             zero_point,
             lo,
             hi: within(clamp.1, lo, 127),
         }
     }
 
+    /// Whether the multiplier is `i32::MIN`, the one the 64-bit shortcut
+    /// gets wrong (TFLite never makes it: its multipliers are positive).
+    pub const fn multiplier_is_min(&self) -> bool {
+        self.multiplier == i32::MIN
+    }
+
     /// The int8 output of sum `acc`: bit for bit what
     /// `clamp(m.apply(acc + bias) + zero_point)` gives.
     #[inline(always)]
     pub fn apply(&self, acc: i32) -> i8 {
-        // `* 2^left` wraps as TFLite's shift does, in one instruction.
-        let x = acc.wrapping_add(self.bias).wrapping_mul(self.scale_up);
+        let x = acc
+            .wrapping_mul(self.scale_up)
+            .wrapping_add(self.scaled_bias);
         let y = if self.multiplier == i32::MIN && x == i32::MIN {
             i32::MAX
         } else {
             ((i64::from(x) * i64::from(self.multiplier) + (1 << 30)) >> 31) as i32
         };
-        let threshold = self.half + i32::from(y < 0);
+        let threshold = (self.mask >> 1) + i32::from(y < 0);
         // `right <= 31` (`new`): the mask is a no-op, one instruction.
         let z = (y >> (self.right & 31)) + i32::from((y & self.mask) > threshold);
         let v = z.wrapping_add(self.zero_point);

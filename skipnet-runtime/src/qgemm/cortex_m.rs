@@ -13,7 +13,8 @@
 //! device under QEMU against the reference loop (`examples/embedded`'s
 //! `kernel-check` firmware, in `.ci/run`).
 
-use super::{TileKernel, Widen, PIXELS};
+use super::{Portable, TileKernel, Widen, PIXELS};
+use crate::quant::Requantize;
 use core::arch::{asm, global_asm};
 
 /// One step of four `k`: the pair's weights to 16-bit pairs (`r6`/`r8`
@@ -135,7 +136,149 @@ global_asm!(
     ".size skipnet_q7_tile_1x2, . - skipnet_q7_tile_1x2",
 );
 
+/// One output of `skipnet_q7_requant*`: the next sum (8 bytes on) through
+/// the filter's `Requantize` in r4-r11 to the byte at r1, which then moves
+/// `stride` (r3) on.
+macro_rules! requant_one {
+    () => {
+        "ldr r2, [r0], #8
+         mla r2, r2, r5, r4
+         mov r12, #0x40000000
+         mov lr, #0
+         smlal r12, lr, r2, r6
+         lsr r12, r12, #31
+         orr r2, r12, lr, lsl #1
+         and lr, r2, r8
+         lsr r12, r2, #31
+         add r12, r12, r8, lsr #1
+         cmp lr, r12
+         asr r2, r2, r7
+         it gt
+         addgt r2, r2, #1
+         add r2, r2, r9
+         cmp r2, r10
+         it lt
+         movlt r2, r10
+         cmp r2, r11
+         it gt
+         movgt r2, r11
+         strb r2, [r1]
+         add r1, r1, r3"
+    };
+}
+
+// `skipnet_q7_requant<n>`: one filter's `n` outputs of a block. r0 = its
+// sums (8 bytes apart: the block's sums are pixel-major pairs), r1 = its
+// first output byte, r2 = its `Requantize` (repr(C): scaled bias, 2^left,
+// multiplier, right, mask, zero point, lo, hi, loaded into r4-r11), r3 =
+// bytes between outputs. Per output: `x = acc * 2^left + bias * 2^left`
+// (TFLite's `(acc + bias) << left`); `y = (x * multiplier + 2^30) >> 31`
+// (gemmlowp's rounding doubling high multiply; the multiplier must not be
+// i32::MIN, the caller checks); `y >> right` plus one when the remainder
+// is above half (the threshold one more for negative `y`: ties away from
+// zero); plus the zero point, clamped. Straight-line: no loop counter.
+global_asm!(
+    ".section .text.skipnet_q7_requant1,\"ax\",%progbits",
+    ".global skipnet_q7_requant1",
+    ".p2align 2",
+    ".thumb_func",
+    ".type skipnet_q7_requant1,%function",
+    "skipnet_q7_requant1:",
+    "push {{r4-r11, lr}}",
+    "ldm r2, {{r4-r11}}",
+    requant_one!(),
+    "pop {{r4-r11, pc}}",
+    ".size skipnet_q7_requant1, . - skipnet_q7_requant1",
+);
+
+global_asm!(
+    ".section .text.skipnet_q7_requant2,\"ax\",%progbits",
+    ".global skipnet_q7_requant2",
+    ".p2align 2",
+    ".thumb_func",
+    ".type skipnet_q7_requant2,%function",
+    "skipnet_q7_requant2:",
+    "push {{r4-r11, lr}}",
+    "ldm r2, {{r4-r11}}",
+    requant_one!(),
+    requant_one!(),
+    "pop {{r4-r11, pc}}",
+    ".size skipnet_q7_requant2, . - skipnet_q7_requant2",
+);
+
+global_asm!(
+    ".section .text.skipnet_q7_requant3,\"ax\",%progbits",
+    ".global skipnet_q7_requant3",
+    ".p2align 2",
+    ".thumb_func",
+    ".type skipnet_q7_requant3,%function",
+    "skipnet_q7_requant3:",
+    "push {{r4-r11, lr}}",
+    "ldm r2, {{r4-r11}}",
+    requant_one!(),
+    requant_one!(),
+    requant_one!(),
+    "pop {{r4-r11, pc}}",
+    ".size skipnet_q7_requant3, . - skipnet_q7_requant3",
+);
+
+/// One step of four `k` for the three pixels and one filter (a layer's
+/// last, odd filter): `r6`/`r8` its weight pairs, sums in `r0-r2`.
+macro_rules! quad_odd {
+    () => {
+        "ldr r6, [lr], #8
+         sxtb16 r8, r6, ror #8
+         sxtb16 r6, r6
+         ldrd r10, r11, [r12], #8
+         smlad r0, r10, r6, r0
+         smlad r0, r11, r8, r0
+         ldrd r10, r11, [r12], #8
+         smlad r1, r10, r6, r1
+         smlad r1, r11, r8, r1
+         ldrd r10, r11, [r12], #8
+         smlad r2, r10, r6, r2
+         smlad r2, r11, r8, r2"
+    };
+}
+
+// A layer's last filter when the filters are odd (3 x 1, the pair's second
+// filter being padding): r0 = the block's sums (filter 0's at words 0, 2,
+// 4), r1 = im2col words, r2 = weight words, r3 = steps (a positive
+// multiple of 4). Half a tile's work.
+global_asm!(
+    ".section .text.skipnet_q7_tile_3x1,\"ax\",%progbits",
+    ".global skipnet_q7_tile_3x1",
+    ".p2align 2",
+    ".thumb_func",
+    ".type skipnet_q7_tile_3x1,%function",
+    "skipnet_q7_tile_3x1:",
+    "push {{r4-r11, lr}}",
+    "add r3, r2, r3, lsl #3",
+    "mov r12, r1",
+    "mov lr, r2",
+    "mov r4, r0",
+    "ldr r1, [r4, #8]",
+    "ldr r2, [r4, #16]",
+    "ldr r0, [r4]",
+    "1:",
+    quad_odd!(),
+    quad_odd!(),
+    quad_odd!(),
+    quad_odd!(),
+    "cmp lr, r3",
+    "bne 1b",
+    "str r0, [r4]",
+    "str r1, [r4, #8]",
+    "str r2, [r4, #16]",
+    "pop {{r4-r11, pc}}",
+    ".size skipnet_q7_tile_3x1, . - skipnet_q7_tile_3x1",
+);
+
 unsafe extern "C" {
+    fn skipnet_q7_tile_3x1(acc: *mut i32, a: *const u32, w: *const i32, quads: usize);
+    fn skipnet_q7_requant1(sums: *const i32, out: *mut i8, r: *const Requantize, stride: usize);
+    fn skipnet_q7_requant2(sums: *const i32, out: *mut i8, r: *const Requantize, stride: usize);
+    fn skipnet_q7_requant3(sums: *const i32, out: *mut i8, r: *const Requantize, stride: usize);
     fn skipnet_q7_tile_3x2(acc: *mut i32, a: *const u32, w: *const i32, quads: usize);
     fn skipnet_q7_tile_1x2(acc: *mut i32, a: *const u32, w: *const i32, quads: usize);
 }
@@ -151,6 +294,30 @@ impl TileKernel for CortexM {
         // unrolled loop); `acc` is six writable sums. The function follows
         // the AAPCS (saves r4-r11 and lr, restores sp).
         unsafe { skipnet_q7_tile_3x2(acc.as_mut_ptr(), a, w, quads) }
+    }
+
+    #[inline(always)]
+    unsafe fn requantize(sums: &[i32], r: &Requantize, out: *mut i8, stride: usize, n: usize) {
+        let (a, r_ptr) = (sums.as_ptr(), r as *const Requantize);
+        // SAFETY: the caller's contract (`sums` holds `2 n - 1` values,
+        // `out` writable at `p * stride` for `p < n`); the assembly runs
+        // only when the multiplier is not i32::MIN, which its shortcut
+        // would get wrong.
+        unsafe {
+            match n {
+                _ if r.multiplier_is_min() => Portable::requantize(sums, r, out, stride, n),
+                3 => skipnet_q7_requant3(a, out, r_ptr, stride),
+                2 => skipnet_q7_requant2(a, out, r_ptr, stride),
+                1 => skipnet_q7_requant1(a, out, r_ptr, stride),
+                _ => Portable::requantize(sums, r, out, stride, n),
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn tile_odd(acc: &mut [i32; 2 * PIXELS], a: *const u32, w: *const i32, quads: usize) {
+        // SAFETY: as `tile`'s (each step's second weight word is skipped).
+        unsafe { skipnet_q7_tile_3x1(acc.as_mut_ptr(), a, w, quads) }
     }
 
     #[inline(always)]

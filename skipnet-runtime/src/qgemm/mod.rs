@@ -161,6 +161,22 @@ pub trait TileKernel {
     /// # Safety
     /// As [`TileKernel::tile`].
     unsafe fn tile1(acc: &mut [i32; 2], a: *const u32, w: *const i32, quads: usize);
+    /// [`TileKernel::tile`] for the pair's first filter only (the last
+    /// pair of an odd number of filters); the other sums are left alone.
+    ///
+    /// # Safety
+    /// As [`TileKernel::tile`].
+    unsafe fn tile_odd(acc: &mut [i32; 2 * PIXELS], a: *const u32, w: *const i32, quads: usize) {
+        // SAFETY: the caller's contract.
+        unsafe { Self::tile(acc, a, w, quads) }
+    }
+    /// Stores one filter's outputs of a block: `r` applied to `sums[2 p]`
+    /// at `out + p * stride`, for the block's `n` pixels.
+    ///
+    /// # Safety
+    /// `sums` holds at least `2 n - 1` values; `out` is writable at
+    /// `p * stride` for every `p < n`.
+    unsafe fn requantize(sums: &[i32], r: &Requantize, out: *mut i8, stride: usize, n: usize);
 }
 
 /// Exact integer arithmetic, `SMLAD`'s.
@@ -177,6 +193,14 @@ impl TileKernel for Portable {
             )
         };
         portable_tile(acc, a, w);
+    }
+
+    #[inline(always)]
+    unsafe fn requantize(sums: &[i32], r: &Requantize, out: *mut i8, stride: usize, n: usize) {
+        for p in 0..n {
+            // SAFETY: the caller's contract.
+            unsafe { out.add(p * stride).write(r.apply(sums[2 * p])) };
+        }
     }
 
     #[inline(always)]
@@ -218,38 +242,57 @@ fn gather(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32], slot
     if g.input.c % 4 == 0 {
         return gather_quads(g, x, zp, pix, block, slot);
     }
+    // Channels not in fours (an RGB input): the receptive field is laid out
+    // as raw bytes, a window off the input as the zero point (which the
+    // widening turns into 0), in chunks of `CHUNK`, each widened at once.
+    const CHUNK: usize = 64;
     let (inp, o, cin) = (g.input, g.output, g.input.c);
     let (h_up, w_up) = (inp.h * g.upsample.0, inp.w * g.upsample.1);
     let (oy, ox) = (pix / o.w, pix % o.w);
-    let kp = padded_k(g);
-    // The halfword of `k` in this pixel's column (see the module doc).
-    let put = |block: &mut [u32], k: usize, v: i32| {
-        let word = &mut block[(k / 4) * PIXELS * 2 + slot * 2 + (k % 4) % 2];
-        let shift = 16 * ((k % 4) / 2);
-        *word = (*word & !(0xFFFF << shift)) | (((v as u16) as u32) << shift);
+    let quads = padded_k(g) / 4;
+    let offset = u32::from((-zp) as u16) * 0x0001_0001;
+    assert!(
+        slot < PIXELS && block.len() >= quads * PIXELS * 2,
+        "im2col block too short"
+    );
+    let column = block[slot * 2..].as_mut_ptr();
+    let pad = zp as i8;
+    let mut buf = [pad; CHUNK];
+    let (mut fill, mut q0) = (0, 0);
+    let flush = |buf: &[i8; CHUNK], steps: usize, q0: usize| {
+        // SAFETY: chunks cover steps `q0..q0 + steps` with `q0 + steps <=
+        // quads` (the padded reduction): inside the block (the assertion
+        // above); `buf` holds `4 * steps` bytes.
+        unsafe { Target::widen(column.add(q0 * PIXELS * 2), buf.as_ptr(), steps, offset) };
     };
-    let mut k = 0;
     for ky in 0..g.kernel.0 {
         let iy = (oy * g.strides.0 + ky * g.dilation.0) as isize - g.pad.0 as isize;
         for kx in 0..g.kernel.1 {
             let ix = (ox * g.strides.1 + kx * g.dilation.1) as isize - g.pad.1 as isize;
             let inside = iy >= 0 && (iy as usize) < h_up && ix >= 0 && (ix as usize) < w_up;
-            if !inside {
-                for i in 0..cin {
-                    put(block, k + i, 0);
+            let src = match inside {
+                true => {
+                    let (sy, sx) = (iy as usize / g.upsample.0, ix as usize / g.upsample.1);
+                    Some(&x[(sy * inp.w + sx) * cin..][..cin])
                 }
-            } else {
-                let (sy, sx) = (iy as usize / g.upsample.0, ix as usize / g.upsample.1);
-                let src = &x[(sy * inp.w + sx) * cin..][..cin];
-                for (i, &v) in src.iter().enumerate() {
-                    put(block, k + i, i32::from(v) - zp);
+                false => None,
+            };
+            for i in 0..cin {
+                buf[fill] = src.map_or(pad, |s| s[i]);
+                fill += 1;
+                if fill == CHUNK {
+                    flush(&buf, CHUNK / 4, q0);
+                    q0 += CHUNK / 4;
+                    fill = 0;
                 }
             }
-            k += cin;
         }
     }
-    for kk in k..kp {
-        put(block, kk, 0);
+    // The reduction's padding: the zero point too, to the last step.
+    let steps = quads - q0;
+    buf[fill..].fill(pad);
+    if steps > 0 {
+        flush(&buf, steps, q0);
     }
 }
 
@@ -269,27 +312,36 @@ fn gather_quads(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32]
         "im2col block too short"
     );
     let column = block[slot * 2..].as_mut_ptr();
+    let row_len = inp.w * cin;
     let mut q = 0;
     for ky in 0..g.kernel.0 {
         let iy = (oy * g.strides.0 + ky * g.dilation.0) as isize - g.pad.0 as isize;
-        let row_inside = iy >= 0 && (iy as usize) < h_up;
-        for kx in 0..g.kernel.1 {
-            let ix = (ox * g.strides.1 + kx * g.dilation.1) as isize - g.pad.1 as isize;
-            // SAFETY: `q + tap_quads <= quads` (the taps' channels are the
-            // unpadded reduction), so the step is inside the block (the
-            // assertion above); the pointer stays inside it.
+        if iy < 0 || iy as usize >= h_up {
+            // The whole kernel row is off the input: its taps are zeros.
+            // SAFETY: `q + kw * tap_quads <= quads` (the unpadded
+            // reduction) and `kw * tap_quads >= 1`: the steps are inside
+            // the block (the assertion above).
+            unsafe { Target::zero(column.add(q * PIXELS * 2), g.kernel.1 * tap_quads) };
+            q += g.kernel.1 * tap_quads;
+            continue;
+        }
+        let row = &x[(iy as usize / g.upsample.0) * row_len..][..row_len];
+        let mut ix = (ox * g.strides.1) as isize - g.pad.1 as isize;
+        for _ in 0..g.kernel.1 {
+            // SAFETY: `q + tap_quads <= quads` and `tap_quads >= 1`: the
+            // tap's steps are inside the block (the assertion above).
             let dst = unsafe { column.add(q * PIXELS * 2) };
-            if row_inside && ix >= 0 && (ix as usize) < w_up {
-                let (sy, sx) = (iy as usize / g.upsample.0, ix as usize / g.upsample.1);
-                let src = &x[(sy * inp.w + sx) * cin..][..cin];
+            if ix >= 0 && (ix as usize) < w_up {
+                let src = &row[(ix as usize / g.upsample.1) * cin..][..cin];
                 // SAFETY: `src` holds `4 * tap_quads` bytes; `dst` has
-                // `tap_quads` steps left in the block (above).
+                // `tap_quads` steps in the block (above).
                 unsafe { Target::widen(dst, src.as_ptr(), tap_quads, offset) };
             } else {
                 // SAFETY: as above.
                 unsafe { Target::zero(dst, tap_quads) };
             }
             q += tap_quads;
+            ix += g.dilation.1 as isize;
         }
     }
     if q < quads {
@@ -421,24 +473,20 @@ pub fn conv2d_int8_packed(
                     let mut one = [0i32; 2];
                     Target::tile1(&mut one, block.as_ptr(), w.as_ptr(), quads);
                     acc[..2].copy_from_slice(&one);
+                } else if rq.len() == 1 {
+                    // The odd last filter: half the work too.
+                    Target::tile_odd(&mut acc, block.as_ptr(), w.as_ptr(), quads);
                 } else {
                     Target::tile(&mut acc, block.as_ptr(), w.as_ptr(), quads);
                 }
             }
-            let at = 2 * pair;
-            match rq {
-                [r0, r1] => {
-                    for (p, sums) in acc.chunks_exact(2).take(n).enumerate() {
-                        let i = p * stride + at;
-                        rows[i] = r0.apply(sums[0]);
-                        rows[i + 1] = r1.apply(sums[1]);
-                    }
-                }
-                _ => {
-                    for (p, sums) in acc.chunks_exact(2).take(n).enumerate() {
-                        rows[p * stride + at] = rq[0].apply(sums[0]);
-                    }
-                }
+            for (j, r) in rq.iter().enumerate() {
+                let at = 2 * pair + j;
+                // SAFETY: `rows` holds this block's `n` rows of `stride`
+                // bytes but the last, which holds at least `offset + o.c`
+                // (the layout assertion), and `at < o.c`; `acc[j..]` holds
+                // `2 n - 1` sums.
+                unsafe { Target::requantize(&acc[j..], r, rows.as_mut_ptr().add(at), stride, n) };
             }
         }
     }
