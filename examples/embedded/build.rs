@@ -26,8 +26,15 @@ fn main() {
             fs::write(out.join(format!("{name}.{ext}")), t.data()).expect("write to OUT_DIR");
         }
     }
+    println!("cargo:rerun-if-env-changed=SKIPNET_PART");
+    println!("cargo:rerun-if-changed=parts");
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("none") {
-        fs::copy("memory.x", out.join("memory.x")).expect("memory.x");
+        // QEMU's board by default; a real part's map with SKIPNET_PART.
+        let map = match env::var("SKIPNET_PART") {
+            Ok(part) => format!("parts/{part}.x"),
+            Err(_) => "memory.x".to_string(),
+        };
+        fs::copy(&map, out.join("memory.x")).unwrap_or_else(|e| panic!("{map}: {e}"));
         println!("cargo:rustc-link-search={}", out.display());
         println!("cargo:rustc-link-arg-bins=-Tlink.x");
     }

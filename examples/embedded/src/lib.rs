@@ -85,12 +85,45 @@ pub fn segment_int8<'w>(ws: &'w mut SkipUNetInt8Workspace, x: &[i8; 3072]) -> &'
     NET_INT8.forward(ws, x)
 }
 
-/// What both firmware binaries (`src/main.rs`, `src/bin/kernel_check.rs`)
-/// need on a bare-metal target: an exit that reports the result to QEMU
-/// (semihosting), and the panic handler.
+/// What the firmware binaries (`src/main.rs`, `src/bin/seed_unet_int8.rs`,
+/// `src/bin/kernel_check.rs`) need on a bare-metal target: an instruction
+/// count, an exit that reports the result to QEMU (semihosting), and the
+/// panic handler.
 #[cfg(target_os = "none")]
 pub mod firmware {
+    use core::sync::atomic::{AtomicU32, Ordering};
+    use cortex_m::peripheral::{syst::SystClkSource, SYST};
+    use cortex_m_rt::exception;
     use cortex_m_semihosting::{debug, hprintln};
+
+    /// SysTick wraps (every 2^24 ticks) since the counter started.
+    static WRAPS: AtomicU32 = AtomicU32::new(0);
+
+    #[exception]
+    fn SysTick() {
+        WRAPS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// QEMU's `-icount shift=0` instructions per tick of the board's 25 MHz
+    /// SysTick clock (one instruction per nanosecond).
+    pub const INSTRUCTIONS_PER_TICK: u64 = 40;
+
+    /// What `f` returns, and the instructions it took under QEMU's
+    /// `-icount shift=0`: SysTick ticks on the core clock (wraps counted
+    /// by the interrupt) times [`INSTRUCTIONS_PER_TICK`].
+    pub fn counted<R>(syst: &mut SYST, f: impl FnOnce() -> R) -> (R, u64) {
+        WRAPS.store(0, Ordering::Relaxed);
+        syst.set_clock_source(SystClkSource::Core);
+        syst.set_reload(0x00FF_FFFF);
+        syst.clear_current();
+        syst.enable_interrupt();
+        syst.enable_counter();
+        let r = f();
+        syst.disable_counter();
+        let ticks = u64::from(WRAPS.load(Ordering::Relaxed)) * 0x0100_0000
+            + u64::from(0x00FF_FFFF - SYST::get_current());
+        (r, ticks * INSTRUCTIONS_PER_TICK)
+    }
 
     /// Ends the run: QEMU exits with status 0 if `ok`, 1 otherwise. Without
     /// a semihosting host (a real board, no debugger) the core sleeps.

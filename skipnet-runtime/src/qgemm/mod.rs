@@ -239,7 +239,7 @@ pub const KERNEL: &str = if cfg!(skipnet_cortex_m_dsp) {
 /// `pix`'s receptive field as 16-bit `x - zp` (0 where the window is off
 /// the input, and in the reduction's padding).
 fn gather(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32], slot: usize) {
-    if g.input.c % 4 == 0 {
+    if g.input.c.is_multiple_of(4) {
         return gather_quads(g, x, zp, pix, block, slot);
     }
     // Channels not in fours (an RGB input): the receptive field is laid out
