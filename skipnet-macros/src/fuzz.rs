@@ -68,6 +68,22 @@ const SEEDS: &[&str] = &[
         up4    = conv2d(upsample2d(merge3, 2), 32, 3, padding = same);
         out    = conv2d(up4, 3, 3, padding = same);
     }"#,
+    // An int8 network (DSL.md §4): a block, strides, a folded upsample,
+    // concat slots, relu6, a grouped conv (the reference path), odd filters.
+    r#"
+    block down(x, f) {
+        a = conv2d(x, f, 3, strides = 2, padding = same, activation = relu6);
+        return a;
+    }
+    #[quantized]
+    pub Int8Net(x: [16, 16, 3]) -> out {
+        d1  = down(x, 8);
+        d2  = down(d1, 16);
+        g   = conv2d(d2, 16, 1, groups = 4);
+        u   = conv2d(upsample2d(g, 2), 8, 3, padding = same, activation = relu);
+        m   = concat(d1, u);
+        out = conv2d(upsample2d(m, 2), 3, 3, padding = same);
+    }"#,
     // DSL.md §1's ApesNet: one block used twice.
     r#"
     /// Two parallel paths merged by element-wise addition.
