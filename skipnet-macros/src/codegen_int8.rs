@@ -684,9 +684,11 @@ mod tests {
         })
         .unwrap()
         .to_string();
-        assert!(ts.contains("Workspace < 640usize , Q , i8 >"), "{ts}");
+        // 640 bytes of tensors and b's im2col block (3 pixels x 80 k x 2 + 3).
+        assert!(ts.contains("Workspace < 1123usize , Q , i8 >"), "{ts}");
         assert!(ts.contains("x : & [i8 ; 192usize]"), "{ts}");
-        assert!(ts.contains("conv2d_int8_into"), "{ts}");
+        assert!(ts.contains("conv2d_int8_packed"), "{ts}");
+        assert!(ts.contains("split_scratch"), "{ts}");
         // `b` writes its columns of the concat's rows (5 of 8, from 3).
         assert!(ts.contains("(8usize , 3usize)"), "{ts}");
         assert!(ts.contains("\"b.kernel_scale\""), "{ts}");
