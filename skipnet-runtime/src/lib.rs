@@ -42,6 +42,8 @@ mod param;
 pub mod profile;
 pub mod qgemm;
 pub mod quant;
+#[doc(hidden)]
+pub mod rng;
 #[cfg(any(feature = "std", test))]
 #[doc(hidden)]
 pub mod testing;

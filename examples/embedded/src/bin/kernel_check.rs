@@ -52,32 +52,13 @@ const MAX_SCRATCH: usize = 32768;
 /// channels (a concat slot): they must keep this value.
 const SENTINEL: f32 = -7777.25;
 
-/// SplitMix64, seeded per run.
-struct Rng(u64);
+/// The runtime's SplitMix64 (shared with its tests and fuzzers), seeded per
+/// run.
+use skipnet_runtime::rng::SplitMix64 as Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next() % (hi - lo + 1) as u64) as usize
-    }
-
-    /// True with probability `1 / n`.
-    fn one_in(&mut self, n: u64) -> bool {
-        self.next().is_multiple_of(n)
-    }
-
-    /// Uniform in [-1, 1).
-    fn value(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-    }
+/// Uniform in [-1, 1).
+fn value(rng: &mut Rng) -> f32 {
+    (rng.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
 }
 
 /// One case: the layer, how it is computed, and where its output goes.
@@ -230,7 +211,7 @@ fn check(isa: Isa, c: &Case, rng: &mut Rng) -> Result<(), (usize, f32, f64, f64)
         .chain(&mut kernel[..g.kernel_len()])
         .chain(&mut bias[..o.c])
     {
-        *v = rng.value();
+        *v = value(rng);
     }
     let (x, kernel, bias) = (&x[..g.input.len()], &kernel[..g.kernel_len()], &bias[..o.c]);
     let mut packed = [0.0f32; MAX_PACKED];
@@ -349,7 +330,7 @@ fn run_int8(mut say: impl FnMut(core::fmt::Arguments<'_>)) -> usize {
             }
         };
         let g = case.g;
-        let mut byte = || (rng.next() >> 56) as u8 as i8;
+        let mut byte = || (rng.next_u64() >> 56) as u8 as i8;
         let mut x = [0i8; MAX_X];
         let mut k = [0i8; MAX_KERNEL];
         x.iter_mut().for_each(|v| *v = byte());
@@ -359,12 +340,12 @@ fn run_int8(mut say: impl FnMut(core::fmt::Arguments<'_>)) -> usize {
         let mut bias = [0i32; 64];
         let mut multipliers = [QuantizedMultiplier::new(0.0); 64];
         for j in 0..f {
-            bias[j] = (rng.next() % 40_000) as i32 - 20_000;
-            multipliers[j] = QuantizedMultiplier::new(1e-4 + (rng.next() % 1000) as f64 * 2e-5);
+            bias[j] = (rng.next_u64() % 40_000) as i32 - 20_000;
+            multipliers[j] = QuantizedMultiplier::new(1e-4 + (rng.next_u64() % 1000) as f64 * 2e-5);
         }
         let q = Conv2dInt8Quant {
-            input_zero_point: (rng.next() % 256) as i32 - 128,
-            output_zero_point: (rng.next() % 256) as i32 - 128,
+            input_zero_point: (rng.next_u64() % 256) as i32 - 128,
+            output_zero_point: (rng.next_u64() % 256) as i32 - 128,
             multipliers: &multipliers[..f],
             clamp: if rng.one_in(2) {
                 (-128, 127)
