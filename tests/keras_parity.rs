@@ -171,6 +171,23 @@ fn squeeze_excite_matches_keras() {
     }
 }
 
+/// Keras's preprocessing layers: `Rescaling` (scale and offset) and
+/// `Normalization` (per-channel mean and variance).
+#[test]
+fn preprocess_matches_keras() {
+    let net = Preprocess::from_safetensors(&fixture("preprocess", "weights.safetensors")).unwrap();
+    let io = fixture("preprocess", "io.safetensors");
+    let x = io_tensor::<360>(&io, "x", &[12, 10, 3]);
+    let y = io_tensor::<480>(&io, "y", &[12, 10, 4]);
+    let mut ws = Preprocess::workspace();
+    for isa in isas_under_test("preprocess_matches_keras") {
+        ws.set_isa(isa).unwrap();
+        let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+        println!("preprocess max abs error {err:e} ({isa:?})");
+        assert!(err <= TOL, "{isa:?}: max abs error {err}");
+    }
+}
+
 #[test]
 fn decoder_matches_keras() {
     let net = Decoder::from_safetensors(&fixture("decoder", "weights.safetensors")).unwrap();
@@ -309,6 +326,12 @@ fn arena_reuses_memory() {
             SqueezeExcite::ARENA_LEN,
             SqueezeExcite::NAIVE_ARENA_LEN,
             SqueezeExcite::LIVE_SET_BOUND,
+        ),
+        (
+            "preprocess",
+            Preprocess::ARENA_LEN,
+            Preprocess::NAIVE_ARENA_LEN,
+            Preprocess::LIVE_SET_BOUND,
         ),
         (
             "mobilenet",

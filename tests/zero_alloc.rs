@@ -148,6 +148,11 @@ fn forward_makes_zero_allocations() {
         |n, ws| sum(n.forward(ws, &[0.5; 1920]))
     ));
     checked.push(assert_no_allocations!(
+        Preprocess,
+        load(Preprocess::from_safetensors(&w("preprocess"))),
+        |n, ws| sum(n.forward(ws, &[0.5; 360]))
+    ));
+    checked.push(assert_no_allocations!(
         Zoo,
         load(Zoo::from_safetensors(&w("zoo"))),
         |n, ws| {

@@ -391,6 +391,19 @@ def squeeze_excite():
     return keras.Model(x, out, name="squeeze_excite")
 
 
+def preprocess():
+    """EfficientNet's stem: Rescaling and Normalization at the input (both
+    kept by Keras in the model), then a conv; a second Rescaling with an
+    offset inside the network."""
+    x = keras.Input((12, 10, 3), name="x")
+    r = layers.Rescaling(2.5, offset=0.25, name="scale")(x)
+    n = layers.Normalization(axis=-1, name="norm")(r)
+    c = conv("c", 8, 3, padding="same", activation="relu")(n)
+    r2 = layers.Rescaling(0.5, offset=-1.0, name="shift")(c)
+    out = conv("out", 4, 1)(r2)
+    return keras.Model(x, out, name="preprocess")
+
+
 NETS = {
     "seed_unet": seed_unet,
     "apes_net": apes_net,
@@ -409,7 +422,12 @@ NETS = {
     "xception_block": xception_block,
     "padded": padded,
     "squeeze_excite": squeeze_excite,
+    "preprocess": preprocess,
 }
+
+# Variables Keras keeps for bookkeeping, not for inference (Normalization's
+# `adapt` sample count): not exported, not part of the DSL's weights.
+BOOKKEEPING = {"count"}
 
 
 # ------------------------------------------------------------------ export
@@ -429,9 +447,18 @@ def init_weights(model: keras.Model, seed: int) -> None:
                 val = rng.uniform(-0.1, 0.1, size=shape)
             elif w.name == "moving_mean":
                 val = rng.standard_normal(shape) * 0.1
+            elif w.name == "mean":
+                val = rng.standard_normal(shape) * 0.5
+            elif w.name == "variance":
+                val = rng.uniform(0.2, 2.0, size=shape)
+            elif w.name in BOOKKEEPING:
+                continue
             else:
                 raise ValueError(f"unexpected variable {layer.name}.{w.name}")
             w.assign(val.astype(np.float32))
+        if isinstance(layer, layers.Normalization):
+            # Its call reads copies made from the variables (finalize_state).
+            layer.finalize_state()
 
 
 def export(name: str, seed: int = 0) -> None:
@@ -441,6 +468,8 @@ def export(name: str, seed: int = 0) -> None:
     weights = {}
     for layer in model.layers:
         for w in layer.weights:
+            if w.name in BOOKKEEPING:
+                continue
             key = f"{layer.name}.{w.name}"
             assert key not in weights, key
             weights[key] = np.ascontiguousarray(w.numpy().astype(np.float32))
@@ -481,10 +510,13 @@ def float64_gap(name: str, model: keras.Model, xs, ys) -> float:
     finally:
         keras.config.set_floatx(floatx)
         keras.config.set_dtype_policy(policy)
-    assert all(w.dtype == "float64" for w in m64.weights), "not a float64 twin"
+    assert all(w.dtype == "float64" for w in m64.weights if w.name not in BOOKKEEPING), "not a float64 twin"
     for l32, l64 in zip(model.layers, m64.layers, strict=True):
         for w32, w64 in zip(l32.weights, l64.weights, strict=True):
-            w64.assign(w32.numpy().astype(np.float64))
+            if w32.name not in BOOKKEEPING:
+                w64.assign(w32.numpy().astype(np.float64))
+        if isinstance(l64, layers.Normalization):
+            l64.finalize_state()
     xs64 = [v.astype(np.float64) for v in xs]
     y64 = m64(xs64 if len(xs64) > 1 else xs64[0], training=False)
     y64 = y64 if isinstance(y64, (list, tuple)) else [y64]

@@ -585,6 +585,47 @@ def h_softmax(c: Ctx):
     c.emit("softmax", [c.inputs[0]])
 
 
+def _scalar(v):
+    """A Keras config number that skipnet takes as a scalar, or None."""
+    if isinstance(v, (list, tuple)):
+        return float(v[0]) if len(v) == 1 else None
+    return float(v)
+
+
+def h_rescaling(c: Ctx):
+    c.one_input()
+    scale = _scalar(c.cfg.get("scale", 1.0))
+    offset = _scalar(c.cfg.get("offset", 0.0))
+    c.require(scale is not None, f"scale={c.cfg.get('scale')} (per-channel scales: only a scalar)")
+    c.require(offset is not None, f"offset={c.cfg.get('offset')} (per-channel offsets: only a scalar)")
+    if scale is None or offset is None:
+        return
+    c.emit(
+        "rescaling",
+        [c.inputs[0], fmt_float(scale)],
+        [("offset", None if offset == 0.0 else fmt_float(offset))],
+    )
+
+
+def h_normalization(c: Ctx):
+    c.one_input()
+    axis = c.cfg.get("axis", -1)
+    axis = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
+    rank = len(c.in_shapes[0]) + 1  # with the batch
+    c.require(axis in ((-1,), (rank - 1,)), f"axis={c.cfg.get('axis')} (only the last axis, -1)")
+    c.require(not c.cfg.get("invert", False), "invert=True")
+    channels = c.in_shapes[0][-1]
+    # Adapted (variables) or given in the config (constants): the values the
+    # layer's call reads either way, one per channel.
+    for var, attr in (("mean", "mean"), ("variance", "variance")):
+        arr = np.asarray(getattr(c.layer, attr), dtype=np.float32).reshape(-1)
+        if arr.size == 1:
+            arr = np.full(channels, arr[0], np.float32)
+        c.require(arr.size == channels, f"{var} of {arr.size} values for {channels} channels")
+        c.weights[var] = np.ascontiguousarray(arr)
+    c.emit("normalization", [c.inputs[0]])
+
+
 def h_dropout(c: Ctx):
     c.one_input()
     rate = float(c.cfg.get("rate", 0.5))
@@ -627,6 +668,8 @@ HANDLERS = {
     "ELU": h_elu,
     "Softmax": h_softmax,
     "Dropout": h_dropout,
+    "Rescaling": h_rescaling,
+    "Normalization": h_normalization,
     "SpatialDropout1D": h_dropout,
     "SpatialDropout2D": h_dropout,
     "SpatialDropout3D": h_dropout,

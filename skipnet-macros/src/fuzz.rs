@@ -187,7 +187,8 @@ const SEEDS: &[&str] = &[
         return batch_norm(s, epsilon = 0.001);
     }
     pub AllOps(x: [16, 16, 8], v: [10]) -> (o1, o2) {
-        p  = pair(x, 8);
+        pre = normalization(rescaling(x, 0.00392156862745098, offset = -0.5));
+        p  = pair(pre, 8);
         a  = avg_pool2d(p, pool_size = 2, strides = 2, padding = same);
         z  = zero_padding2d(a, (1, 1));
         c  = cropping2d(z, 1);
@@ -1007,7 +1008,11 @@ fn gen_layer(rng: &mut Rng, ts: &[T], x: &T, with_block: bool) -> Option<(String
             Some((e, s))
         }
         15 if image => Some((
-            format!("batch_norm({}, epsilon = 0.001)", x.name),
+            match rng.below(3) {
+                0 => format!("batch_norm({}, epsilon = 0.001)", x.name),
+                1 => format!("normalization({})", x.name),
+                _ => format!("rescaling({}, 0.5, offset = -1.0)", x.name),
+            },
             x.shape.clone(),
         )),
         _ => {

@@ -107,6 +107,18 @@ network! {
 }
 
 network! {
+    /// EfficientNet's stem: Keras's `Rescaling` and `Normalization` kept at
+    /// the input, and a rescaling with an offset inside.
+    pub Preprocess(x: [12, 10, 3]) -> out {
+        scale = rescaling(x, 2.5, offset = 0.25);
+        norm  = normalization(scale);
+        c     = conv2d(norm, 8, 3, padding = same, activation = relu);
+        shift = rescaling(c, 0.5, offset = -1.0);
+        out   = conv2d(shift, 4, 1);
+    }
+}
+
+network! {
     /// Two inputs, two outputs: depthwise and transposed convolutions.
     pub Decoder(x: [8, 8, 6], skip: [16, 16, 4]) -> (u, w) {
         d = depthwise_conv2d(x, 3, padding = same, depth_multiplier = 2, activation = relu);

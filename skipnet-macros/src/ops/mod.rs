@@ -22,6 +22,7 @@ mod global_pool2d;
 mod merge;
 mod pad2d;
 mod pool2d;
+mod rescaling;
 mod separable_conv2d;
 mod upsample2d;
 
@@ -54,6 +55,8 @@ pub static OPS: &[&OpDef] = &[
     &activation::LEAKY_RELU,
     &activation::DROPOUT,
     &batch_norm::DEF,
+    &rescaling::RESCALING,
+    &rescaling::NORMALIZATION,
     &merge::SUBTRACT,
     &merge::MULTIPLY,
     &merge::AVERAGE,

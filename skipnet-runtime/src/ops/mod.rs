@@ -20,6 +20,7 @@ pub mod global_pool2d;
 pub mod max_pool2d;
 pub mod merge;
 pub mod pad2d;
+pub mod rescaling;
 pub mod softmax;
 pub mod upsample2d;
 
