@@ -188,6 +188,24 @@ fn preprocess_matches_keras() {
     }
 }
 
+/// Layer normalization (with and without center and scale) in a ConvNeXt
+/// block.
+#[test]
+fn convnext_block_matches_keras() {
+    let net =
+        ConvNextBlock::from_safetensors(&fixture("convnext_block", "weights.safetensors")).unwrap();
+    let io = fixture("convnext_block", "io.safetensors");
+    let x = io_tensor::<1024>(&io, "x", &[8, 8, 16]);
+    let y = io_tensor::<256>(&io, "y", &[8, 8, 4]);
+    let mut ws = ConvNextBlock::workspace();
+    for isa in isas_under_test("convnext_block_matches_keras") {
+        ws.set_isa(isa).unwrap();
+        let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+        println!("convnext_block max abs error {err:e} ({isa:?})");
+        assert!(err <= TOL, "{isa:?}: max abs error {err}");
+    }
+}
+
 #[test]
 fn decoder_matches_keras() {
     let net = Decoder::from_safetensors(&fixture("decoder", "weights.safetensors")).unwrap();
@@ -332,6 +350,12 @@ fn arena_reuses_memory() {
             Preprocess::ARENA_LEN,
             Preprocess::NAIVE_ARENA_LEN,
             Preprocess::LIVE_SET_BOUND,
+        ),
+        (
+            "convnext_block",
+            ConvNextBlock::ARENA_LEN,
+            ConvNextBlock::NAIVE_ARENA_LEN,
+            ConvNextBlock::LIVE_SET_BOUND,
         ),
         (
             "mobilenet",

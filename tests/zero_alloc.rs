@@ -153,6 +153,11 @@ fn forward_makes_zero_allocations() {
         |n, ws| sum(n.forward(ws, &[0.5; 360]))
     ));
     checked.push(assert_no_allocations!(
+        ConvNextBlock,
+        load(ConvNextBlock::from_safetensors(&w("convnext_block"))),
+        |n, ws| sum(n.forward(ws, &[0.5; 1024]))
+    ));
+    checked.push(assert_no_allocations!(
         Zoo,
         load(Zoo::from_safetensors(&w("zoo"))),
         |n, ws| {

@@ -404,6 +404,21 @@ def preprocess():
     return keras.Model(x, out, name="preprocess")
 
 
+def convnext_block():
+    """A ConvNeXt block: a 7x7 depthwise conv, LayerNormalization (epsilon
+    1e-6, ConvNeXt's), a pointwise MLP with GELU as Dense layers on the map,
+    the residual add; then a LayerNormalization without center or scale."""
+    x = keras.Input((8, 8, 16), name="x")
+    d = layers.DepthwiseConv2D(7, padding="same", name="dw")(x)
+    n = layers.LayerNormalization(epsilon=1e-6, name="ln")(d)
+    p1 = layers.Dense(64, activation="gelu", name="pw1")(n)
+    p2 = layers.Dense(16, name="pw2")(p1)
+    a = layers.Add(name="res")([x, p2])
+    n2 = layers.LayerNormalization(center=False, scale=False, name="ln2")(a)
+    out = conv("out", 4, 1)(n2)
+    return keras.Model(x, out, name="convnext_block")
+
+
 NETS = {
     "seed_unet": seed_unet,
     "apes_net": apes_net,
@@ -423,6 +438,7 @@ NETS = {
     "padded": padded,
     "squeeze_excite": squeeze_excite,
     "preprocess": preprocess,
+    "convnext_block": convnext_block,
 }
 
 # Variables Keras keeps for bookkeeping, not for inference (Normalization's

@@ -626,6 +626,27 @@ def h_normalization(c: Ctx):
     c.emit("normalization", [c.inputs[0]])
 
 
+def h_layer_norm(c: Ctx):
+    c.one_input()
+    axis = c.cfg.get("axis", -1)
+    axis = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
+    rank = len(c.in_shapes[0]) + 1  # with the batch
+    c.require(axis in ((-1,), (rank - 1,)), f"axis={c.cfg.get('axis')} (only the last axis, -1)")
+    c.require(not c.cfg.get("rms_scaling", False), "rms_scaling=True")
+    center, scale = bool(c.cfg.get("center", True)), bool(c.cfg.get("scale", True))
+    c.take_weights([v for v, on in (("gamma", scale), ("beta", center)) if on])
+    eps = float(c.cfg.get("epsilon", 1e-3))
+    c.emit(
+        "layer_norm",
+        [c.inputs[0]],
+        [
+            ("epsilon", None if np.float32(eps) == np.float32(1e-3) else fmt_float(eps)),
+            ("center", None if center else "false"),
+            ("scale", None if scale else "false"),
+        ],
+    )
+
+
 def h_dropout(c: Ctx):
     c.one_input()
     rate = float(c.cfg.get("rate", 0.5))
@@ -669,6 +690,7 @@ HANDLERS = {
     "Softmax": h_softmax,
     "Dropout": h_dropout,
     "Rescaling": h_rescaling,
+    "LayerNormalization": h_layer_norm,
     "Normalization": h_normalization,
     "SpatialDropout1D": h_dropout,
     "SpatialDropout2D": h_dropout,

@@ -83,14 +83,15 @@ pub fn generate(
     }
 }
 
-/// The shapes of a network's inputs and outputs.
-struct Io<'c> {
+/// The shapes of a network's inputs and outputs, and the items built from
+/// them (shared by the f32 and the int8 code: `elem` is the element type).
+pub(crate) struct Io<'c> {
     in_shapes: Vec<&'c Vec<usize>>,
     out_shapes: Vec<&'c Vec<usize>>,
 }
 
 impl<'c> Io<'c> {
-    fn new(c: &'c Checked) -> Io<'c> {
+    pub(crate) fn new(c: &'c Checked) -> Io<'c> {
         let g = &c.graph;
         Io {
             in_shapes: (0..g.inputs.len()).map(|i| &c.shapes[i]).collect(),
@@ -100,19 +101,55 @@ impl<'c> Io<'c> {
 
     /// The type `forward` returns: one array reference per output, borrowed
     /// for `life`.
-    fn out_ty(&self, life: TokenStream) -> TokenStream {
+    pub(crate) fn out_ty(&self, life: TokenStream, elem: &TokenStream) -> TokenStream {
         let tys: Vec<TokenStream> = self
             .out_shapes
             .iter()
             .map(|s| {
                 let len: usize = s.iter().product();
-                quote!(&#life [f32; #len])
+                quote!(&#life [#elem; #len])
             })
             .collect();
         if tys.len() == 1 {
             tys[0].clone()
         } else {
             quote!((#(#tys),*))
+        }
+    }
+
+    /// `forward`'s input parameters: `name: &[elem; len]` each.
+    pub(crate) fn in_args(&self, g: &Graph, elem: &TokenStream) -> Vec<TokenStream> {
+        g.inputs
+            .iter()
+            .zip(&self.in_shapes)
+            .map(|(i, s)| {
+                let n = &i.name;
+                let len: usize = s.iter().product();
+                quote!(#n: &[#elem; #len])
+            })
+            .collect()
+    }
+
+    /// `INPUT_SHAPE`, `OUTPUT_SHAPE`, `INPUT_SHAPES` and `OUTPUT_SHAPES`.
+    pub(crate) fn shape_consts(&self) -> TokenStream {
+        let shape_const = |s: &Vec<usize>| {
+            let r = s.len();
+            quote!([usize; #r] = [#(#s),*])
+        };
+        let input_shape = shape_const(self.in_shapes[0]);
+        let output_shape = shape_const(self.out_shapes[0]);
+        let input_shapes = self.in_shapes.iter().map(|s| quote!(&[#(#s),*]));
+        let output_shapes = self.out_shapes.iter().map(|s| quote!(&[#(#s),*]));
+        let (n_in, n_out) = (self.in_shapes.len(), self.out_shapes.len());
+        quote! {
+            /// Shape of the (first) input, channels-last.
+            pub const INPUT_SHAPE: #input_shape;
+            /// Shape of the (first) output, channels-last.
+            pub const OUTPUT_SHAPE: #output_shape;
+            /// Shapes of every input, in declaration order.
+            pub const INPUT_SHAPES: [&'static [usize]; #n_in] = [#(#input_shapes),*];
+            /// Shapes of every output, in declaration order.
+            pub const OUTPUT_SHAPES: [&'static [usize]; #n_out] = [#(#output_shapes),*];
         }
     }
 }
@@ -131,21 +168,10 @@ fn impl_items(
     let g = &c.graph;
     let name = &g.name;
     let arena_len = c.plan.arena_len;
-    let shape_const = |s: &Vec<usize>| {
-        let r = s.len();
-        quote!([usize; #r] = [#(#s),*])
-    };
-    let input_shape = shape_const(io.in_shapes[0]);
-    let output_shape = shape_const(io.out_shapes[0]);
-    let input_shapes = io.in_shapes.iter().map(|s| quote!(&[#(#s),*]));
-    let output_shapes = io.out_shapes.iter().map(|s| quote!(&[#(#s),*]));
-    let (n_in, n_out) = (g.inputs.len(), g.outputs.len());
-    let in_args = g.inputs.iter().zip(&io.in_shapes).map(|(i, s)| {
-        let n = &i.name;
-        let len: usize = s.iter().product();
-        quote!(#n: &[f32; #len])
-    });
-    let forward_ret = io.out_ty(quote!('w));
+    let shape_consts = io.shape_consts();
+    let n_out = g.outputs.len();
+    let in_args = io.in_args(g, &quote!(f32));
+    let forward_ret = io.out_ty(quote!('w), &quote!(f32));
     let ret = forward_return(c);
     let all_weights: Vec<&Weight> = weights.iter().flat_map(|(_, w)| w).collect();
     let loads = load_statements(rt, &all_weights);
@@ -159,14 +185,7 @@ fn impl_items(
         if n_out > 1 { "" } else { "s" }
     );
     quote! {
-        /// Shape of the (first) input, channels-last.
-        pub const INPUT_SHAPE: #input_shape;
-        /// Shape of the (first) output, channels-last.
-        pub const OUTPUT_SHAPE: #output_shape;
-        /// Shapes of every input, in declaration order.
-        pub const INPUT_SHAPES: [&'static [usize]; #n_in] = [#(#input_shapes),*];
-        /// Shapes of every output, in declaration order.
-        pub const OUTPUT_SHAPES: [&'static [usize]; #n_out] = [#(#output_shapes),*];
+        #shape_consts
         /// f32 elements of the workspace arena (reused across layers).
         pub const ARENA_LEN: usize = #arena_len;
         /// f32 elements all intermediate tensors would take without reuse.

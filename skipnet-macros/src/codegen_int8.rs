@@ -14,7 +14,7 @@
 
 use crate::bake::{file_error, read, WeightsAttr};
 use crate::checked::Checked;
-use crate::codegen::{forward_return, geometry_consts, operand_expr};
+use crate::codegen::{forward_return, geometry_consts, operand_expr, Io};
 use crate::diag::{self, shape_str};
 use crate::fuse::Slot;
 use crate::graph::{Graph, ValueKind};
@@ -71,6 +71,17 @@ impl Conv<'_> {
         self.bias.filter(|_| !self.packed)
     }
 
+    /// The struct fields it owns, in declaration order.
+    fn fields(&self) -> impl Iterator<Item = &Ident> {
+        [
+            Some(&self.kernel.field),
+            self.stored_bias().map(|b| &b.field),
+            Some(&self.requant),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
     /// The kernel field's stored length (words when packed, bytes if not).
     fn stored_len(&self) -> usize {
         match self.packed {
@@ -109,6 +120,40 @@ fn convs<'w>(c: &Checked, weights: &'w [(usize, Vec<Weight>)]) -> Vec<(usize, Co
         .collect()
 }
 
+/// The struct's fields per conv: its kernel (packed words or Keras-layout
+/// bytes), its bias when not folded, its requantization.
+fn struct_fields(rt: &TokenStream, convs: &[(usize, Conv)]) -> Vec<TokenStream> {
+    convs
+        .iter()
+        .map(|(_, cv)| {
+            let (k, r, f) = (&cv.kernel.field, &cv.requant, cv.filters);
+            let klen = cv.stored_len();
+            let (kty, rty) = match cv.packed {
+                true => (quote!(i32), quote!(#rt::qgemm::Epilogue<#f>)),
+                false => (
+                    quote!(i8),
+                    quote!(#rt::ops::conv2d_int8::Conv2dInt8Requant<#f>),
+                ),
+            };
+            let kdoc = format!(
+                "`{}`, int8, shape {}",
+                cv.kernel.name,
+                shape_str(&cv.kernel.shape)
+            );
+            let bias = cv.stored_bias().map(|b| {
+                let bf = &b.field;
+                let bdoc = format!("`{}`, int32", b.name);
+                quote!(#[doc = #bdoc] #bf: #rt::Param<#f, i32>,)
+            });
+            quote! {
+                #[doc = #kdoc] #k: #rt::Param<#klen, #kty>,
+                #bias
+                #r: #rty,
+            }
+        })
+        .collect()
+}
+
 /// The int8 network's code (same items as `codegen::generate`'s, with i8
 /// inputs and outputs, `input_quantization` and `output_quantization`).
 pub fn generate(
@@ -126,81 +171,21 @@ pub fn generate(
         Some(attr) => bake(c, &rt, &geom_mod, attr, &convs)?,
         None => TokenStream::new(),
     };
-    let fields = convs.iter().map(|(_, cv)| {
-        let (k, r, f) = (&cv.kernel.field, &cv.requant, cv.filters);
-        let klen = cv.stored_len();
-        let (kty, rty) = match cv.packed {
-            true => (quote!(i32), quote!(#rt::qgemm::Epilogue<#f>)),
-            false => (
-                quote!(i8),
-                quote!(#rt::ops::conv2d_int8::Conv2dInt8Requant<#f>),
-            ),
-        };
-        let kdoc = format!(
-            "`{}`, int8, shape {}",
-            cv.kernel.name,
-            shape_str(&cv.kernel.shape)
-        );
-        let bias = cv.stored_bias().map(|b| {
-            let bf = &b.field;
-            let bdoc = format!("`{}`, int32", b.name);
-            quote!(#[doc = #bdoc] #bf: #rt::Param<#f, i32>,)
-        });
-        quote! {
-            #[doc = #kdoc] #k: #rt::Param<#klen, #kty>,
-            #bias
-                        #r: #rty,
-        }
-    });
+    let fields = struct_fields(&rt, &convs);
     let (n_in, n_out) = (g.inputs.len(), g.outputs.len());
     let loads = load_statements(c, &rt, &convs);
-    let field_names = convs.iter().flat_map(|(_, cv)| {
-        [
-            Some(&cv.kernel.field),
-            cv.stored_bias().map(|b| &b.field),
-            Some(&cv.requant),
-        ]
-        .into_iter()
-        .flatten()
-    });
+    let field_names = convs.iter().flat_map(|(_, cv)| cv.fields());
     let in_quants = (0..n_in).map(|i| format_ident!("__q{}", i));
     let out_quants = g.outputs.iter().map(|(_, v)| format_ident!("__q{}", v));
     let steps = forward_steps(c, &rt, &geom_mod, &convs);
     let ws = Ident::new("ws", proc_macro2::Span::mixed_site());
     let ws_name = format_ident!("{}Workspace", name);
     let arena_len = c.plan.arena_len;
-    let len_of = |v: usize| -> usize { c.shapes[v].iter().product() };
-    let in_args = g.inputs.iter().enumerate().map(|(i, inp)| {
-        let (n, len) = (&inp.name, len_of(i));
-        quote!(#n: &[i8; #len])
-    });
-    let out_tys: Vec<TokenStream> = g
-        .outputs
-        .iter()
-        .map(|(_, v)| {
-            let len = len_of(*v);
-            quote!(&'w [i8; #len])
-        })
-        .collect();
-    let forward_ret = match out_tys.len() {
-        1 => out_tys[0].clone(),
-        _ => quote!((#(#out_tys),*)),
-    };
+    let io = Io::new(c);
+    let in_args = io.in_args(g, &quote!(i8));
+    let forward_ret = io.out_ty(quote!('w), &quote!(i8));
+    let shape_consts = io.shape_consts();
     let ret = forward_return(c);
-    let shape_const = |s: &Vec<usize>| {
-        let r = s.len();
-        quote!([usize; #r] = [#(#s),*])
-    };
-    let input_shape = shape_const(&c.shapes[0]);
-    let output_shape = shape_const(&c.shapes[g.outputs[0].1]);
-    let input_shapes = (0..n_in).map(|i| {
-        let s = &c.shapes[i];
-        quote!(&[#(#s),*])
-    });
-    let output_shapes = g.outputs.iter().map(|(_, v)| {
-        let s = &c.shapes[*v];
-        quote!(&[#(#s),*])
-    });
     let summary = crate::summary::summary(c, weights, true);
     let params: usize = convs
         .iter()
@@ -237,14 +222,7 @@ pub fn generate(
         #vis type #ws_name = #rt::Workspace<#arena_len, #name, i8>;
 
         impl #name {
-            /// Shape of the (first) input, channels-last.
-            pub const INPUT_SHAPE: #input_shape;
-            /// Shape of the (first) output, channels-last.
-            pub const OUTPUT_SHAPE: #output_shape;
-            /// Shapes of every input, in declaration order.
-            pub const INPUT_SHAPES: [&'static [usize]; #n_in] = [#(#input_shapes),*];
-            /// Shapes of every output, in declaration order.
-            pub const OUTPUT_SHAPES: [&'static [usize]; #n_out] = [#(#output_shapes),*];
+            #shape_consts
             /// int8 elements (bytes) of the workspace arena (reused across layers).
             pub const ARENA_LEN: usize = #arena_len;
             /// Bytes all intermediate tensors would take without reuse.

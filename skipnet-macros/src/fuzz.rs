@@ -187,7 +187,7 @@ const SEEDS: &[&str] = &[
         return batch_norm(s, epsilon = 0.001);
     }
     pub AllOps(x: [16, 16, 8], v: [10]) -> (o1, o2) {
-        pre = normalization(rescaling(x, 0.00392156862745098, offset = -0.5));
+        pre = layer_norm(normalization(rescaling(x, 0.00392156862745098, offset = -0.5)), epsilon = 0.000001, center = true, scale = false);
         p  = pair(pre, 8);
         a  = avg_pool2d(p, pool_size = 2, strides = 2, padding = same);
         z  = zero_padding2d(a, (1, 1));
@@ -1008,9 +1008,10 @@ fn gen_layer(rng: &mut Rng, ts: &[T], x: &T, with_block: bool) -> Option<(String
             Some((e, s))
         }
         15 if image => Some((
-            match rng.below(3) {
+            match rng.below(4) {
                 0 => format!("batch_norm({}, epsilon = 0.001)", x.name),
                 1 => format!("normalization({})", x.name),
+                2 => format!("layer_norm({}, epsilon = 0.000001, center = false)", x.name),
                 _ => format!("rescaling({}, 0.5, offset = -1.0)", x.name),
             },
             x.shape.clone(),

@@ -19,6 +19,7 @@ mod dense;
 mod depthwise_conv2d;
 mod flatten;
 mod global_pool2d;
+mod layer_norm;
 mod merge;
 mod pad2d;
 mod pool2d;
@@ -55,6 +56,7 @@ pub static OPS: &[&OpDef] = &[
     &activation::LEAKY_RELU,
     &activation::DROPOUT,
     &batch_norm::DEF,
+    &layer_norm::DEF,
     &rescaling::RESCALING,
     &rescaling::NORMALIZATION,
     &merge::SUBTRACT,

@@ -17,6 +17,7 @@ pub mod conv2d_transpose;
 pub mod dense;
 pub mod depthwise_conv2d;
 pub mod global_pool2d;
+pub mod layer_norm;
 pub mod max_pool2d;
 pub mod merge;
 pub mod pad2d;
