@@ -187,7 +187,8 @@ const SEEDS: &[&str] = &[
         return batch_norm(s, epsilon = 0.001);
     }
     pub AllOps(x: [16, 16, 8], v: [10]) -> (o1, o2) {
-        pre = layer_norm(normalization(rescaling(x, 0.00392156862745098, offset = -0.5)), epsilon = 0.000001, center = true, scale = false);
+        nrm = normalization(rescaling(x, 0.00392156862745098, offset = -0.5));
+        pre = layer_norm(nrm, epsilon = 0.000001, center = true, scale = false);
         p  = pair(pre, 8);
         a  = avg_pool2d(p, pool_size = 2, strides = 2, padding = same);
         z  = zero_padding2d(a, (1, 1));

@@ -454,7 +454,7 @@ impl Lowerer<'_> {
                 error(
                     call.loc,
                     format!(
-                        "`{name}` has weights, so it must be bound to a name: write `layer = {name}(...);` on its own line and pass `layer` here (its weights are named `layer.kernel`, ...)"
+                        "`{name}` has weights, so it must be bound to a name: write `layer = {name}(...);` on its own line and pass `layer` here (its weights are named after it: `layer.<variable>`)"
                     ),
                 ),
                 ctx,
