@@ -206,6 +206,24 @@ fn convnext_block_matches_keras() {
     }
 }
 
+/// `reshape` (EfficientNet's squeeze-and-excite, an inferred size).
+#[test]
+fn efficient_se_matches_keras() {
+    let net =
+        EfficientSe::from_safetensors(&fixture("efficient_se", "weights.safetensors")).unwrap();
+    let io = fixture("efficient_se", "io.safetensors");
+    let x = io_tensor::<1024>(&io, "x", &[8, 8, 16]);
+    let y = io_tensor::<512>(&io, "y", &[4, 16, 8]);
+    assert_eq!(EfficientSe::OUTPUT_SHAPE, [4, 16, 8]);
+    let mut ws = EfficientSe::workspace();
+    for isa in isas_under_test("efficient_se_matches_keras") {
+        ws.set_isa(isa).unwrap();
+        let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+        println!("efficient_se max abs error {err:e} ({isa:?})");
+        assert!(err <= TOL, "{isa:?}: max abs error {err}");
+    }
+}
+
 #[test]
 fn decoder_matches_keras() {
     let net = Decoder::from_safetensors(&fixture("decoder", "weights.safetensors")).unwrap();
@@ -356,6 +374,12 @@ fn arena_reuses_memory() {
             ConvNextBlock::ARENA_LEN,
             ConvNextBlock::NAIVE_ARENA_LEN,
             ConvNextBlock::LIVE_SET_BOUND,
+        ),
+        (
+            "efficient_se",
+            EfficientSe::ARENA_LEN,
+            EfficientSe::NAIVE_ARENA_LEN,
+            EfficientSe::LIVE_SET_BOUND,
         ),
         (
             "mobilenet",

@@ -158,6 +158,11 @@ fn forward_makes_zero_allocations() {
         |n, ws| sum(n.forward(ws, &[0.5; 1024]))
     ));
     checked.push(assert_no_allocations!(
+        EfficientSe,
+        load(EfficientSe::from_safetensors(&w("efficient_se"))),
+        |n, ws| sum(n.forward(ws, &[0.5; 1024]))
+    ));
+    checked.push(assert_no_allocations!(
         Zoo,
         load(Zoo::from_safetensors(&w("zoo"))),
         |n, ws| {

@@ -419,6 +419,22 @@ def convnext_block():
     return keras.Model(x, out, name="convnext_block")
 
 
+def efficient_se():
+    """EfficientNet's squeeze-and-excite: the pooled vector reshaped to
+    [1, 1, C] (Reshape), two 1x1 convs (swish, sigmoid), a broadcasting
+    multiply; and a reshape with an inferred size."""
+    x = keras.Input((8, 8, 16), name="x")
+    a = conv("a", 16, 3, padding="same", activation="swish")(x)
+    g = layers.GlobalAveragePooling2D(name="g")(a)  # 16
+    r = layers.Reshape((1, 1, 16), name="r")(g)
+    s1 = conv("s1", 4, 1, activation="swish")(r)
+    s2 = conv("s2", 16, 1, activation="sigmoid")(s1)
+    m = layers.Multiply(name="m")([a, s2])  # 8x8x16
+    h = layers.Reshape((4, -1, 16), name="h")(m)  # 4x16x16
+    out = conv("out", 8, 1)(h)
+    return keras.Model(x, out, name="efficient_se")
+
+
 NETS = {
     "seed_unet": seed_unet,
     "apes_net": apes_net,
@@ -439,6 +455,7 @@ NETS = {
     "squeeze_excite": squeeze_excite,
     "preprocess": preprocess,
     "convnext_block": convnext_block,
+    "efficient_se": efficient_se,
 }
 
 # Variables Keras keeps for bookkeeping, not for inference (Normalization's

@@ -475,8 +475,10 @@ def h_reshape(c: Ctx):
     n = int(np.prod(c.in_shapes[0]))
     if len(tgt) == 1 and tgt[0] in (-1, n):
         c.emit("flatten", [c.inputs[0]])
+    elif 1 <= len(tgt) <= 3:
+        c.emit("reshape", [c.inputs[0], "(" + ", ".join(str(int(d)) for d in tgt) + ")"])
     else:
-        raise Unsupported(f"target_shape={tgt} (only a flattening reshape to ({n},) or (-1,))")
+        raise Unsupported(f"target_shape={tgt} (1 to 3 sizes)")
 
 
 def _broadcasts(shapes) -> bool:
@@ -632,7 +634,8 @@ def h_layer_norm(c: Ctx):
     axis = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
     rank = len(c.in_shapes[0]) + 1  # with the batch
     c.require(axis in ((-1,), (rank - 1,)), f"axis={c.cfg.get('axis')} (only the last axis, -1)")
-    c.require(not c.cfg.get("rms_scaling", False), "rms_scaling=True")
+    if c.cfg.get("rms_scaling", False):
+        raise Unsupported("rms_scaling=True")
     center, scale = bool(c.cfg.get("center", True)), bool(c.cfg.get("scale", True))
     c.take_weights([v for v, on in (("gamma", scale), ("beta", center)) if on])
     eps = float(c.cfg.get("epsilon", 1e-3))
@@ -916,6 +919,38 @@ OPS_AS_LAYERS = {
 }
 
 
+def _scalar_arithmetic(cls, node, tensor_name, binding):
+    """A keras.ops `x + c`, `c + x`, `x - c`, `c - x`, `x * c` or `c * x` (a
+    tensor and a Python number, as MobileNetV3's hard-swish writes them) as
+    a `rescaling` that computes the same float32 result: `x * 1 + c`,
+    `x * 1 + (-c)`, `x * -1 + c` and `x * c + 0` round once, as the keras.ops
+    call does (only the sign of a zero product may differ). None otherwise
+    (division is not among them: `x * (1 / c)` rounds differently)."""
+    import numbers
+
+    args = list(getattr(node.arguments, "args", ()))
+    if cls not in ("Add", "Subtract", "Multiply") or len(args) != 2 or len(node.input_tensors) != 1:
+        return None
+    is_num = [isinstance(a, numbers.Real) and not isinstance(a, bool) for a in args]
+    if is_num.count(True) != 1:
+        return None
+    c = float(args[is_num.index(True)])
+    x = tensor_name[_tkey(node.input_tensors[0])]
+    tensor_first = not is_num[0]
+    try:
+        if cls == "Multiply":
+            return Stmt(binding, "rescaling", [x, fmt_float(c)])
+        if cls == "Add":
+            scale, offset = 1.0, c
+        elif tensor_first:  # x - c
+            scale, offset = 1.0, -c
+        else:  # c - x
+            scale, offset = -1.0, c
+        return Stmt(binding, "rescaling", [x, fmt_float(scale)], [("offset", fmt_float(offset))])
+    except Unsupported:
+        return None
+
+
 def _ops_advice(cls: str, tensor_inputs: int) -> str:
     """Why a keras.ops node is refused, with advice that holds for it."""
     layer = OPS_AS_LAYERS.get(cls)
@@ -942,7 +977,13 @@ def _lower_node(g, k, binding, names, tensor_name, unknown_input, lowered, probl
     for ti in range(len(node.output_tensors)):
         tensor_name[(id(op), ni, ti)] = binding
     if not isinstance(op, (keras.Model, keras.layers.Layer)):
-        problems.append((op.name, f"{cls} (keras.ops)", _ops_advice(cls, len(node.input_tensors))))
+        stmt = _scalar_arithmetic(cls, node, tensor_name, binding)
+        if stmt is None:
+            problems.append((op.name, f"{cls} (keras.ops)", _ops_advice(cls, len(node.input_tensors))))
+            return
+        lowered.stmts.append(stmt)
+        lowered.shape_of[binding] = _shape(node.output_tensors[0])
+        tensor_name[(id(op), ni, 0)] = binding
         return
     why = _refusal(op, node)
     if why is not None:

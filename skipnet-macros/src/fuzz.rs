@@ -189,7 +189,9 @@ const SEEDS: &[&str] = &[
     pub AllOps(x: [16, 16, 8], v: [10]) -> (o1, o2) {
         nrm = normalization(rescaling(x, 0.00392156862745098, offset = -0.5));
         pre = layer_norm(nrm, epsilon = 0.000001, center = true, scale = false);
-        p  = pair(pre, 8);
+        flat = reshape(pre, (16, -1));
+        back = reshape(flat, (16, 16, 8));
+        p  = pair(back, 8);
         a  = avg_pool2d(p, pool_size = 2, strides = 2, padding = same);
         z  = zero_padding2d(a, (1, 1));
         c  = cropping2d(z, 1);
@@ -900,10 +902,14 @@ fn gen_layer(rng: &mut Rng, ts: &[T], x: &T, with_block: bool) -> Option<(String
             };
             Some((format!("dense({src}, {units}{act})"), s))
         }
-        7 => Some((
-            format!("flatten({})", x.name),
-            vec![x.shape.iter().product()],
-        )),
+        7 => {
+            let n: usize = x.shape.iter().product();
+            Some(match rng.below(3) {
+                0 => (format!("flatten({})", x.name), vec![n]),
+                1 => (format!("reshape({}, (1, 1, -1))", x.name), vec![1, 1, n]),
+                _ => (format!("reshape({}, {n})", x.name), vec![n]),
+            })
+        }
         8 if image && with_block => {
             let f = rng.range(1, 4);
             Some((

@@ -134,6 +134,21 @@ network! {
 }
 
 network! {
+    /// EfficientNet's squeeze-and-excite: the pooled vector reshaped to
+    /// `[1, 1, C]`, and a reshape with an inferred size.
+    pub EfficientSe(x: [8, 8, 16]) -> out {
+        a   = conv2d(x, 16, 3, padding = same, activation = swish);
+        g   = global_avg_pool2d(a);
+        r   = reshape(g, (1, 1, 16));
+        s1  = conv2d(r, 4, 1, activation = swish);
+        s2  = conv2d(s1, 16, 1, activation = sigmoid);
+        m   = multiply(a, s2);
+        h   = reshape(m, (4, -1, 16));
+        out = conv2d(h, 8, 1);
+    }
+}
+
+network! {
     /// Two inputs, two outputs: depthwise and transposed convolutions.
     pub Decoder(x: [8, 8, 6], skip: [16, 16, 4]) -> (u, w) {
         d = depthwise_conv2d(x, 3, padding = same, depth_multiplier = 2, activation = relu);

@@ -24,6 +24,7 @@ mod merge;
 mod pad2d;
 mod pool2d;
 mod rescaling;
+mod reshape;
 mod separable_conv2d;
 mod upsample2d;
 
@@ -42,6 +43,7 @@ pub static OPS: &[&OpDef] = &[
     &global_pool2d::AVG,
     &global_pool2d::MAX,
     &flatten::DEF,
+    &reshape::DEF,
     &activation::RELU,
     &activation::SIGMOID,
     &activation::TANH,
