@@ -351,13 +351,17 @@ def _seed_all(model, seed=0):
             shape = tuple(w.shape)
             if w.name == "kernel":
                 val = rng.standard_normal(shape) * np.sqrt(2.0 / max(1, int(np.prod(shape[:-1]))))
-            elif w.name in ("gamma", "moving_variance"):
+            elif w.name in ("gamma", "moving_variance", "variance"):
                 val = rng.uniform(0.5, 1.5, size=shape)
-            elif w.name == "moving_mean":
+            elif w.name in ("moving_mean", "mean"):
                 val = rng.standard_normal(shape) * 0.1
+            elif w.name == "count":  # Normalization's adapt bookkeeping
+                continue
             else:
                 val = rng.uniform(-0.1, 0.1, size=shape)
             w.assign(val.astype(np.float32))
+        if hasattr(layer, "finalize_state") and type(layer).__name__ == "Normalization":
+            layer.finalize_state()  # its call reads copies of the variables
     return model
 
 
@@ -484,6 +488,26 @@ def app_resnet50():
     return keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classifier_activation=None)
 
 
+def app_efficientnet_b0():
+    """keras.applications.EfficientNetB0 (Rescaling and Normalization at the
+    input, squeeze-and-excite through Reshape), seeded, 64x64, logits."""
+    import keras
+
+    return keras.applications.EfficientNetB0(
+        weights=None, input_shape=(64, 64, 3), classifier_activation=None
+    )
+
+
+def app_mobilenet_v3_small():
+    """keras.applications.MobileNetV3Small (Rescaling at the input, hard-swish
+    written with keras.ops `x + 3.0` and `x * (1 / 6)`), seeded, 64x64, logits."""
+    import keras
+
+    return keras.applications.MobileNetV3Small(
+        weights=None, input_shape=(64, 64, 3), classifier_activation=None
+    )
+
+
 def _seeded(builder):
     def f():
         import keras
@@ -530,6 +554,8 @@ def extra_cases():
         **{n: _seeded(b) for n, b in seeded},
         "app_mobilenet_v2": _calibrated(app_mobilenet_v2),
         "app_resnet50": _calibrated(app_resnet50),
+        "app_efficientnet_b0": _calibrated(app_efficientnet_b0),
+        "app_mobilenet_v3_small": _calibrated(app_mobilenet_v3_small),
     }
 
 
