@@ -49,10 +49,12 @@ pub fn generate(
         quote!(let #id = ();)
     });
     let (vis, attrs, arena_len) = (&g.vis, &g.attrs, c.plan.arena_len);
+    let (picture_items, picture_doc) = pictures(c, false);
     let doc_ws =
         format!("The workspace of [`{name}`]: its statically planned arena of {arena_len} f32.");
     quote! {
         #(#attrs)*
+        #picture_doc
         #vis struct #name {
             #(#fields)*
         }
@@ -71,6 +73,7 @@ pub fn generate(
 
         impl #name {
             #items
+            #picture_items
         }
 
         #forward_array
@@ -152,6 +155,45 @@ impl<'c> Io<'c> {
             pub const OUTPUT_SHAPES: [&'static [usize]; #n_out] = [#(#output_shapes),*];
         }
     }
+}
+
+/// `graph_svg`, `arena_svg` and `graph_dot` (items of `impl Name`), and the
+/// struct's documentation that shows the arena picture (shared by the f32
+/// and the int8 code; `quantized`: sizes in bytes).
+pub(crate) fn pictures(c: &Checked, quantized: bool) -> (TokenStream, TokenStream) {
+    let tensors = crate::picture::tensors(c);
+    let graph = crate::picture::graph_svg(c, &tensors);
+    let arena = crate::picture::arena_svg(c, &tensors, quantized);
+    let dot = crate::picture::graph_dot(c, &tensors);
+    // rustdoc shows the plan: the SVG as a data URI (an inline <svg> would
+    // end at its first blank line as markdown reads HTML blocks).
+    let doc = format!(
+        "\n\n<details open><summary>Arena plan ({} {}; <code>arena_svg()</code>)</summary>\n\n<img alt=\"arena plan\" src=\"data:image/svg+xml;base64,{}\"/>\n\n</details>",
+        c.plan.arena_len,
+        if quantized { "bytes" } else { "f32" },
+        crate::picture::base64(arena.as_bytes())
+    );
+    let items = quote! {
+        /// The network as an SVG picture, drawn at compile time: one box per
+        /// binding (op, config, output shape, where it is stored), skip edges
+        /// dashed, blocks framed, fused and never-stored values marked.
+        pub fn graph_svg() -> &'static str {
+            #graph
+        }
+
+        /// The arena plan as an SVG picture, drawn at compile time: x = the
+        /// schedule step, y = the arena offset, one rectangle per stored
+        /// tensor; `ARENA_LEN`, the live-set bound and the naive sum as lines.
+        pub fn arena_svg() -> &'static str {
+            #arena
+        }
+
+        /// The network in Graphviz DOT (`dot -Tsvg`), as `graph_svg` draws it.
+        pub fn graph_dot() -> &'static str {
+            #dot
+        }
+    };
+    (items, quote!(#[doc = #doc]))
 }
 
 /// The items of `impl Name`: shape and size constants, `from_safetensors`,

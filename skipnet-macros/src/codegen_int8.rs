@@ -194,6 +194,7 @@ pub fn generate(
     let (naive, bound) = (c.plan.naive_sum, c.plan.live_bound);
     let (vis, attrs) = (&g.vis, &g.attrs);
     let attrs = attrs.iter().filter(|a| !a.path().is_ident("quantized"));
+    let (picture_items, picture_doc) = crate::codegen::pictures(c, true);
     let doc_ws = format!(
         "The workspace of [`{name}`]: its statically planned int8 arena of {arena_len} bytes."
     );
@@ -203,6 +204,7 @@ pub fn generate(
     });
     Ok(quote! {
         #(#attrs)*
+        #picture_doc
         #vis struct #name {
             #(#fields)*
             __input_quantization: [#rt::quant::Quantization; #n_in],
@@ -282,6 +284,8 @@ pub fn generate(
             pub fn summary() -> &'static str {
                 #summary
             }
+
+            #picture_items
         }
 
         const _: () = {

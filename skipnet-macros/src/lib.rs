@@ -30,6 +30,7 @@ mod graph;
 mod limits;
 mod ops;
 mod parse;
+mod picture;
 mod plan;
 #[cfg(feature = "profile")]
 mod profile;

@@ -201,7 +201,7 @@ fn table(name: &str, rows: &[[String; 6]]) -> String {
 }
 
 /// `n` with thousands separators, as Keras prints counts: `1,234,567`.
-fn group(n: usize) -> String {
+pub(crate) fn group(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
