@@ -137,6 +137,43 @@ mod tests {
     use super::expand;
     use quote::quote;
 
+    /// The concat-heavy `keras.applications` networks (DenseNet121 and
+    /// NASNetMobile at 64x64x3, as `tools/keras_to_skipnet.py` prints them,
+    /// `tests/fixtures/plans/`): each plan within 2% of its live-set bound.
+    /// Only the plan is computed (no code is generated or compiled). Run with
+    /// `--nocapture` for the figures.
+    #[test]
+    fn zoo_plans_near_their_bound() {
+        for file in ["densenet121.rs", "nasnet_mobile.rs"] {
+            let path = format!(
+                "{}/../tests/fixtures/plans/{file}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let text = std::fs::read_to_string(&path).unwrap();
+            let parsed = syn::parse_file(&text).unwrap();
+            let syn::Item::Macro(m) = &parsed.items[0] else {
+                panic!("{file}: not a network! declaration")
+            };
+            let src: crate::parse::Source = syn::parse2(m.mac.tokens.clone()).unwrap();
+            let net = &src.networks[0];
+            let (g, errors) = crate::graph::build(&src.blocks, net);
+            errors.finish(()).unwrap();
+            let shapes = crate::shape::infer(&g).map_err(|e| e.to_string()).unwrap();
+            let t = std::time::Instant::now();
+            let checked = crate::checked::Checked::new(g, shapes, false).unwrap();
+            let p = &checked.plan;
+            let ratio = p.arena_len as f64 / p.live_bound as f64;
+            println!(
+                "{file}: ARENA_LEN {} live-set bound {} ({ratio:.4}x), naive {}, planned in {:.2?}",
+                p.arena_len,
+                p.live_bound,
+                p.naive_sum,
+                t.elapsed()
+            );
+            assert!(ratio <= 1.02, "{file}: plan {ratio:.4}x its live-set bound");
+        }
+    }
+
     /// Issue 4's table for every fixture network of tests/common/mod.rs:
     /// naive sum, the best plan when every tensor is materialized (no
     /// fusion), skipnet's `ARENA_LEN` and the live-set bound. Run with

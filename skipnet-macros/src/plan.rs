@@ -279,16 +279,139 @@ fn place(
             std::cmp::Reverse(key(v).len),
         )
     });
+    type Placed = (Vec<Buffer>, Vec<Option<Buffer>>);
     let mut best: Option<(usize, Vec<Buffer>, Vec<Option<Buffer>>)> = None;
-    for order in [by_size, owners, by_span] {
-        let (placed, bufs) = place_in_order(span, &order);
+    let keep = |best: &mut Option<(usize, Vec<Buffer>, Vec<Option<Buffer>>)>,
+                (placed, bufs): Placed| {
         let len = placed.iter().map(|b| b.offset + b.len).max().unwrap_or(0);
         if best.as_ref().is_none_or(|(l, _, _)| len < *l) {
-            best = Some((len, placed, bufs));
+            *best = Some((len, placed, bufs));
+        }
+    };
+    let orders = [by_size, owners, by_span];
+    for order in &orders {
+        keep(&mut best, place_in_order(span, order));
+    }
+    // Above the bound (concat chains whose tensors grow, DenseNet's): a
+    // search under the bound, then under caps up to 2% above it.
+    let bound = live_set(&owners_spans(span, &orders[1]));
+    for step in 0..=2 {
+        let cap = bound + bound * step / 100;
+        if best.as_ref().is_some_and(|(l, _, _)| *l <= cap) {
+            break;
+        }
+        if let Some(p) = place_searching(span, &orders[1], cap) {
+            keep(&mut best, p);
         }
     }
     let (_, placed, spans) = best.unwrap_or_default();
     (placed, spans)
+}
+
+fn owners_spans(span: &[Option<Buffer>], order: &[usize]) -> Vec<Buffer> {
+    order.iter().filter_map(|&v| span[v]).collect()
+}
+
+/// The largest total length of `bufs` live at one step.
+fn live_set(bufs: &[Buffer]) -> usize {
+    let end = bufs.iter().map(|b| b.last).max().unwrap_or(0);
+    (0..=end)
+        .map(|t| {
+            bufs.iter()
+                .filter(|b| b.first <= t && t <= b.last)
+                .map(|b| b.len)
+                .sum::<usize>()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Candidate placements the search expands before giving up.
+const SEARCH_BUDGET: usize = 20_000;
+
+/// Places the spans in `order` under `cap` by depth-first search: each
+/// buffer at an end of a gap between the buffers live with it, the end next
+/// to the neighbour that lives longer tried first (the arena's ends live
+/// forever), so that tensors that grow along a concat chain alternate
+/// between the ends of the arena; a buffer that fits nowhere sends the
+/// search back to the one before. `None` when no placement fits within
+/// [`SEARCH_BUDGET`] expansions.
+fn place_searching(
+    span: &[Option<Buffer>],
+    order: &[usize],
+    cap: usize,
+) -> Option<(Vec<Buffer>, Vec<Option<Buffer>>)> {
+    let order: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&v| span[v].is_some())
+        .collect();
+    let mut placed: Vec<Buffer> = Vec::with_capacity(order.len());
+    // Per placed depth: the offsets still to try.
+    let mut stack: Vec<Vec<usize>> = Vec::with_capacity(order.len());
+    let mut expanded = 0;
+    while placed.len() < order.len() {
+        let i = placed.len();
+        let b = span[order[i]]?;
+        if stack.len() == i {
+            expanded += 1;
+            if expanded > SEARCH_BUDGET {
+                return None;
+            }
+            stack.push(gap_ends(&b, &placed, cap));
+        }
+        match stack[i].pop() {
+            Some(offset) => placed.push(Buffer { offset, ..b }),
+            None => {
+                stack.pop();
+                placed.pop()?;
+            }
+        }
+    }
+    let mut bufs = span.to_vec();
+    for (&v, b) in order.iter().zip(&placed) {
+        bufs[v] = Some(*b);
+    }
+    Some((placed, bufs))
+}
+
+/// The offsets where `b` fits below `cap` at an end of a gap between the
+/// `placed` buffers live with it, the best last (popped first): next to a
+/// neighbour that lives longer, then in a smaller gap, then lower.
+fn gap_ends(b: &Buffer, placed: &[Buffer], cap: usize) -> Vec<usize> {
+    let mut conflicts: Vec<&Buffer> = placed.iter().filter(|p| p.live_with(b)).collect();
+    conflicts.sort_by_key(|p| p.offset);
+    // (start, end, last step of the buffer below, of the buffer above)
+    let mut gaps: Vec<(usize, usize, usize, usize)> = Vec::new();
+    let (mut end, mut below) = (0usize, usize::MAX);
+    for c in &conflicts {
+        if c.offset > end {
+            gaps.push((end, c.offset, below, c.last));
+        }
+        if c.offset + c.len > end {
+            end = c.offset + c.len;
+            below = c.last;
+        }
+    }
+    if end < cap {
+        gaps.push((end, cap, below, usize::MAX));
+    }
+    let mut ends: Vec<(std::cmp::Reverse<usize>, usize, usize)> = Vec::new();
+    for (start, stop, below, above) in gaps {
+        if stop - start >= b.len {
+            ends.push((std::cmp::Reverse(below), stop - start, start));
+            ends.push((std::cmp::Reverse(above), stop - start, stop - b.len));
+        }
+    }
+    ends.sort();
+    let mut offsets: Vec<usize> = Vec::with_capacity(ends.len());
+    for e in ends {
+        if !offsets.contains(&e.2) {
+            offsets.push(e.2);
+        }
+    }
+    offsets.reverse();
+    offsets
 }
 
 /// Places the spans in `order`, each at the lowest offset clear of every
