@@ -245,15 +245,14 @@ fn owner_spans(
     span
 }
 
+/// A placement: the placed owners, and every id's span with its offset.
+type Placed = (Vec<Buffer>, Vec<Option<Buffer>>);
+
 /// Greedy placement of the `span` owners under several orders (biggest
 /// first as TFLite Micro, then by first use, then by longest lifetime); the
 /// smallest arena wins. Returns the placed buffers and every id's span with
 /// its offset.
-fn place(
-    span: &[Option<Buffer>],
-    schedule: &[usize],
-    n: usize,
-) -> (Vec<Buffer>, Vec<Option<Buffer>>) {
+fn place(span: &[Option<Buffer>], schedule: &[usize], n: usize) -> Placed {
     let key = |v: usize| {
         span[v].unwrap_or(Buffer {
             offset: 0,
@@ -279,13 +278,12 @@ fn place(
             std::cmp::Reverse(key(v).len),
         )
     });
-    type Placed = (Vec<Buffer>, Vec<Option<Buffer>>);
-    let mut best: Option<(usize, Vec<Buffer>, Vec<Option<Buffer>>)> = None;
-    let keep = |best: &mut Option<(usize, Vec<Buffer>, Vec<Option<Buffer>>)>,
-                (placed, bufs): Placed| {
-        let len = placed.iter().map(|b| b.offset + b.len).max().unwrap_or(0);
-        if best.as_ref().is_none_or(|(l, _, _)| len < *l) {
-            *best = Some((len, placed, bufs));
+    // The smallest arena so far: its length, buffers and spans.
+    let mut best: Option<(usize, Placed)> = None;
+    let keep = |best: &mut Option<(usize, Placed)>, p: Placed| {
+        let len = p.0.iter().map(|b| b.offset + b.len).max().unwrap_or(0);
+        if best.as_ref().is_none_or(|(l, _)| len < *l) {
+            *best = Some((len, p));
         }
     };
     let orders = [by_size, owners, by_span];
@@ -297,15 +295,14 @@ fn place(
     let bound = live_set(&owners_spans(span, &orders[1]));
     for step in 0..=2 {
         let cap = bound + bound * step / 100;
-        if best.as_ref().is_some_and(|(l, _, _)| *l <= cap) {
+        if best.as_ref().is_some_and(|(l, _)| *l <= cap) {
             break;
         }
         if let Some(p) = place_searching(span, &orders[1], cap) {
             keep(&mut best, p);
         }
     }
-    let (_, placed, spans) = best.unwrap_or_default();
-    (placed, spans)
+    best.map(|(_, p)| p).unwrap_or_default()
 }
 
 fn owners_spans(span: &[Option<Buffer>], order: &[usize]) -> Vec<Buffer> {
@@ -336,11 +333,7 @@ const SEARCH_BUDGET: usize = 20_000;
 /// between the ends of the arena; a buffer that fits nowhere sends the
 /// search back to the one before. `None` when no placement fits within
 /// [`SEARCH_BUDGET`] expansions.
-fn place_searching(
-    span: &[Option<Buffer>],
-    order: &[usize],
-    cap: usize,
-) -> Option<(Vec<Buffer>, Vec<Option<Buffer>>)> {
+fn place_searching(span: &[Option<Buffer>], order: &[usize], cap: usize) -> Option<Placed> {
     let order: Vec<usize> = order
         .iter()
         .copied()
@@ -416,7 +409,7 @@ fn gap_ends(b: &Buffer, placed: &[Buffer], cap: usize) -> Vec<usize> {
 
 /// Places the spans in `order`, each at the lowest offset clear of every
 /// placed buffer live at the same time.
-fn place_in_order(span: &[Option<Buffer>], order: &[usize]) -> (Vec<Buffer>, Vec<Option<Buffer>>) {
+fn place_in_order(span: &[Option<Buffer>], order: &[usize]) -> Placed {
     let mut bufs = span.to_vec();
     let mut placed: Vec<Buffer> = Vec::new();
     for &v in order {
