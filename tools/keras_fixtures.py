@@ -377,7 +377,8 @@ def squeeze_excite():
     """Squeeze-and-excite both ways: MobileNetV3's (global average pool with
     keepdims, two 1x1 convs, hard_sigmoid, a broadcasting multiply of
     [H, W, C] by [1, 1, C]) and a dense gate on the pooled vector
-    (multiply of [H, W, C] by [C])."""
+    (multiply of [H, W, C] by [C]); then an add of [H, W, C], [1, 1, C] and
+    [C] (broadcasting, so no conv epilogue)."""
     x = keras.Input((10, 12, 16), name="x")
     a = conv("a", 24, 3, padding="same", activation="relu")(x)
     s = layers.GlobalAveragePooling2D(keepdims=True, name="squeeze")(a)  # 1x1x24
@@ -387,7 +388,8 @@ def squeeze_excite():
     g = layers.GlobalAveragePooling2D(name="g")(m)  # 24
     gate = layers.Dense(24, activation="sigmoid", name="gate")(g)
     m2 = layers.Multiply(name="scale")([m, gate])  # 10x12x24
-    out = conv("out", 8, 1)(m2)
+    s2 = layers.Add(name="shifted")([m2, e, gate])  # 10x12x24
+    out = conv("out", 8, 1)(s2)
     return keras.Model(x, out, name="squeeze_excite")
 
 

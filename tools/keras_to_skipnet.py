@@ -496,18 +496,11 @@ def _merge(op, exactly_two=False):
             c.require(len(c.inputs) == 2, f"{len(c.inputs)} operands (exactly two)")
         c.require(len(c.inputs) >= 2, "needs at least two operands")
         shapes = [tuple(s) for s in c.in_shapes]
-        # skipnet's `add` fuses into convs and needs identical shapes; the
-        # other merges broadcast as Keras does (squeeze-and-excite).
-        if op == "add":
-            c.require(
-                len(set(shapes)) == 1,
-                f"operands of different shapes {[list(s) for s in shapes]} (`add` does not broadcast yet)",
-            )
-        else:
-            c.require(
-                _broadcasts(shapes),
-                f"operands of shapes {[list(s) for s in shapes]} that do not broadcast",
-            )
+        # Every merge broadcasts as Keras does (squeeze-and-excite).
+        c.require(
+            _broadcasts(shapes),
+            f"operands of shapes {[list(s) for s in shapes]} that do not broadcast",
+        )
         c.emit(op, list(c.inputs))
 
     return h

@@ -166,7 +166,7 @@ pub fn find(
     // by TFLite's converter: only the rules that move data apply.
     if !quantized {
         let conv_of_bn = fold_batch_norms(g, &uses, &mut f);
-        fuse_sums(g, &uses, &conv_of_bn, in_place_ok, &mut f);
+        fuse_sums(g, shapes, &uses, &conv_of_bn, in_place_ok, &mut f);
         fuse_lone_batch_norms(&uses, &conv_of_bn, &mut f);
     }
     write_into_concats(g, shapes, &uses, &mut f);
@@ -274,12 +274,13 @@ fn fold_batch_norms(g: &Graph, uses: &Uses, f: &mut Fusions) -> BTreeMap<ValueId
     conv_of_bn
 }
 
-/// Rule 4: an `add` whose last-computed operand (or that operand's folded
+/// Rule 4: an `add` of same-shaped operands whose last-computed operand (or that operand's folded
 /// batch norm's conv) can add residuals in its epilogue, and is read by
 /// nothing else, is computed by that producer, with an activation that is
 /// the sum's only reader.
 fn fuse_sums(
     g: &Graph,
+    shapes: &[Vec<usize>],
     uses: &Uses,
     conv_of_bn: &BTreeMap<ValueId, ValueId>,
     in_place_ok: &dyn Fn(ValueId) -> bool,
@@ -289,7 +290,8 @@ fn fuse_sums(
         let ValueKind::Node(n) = &v.kind else {
             continue;
         };
-        if !n.op.fusable().is_sum() {
+        // A broadcasting add (a `[1, 1, C]` operand) is no conv epilogue.
+        if !n.op.fusable().is_sum() || n.operands.iter().any(|o| shapes[o.value] != shapes[id]) {
             continue;
         }
         let Some(last) = n.operands.iter().map(|o| o.value).max() else {

@@ -231,7 +231,7 @@ mod tests {
         });
         assert_eq!(
             m[0],
-            "`add` needs identical shapes: `a` is [16, 16, 64] but `b` is [16, 16, 32]"
+            "`add` needs identical shapes (or shapes that broadcast): `a` is [16, 16, 64] but `b` is [16, 16, 32]"
         );
         assert_eq!(
             m[1],

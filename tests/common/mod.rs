@@ -93,7 +93,8 @@ network! {
 
 network! {
     /// Squeeze-and-excite: a pooled `[1, 1, C]` (keepdims) through 1x1 convs
-    /// and a dense gate on `[C]`, each multiplied into the map by broadcasting.
+    /// and a dense gate on `[C]`, each multiplied into the map by broadcasting,
+    /// then both added to it (a broadcasting `add`, run as a merge).
     pub SqueezeExcite(x: [10, 12, 16]) -> out {
         a       = conv2d(x, 24, 3, padding = same, activation = relu);
         squeeze = global_avg_pool2d(a, keepdims = true);
@@ -102,7 +103,8 @@ network! {
         excite  = multiply(a, expand);
         gate    = dense(global_avg_pool2d(excite), 24, activation = sigmoid);
         scale   = multiply(excite, gate);
-        out     = conv2d(scale, 8, 1);
+        shifted = add(scale, expand, gate);
+        out     = conv2d(shifted, 8, 1);
     }
 }
 

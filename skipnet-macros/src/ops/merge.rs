@@ -61,33 +61,7 @@ impl Op for Merge {
         if ops.len() < 2 {
             return op_err(Blame::Call, format!("`{name}` needs at least two tensors"));
         }
-        let mut shape = ops[0].shape.to_vec();
-        for (i, o) in ops.iter().enumerate().skip(1) {
-            match broadcast(&shape, o.shape) {
-                Some(s) => shape = s,
-                None => {
-                    return op_err(
-                        Blame::Operand(i),
-                        format!(
-                            "`{name}` needs shapes that broadcast (each axis, from the last, equal or 1): {} and {}",
-                            ops[0].describe(),
-                            o.describe()
-                        ),
-                    )
-                }
-            }
-        }
-        if shape.len() > skipnet_runtime::ops::merge::MAX_RANK {
-            return op_err(
-                Blame::Call,
-                format!(
-                    "`{name}` of rank {} tensors: at most {} axes",
-                    shape.len(),
-                    skipnet_runtime::ops::merge::MAX_RANK
-                ),
-            );
-        }
-        Ok(shape)
+        broadcast_all(name, ops)
     }
 
     fn emit(&self, cx: &EmitCtx) -> TokenStream {
@@ -103,19 +77,59 @@ impl Op for Merge {
         if cx.in_shapes.iter().all(|s| s[..] == cx.out_shape[..]) {
             return quote!(#rt::ops::merge::merge(#rt::ops::merge::Merge::#kind, &[#(#ins),*], #out););
         }
-        let shapes = cx.in_shapes.iter().map(|s| quote!(&[#(#s),*]));
-        let out_shape = cx.out_shape;
-        quote!(#rt::ops::merge::merge_broadcast(
-            #rt::ops::merge::Merge::#kind,
-            &[#((&#ins[..], #shapes)),*],
-            &[#(#out_shape),*],
-            #out,
-        );)
+        emit_broadcast(cx, kind)
     }
 }
 
+/// The shape `ops` broadcast to (NumPy's rules), or the error of op `name`
+/// naming the first operand that does not broadcast, and the first's shape.
+pub(super) fn broadcast_all(name: &str, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
+    let mut shape = ops[0].shape.to_vec();
+    for (i, o) in ops.iter().enumerate().skip(1) {
+        match broadcast(&shape, o.shape) {
+            Some(s) => shape = s,
+            None => {
+                return op_err(
+                    Blame::Operand(i),
+                    format!(
+                        "`{name}` needs shapes that broadcast (each axis, from the last, equal or 1): {} and {}",
+                        ops[0].describe(),
+                        o.describe()
+                    ),
+                )
+            }
+        }
+    }
+    if shape.len() > skipnet_runtime::ops::merge::MAX_RANK {
+        return op_err(
+            Blame::Call,
+            format!(
+                "`{name}` of rank {} tensors: at most {} axes",
+                shape.len(),
+                skipnet_runtime::ops::merge::MAX_RANK
+            ),
+        );
+    }
+    Ok(shape)
+}
+
+/// The broadcasting merge `kind` (a `Merge` variant's name) of the step's
+/// operands, each with its shape.
+pub(super) fn emit_broadcast(cx: &EmitCtx, kind: TokenStream) -> TokenStream {
+    let rt = cx.rt;
+    let (ins, out) = (cx.inputs, cx.out);
+    let shapes = cx.in_shapes.iter().map(|s| quote!(&[#(#s),*]));
+    let out_shape = cx.out_shape;
+    quote!(#rt::ops::merge::merge_broadcast(
+        #rt::ops::merge::Merge::#kind,
+        &[#((&#ins[..], #shapes)),*],
+        &[#(#out_shape),*],
+        #out,
+    );)
+}
+
 /// The shape `a` and `b` broadcast to (NumPy's rules), or `None`.
-fn broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+pub(super) fn broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let rank = a.len().max(b.len());
     let at = |s: &[usize], k: usize| (k + s.len()).checked_sub(rank).map_or(1, |i| s[i]);
     (0..rank)

@@ -1,9 +1,12 @@
-//! Element-wise merges of same-shaped tensors, Keras `Subtract`, `Multiply`,
-//! `Average`, `Maximum`, `Minimum` (`add` has its own kernel and fusions).
+//! Element-wise merges, Keras `Subtract`, `Multiply`, `Average`, `Maximum`,
+//! `Minimum`, and `Add` where it broadcasts (an `add` of same-shaped
+//! tensors has its own kernel and fusions, `ops::add`).
 
 /// Which merge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Merge {
+    /// Sum of all operands (`add` of shapes that broadcast).
+    Add,
     /// `a - b` (exactly two operands).
     Subtract,
     /// Product of all operands.
@@ -21,6 +24,7 @@ impl Merge {
     /// divides).
     fn pairwise(self) -> fn(f32, f32) -> f32 {
         match self {
+            Merge::Add => |a, b| a + b,
             Merge::Subtract => |a, b| a - b,
             Merge::Multiply => |a, b| a * b,
             Merge::Average => |a, b| a + b,
@@ -205,6 +209,14 @@ mod tests {
             &mut avg,
         );
         assert_eq!(avg, [5.5, 10.5, 15.5, 6.0, 11.0, 16.0]);
+        let mut sum = [0.0; 6];
+        merge_broadcast(
+            Merge::Add,
+            &[(&[1.0, 2.0], &[2, 1]), (&[10.0, 20.0, 30.0], &[1, 3])],
+            &[2, 3],
+            &mut sum,
+        );
+        assert_eq!(sum, [11.0, 21.0, 31.0, 12.0, 22.0, 32.0]);
     }
 
     #[test]
