@@ -508,6 +508,15 @@ def app_mobilenet_v3_small():
     )
 
 
+def app_convnext_tiny():
+    """keras.applications.ConvNeXtTiny (Normalization at the input, nested
+    Sequential stem and downsampling blocks, LayerNormalization, LayerScale,
+    keras.ops `x + y` residuals), seeded, 32x32, logits."""
+    import keras
+
+    return keras.applications.ConvNeXtTiny(weights=None, input_shape=(32, 32, 3), classifier_activation=None)
+
+
 def _seeded(builder):
     def f():
         import keras
@@ -556,6 +565,7 @@ def extra_cases():
         "app_resnet50": _calibrated(app_resnet50),
         "app_efficientnet_b0": _calibrated(app_efficientnet_b0),
         "app_mobilenet_v3_small": _calibrated(app_mobilenet_v3_small),
+        "app_convnext_tiny": _seeded(app_convnext_tiny),
     }
 
 

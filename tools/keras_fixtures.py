@@ -409,13 +409,17 @@ def preprocess():
 def convnext_block():
     """A ConvNeXt block: a 7x7 depthwise conv, LayerNormalization (epsilon
     1e-6, ConvNeXt's), a pointwise MLP with GELU as Dense layers on the map,
-    the residual add; then a LayerNormalization without center or scale."""
+    ConvNeXt's LayerScale, the residual add; then a LayerNormalization
+    without center or scale."""
+    from keras.src.applications.convnext import LayerScale
+
     x = keras.Input((8, 8, 16), name="x")
     d = layers.DepthwiseConv2D(7, padding="same", name="dw")(x)
     n = layers.LayerNormalization(epsilon=1e-6, name="ln")(d)
     p1 = layers.Dense(64, activation="gelu", name="pw1")(n)
     p2 = layers.Dense(16, name="pw2")(p1)
-    a = layers.Add(name="res")([x, p2])
+    ls = LayerScale(1e-6, 16, name="ls")(p2)
+    a = layers.Add(name="res")([x, ls])
     n2 = layers.LayerNormalization(center=False, scale=False, name="ln2")(a)
     out = conv("out", 4, 1)(n2)
     return keras.Model(x, out, name="convnext_block")
@@ -476,7 +480,7 @@ def init_weights(model: keras.Model, seed: int) -> None:
                 val = rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
             elif w.name == "bias":
                 val = rng.uniform(-0.1, 0.1, size=shape)
-            elif w.name in ("gamma", "moving_variance"):
+            elif w.name in ("gamma", "moving_variance") or _is_layer_scale(layer, w):
                 val = rng.uniform(0.5, 1.5, size=shape)
             elif w.name == "beta":
                 val = rng.uniform(-0.1, 0.1, size=shape)
@@ -496,6 +500,12 @@ def init_weights(model: keras.Model, seed: int) -> None:
             layer.finalize_state()
 
 
+def _is_layer_scale(layer, w) -> bool:
+    """ConvNeXt's LayerScale keeps its `gamma` as an unnamed variable
+    (`variable`); skipnet's `layer_scale` calls it `gamma`."""
+    return type(layer).__name__ == "LayerScale" and w.name == "variable"
+
+
 def export(name: str, seed: int = 0) -> None:
     keras.utils.set_random_seed(seed)
     model = NETS[name]()
@@ -505,7 +515,7 @@ def export(name: str, seed: int = 0) -> None:
         for w in layer.weights:
             if w.name in BOOKKEEPING:
                 continue
-            key = f"{layer.name}.{w.name}"
+            key = f"{layer.name}.{'gamma' if _is_layer_scale(layer, w) else w.name}"
             assert key not in weights, key
             weights[key] = np.ascontiguousarray(w.numpy().astype(np.float32))
 

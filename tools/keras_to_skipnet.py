@@ -34,6 +34,7 @@ import math
 import os
 import re
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -643,6 +644,17 @@ def h_layer_norm(c: Ctx):
     )
 
 
+def h_layer_scale(c: Ctx):
+    """ConvNeXt's LayerScale (keras.applications.convnext): `x * gamma`, its
+    one variable unnamed in Keras (`variable`), `gamma` in skipnet."""
+    c.one_input()
+    ws = c.layer.weights
+    if len(ws) != 1 or tuple(ws[0].shape) != (c.in_shapes[0][-1],):
+        raise Unsupported(f"variables {[w.name for w in ws]} (expected one of shape [channels])")
+    c.weights["gamma"] = np.ascontiguousarray(np.asarray(ws[0].numpy()).astype(np.float32))
+    c.emit("layer_scale", [c.inputs[0]])
+
+
 def h_dropout(c: Ctx):
     c.one_input()
     rate = float(c.cfg.get("rate", 0.5))
@@ -687,6 +699,7 @@ HANDLERS = {
     "Dropout": h_dropout,
     "Rescaling": h_rescaling,
     "LayerNormalization": h_layer_norm,
+    "LayerScale": h_layer_scale,
     "Normalization": h_normalization,
     "SpatialDropout1D": h_dropout,
     "SpatialDropout2D": h_dropout,
@@ -730,6 +743,36 @@ def _functional(model):
     return model
 
 
+def _flatten(model):
+    """`model` with every nested model (ConvNeXt's Sequential stem and
+    downsampling blocks) inlined: its graph run again on fresh inputs, each
+    layer called on the outer graph's tensors, so the nested layers (the same
+    objects, the same weights) become nodes of one flat functional model.
+    `model` itself when nothing is nested."""
+    import keras
+
+    f = _functional(model)
+    ops = getattr(f, "operations", None) or f.layers
+    if not any(isinstance(op, keras.Model) for op in ops):
+        return model
+
+    def replay(fm, inputs):
+        def operation_fn(op):
+            if isinstance(op, keras.Model):
+                inner = _functional(op)
+                return lambda *args, **kwargs: replay(inner, args[0] if len(args) == 1 else list(args))
+            return op
+
+        return fm._run_through_graph(inputs, operation_fn=operation_fn)
+
+    ins = [keras.Input(shape=t.shape[1:], dtype=t.dtype, name=_history(t)[0].name) for t in f.inputs]
+    with warnings.catch_warnings():
+        # A single input passed bare where the model lists one: the same.
+        warnings.simplefilter("ignore", UserWarning)
+        outs = replay(f, ins[0] if len(ins) == 1 else ins)
+    return keras.Model(ins, outs, name=model.name)
+
+
 def _history(t):
     h = t._keras_history
     return h.operation, h.node_index, h.tensor_index
@@ -763,7 +806,7 @@ def convert(
     net_name = name or camel_case(model.name)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", net_name) or net_name in RUST_KEYWORDS:
         raise ValueError(f"--name {net_name!r} is not a Rust identifier")
-    g = _Graph(_functional(model))
+    g = _Graph(_functional(_flatten(model)))
     problems: list[tuple[str, str, str]] = []
     names = Names()
     tensor_name: dict[tuple[int, int, int], str] = {}
@@ -944,6 +987,30 @@ def _scalar_arithmetic(cls, node, tensor_name, binding):
         return None
 
 
+# keras.ops calls between two tensors skipnet computes as the same float32
+# operation: `x + y` (ConvNeXt's residual), `x - y`, `x * y`, broadcasting as
+# the merge ops do.
+OPS_ON_TENSORS = {"Add": "add", "Subtract": "subtract", "Multiply": "multiply"}
+
+
+def _tensor_arithmetic(cls, node, tensor_name, binding):
+    """A keras.ops `x + y`, `x - y` or `x * y` of two tensors (shapes that
+    broadcast) as skipnet's `add`, `subtract` or `multiply`; None otherwise."""
+    op = OPS_ON_TENSORS.get(cls)
+    args = list(getattr(node.arguments, "args", ()))
+    if op is None or len(args) != 2 or getattr(node.arguments, "kwargs", None):
+        return None
+    try:
+        keys = [_tkey(a) for a in args]
+    except Exception:
+        return None
+    if any(k not in tensor_name for k in keys):
+        return None
+    if not _broadcasts([tuple(_shape(a)) for a in args]):
+        return None
+    return Stmt(binding, op, [tensor_name[k] for k in keys])
+
+
 def _ops_advice(cls: str, tensor_inputs: int) -> str:
     """Why a keras.ops node is refused, with advice that holds for it."""
     layer = OPS_AS_LAYERS.get(cls)
@@ -970,7 +1037,9 @@ def _lower_node(g, k, binding, names, tensor_name, unknown_input, lowered, probl
     for ti in range(len(node.output_tensors)):
         tensor_name[(id(op), ni, ti)] = binding
     if not isinstance(op, (keras.Model, keras.layers.Layer)):
-        stmt = _scalar_arithmetic(cls, node, tensor_name, binding)
+        stmt = _scalar_arithmetic(cls, node, tensor_name, binding) or _tensor_arithmetic(
+            cls, node, tensor_name, binding
+        )
         if stmt is None:
             problems.append((op.name, f"{cls} (keras.ops)", _ops_advice(cls, len(node.input_tensors))))
             return

@@ -1015,10 +1015,11 @@ fn gen_layer(rng: &mut Rng, ts: &[T], x: &T, with_block: bool) -> Option<(String
             Some((e, s))
         }
         15 if image => Some((
-            match rng.below(4) {
+            match rng.below(5) {
                 0 => format!("batch_norm({}, epsilon = 0.001)", x.name),
                 1 => format!("normalization({})", x.name),
                 2 => format!("layer_norm({}, epsilon = 0.000001, center = false)", x.name),
+                3 => format!("layer_scale({})", x.name),
                 _ => format!("rescaling({}, 0.5, offset = -1.0)", x.name),
             },
             x.shape.clone(),

@@ -122,14 +122,15 @@ network! {
 
 network! {
     /// A ConvNeXt block: 7x7 depthwise, layer norm, a GELU MLP as dense
-    /// layers on the map, the residual add; a layer norm without center or
-    /// scale.
+    /// layers on the map, ConvNeXt's layer scale, the residual add; a layer
+    /// norm without center or scale.
     pub ConvNextBlock(x: [8, 8, 16]) -> out {
         dw  = depthwise_conv2d(x, 7, padding = same);
         ln  = layer_norm(dw, epsilon = 0.000001);
         pw1 = dense(ln, 64, activation = gelu);
         pw2 = dense(pw1, 16);
-        res = add(x, pw2);
+        ls  = layer_scale(pw2);
+        res = add(x, ls);
         ln2 = layer_norm(res, center = false, scale = false);
         out = conv2d(ln2, 4, 1);
     }

@@ -20,6 +20,7 @@ mod depthwise_conv2d;
 mod flatten;
 mod global_pool2d;
 mod layer_norm;
+mod layer_scale;
 mod merge;
 mod pad2d;
 mod pool2d;
@@ -59,6 +60,7 @@ pub static OPS: &[&OpDef] = &[
     &activation::DROPOUT,
     &batch_norm::DEF,
     &layer_norm::DEF,
+    &layer_scale::DEF,
     &rescaling::RESCALING,
     &rescaling::NORMALIZATION,
     &merge::SUBTRACT,

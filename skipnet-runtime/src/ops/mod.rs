@@ -18,6 +18,7 @@ pub mod dense;
 pub mod depthwise_conv2d;
 pub mod global_pool2d;
 pub mod layer_norm;
+pub mod layer_scale;
 pub mod max_pool2d;
 pub mod merge;
 pub mod pad2d;
