@@ -517,6 +517,34 @@ def app_convnext_tiny():
     return keras.applications.ConvNeXtTiny(weights=None, input_shape=(32, 32, 3), classifier_activation=None)
 
 
+def _app(cls_name, size):
+    """keras.applications.<cls_name> as shipped (weights=None), size x size x 3,
+    logits: the rest of issue 16's list."""
+
+    def build():
+        import keras
+
+        cls = getattr(keras.applications, cls_name)
+        return cls(weights=None, input_shape=(size, size, 3), classifier_activation=None)
+
+    build.__name__ = f"app_{cls_name}"
+    build.__doc__ = f"keras.applications.{cls_name}, seeded, {size}x{size}, logits."
+    return build
+
+
+# (case, class, input size): the smallest size each accepts or that keeps it quick.
+MORE_APPS = (
+    ("app_resnet50_v2", "ResNet50V2", 64),
+    ("app_densenet121", "DenseNet121", 64),
+    ("app_xception", "Xception", 71),
+    ("app_inception_v3", "InceptionV3", 75),
+    ("app_nasnet_mobile", "NASNetMobile", 64),
+    ("app_vgg16", "VGG16", 32),
+    ("app_efficientnet_v2_b0", "EfficientNetV2B0", 64),
+    ("app_mobilenet_v3_large", "MobileNetV3Large", 64),
+)
+
+
 def _seeded(builder):
     def f():
         import keras
@@ -566,6 +594,7 @@ def extra_cases():
         "app_efficientnet_b0": _calibrated(app_efficientnet_b0),
         "app_mobilenet_v3_small": _calibrated(app_mobilenet_v3_small),
         "app_convnext_tiny": _seeded(app_convnext_tiny),
+        **{case: _calibrated(_app(cls, size)) for case, cls, size in MORE_APPS},
     }
 
 
