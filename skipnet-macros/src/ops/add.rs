@@ -23,27 +23,14 @@ impl Op for Add {
         if ops.len() < 2 {
             return op_err(Blame::Call, "`add` needs at least two tensors");
         }
-        let mut shape = ops[0].shape.to_vec();
-        for (i, o) in ops.iter().enumerate().skip(1) {
-            match super::merge::broadcast(&shape, o.shape) {
-                Some(s) => shape = s,
-                None => {
-                    return op_err(
-                        Blame::Operand(i),
-                        format!(
-                            "`add` needs identical shapes (or shapes that broadcast): {} but {}",
-                            ops[0].describe(),
-                            o.describe()
-                        ),
-                    )
-                }
-            }
-        }
-        if shape.len() > skipnet_runtime::ops::merge::MAX_RANK {
-            // The rank error, worded as for the other merges.
-            return super::merge::broadcast_all("add", ops);
-        }
-        Ok(shape)
+        // A residual add of mismatched maps is the usual mistake: say what
+        // it needs first.
+        super::merge::broadcast_all(
+            "add",
+            ops,
+            "identical shapes (or shapes that broadcast)",
+            "but",
+        )
     }
 
     fn emit(&self, cx: &EmitCtx) -> TokenStream {

@@ -61,7 +61,12 @@ impl Op for Merge {
         if ops.len() < 2 {
             return op_err(Blame::Call, format!("`{name}` needs at least two tensors"));
         }
-        broadcast_all(name, ops)
+        broadcast_all(
+            name,
+            ops,
+            "shapes that broadcast (each axis, from the last, equal or 1)",
+            "and",
+        )
     }
 
     fn emit(&self, cx: &EmitCtx) -> TokenStream {
@@ -82,8 +87,14 @@ impl Op for Merge {
 }
 
 /// The shape `ops` broadcast to (NumPy's rules), or the error of op `name`
-/// naming the first operand that does not broadcast, and the first's shape.
-pub(super) fn broadcast_all(name: &str, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
+/// ("`name` needs `needs`: <first operand> `joiner` <the one that does not
+/// broadcast>"), or the rank error.
+pub(super) fn broadcast_all(
+    name: &str,
+    ops: &[Operand],
+    needs: &str,
+    joiner: &str,
+) -> Result<Vec<usize>, OpError> {
     let mut shape = ops[0].shape.to_vec();
     for (i, o) in ops.iter().enumerate().skip(1) {
         match broadcast(&shape, o.shape) {
@@ -92,7 +103,7 @@ pub(super) fn broadcast_all(name: &str, ops: &[Operand]) -> Result<Vec<usize>, O
                 return op_err(
                     Blame::Operand(i),
                     format!(
-                        "`{name}` needs shapes that broadcast (each axis, from the last, equal or 1): {} and {}",
+                        "`{name}` needs {needs}: {} {joiner} {}",
                         ops[0].describe(),
                         o.describe()
                     ),
@@ -129,7 +140,7 @@ pub(super) fn emit_broadcast(cx: &EmitCtx, kind: TokenStream) -> TokenStream {
 }
 
 /// The shape `a` and `b` broadcast to (NumPy's rules), or `None`.
-pub(super) fn broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+fn broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let rank = a.len().max(b.len());
     let at = |s: &[usize], k: usize| (k + s.len()).checked_sub(rank).map_or(1, |i| s[i]);
     (0..rank)
