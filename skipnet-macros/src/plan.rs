@@ -336,7 +336,7 @@ const SEARCH_BUDGET: usize = 10_000;
 /// forever), so that tensors that grow along a concat chain alternate
 /// between the ends of the arena; a buffer that fits nowhere sends the
 /// search back to the one before. `None` when no placement fits within
-/// `budget` expansions (what is left of it is left in it).
+/// `budget` expansions (each expansion is taken off `budget`).
 fn place_searching(
     span: &[Option<Buffer>],
     order: &[usize],
@@ -814,9 +814,9 @@ mod tests {
         assert_eq!(p.arena_len, p.live_bound, "{p}");
     }
 
-    /// Random DAGs, some with bounds no placement reaches: every plan is
-    /// valid and no smaller than its bound, the search giving up within its
-    /// budget.
+    /// Random DAGs: every plan is valid and no smaller than its bound,
+    /// whether the greedy orders reach the bound, the search does, or the
+    /// search gives up.
     #[test]
     fn random_graphs_plan_validly() {
         let mut rng = skipnet_rng(0x5eed);
