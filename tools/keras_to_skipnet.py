@@ -765,6 +765,8 @@ def _flatten(model):
 
         return fm._run_through_graph(inputs, operation_fn=operation_fn)
 
+    if not hasattr(f, "_run_through_graph"):
+        return model  # another Keras: nested models are refused as before
     ins = [keras.Input(shape=t.shape[1:], dtype=t.dtype, name=_history(t)[0].name) for t in f.inputs]
     with warnings.catch_warnings():
         # A single input passed bare where the model lists one: the same.
