@@ -28,24 +28,11 @@ impl Op for BatchNorm {
     }
 
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
-        if ops[0].shape.is_empty() {
-            return op_err(
-                Blame::Operand(0),
-                "`batch_norm` needs a tensor with channels",
-            );
-        }
-        Ok(ops[0].shape.to_vec())
+        per_channel_shape("batch_norm", ops)
     }
 
     fn weights(&self, ins: &[&[usize]]) -> Vec<WeightSpec> {
-        let c = ins[0].last().copied().unwrap_or(0);
-        ["gamma", "beta", "moving_mean", "moving_variance"]
-            .into_iter()
-            .map(|var| WeightSpec {
-                var,
-                shape: vec![c],
-            })
-            .collect()
+        per_channel_weights(["gamma", "beta", "moving_mean", "moving_variance"], ins)
     }
 
     fn emit(&self, cx: &EmitCtx) -> TokenStream {

@@ -31,25 +31,12 @@ pub struct LayerNorm {
 
 impl Op for LayerNorm {
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
-        if ops[0].shape.is_empty() {
-            return op_err(
-                Blame::Operand(0),
-                "`layer_norm` needs a tensor with channels",
-            );
-        }
-        Ok(ops[0].shape.to_vec())
+        per_channel_shape("layer_norm", ops)
     }
 
     fn weights(&self, ins: &[&[usize]]) -> Vec<WeightSpec> {
-        let c = ins[0].last().copied().unwrap_or(0);
-        [("gamma", self.scale), ("beta", self.center)]
-            .into_iter()
-            .filter(|(_, on)| *on)
-            .map(|(var, _)| WeightSpec {
-                var,
-                shape: vec![c],
-            })
-            .collect()
+        let vars = [("gamma", self.scale), ("beta", self.center)];
+        per_channel_weights(vars.into_iter().filter(|(_, on)| *on).map(|(v, _)| v), ins)
     }
 
     fn emit(&self, cx: &EmitCtx) -> TokenStream {

@@ -14,21 +14,11 @@ pub struct LayerScale;
 
 impl Op for LayerScale {
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
-        if ops[0].shape.is_empty() {
-            return op_err(
-                Blame::Operand(0),
-                "`layer_scale` needs a tensor with channels",
-            );
-        }
-        Ok(ops[0].shape.to_vec())
+        per_channel_shape("layer_scale", ops)
     }
 
     fn weights(&self, ins: &[&[usize]]) -> Vec<WeightSpec> {
-        let c = ins[0].last().copied().unwrap_or(0);
-        vec![WeightSpec {
-            var: "gamma",
-            shape: vec![c],
-        }]
+        per_channel_weights(["gamma"], ins)
     }
 
     fn emit(&self, cx: &EmitCtx) -> TokenStream {

@@ -741,6 +741,33 @@ pub fn op_err<T>(blame: Blame, msg: impl Into<String>) -> Result<T, OpError> {
     })
 }
 
+/// The shape rule of an op that keeps its operand's shape and works per
+/// channel (`batch_norm`, `normalization`, `layer_norm`, `layer_scale`):
+/// the operand's shape, or an error if it has no channel axis.
+pub fn per_channel_shape(name: &str, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
+    if ops[0].shape.is_empty() {
+        return op_err(
+            Blame::Operand(0),
+            format!("`{name}` needs a tensor with channels"),
+        );
+    }
+    Ok(ops[0].shape.to_vec())
+}
+
+/// One `[C]` weight per variable in `vars`, `C` the operand's channels.
+pub fn per_channel_weights(
+    vars: impl IntoIterator<Item = &'static str>,
+    ins: &[&[usize]],
+) -> Vec<WeightSpec> {
+    let c = ins[0].last().copied().unwrap_or(0);
+    vars.into_iter()
+        .map(|var| WeightSpec {
+            var,
+            shape: vec![c],
+        })
+        .collect()
+}
+
 /// A weight tensor an op owns, with its Keras variable name and layout.
 pub struct WeightSpec {
     pub var: &'static str,

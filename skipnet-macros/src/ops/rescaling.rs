@@ -61,24 +61,11 @@ pub struct Normalization;
 
 impl Op for Normalization {
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
-        if ops[0].shape.is_empty() {
-            return op_err(
-                Blame::Operand(0),
-                "`normalization` needs a tensor with channels",
-            );
-        }
-        Ok(ops[0].shape.to_vec())
+        per_channel_shape("normalization", ops)
     }
 
     fn weights(&self, ins: &[&[usize]]) -> Vec<WeightSpec> {
-        let c = ins[0].last().copied().unwrap_or(0);
-        ["mean", "variance"]
-            .into_iter()
-            .map(|var| WeightSpec {
-                var,
-                shape: vec![c],
-            })
-            .collect()
+        per_channel_weights(["mean", "variance"], ins)
     }
 
     fn emit(&self, cx: &EmitCtx) -> TokenStream {
