@@ -372,7 +372,7 @@ def main():
     out = str(a.out)
     exe = build_profiled()
     if not a.skip_export:
-        ba.export(a.models, out)
+        models.export(ba, a.models, out)
     res = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **bp.environment(ba),

@@ -63,7 +63,7 @@ pub const fn is_depthwise(g: &Conv2dGeom) -> bool {
 }
 
 /// `out = activation(depthwise(x, kernel) + bias)`, on `exec`'s ISA
-/// ([`Exec::isa`]: the best this CPU has unless chosen), output rows split
+/// ([`Exec::isa`]: the best this CPU has unless chosen), output pixels split
 /// over `exec`'s threads.
 ///
 /// Panics if a slice length differs from the geometry.
@@ -149,9 +149,9 @@ pub fn depthwise_conv2d_into(
 }
 
 /// The depthwise conv on `isa` (the portable path when this CPU cannot run
-/// it), with output addressing and epilogue `layout`, output rows split over
-/// `exec`'s threads when the layer is big enough. Every output element is
-/// computed the same way whatever the thread count.
+/// it), with output addressing and epilogue `layout`, output pixels split
+/// over `exec`'s threads when the layer is big enough ([`pixels_per_task`]).
+/// Every output element is computed the same way whatever the thread count.
 #[allow(clippy::too_many_arguments)]
 pub fn depthwise_conv2d_on(
     exec: &mut Exec,
@@ -183,15 +183,27 @@ pub fn depthwise_conv2d_on(
     let macs = m * o.c * g.kernel.0 * g.kernel.1;
     let threads = exec.threads();
     if threads == 1 || macs < PARALLEL_MIN_MACS {
-        return run_rows(isa, &cx, 0, o.h, out);
+        return run_pixels(isa, &cx, 0, m, out);
     }
-    let rows_per_task = o.h.div_ceil(4 * threads).max(1);
-    let chunk = rows_per_task * o.w * layout.stride;
-    exec.for_each_chunk(out, chunk, &|i, c| {
-        let oy0 = (i * rows_per_task).min(o.h);
-        let oy1 = (oy0 + rows_per_task).min(o.h);
-        run_rows(isa, &cx, oy0, oy1, c)
+    let per_task = pixels_per_task(m, threads);
+    exec.for_each_chunk(out, per_task * layout.stride, &|i, c| {
+        let p0 = (i * per_task).min(m);
+        run_pixels(isa, &cx, p0, (p0 + per_task).min(m), c)
     });
+}
+
+/// Output pixels per task for `m` pixels on `threads` threads: the task
+/// size, among those that cut the map into about 4, 3, 2 or 1 tasks per
+/// thread, whose busiest thread (tasks are claimed as threads come free)
+/// gets the fewest pixels. Whole rows per task gave MobileNetV2's 7-, 14-
+/// and 28-row maps 7 tasks on 2 threads: one thread did 4 of them.
+fn pixels_per_task(m: usize, threads: usize) -> usize {
+    let busiest = |per_task: usize| m.div_ceil(per_task).div_ceil(threads) * per_task;
+    (1..=4)
+        .rev()
+        .map(|per_thread| m.div_ceil(per_thread * threads).max(1))
+        .min_by_key(|&per_task| busiest(per_task))
+        .unwrap_or(m)
 }
 
 /// Checks everything the kernels' pointer arithmetic relies on; returns the
@@ -342,25 +354,32 @@ impl Ctx<'_> {
     }
 }
 
-/// Output rows `oy0..oy1` into `out`, which starts at pixel `oy0 * output.w`
-/// of the layout (a task's chunk, or the whole buffer).
-fn run_rows(isa: Isa, cx: &Ctx<'_>, oy0: usize, oy1: usize, out: &mut [f32]) {
-    let pix0 = oy0 * cx.g.output.w;
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `isa` is available on this CPU (checked by the caller) and
-        // `cx` was checked by `validate`, with `dm == 1`.
-        Isa::Avx512 if cx.dm == 1 => unsafe { avx512::rows(cx, oy0, oy1, out, pix0) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above.
-        Isa::Avx2Fma if cx.dm == 1 => unsafe { avx2::rows(cx, oy0, oy1, out, pix0) },
-        _ => {
-            for oy in oy0..oy1 {
-                for ox in 0..cx.g.output.w {
-                    pixel_portable(cx, oy, ox, 0, cx.g.output.c, out, pix0);
+/// Output pixels `p0..p1` (row-major, `p1 <= output.h * output.w`) into
+/// `out`, which starts at pixel `p0` of the layout (a task's chunk, or the
+/// whole buffer).
+fn run_pixels(isa: Isa, cx: &Ctx<'_>, p0: usize, p1: usize, out: &mut [f32]) {
+    let ow = cx.g.output.w;
+    let mut p = p0;
+    while p < p1 {
+        // The part of row `oy` in the range: `ox0..ox1`.
+        let (oy, ox0) = (p / ow, p % ow);
+        let ox1 = ow.min(ox0 + (p1 - p));
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `isa` is available on this CPU (checked by the caller),
+            // `cx` was checked by `validate`, with `dm == 1`; `oy < output.h`
+            // and `ox0 < ox1 <= output.w` (`p < p1 <= output.h * ow`).
+            Isa::Avx512 if cx.dm == 1 => unsafe { avx512::row(cx, oy, ox0, ox1, out, p0) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            Isa::Avx2Fma if cx.dm == 1 => unsafe { avx2::row(cx, oy, ox0, ox1, out, p0) },
+            _ => {
+                for ox in ox0..ox1 {
+                    pixel_portable(cx, oy, ox, 0, cx.g.output.c, out, p0);
                 }
             }
         }
+        p += ox1 - ox0;
     }
 }
 
@@ -468,47 +487,47 @@ macro_rules! simd_kernel {
         /// Floats a block hands to the epilogue per pixel.
         const BUF: usize = V * L;
 
-        /// Output rows `oy0..oy1` into `out` (starting at pixel `pix0`).
+        /// Output pixels `ox0..ox1` of row `oy` into `out` (starting at
+        /// pixel `pix0`).
         ///
         /// # Safety
         /// The CPU must support the module's features; `cx` must have
-        /// passed `validate` and have depth multiplier 1.
+        /// passed `validate` and have depth multiplier 1; `oy < output.h`,
+        /// `ox1 <= output.w`.
         #[target_feature(enable = $feat)]
-        pub(super) unsafe fn rows(
+        pub(super) unsafe fn row(
             cx: &Ctx<'_>,
-            oy0: usize,
-            oy1: usize,
+            oy: usize,
+            ox0: usize,
+            ox1: usize,
             out: &mut [f32],
             pix0: usize,
         ) {
-            let ow = cx.g.output.w;
-            for oy in oy0..oy1 {
-                let mut ox = 0;
-                while ox + P <= ow {
-                    // SAFETY: the caller's contract; `ox + P <= ow`.
-                    unsafe { pixels::<P>(cx, oy, ox, out, pix0) };
-                    ox += P;
-                }
-                // The row's last `ow % P` pixels as tiles of 4, 2 and 1:
-                // one pixel at a time leaves one accumulator chain per
-                // vector, latency-bound (4 of a 112-wide row's pixels, 4 of
-                // a 28-wide row's 28). A 28x28x32 layer alone: 33 -> 37
-                // GFLOP/s, 14x14x576 26 -> 28, 112x112x32 31 -> 32.5 (a
-                // scratch harness, minimum of ~1.5 s of calls, AVX-512).
-                if ox + 4 <= ow {
-                    // SAFETY: as above, `ox + 4 <= ow`.
-                    unsafe { pixels::<4>(cx, oy, ox, out, pix0) };
-                    ox += 4;
-                }
-                if ox + 2 <= ow {
-                    // SAFETY: as above, `ox + 2 <= ow`.
-                    unsafe { pixels::<2>(cx, oy, ox, out, pix0) };
-                    ox += 2;
-                }
-                if ox < ow {
-                    // SAFETY: as above, `ox < ow`.
-                    unsafe { pixels::<1>(cx, oy, ox, out, pix0) };
-                }
+            let mut ox = ox0;
+            while ox + P <= ox1 {
+                // SAFETY: the caller's contract; `ox + P <= ox1`.
+                unsafe { pixels::<P>(cx, oy, ox, out, pix0) };
+                ox += P;
+            }
+            // The range's last `(ox1 - ox0) % P` pixels as tiles of 4, 2
+            // and 1: one pixel at a time leaves one accumulator chain per
+            // vector, latency-bound (4 of a 112-wide row's pixels, 4 of a
+            // 28-wide row's 28). A 28x28x32 layer alone: 33 -> 37 GFLOP/s,
+            // 14x14x576 26 -> 28, 112x112x32 31 -> 32.5 (a scratch harness,
+            // minimum of ~1.5 s of calls, AVX-512).
+            if ox + 4 <= ox1 {
+                // SAFETY: as above, `ox + 4 <= ox1`.
+                unsafe { pixels::<4>(cx, oy, ox, out, pix0) };
+                ox += 4;
+            }
+            if ox + 2 <= ox1 {
+                // SAFETY: as above, `ox + 2 <= ox1`.
+                unsafe { pixels::<2>(cx, oy, ox, out, pix0) };
+                ox += 2;
+            }
+            if ox < ox1 {
+                // SAFETY: as above, `ox < ox1`.
+                unsafe { pixels::<1>(cx, oy, ox, out, pix0) };
             }
         }
 
@@ -789,6 +808,77 @@ mod tests {
             );
             let d = max_abs_diff(&got, &want);
             assert!(d <= 1e-5, "{isa:?} {g:?}: max diff {d}");
+        }
+    }
+
+    #[test]
+    fn tasks_balance_the_threads() {
+        // The busiest thread's pixels when tasks are claimed as threads
+        // come free.
+        let busiest = |m: usize, t: usize, per: usize| m.div_ceil(per).div_ceil(t) * per;
+        for t in 1..=4 {
+            for m in 1..=400 {
+                let per = pixels_per_task(m, t);
+                assert!(per >= 1 && per <= m, "{m} pixels, {t} threads: {per}");
+                // Never worse than whole tasks of a quarter of a thread's
+                // share, the old rule's granularity.
+                let quarter = m.div_ceil(4 * t);
+                assert!(busiest(m, t, per) <= busiest(m, t, quarter), "{m}, {t}");
+            }
+        }
+        // MobileNetV2's 7x7, 14x14 and 28x28 maps on 2 threads: an even
+        // split (rows per task gave one thread 4 tasks of 7).
+        assert_eq!(busiest(49, 2, pixels_per_task(49, 2)), 25);
+        assert_eq!(busiest(196, 2, pixels_per_task(196, 2)), 98);
+        assert_eq!(busiest(784, 2, pixels_per_task(784, 2)), 392);
+    }
+
+    /// Tasks that start and end inside rows (a 7x7 map on 2 and 3
+    /// threads) compute what one thread does, bit for bit, on every ISA.
+    #[cfg(feature = "parallel")]
+    #[test]
+    fn pixel_ranges_over_threads_match_one_thread() {
+        for (hw, c, s) in [(7, 1152, 1), (14, 1200, 2), (9, 600, 1)] {
+            let g = geom(
+                hw,
+                hw + 2,
+                c,
+                1,
+                (3, 3),
+                (s, s),
+                (1, 1),
+                (1, 1),
+                true,
+                Activation::Relu6,
+            );
+            let macs = g.output.len() * 9;
+            assert!(macs >= PARALLEL_MIN_MACS, "{g:?} runs on one thread");
+            let x = values(g.input.len(), 4);
+            let k = values(g.kernel_len(), 5);
+            let b = values(g.output.c, 6);
+            let mut packed = vec![0.0; packed_kernel_len(&g)];
+            pack_kernel(&g, &k, &mut packed);
+            for isa in isas_under_test("depthwise::pixel_ranges_over_threads") {
+                let run = |exec: &mut Exec| {
+                    let mut out = vec![f32::NAN; g.output.len()];
+                    let layout = OutLayout::plain(g.output.c);
+                    depthwise_conv2d_on(exec, isa, &g, &x, &packed, Some(&b), &mut out, layout);
+                    out
+                };
+                let one = run(&mut Exec::serial());
+                assert!(
+                    one.iter().all(|v| !v.is_nan()),
+                    "{isa:?} {g:?}: unwritten output"
+                );
+                for threads in [2, 3] {
+                    let many = run(&mut Exec::with_threads(threads));
+                    let same = one
+                        .iter()
+                        .zip(&many)
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "{isa:?} {g:?}: {threads} threads differ from one");
+                }
+            }
         }
     }
 
