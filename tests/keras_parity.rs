@@ -197,6 +197,11 @@ fn convnext_block_matches_keras() {
     let io = fixture("convnext_block", "io.safetensors");
     let x = io_tensor::<1024>(&io, "x", &[8, 8, 16]);
     let y = io_tensor::<256>(&io, "y", &[8, 8, 4]);
+    // The MLP's dense layers on the map run as 1x1 convs (packed GEMMs).
+    let summary = ConvNextBlock::summary();
+    for line in ["64 units as 1x1 conv gelu", "16 units as 1x1 conv"] {
+        assert!(summary.contains(line), "no `{line}` in\n{summary}");
+    }
     let mut ws = ConvNextBlock::workspace();
     for isa in isas_under_test("convnext_block_matches_keras") {
         ws.set_isa(isa).unwrap();

@@ -47,6 +47,25 @@ pub fn network(input: TokenStream) -> TokenStream {
 }
 
 /// The whole front end and back end as a plain function, for tests and fuzzing.
+/// Replaces each op that has a faster equivalent on its operand shapes
+/// (`Op::lowered`): after shape inference, so errors still name the op the
+/// user wrote, and before fusion, which then treats it as what runs.
+fn lower(g: &mut graph::Graph, shapes: &[Vec<usize>], options: &ops::NetOptions) {
+    for v in &mut g.values {
+        if let graph::ValueKind::Node(n) = &mut v.kind {
+            let ins: Vec<&[usize]> = n
+                .operands
+                .iter()
+                .map(|o| shapes[o.value].as_slice())
+                .collect();
+            if let Some(mut op) = n.op.lowered(&ins) {
+                op.configure(options);
+                n.op = op;
+            }
+        }
+    }
+}
+
 fn expand(input: proc_macro2::TokenStream) -> syn::Result<proc_macro2::TokenStream> {
     parse::check_limits(&input)?;
     let src: parse::Source = syn::parse2(input)?;
@@ -114,6 +133,9 @@ fn compile_network(
         }
     };
     errors.finish(())?;
+    if !options.quantized {
+        lower(&mut g, &shapes, &options);
+    }
 
     let checked = checked::Checked::new(g, shapes, options.quantized).map_err(|e| {
         diag::error(

@@ -42,6 +42,9 @@ pub struct Conv2d {
     /// In a `#[quantized]` network: int8, its scratch the im2col block of
     /// `skipnet_runtime::qgemm`.
     pub(super) quantized: bool,
+    /// A `dense` on a `[H, W, C]` map run as this 1x1 conv
+    /// ([`Conv2d::dense_on_map`]): its kernel is Keras's `[C, units]`.
+    pub(super) dense_kernel: bool,
 }
 
 fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
@@ -87,6 +90,7 @@ impl Conv2d {
             winograd_allowed: true,
             winograd_wide: false,
             quantized: false,
+            dense_kernel: false,
         };
         if (c.strides.0 > 1 || c.strides.1 > 1) && (c.dilation.0 > 1 || c.dilation.1 > 1) {
             return Err(error(
@@ -95,6 +99,30 @@ impl Conv2d {
             ));
         }
         Ok(c)
+    }
+
+    /// A `dense` layer applied to every pixel of a `[H, W, C]` map, as the
+    /// 1x1 conv it is: Keras's `[C, units]` kernel is the 1x1 conv's
+    /// `[1, 1, C, units]` in the same order, and the conv runs as a packed
+    /// GEMM with the conv epilogue (a following batch norm, residual add or
+    /// activation fuses into it) instead of one matrix-vector product per
+    /// pixel.
+    pub(super) fn dense_on_map(units: usize, activation: Act, use_bias: bool) -> Conv2d {
+        Conv2d {
+            name: "dense",
+            filters: units,
+            kernel: (1, 1),
+            strides: (1, 1),
+            same: false,
+            dilation: (1, 1),
+            groups: 1,
+            activation,
+            use_bias,
+            winograd_allowed: false,
+            winograd_wide: false,
+            quantized: false,
+            dense_kernel: true,
+        }
     }
 
     /// This depthwise conv (one group per input channel, `depth_multiplier`
@@ -255,9 +283,13 @@ impl Op for Conv2d {
 
     fn weights(&self, ins: &[&[usize]]) -> Vec<WeightSpec> {
         let cin = ins[0][2] / self.groups;
+        let shape = match self.dense_kernel {
+            true => vec![cin, self.filters],
+            false => vec![self.kernel.0, self.kernel.1, cin, self.filters],
+        };
         let mut w = vec![WeightSpec {
             var: "kernel",
-            shape: vec![self.kernel.0, self.kernel.1, cin, self.filters],
+            shape,
         }];
         if self.use_bias {
             w.push(WeightSpec {
@@ -434,6 +466,16 @@ impl Op for Conv2d {
     }
 
     fn describe(&self) -> String {
+        if self.dense_kernel {
+            let mut d = format!("{} units as 1x1 conv", self.filters);
+            if self.activation != Act::Linear {
+                d += &format!(" {}", self.activation.name());
+            }
+            if !self.use_bias {
+                d += " no bias";
+            }
+            return d;
+        }
         let mut d = format!("{}x{}", self.kernel.0, self.kernel.1);
         if self.strides != (1, 1) {
             d += &format!(" /{}", pair_str(self.strides));

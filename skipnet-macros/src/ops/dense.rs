@@ -47,6 +47,19 @@ impl Op for Dense {
         Ok(out)
     }
 
+    // On a `[H, W, C]` map (ConvNeXt's MLP, a classifier on a map), a
+    // matrix-vector product per pixel reads the whole kernel once per pixel;
+    // the 1x1 conv reads it once per tile of pixels.
+    fn lowered(&self, in_shapes: &[&[usize]]) -> Option<Box<dyn Op>> {
+        (in_shapes.first()?.len() == 3).then(|| {
+            Box::new(super::conv2d::Conv2d::dense_on_map(
+                self.units,
+                self.activation,
+                self.use_bias,
+            )) as Box<dyn Op>
+        })
+    }
+
     fn weights(&self, ins: &[&[usize]]) -> Vec<WeightSpec> {
         let features = ins[0].last().copied().unwrap_or(0);
         let mut w = vec![WeightSpec {

@@ -915,6 +915,12 @@ pub trait Op {
     /// Takes note of the network's options (called once, before any other
     /// method but `infer`).
     fn configure(&mut self, _options: &NetOptions) {}
+    /// Another op that computes this one faster on these operand shapes,
+    /// which replaces it once shapes are known (before fusion): `dense` on
+    /// a map becomes a 1x1 conv.
+    fn lowered(&self, _in_shapes: &[&[usize]]) -> Option<Box<dyn Op>> {
+        None
+    }
     /// The output shape, or what is wrong with the operands.
     fn infer(&self, operands: &[Operand]) -> Result<Vec<usize>, OpError>;
     /// Weight tensors, given the operand shapes.

@@ -53,6 +53,7 @@ fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
         winograd_allowed: false,
         winograd_wide: false,
         quantized: false,
+        dense_kernel: false,
     };
     Ok(Box::new(Separable {
         depth_multiplier: v.positive("depth_multiplier", Some(1))?,
