@@ -377,5 +377,58 @@ fn threads(c: &mut Criterion) {
 #[cfg(not(feature = "parallel"))]
 fn threads(_: &mut Criterion) {}
 
-criterion_group!(benches, bench, peak, threads, depthwise, winograd);
+/// ConvNeXt-Tiny's MLP at 224x224 (stage 1: 56x56x96 -> 384 -> 96) as the
+/// macro used to run a `dense` on a map (`ops::dense`, one matrix-vector
+/// product per pixel) and as it runs it now (the 1x1 conv, `Op::lowered`),
+/// on the best ISA, one thread: `cargo bench --bench conv -- dense_on_map`.
+fn dense_on_map(c: &mut Criterion) {
+    use skipnet_runtime::ops::dense;
+    use skipnet_runtime::Exec;
+    let mut group = c.benchmark_group("dense_on_map");
+    group.sample_size(10);
+    let isa = Isa::detect();
+    for (name, hw, cin, units) in [
+        ("convnext_s1 56x56x96->384", 56, 96, 384),
+        ("convnext_s1 56x56x384->96", 56, 384, 96),
+    ] {
+        let g = same(hw, hw, cin, units, 1, 1);
+        let (flops, x, packed) = operands(&g);
+        let kernel: Vec<f32> = (0..cin * units)
+            .map(|i| ((i * 104729) % 1000) as f32 / 5000.0 - 0.1)
+            .collect();
+        let bias = vec![0.01; units];
+        let mut out = vec![0.0; g.output.len()];
+        group.throughput(Throughput::Elements(flops as u64));
+        let mut exec = Exec::serial();
+        group.bench_function(BenchmarkId::new("dense per pixel", name), |b| {
+            b.iter(|| {
+                dense::dense_on(
+                    &mut exec,
+                    cin,
+                    units,
+                    Activation::Relu,
+                    &x,
+                    &kernel,
+                    Some(&bias),
+                    &mut out,
+                )
+            })
+        });
+        let layout = OutLayout::plain(units);
+        group.bench_function(BenchmarkId::new("1x1 conv", name), |b| {
+            b.iter(|| igemm::conv(isa, &g, &x, &packed, Some(&bias), &mut out, layout))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench,
+    peak,
+    threads,
+    depthwise,
+    winograd,
+    dense_on_map
+);
 criterion_main!(benches);

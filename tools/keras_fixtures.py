@@ -502,8 +502,9 @@ def init_weights(model: keras.Model, seed: int) -> None:
 
 def _is_layer_scale(layer, w) -> bool:
     """ConvNeXt's LayerScale keeps its `gamma` as an unnamed variable
-    (`variable`); skipnet's `layer_scale` calls it `gamma`."""
-    return type(layer).__name__ == "LayerScale" and w.name == "variable"
+    (`variable`, or `variable_<n>` when other unnamed variables were made
+    earlier in the process); skipnet's `layer_scale` calls it `gamma`."""
+    return type(layer).__name__ == "LayerScale" and (w.name == "variable" or w.name.startswith("variable_"))
 
 
 def export(name: str, seed: int = 0) -> None:
