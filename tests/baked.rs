@@ -34,6 +34,22 @@ network! {
     }
 }
 
+network! {
+    /// `dense` on a map lowered to 1x1 convs, a layer scale folded into the
+    /// second at compile time (the fixture's `ConvNextBlock`).
+    #[weights = "tests/fixtures/convnext_block/weights.safetensors"]
+    pub BakedConvNext(x: [8, 8, 16]) -> out {
+        dw  = depthwise_conv2d(x, 7, padding = same);
+        ln  = layer_norm(dw, epsilon = 0.000001);
+        pw1 = dense(ln, 64, activation = gelu);
+        pw2 = dense(pw1, 16);
+        ls  = layer_scale(pw2);
+        res = add(x, ls);
+        ln2 = layer_norm(res, center = false, scale = false);
+        out = conv2d(ln2, 4, 1);
+    }
+}
+
 static NET: BakedUNet = BakedUNet::BAKED;
 
 #[test]
@@ -69,6 +85,19 @@ fn baked_batch_norm_folds_equal_loaded_ones_bit_for_bit() {
     let mut ws_b = BakedMobileNet::workspace();
     let a = *loaded.forward(&mut ws_a, &x);
     let b = *BakedMobileNet::BAKED.forward(&mut ws_b, &x);
+    assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+}
+
+#[test]
+fn baked_layer_scale_folds_equal_loaded_ones_bit_for_bit() {
+    let path = fixture("convnext_block", "weights.safetensors");
+    let loaded = ConvNextBlock::from_safetensors(&path).unwrap();
+    let io = fixture("convnext_block", "io.safetensors");
+    let x = io_tensor::<1024>(&io, "x", &[8, 8, 16]);
+    let mut ws_a = ConvNextBlock::workspace();
+    let mut ws_b = BakedConvNext::workspace();
+    let a = *loaded.forward(&mut ws_a, &x);
+    let b = *BakedConvNext::BAKED.forward(&mut ws_b, &x);
     assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
 }
 

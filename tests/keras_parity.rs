@@ -197,10 +197,18 @@ fn convnext_block_matches_keras() {
     let io = fixture("convnext_block", "io.safetensors");
     let x = io_tensor::<1024>(&io, "x", &[8, 8, 16]);
     let y = io_tensor::<256>(&io, "y", &[8, 8, 4]);
-    // The MLP's dense layers on the map run as 1x1 convs (packed GEMMs).
+    // The MLP's dense layers on the map run as 1x1 convs (packed GEMMs);
+    // the layer scale is folded into the second, which adds the residual.
     let summary = ConvNextBlock::summary();
-    for line in ["64 units as 1x1 conv gelu", "16 units as 1x1 conv"] {
-        assert!(summary.contains(line), "no `{line}` in\n{summary}");
+    for line in [
+        "64 units as 1x1 conv gelu",
+        "16 units as 1x1 conv ",
+        "ls (layer_scale) ",
+    ] {
+        let row = summary.lines().find(|l| l.contains(line));
+        let row = row.unwrap_or_else(|| panic!("no `{line}` in\n{summary}"));
+        let fused = row.ends_with("computed straight into `res`");
+        assert_eq!(fused, !line.contains("gelu"), "{row}");
     }
     let mut ws = ConvNextBlock::workspace();
     for isa in isas_under_test("convnext_block_matches_keras") {

@@ -108,12 +108,16 @@ pub fn load(
     }
     file.finish().map_err(in_file)?;
     let get = |name: &str| raw.get(name).map(|v| v.as_slice()).unwrap_or(&[]);
+    // A layer scale's is its `gamma`.
     let scale_of = |bn: &BnFold| {
+        let Some(norm) = &bn.norm else {
+            return get(&bn.gamma.1).to_vec();
+        };
         let mut scale = vec![0.0f32; get(&bn.gamma.1).len()];
         skipnet_runtime::ops::batch_norm::fold_scale(
             get(&bn.gamma.1),
-            get(&bn.variance.1),
-            bn.epsilon,
+            get(&norm.variance.1),
+            norm.epsilon,
             &mut scale,
         );
         scale
@@ -129,10 +133,16 @@ pub fn load(
                 Fold::Bias(bn, conv_bias) => {
                     let scale = scale_of(bn);
                     let mut b = vec![0.0f32; w.len];
+                    // A layer scale shifts nothing: beta and mean 0.
+                    let zeros = vec![0.0f32; w.len];
+                    let (beta, mean) = match &bn.norm {
+                        Some(n) => (get(&n.beta.1), get(&n.mean.1)),
+                        None => (&zeros[..], &zeros[..]),
+                    };
                     skipnet_runtime::ops::batch_norm::fold_bias(
                         conv_bias.as_ref().map(|(_, name)| get(name)),
-                        get(&bn.beta.1),
-                        get(&bn.mean.1),
+                        beta,
+                        mean,
                         &scale,
                         &mut b,
                     );

@@ -8,7 +8,7 @@ use crate::diag::shape_str;
 use crate::fuse::Slot;
 use crate::graph::{Graph, ValueKind};
 use crate::ops::EmitCtx;
-use crate::weights::{geom_mod, geom_path, runtime_path, Fold, Weight};
+use crate::weights::{geom_mod, geom_path, runtime_path, BnFold, Fold, Weight};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
@@ -331,23 +331,46 @@ fn load_statements(rt: &TokenStream, all_weights: &[&Weight]) -> Vec<TokenStream
         .collect()
 }
 
+/// `let __scale`: the per-filter factor a fold multiplies the kernel by
+/// (a layer scale's `gamma`, a batch norm's `gamma / sqrt(variance + eps)`).
+fn fold_scale_tokens(rt: &TokenStream, bn: &BnFold, filters: usize) -> TokenStream {
+    let g = &bn.gamma.0;
+    match &bn.norm {
+        Some(n) => {
+            let (v, eps) = (&n.variance.0, n.epsilon);
+            quote! {
+                let mut __scale = ::std::vec![0.0f32; #filters];
+                #rt::ops::batch_norm::fold_scale(&#g[..], &#v[..], #eps, &mut __scale);
+            }
+        }
+        None => quote!(let __scale = #g[..].to_vec();),
+    }
+}
+
 /// The expression that loads weight `w` (and folds a batch norm into it).
 fn load_expr(rt: &TokenStream, w: &Weight) -> TokenStream {
     let (n, dims) = (&w.name, &w.shape);
     match (&w.fold, &w.packing) {
         (Fold::Bias(bn, conv_bias), _) => {
             let len = w.len;
-            let (g, b, m, v) = (&bn.gamma.0, &bn.beta.0, &bn.mean.0, &bn.variance.0);
-            let eps = bn.epsilon;
+            let scale = fold_scale_tokens(rt, bn, len);
+            // A layer scale shifts nothing: beta and mean 0.
+            let (b, m) = match &bn.norm {
+                Some(n) => {
+                    let (b, m) = (&n.beta.0, &n.mean.0);
+                    (quote!(&#b[..]), quote!(&#m[..]))
+                }
+                None => (quote!(&__zeros[..]), quote!(&__zeros[..])),
+            };
             let cb = match conv_bias {
                 Some((f, _)) => quote!(::core::option::Option::Some(&#f[..])),
                 None => quote!(::core::option::Option::None),
             };
             quote! {{
-                let mut __scale = ::std::vec![0.0f32; #len];
-                #rt::ops::batch_norm::fold_scale(&#g[..], &#v[..], #eps, &mut __scale);
+                #scale
+                let __zeros = ::std::vec![0.0f32; #len];
                 let mut __bias = ::std::vec![0.0f32; #len];
-                #rt::ops::batch_norm::fold_bias(#cb, &#b[..], &#m[..], &__scale, &mut __bias);
+                #rt::ops::batch_norm::fold_bias(#cb, #b, #m, &__scale, &mut __bias);
                 #rt::Param::<#len>::from_slice(&__bias).ok_or_else(|| ::skipnet::Error::Format {
                     reason: ::std::string::String::from("folded bias length"),
                 })?
@@ -355,12 +378,9 @@ fn load_expr(rt: &TokenStream, w: &Weight) -> TokenStream {
         }
         (Fold::Kernel(bn), Some(p)) => {
             let (plen, pack) = (&p.len, &p.pack);
-            let (g, v) = (&bn.gamma.0, &bn.variance.0);
-            let eps = bn.epsilon;
-            let filters = bn.filters;
+            let scale = fold_scale_tokens(rt, bn, bn.filters);
             quote! {{
-                let mut __scale = ::std::vec![0.0f32; #filters];
-                #rt::ops::batch_norm::fold_scale(&#g[..], &#v[..], #eps, &mut __scale);
+                #scale
                 __file.take_packed::<{ #plen }>(#n, &[#(#dims),*], |raw: &[f32], packed: &mut [f32]| {
                     let mut __raw = raw.to_vec();
                     #rt::ops::batch_norm::scale_filters(&mut __raw, &__scale);

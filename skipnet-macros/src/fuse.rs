@@ -8,8 +8,9 @@
 //! 2. [`fold_paddings`]: likewise a `zero_padding2d` whose every consumer is a
 //!    conv that can read through a padding (`Op::reads_padded_input`): the
 //!    conv's window moves instead.
-//! 3. [`fold_batch_norms`]: a `batch_norm` after a linear conv read by nothing
-//!    else is folded into the conv's kernel and bias at load time.
+//! 3. [`fold_batch_norms`]: a `batch_norm` (or `layer_scale`) after a linear
+//!    conv read by nothing else is folded into the conv's kernel and bias at
+//!    load time.
 //! 4. [`fuse_sums`]: an `add` whose last-computed operand can add residuals in
 //!    its epilogue (`Op::accepts_residual`), used by nothing else, is computed
 //!    by that op (in a dying residual's memory when it can), with an
@@ -249,16 +250,16 @@ fn fold_paddings(g: &Graph, uses: &Uses, f: &mut Fusions) {
     );
 }
 
-/// Rule 3: a batch norm whose operand is a linear conv read by nothing else
-/// is folded into that conv's kernel and bias at load time. Returns each
-/// folded batch norm's conv.
+/// Rule 3: a batch norm (or a layer scale, `x * gamma`) whose operand is a
+/// linear conv read by nothing else is folded into that conv's kernel and
+/// bias at load time. Returns each folded batch norm's conv.
 fn fold_batch_norms(g: &Graph, uses: &Uses, f: &mut Fusions) -> BTreeMap<ValueId, ValueId> {
     let mut conv_of_bn = BTreeMap::new();
     for (id, v) in g.values.iter().enumerate() {
         let ValueKind::Node(n) = &v.kind else {
             continue;
         };
-        if n.op.fusable().batch_norm_epsilon().is_none() {
+        if n.op.fusable().channel_affine().is_none() {
             continue;
         }
         let Some(c) = n.operands.first().map(|o| o.value) else {

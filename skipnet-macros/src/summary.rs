@@ -53,7 +53,7 @@ pub fn summary(c: &Checked, weights: &[(usize, Vec<Weight>)], quantized: bool) -
     }
     if folded > 0 {
         s += &format!(
-            "Folded biases: {} f32 more, computed at load for batch norms folded into bias-free convs\n",
+            "Folded biases: {} f32 more, computed at load for the batch norms and layer scales folded into convs\n",
             group(folded)
         );
     }

@@ -6,7 +6,7 @@
 
 use crate::checked::Checked;
 use crate::graph::ValueKind;
-use crate::ops::WeightSpec;
+use crate::ops::{ChannelAffine, WeightSpec};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
@@ -41,17 +41,26 @@ pub enum Fold {
     SupersededBias,
 }
 
-/// The batch norm weights a fold reads: `(field, file name)` of each.
+/// The batch norm (or layer scale) weights a fold reads: `(field, file
+/// name)` of each.
 #[derive(Clone)]
 pub struct BnFold {
     pub gamma: (Ident, String),
+    /// A batch norm's other weights; `None` for a layer scale, whose
+    /// scale is `gamma` itself (and its shift 0).
+    pub norm: Option<BnNorm>,
+    /// The conv's output channels (the kernel's last axis, or its last two
+    /// flattened for a depthwise kernel).
+    pub filters: usize,
+}
+
+/// A folded batch norm's weights besides `gamma`, and its epsilon.
+#[derive(Clone)]
+pub struct BnNorm {
     pub beta: (Ident, String),
     pub mean: (Ident, String),
     pub variance: (Ident, String),
     pub epsilon: f32,
-    /// The conv's output channels (the kernel's last axis, or its last two
-    /// flattened for a depthwise kernel).
-    pub filters: usize,
 }
 
 /// Every weight tensor, with its owning value id: each node's declared
@@ -134,7 +143,14 @@ fn fold_batch_norm(c: &Checked, all: &mut [(usize, Vec<Weight>)], conv: usize, k
     ws.push(Weight {
         field: format_ident!("w{}_{}_folded_bias", k, sanitize(&path)),
         packing: None,
-        name: format!("{path}.bias (folded with batch norm)"),
+        name: format!(
+            "{path}.bias (folded with {})",
+            if fold.norm.is_some() {
+                "batch norm"
+            } else {
+                "layer scale"
+            }
+        ),
         var: "bias",
         shape: vec![filters],
         len: filters,
@@ -147,8 +163,8 @@ fn fold_batch_norm(c: &Checked, all: &mut [(usize, Vec<Weight>)], conv: usize, k
 /// weights, if there is one.
 fn bn_fold(c: &Checked, all: &[(usize, Vec<Weight>)], conv: usize) -> Option<BnFold> {
     let bn = c.fusions.folded_bn(conv)?;
-    let eps = match &c.graph.values[bn].kind {
-        ValueKind::Node(n) => n.op.fusable().batch_norm_epsilon(),
+    let affine = match &c.graph.values[bn].kind {
+        ValueKind::Node(n) => n.op.fusable().channel_affine(),
         ValueKind::Input(_) => None,
     }?;
     let bn_ws = all.iter().find(|(id, _)| *id == bn).map(|(_, w)| w)?;
@@ -158,12 +174,18 @@ fn bn_fold(c: &Checked, all: &[(usize, Vec<Weight>)], conv: usize) -> Option<BnF
             .find(|w| w.var == var)
             .map(|w| (w.field.clone(), w.name.clone()))
     };
+    let norm = match affine {
+        ChannelAffine::BatchNorm { epsilon } => Some(BnNorm {
+            beta: find("beta")?,
+            mean: find("moving_mean")?,
+            variance: find("moving_variance")?,
+            epsilon,
+        }),
+        ChannelAffine::LayerScale => None,
+    };
     Some(BnFold {
         gamma: find("gamma")?,
-        beta: find("beta")?,
-        mean: find("moving_mean")?,
-        variance: find("moving_variance")?,
-        epsilon: eps,
+        norm,
         filters: c.shapes[conv].last().copied().unwrap_or(0),
     })
 }

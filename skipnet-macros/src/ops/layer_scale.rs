@@ -13,6 +13,13 @@ pub static DEF: OpDef = OpDef {
 pub struct LayerScale;
 
 impl Op for LayerScale {
+    // Folded into a linear conv (or `dense` on a map) before it, as a batch
+    // norm is: ConvNeXt's `dense -> layer_scale -> add` becomes one conv
+    // whose epilogue adds the residual.
+    fn fusable(&self) -> Fusable<'_> {
+        Fusable::LayerScale
+    }
+
     fn infer(&self, ops: &[Operand]) -> Result<Vec<usize>, OpError> {
         per_channel_shape("layer_scale", ops)
     }

@@ -641,6 +641,15 @@ impl Act {
     }
 }
 
+/// What [`Fusable::channel_affine`] folds into a conv.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ChannelAffine {
+    /// `gamma * (x - mean) / sqrt(variance + epsilon) + beta`.
+    BatchNorm { epsilon: f32 },
+    /// `gamma * x`.
+    LayerScale,
+}
+
 /// The ops the fusion rules (`fuse`) rewrite, as [`Op::fusable`] reports
 /// them, with what the rules need to know of each.
 #[derive(Clone, Copy)]
@@ -651,6 +660,8 @@ pub enum Fusable<'a> {
     Sum,
     /// A `batch_norm`, with its epsilon.
     BatchNorm { epsilon: f32 },
+    /// A `layer_scale` (`x * gamma` per channel).
+    LayerScale,
     /// A `concat`.
     Concat(&'a concat::Concat),
     /// A nearest upsampling by this factor, which consumers may fold.
@@ -667,9 +678,12 @@ impl Fusable<'_> {
         matches!(self, Fusable::Sum)
     }
 
-    pub fn batch_norm_epsilon(self) -> Option<f32> {
+    /// A per-channel affine map that a linear conv before it can absorb
+    /// into its kernel and bias: a batch norm or a layer scale.
+    pub fn channel_affine(self) -> Option<ChannelAffine> {
         match self {
-            Fusable::BatchNorm { epsilon } => Some(epsilon),
+            Fusable::BatchNorm { epsilon } => Some(ChannelAffine::BatchNorm { epsilon }),
+            Fusable::LayerScale => Some(ChannelAffine::LayerScale),
             _ => None,
         }
     }
