@@ -162,6 +162,12 @@ def ort_worker(ba, model, engine, out, min_time):
     k = len(timed_runs)
     for d in nodes.values():
         d["us"] /= k
+    owners = weight_owners(path)
+    for n, d in nodes.items():
+        for key in (n, re.sub(r"_nchwc$", "", n), re.sub(r"(:\d+)?_nchwc$", "", n)):
+            if key in owners:
+                d["names"] = owners[key]
+                break
     res.update(
         {
             "model": model,
@@ -194,6 +200,35 @@ def run_ort(ba, model, engine, a):
     if "error" in r:
         log(f"[ort] {model} {engine}: {r['error'][-800:]}")
     return r
+
+
+WEIGHTED = {"Conv", "ConvTranspose", "Gemm", "MatMul", "FusedConv"}
+# Ops after a conv that ORT folds or fuses into it (an unfused batch norm's Mul and
+# Add, the activation, a residual Add).
+FOLLOWERS = {"Relu", "Clip", "Sigmoid", "LeakyRelu", "HardSigmoid", "Tanh", "Add", "Mul"}
+
+
+def weight_owners(path):
+    """The ONNX graph's tensor and node names -> the names of the conv or matmul that
+    computes them (its weight input and its node name; also through the batch norm,
+    activation or add right after it, which ORT fuses into the conv and names by
+    that op's output). tf2onnx names some convs `Conv__594` but their weights after
+    the Keras layer, and others the other way round, so these names say which
+    layer an ORT node is when its own name does not."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    owner = {}
+    for node in graph.node:
+        names = None
+        if node.op_type in WEIGHTED and len(node.input) > 1:
+            names = [node.input[1], node.name]
+        elif node.op_type in FOLLOWERS and node.input and node.input[0] in owner:
+            names = owner[node.input[0]]
+        if names is not None:
+            for key in [node.name, *node.output]:
+                owner.setdefault(key, names)
+    return owner
 
 
 def layer_of(node, layers):
@@ -230,7 +265,8 @@ def ort_by_layer(orts, kind):
     for e, r in orts.items():
         by, other = {}, {}
         for n, d in r["nodes"].items():
-            layer = layer_of(n, kind)
+            owned = (layer_of(x, kind) for x in d.get("names", []))
+            layer = next((x for x in owned if x is not None), None) or layer_of(n, kind)
             if layer is None:
                 other[d["op"]] = other.get(d["op"], 0.0) + d["us"]
                 layer = "(other)"
