@@ -34,20 +34,11 @@ network! {
     }
 }
 
-network! {
+convnext_block! {
     /// `dense` on a map lowered to 1x1 convs, a layer scale folded into the
-    /// second at compile time (the fixture's `ConvNextBlock`).
+    /// second at compile time.
     #[weights = "tests/fixtures/convnext_block/weights.safetensors"]
-    pub BakedConvNext(x: [8, 8, 16]) -> out {
-        dw  = depthwise_conv2d(x, 7, padding = same);
-        ln  = layer_norm(dw, epsilon = 0.000001);
-        pw1 = dense(ln, 64, activation = gelu);
-        pw2 = dense(pw1, 16);
-        ls  = layer_scale(pw2);
-        res = add(x, ls);
-        ln2 = layer_norm(res, center = false, scale = false);
-        out = conv2d(ln2, 4, 1);
-    }
+    BakedConvNext
 }
 
 static NET: BakedUNet = BakedUNet::BAKED;

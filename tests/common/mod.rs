@@ -120,21 +120,33 @@ network! {
     }
 }
 
-network! {
-    /// A ConvNeXt block: 7x7 depthwise, layer norm, a GELU MLP as dense
-    /// layers on the map, ConvNeXt's layer scale, the residual add; a layer
-    /// norm without center or scale.
-    pub ConvNextBlock(x: [8, 8, 16]) -> out {
-        dw  = depthwise_conv2d(x, 7, padding = same);
-        ln  = layer_norm(dw, epsilon = 0.000001);
-        pw1 = dense(ln, 64, activation = gelu);
-        pw2 = dense(pw1, 16);
-        ls  = layer_scale(pw2);
-        res = add(x, ls);
-        ln2 = layer_norm(res, center = false, scale = false);
-        out = conv2d(ln2, 4, 1);
-    }
+/// A ConvNeXt block: 7x7 depthwise, layer norm, a GELU MLP as dense layers
+/// on the map, ConvNeXt's layer scale, the residual add; a layer norm
+/// without center or scale. A macro so that tests/baked.rs bakes the same
+/// network.
+macro_rules! convnext_block {
+    ($(#[$($attr:tt)*])* $name:ident) => {
+        ::skipnet::network! {
+            $(#[$($attr)*])*
+            pub $name(x: [8, 8, 16]) -> out {
+                dw  = depthwise_conv2d(x, 7, padding = same);
+                ln  = layer_norm(dw, epsilon = 0.000001);
+                pw1 = dense(ln, 64, activation = gelu);
+                pw2 = dense(pw1, 16);
+                ls  = layer_scale(pw2);
+                res = add(x, ls);
+                ln2 = layer_norm(res, center = false, scale = false);
+                out = conv2d(ln2, 4, 1);
+            }
+        }
+    };
 }
+
+// For tests/baked.rs; the other test crates only use `ConvNextBlock`.
+#[allow(unused_imports)]
+pub(crate) use convnext_block;
+
+convnext_block!(ConvNextBlock);
 
 network! {
     /// EfficientNet's squeeze-and-excite: the pooled vector reshaped to
