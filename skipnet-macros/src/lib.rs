@@ -46,7 +46,6 @@ pub fn network(input: TokenStream) -> TokenStream {
         .into()
 }
 
-/// The whole front end and back end as a plain function, for tests and fuzzing.
 /// Replaces each op that has a faster equivalent on its operand shapes
 /// (`Op::lowered`): after shape inference, so errors still name the op the
 /// user wrote, and before fusion, which then treats it as what runs.
@@ -66,6 +65,7 @@ fn lower(g: &mut graph::Graph, shapes: &[Vec<usize>], options: &ops::NetOptions)
     }
 }
 
+/// The whole front end and back end as a plain function, for tests and fuzzing.
 fn expand(input: proc_macro2::TokenStream) -> syn::Result<proc_macro2::TokenStream> {
     parse::check_limits(&input)?;
     let src: parse::Source = syn::parse2(input)?;
