@@ -504,6 +504,38 @@ fn apes_block_net_without_winograd_matches_keras() {
     );
 }
 
+apes_block_net! {
+    /// `ApesBlockNet` with Winograd F(2x2) only (`#[winograd = f2]`, for
+    /// networks that amplify F(4x4)'s rounding).
+    #[winograd = f2]
+    ApesBlockNetF2
+}
+
+/// `#[winograd = f2]`: the layers F(4x4) would take run F(2x2), and the
+/// network still matches Keras.
+#[test]
+fn apes_block_net_with_winograd_f2_matches_keras() {
+    let bytes = fixture("apes_block_net", "weights.safetensors");
+    let net = ApesBlockNetF2::from_safetensors(&bytes).unwrap();
+    let io = fixture("apes_block_net", "io.safetensors");
+    let x = io_tensor::<65536>(&io, "x", &[64, 64, 16]);
+    let y = io_tensor::<10>(&io, "y", &[10]);
+    let mut ws = ApesBlockNetF2::workspace();
+    for isa in isas_under_test("apes_block_net_with_winograd_f2_matches_keras") {
+        ws.set_isa(isa).unwrap();
+        let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+        println!("apes_block_net (F2) max abs error {err:e} ({isa:?})");
+        assert!(err <= TOL, "{isa:?}: max abs error {err}");
+    }
+    let summary = ApesBlockNetF2::summary();
+    assert!(!summary.contains("F(4x4"), "{summary}");
+    let f2_layers = summary
+        .lines()
+        .filter(|l| l.contains("winograd F(2x2,3x3)"))
+        .count();
+    assert!(f2_layers >= 3, "{summary}");
+}
+
 /// Prints and returns the worst of `(output name, got, Keras)` errors.
 fn worst_of(fixture: &str, outs: &[(&str, &[f32], &[f32])]) -> f32 {
     let mut worst = 0.0f32;

@@ -796,6 +796,7 @@ def convert(
     shapes: bool = False,
     source: str | None = None,
     bake: str | None = None,
+    winograd: str = "on",
 ) -> tuple[str, dict[str, np.ndarray]]:
     """Converts an in-memory Keras 3 model. Returns (rust_source, weights).
 
@@ -803,7 +804,8 @@ def convert(
     `shapes=True` adds a shape ascription (`conv1: [16, 16, 32] = ...`) to every
     binding, checked by the macro at compile time; `bake="path"` adds
     `#[weights = "path"]` (relative to the crate's Cargo.toml: weights baked in at
-    compile time, `Net::BAKED`). Raises `UnsupportedModelError` listing
+    compile time, `Net::BAKED`); `winograd="f2"` or `"off"` adds
+    `#[winograd = f2]` or `#[winograd = false]`. Raises `UnsupportedModelError` listing
     every unsupported layer/argument."""
     net_name = name or camel_case(model.name)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", net_name) or net_name in RUST_KEYWORDS:
@@ -828,7 +830,10 @@ def convert(
     ]
     if dropped:
         print(f"note: layers not on any path to an output, left out: {', '.join(dropped)}", file=sys.stderr)
-    return _render(model.name, net_name, in_decl, out_names, lowered, shapes, source, bake), lowered.weights
+    if winograd not in WINOGRAD_ATTRS:
+        raise ValueError(f"winograd={winograd!r} (expected one of {', '.join(WINOGRAD_ATTRS)})")
+    rendered = _render(model.name, net_name, in_decl, out_names, lowered, shapes, source, bake, winograd)
+    return rendered, lowered.weights
 
 
 class _Graph:
@@ -1097,7 +1102,11 @@ def _name_outputs(outputs, in_decl, names, tensor_name, stmts):
     return out_names
 
 
-def _render(model_name, net_name, in_decl, out_names, lowered, shapes, source, bake):
+# `--winograd` -> the declaration's attribute lines.
+WINOGRAD_ATTRS = {"on": [], "f2": ["    #[winograd = f2]"], "off": ["    #[winograd = false]"]}
+
+
+def _render(model_name, net_name, in_decl, out_names, lowered, shapes, source, bake, winograd="on"):
     """The `network!` declaration, with its header comment."""
     import keras
 
@@ -1126,6 +1135,7 @@ def _render(model_name, net_name, in_decl, out_names, lowered, shapes, source, b
             f"    /// Keras model `{model_name}`.",
         ]
         + ([f"    #[weights = {json.dumps(bake)}]"] if bake else [])
+        + WINOGRAD_ATTRS[winograd]
         + [
             f"    pub {net_name}({head_in}) -> {head_out} {{",
         ]
@@ -1179,6 +1189,14 @@ def main(argv=None) -> int:
         "weights are baked in at compile time (`Net::BAKED`)",
     )
     ap.add_argument(
+        "--winograd",
+        choices=["on", "f2", "off"],
+        default="on",
+        help="Winograd for the 3x3 convs the macro picks it for: F(4x4) or F(2x2) (on, the "
+        "default), F(2x2) only (f2: `#[winograd = f2]`, for deep networks without residual "
+        "paths that amplify F(4x4)'s rounding), or none (off: `#[winograd = false]`)",
+    )
+    ap.add_argument(
         "--check",
         action="store_true",
         help="also build the declaration in a scratch crate under /tmp and compare "
@@ -1194,7 +1212,9 @@ def main(argv=None) -> int:
         return 1
     net_name = a.name or camel_case(model.name)
     try:
-        source, weights = convert(model, net_name, shapes=a.shapes, source=Path(a.model).name, bake=a.bake)
+        source, weights = convert(
+            model, net_name, shapes=a.shapes, source=Path(a.model).name, bake=a.bake, winograd=a.winograd
+        )
     except UnsupportedModelError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

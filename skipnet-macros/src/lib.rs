@@ -220,6 +220,8 @@ mod tests {
             let tokens = match mac.as_str() {
                 "network" => m.mac.tokens,
                 "seed_unet" | "apes_block_net" => anchor_network(&anchors, &mac, m.mac.tokens),
+                // Defined in tests/common/mod.rs itself (tests/baked.rs bakes it).
+                "convnext_block" => anchor_network(&text, &mac, m.mac.tokens),
                 _ => continue,
             };
             let src: crate::parse::Source = syn::parse2(tokens).unwrap();
@@ -234,7 +236,7 @@ mod tests {
                         if let crate::graph::ValueKind::Node(n) = &mut v.kind {
                             n.op.configure(&crate::ops::NetOptions {
                                 winograd,
-                                quantized: false,
+                                ..options
                             });
                         }
                     }
@@ -271,10 +273,17 @@ mod tests {
                 seen += 1;
             }
         }
-        let declared: usize = ["network! {", "seed_unet! {", "apes_block_net! {"]
-            .iter()
-            .map(|m| text.matches(m).count())
-            .sum();
+        let declared: usize = [
+            "network! {",
+            "seed_unet! {",
+            "apes_block_net! {",
+            "convnext_block! {",
+        ]
+        .iter()
+        .map(|m| text.matches(m).count())
+        .sum::<usize>()
+            // The body of `macro_rules! convnext_block` declares nothing.
+            - text.matches("::skipnet::network! {").count();
         assert_eq!(seen, declared, "networks planned in {path}");
     }
 

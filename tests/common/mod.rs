@@ -146,7 +146,9 @@ macro_rules! convnext_block {
 #[allow(unused_imports)]
 pub(crate) use convnext_block;
 
-convnext_block!(ConvNextBlock);
+convnext_block! {
+    ConvNextBlock
+}
 
 network! {
     /// EfficientNet's squeeze-and-excite: the pooled vector reshaped to

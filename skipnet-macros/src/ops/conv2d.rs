@@ -36,6 +36,8 @@ pub struct Conv2d {
     pub(super) use_bias: bool,
     /// The network allows Winograd (`#[winograd = false]` does not).
     pub(super) winograd_allowed: bool,
+    /// F(4x4) allowed (`#[winograd = f2]` does not: F(2x2) only).
+    pub(super) winograd_f4: bool,
     /// Winograd even where its scratch exceeds the layer's operands (the
     /// planner found room for it: `Op::set_wide_scratch`).
     pub(super) winograd_wide: bool,
@@ -88,6 +90,7 @@ impl Conv2d {
             activation,
             use_bias: v.boolean("use_bias", true)?,
             winograd_allowed: true,
+            winograd_f4: true,
             winograd_wide: false,
             quantized: false,
             dense_kernel: false,
@@ -119,6 +122,7 @@ impl Conv2d {
             activation,
             use_bias,
             winograd_allowed: false,
+            winograd_f4: false,
             winograd_wide: false,
             quantized: false,
             dense_kernel: true,
@@ -195,10 +199,19 @@ impl Conv2d {
     /// (left out here).
     fn winograd(&self, in_shapes: &[Vec<usize>], out_shape: &[usize]) -> Option<WinogradTile> {
         let g = self.winograd_candidate(in_shapes, out_shape)?;
+        let largest = self.largest_winograd_tile();
         if self.winograd_wide {
-            winograd::worthwhile(&g)
+            winograd::worthwhile_up_to(&g, largest)
         } else {
-            winograd::choose(&g)
+            winograd::choose_up_to(&g, largest)
+        }
+    }
+
+    /// F(4x4) unless the network says `#[winograd = f2]`.
+    fn largest_winograd_tile(&self) -> WinogradTile {
+        match self.winograd_f4 {
+            true => WinogradTile::F4,
+            false => WinogradTile::F2,
         }
     }
 
@@ -262,6 +275,7 @@ impl Conv2d {
 impl Op for Conv2d {
     fn configure(&mut self, options: &NetOptions) {
         self.winograd_allowed = options.winograd;
+        self.winograd_f4 = options.winograd_f4;
         self.quantized = options.quantized;
     }
 
@@ -348,7 +362,9 @@ impl Op for Conv2d {
             && self.winograd(in_shapes, out_shape).is_none()
             && self
                 .winograd_candidate(in_shapes, out_shape)
-                .is_some_and(|g| winograd::worthwhile(&g).is_some())
+                .is_some_and(|g| {
+                    winograd::worthwhile_up_to(&g, self.largest_winograd_tile()).is_some()
+                })
     }
 
     fn set_wide_scratch(&mut self, on: bool) {

@@ -832,6 +832,9 @@ pub struct NetOptions {
     /// `#[winograd = false]`: every conv runs the direct algorithm (no
     /// Winograd scratch in the arena: for memory-bound targets).
     pub winograd: bool,
+    /// `false` with `#[winograd = f2]`: Winograd F(2x2) only, never
+    /// F(4x4), whose rounding error deep plain networks amplify.
+    pub winograd_f4: bool,
     /// `#[quantized]`: int8 activations and weights with TFLite's
     /// arithmetic (`codegen_int8`); implies `winograd = false`.
     pub quantized: bool,
@@ -841,6 +844,7 @@ impl Default for NetOptions {
     fn default() -> Self {
         NetOptions {
             winograd: true,
+            winograd_f4: true,
             quantized: false,
         }
     }
@@ -848,7 +852,7 @@ impl Default for NetOptions {
 
 impl NetOptions {
     /// The options the declaration's attributes set (`#[winograd = false]`,
-    /// `#[quantized]`).
+    /// `#[winograd = f2]`, `#[quantized]`).
     pub fn from_attrs(attrs: &[syn::Attribute]) -> syn::Result<NetOptions> {
         let mut o = NetOptions::default();
         for a in attrs.iter().filter(|a| a.path().is_ident("quantized")) {
@@ -864,7 +868,7 @@ impl NetOptions {
             let bad = || {
                 syn::Error::new_spanned(
                     a,
-                    "expected `#[winograd = false]` (or `= true`, the default)",
+                    "expected `#[winograd = false]`, `#[winograd = f2]` (F(2x2) only) or `= true` (the default)",
                 )
             };
             let syn::Meta::NameValue(nv) = &a.meta else {
@@ -875,6 +879,7 @@ impl NetOptions {
                     lit: syn::Lit::Bool(b),
                     ..
                 }) => o.winograd = b.value,
+                syn::Expr::Path(p) if p.path.is_ident("f2") => o.winograd_f4 = false,
                 _ => return Err(bad()),
             }
         }

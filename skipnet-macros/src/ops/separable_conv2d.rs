@@ -51,6 +51,7 @@ fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
         use_bias: v.boolean("use_bias", true)?,
         // A 1x1 conv: Winograd never applies.
         winograd_allowed: false,
+        winograd_f4: false,
         winograd_wide: false,
         quantized: false,
         dense_kernel: false,

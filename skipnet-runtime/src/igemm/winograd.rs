@@ -106,7 +106,17 @@ pub const fn supports(g: &Conv2dGeom) -> bool {
 /// test), stays within every Keras fixture's tolerance. Padding and a
 /// folded upsample do not matter.
 pub const fn choose(g: &Conv2dGeom) -> Option<WinogradTile> {
-    let Some(tile) = worthwhile(g) else {
+    choose_up_to(g, WinogradTile::F4)
+}
+
+/// [`choose`] with F(4x4) allowed or not (`largest`): a network declared
+/// `#[winograd = f2]` runs F(2x2) wherever `choose` would pick F(4x4) and
+/// F(2x2)'s scratch fits too. F(2x2) rounds no worse than the direct kernel
+/// (the `winograd_error_is_documented` property test); F(4x4), 2-3x worse,
+/// takes InceptionV3 (seeded, logits up to 827) past 1.5x Keras's own
+/// float32 error, and F(2x2) brings it back to 0.76x (doc/importer.md).
+pub const fn choose_up_to(g: &Conv2dGeom, largest: WinogradTile) -> Option<WinogradTile> {
+    let Some(tile) = worthwhile_up_to(g, largest) else {
         return None;
     };
     let wg = WinogradGeom { conv: *g, tile };
@@ -132,6 +142,13 @@ pub const fn choose(g: &Conv2dGeom) -> Option<WinogradTile> {
 /// tiles is 147K floats per tile. resnet's 28x28x128 stage (12K per tile)
 /// and apes_block_net's 16x16x64 block (9K) gain in the network too.
 pub const fn worthwhile(g: &Conv2dGeom) -> Option<WinogradTile> {
+    worthwhile_up_to(g, WinogradTile::F4)
+}
+
+/// [`worthwhile`] with F(4x4) allowed or not (`largest`, see
+/// [`choose_up_to`]). The same layers qualify, judged by F(4x4)'s kernel
+/// size per tile (F(2x2)'s, 16 positions per 4 outputs, is smaller).
+pub const fn worthwhile_up_to(g: &Conv2dGeom, largest: WinogradTile) -> Option<WinogradTile> {
     let o = g.output;
     if !supports(g) || g.input.c < 16 || o.c < 16 || o.h < 8 || o.w < 8 {
         return None;
@@ -143,7 +160,7 @@ pub const fn worthwhile(g: &Conv2dGeom) -> Option<WinogradTile> {
     if wg.packed_kernel_len() > KERNEL_FLOATS_PER_TILE * wg.tiles() {
         return None;
     }
-    Some(WinogradTile::F4)
+    Some(largest)
 }
 
 /// Transformed-kernel floats per output tile above which Winograd is not
