@@ -542,6 +542,8 @@ MORE_APPS = (
     ("app_vgg16", "VGG16", 32),
     ("app_efficientnet_v2_b0", "EfficientNetV2B0", 64),
     ("app_mobilenet_v3_large", "MobileNetV3Large", 64),
+    ("app_mobilenet", "MobileNet", 32),
+    ("app_inception_resnet_v2", "InceptionResNetV2", 75),
 )
 
 
@@ -601,7 +603,7 @@ def extra_cases():
 # Importer options per case. InceptionV3 (no residual paths, 94 convs) amplifies
 # Winograd F(4x4)'s rounding on its stem past the float64 rule; F(2x2) keeps it
 # inside (doc/DSL.md, "Winograd convolutions").
-IMPORTER_ARGS = {"app_inception_v3": ["--winograd", "f2"]}
+IMPORTER_ARGS = {"app_inception_v3": ["--winograd", "f2"], "app_inception_resnet_v2": ["--winograd", "f2"]}
 
 
 # ------------------------------------------------------------------ driver

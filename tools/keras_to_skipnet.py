@@ -655,6 +655,20 @@ def h_layer_scale(c: Ctx):
     c.emit("layer_scale", [c.inputs[0]])
 
 
+def h_custom_scale(c: Ctx):
+    """InceptionResNetV2's CustomScaleLayer (keras.applications.inception_resnet_v2):
+    `inputs[0] + inputs[1] * scale`, the block's residual branch scaled by a constant
+    (float32: the product rounded, then the sum, as `rescaling` and `add` compute)."""
+    c.require(len(c.inputs) == 2, f"{len(c.inputs)} inputs (expected 2: the skip and the branch)")
+    scale = _scalar(c.cfg.get("scale", 1.0))
+    c.require(scale is not None, f"scale={c.cfg.get('scale')} (only a scalar)")
+    if scale is None or len(c.inputs) != 2:
+        return
+    scaled = c.names.take(c.binding + "_scaled")
+    c.emit("rescaling", [c.inputs[1], fmt_float(scale)], binding=scaled)
+    c.emit("add", [c.inputs[0], scaled])
+
+
 def h_dropout(c: Ctx):
     c.one_input()
     rate = float(c.cfg.get("rate", 0.5))
@@ -698,6 +712,7 @@ HANDLERS = {
     "Softmax": h_softmax,
     "Dropout": h_dropout,
     "Rescaling": h_rescaling,
+    "CustomScaleLayer": h_custom_scale,
     "LayerNormalization": h_layer_norm,
     "LayerScale": h_layer_scale,
     "Normalization": h_normalization,
