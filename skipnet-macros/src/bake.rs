@@ -134,7 +134,10 @@ pub fn load(
                     let scale = scale_of(bn);
                     let mut b = vec![0.0f32; w.len];
                     // A layer scale shifts nothing: beta and mean 0.
-                    let zeros = vec![0.0f32; w.len];
+                    let zeros = match bn.norm {
+                        Some(_) => Vec::new(),
+                        None => vec![0.0f32; w.len],
+                    };
                     let (beta, mean) = match &bn.norm {
                         Some(n) => (get(&n.beta.1), get(&n.mean.1)),
                         None => (&zeros[..], &zeros[..]),

@@ -354,13 +354,18 @@ fn load_expr(rt: &TokenStream, w: &Weight) -> TokenStream {
         (Fold::Bias(bn, conv_bias), _) => {
             let len = w.len;
             let scale = fold_scale_tokens(rt, bn, len);
-            // A layer scale shifts nothing: beta and mean 0.
-            let (b, m) = match &bn.norm {
+            // A layer scale shifts nothing: beta and mean 0 (allocated for
+            // it alone).
+            let (zeros, b, m) = match &bn.norm {
                 Some(n) => {
                     let (b, m) = (&n.beta.0, &n.mean.0);
-                    (quote!(&#b[..]), quote!(&#m[..]))
+                    (TokenStream::new(), quote!(&#b[..]), quote!(&#m[..]))
                 }
-                None => (quote!(&__zeros[..]), quote!(&__zeros[..])),
+                None => (
+                    quote!(let __zeros = ::std::vec![0.0f32; #len];),
+                    quote!(&__zeros[..]),
+                    quote!(&__zeros[..]),
+                ),
             };
             let cb = match conv_bias {
                 Some((f, _)) => quote!(::core::option::Option::Some(&#f[..])),
@@ -368,7 +373,7 @@ fn load_expr(rt: &TokenStream, w: &Weight) -> TokenStream {
             };
             quote! {{
                 #scale
-                let __zeros = ::std::vec![0.0f32; #len];
+                #zeros
                 let mut __bias = ::std::vec![0.0f32; #len];
                 #rt::ops::batch_norm::fold_bias(#cb, #b, #m, &__scale, &mut __bias);
                 #rt::Param::<#len>::from_slice(&__bias).ok_or_else(|| ::skipnet::Error::Format {
