@@ -32,7 +32,37 @@ fn same(h: usize, w: usize, cin: usize, cout: usize, k: usize, s: usize) -> Conv
 }
 
 /// FLOP of one call, a deterministic input and the packed kernel.
-fn operands(g: &Conv2dGeom) -> (usize, Vec<f32>, Vec<f32>) {
+/// Floats that start on a 64-byte cache line, as a network's tensors (the
+/// arena's) and weights do: a `Vec`'s own start is only 16-byte aligned, and
+/// an AVX-512 load that straddles two lines costs two.
+struct Lined {
+    buf: Vec<f32>,
+    at: usize,
+    len: usize,
+}
+
+fn lined(v: Vec<f32>) -> Lined {
+    let len = v.len();
+    let mut buf = vec![0.0f32; len + 16];
+    let at = buf.as_ptr().align_offset(64);
+    buf[at..at + len].copy_from_slice(&v);
+    Lined { buf, at, len }
+}
+
+impl std::ops::Deref for Lined {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.buf[self.at..self.at + self.len]
+    }
+}
+
+impl std::ops::DerefMut for Lined {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut self.buf[self.at..self.at + self.len]
+    }
+}
+
+fn operands(g: &Conv2dGeom) -> (usize, Lined, Lined) {
     let flops = 2 * g.output.len() * g.kernel.0 * g.kernel.1 * g.input.c / g.groups;
     let x: Vec<f32> = (0..g.input.len())
         .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
@@ -42,7 +72,7 @@ fn operands(g: &Conv2dGeom) -> (usize, Vec<f32>, Vec<f32>) {
         .collect();
     let mut packed = vec![0.0; g.packed_kernel_len()];
     igemm::pack(g, &kernel, &mut packed);
-    (flops, x, packed)
+    (flops, lined(x), lined(packed))
 }
 
 fn bench(c: &mut Criterion) {
@@ -99,7 +129,7 @@ fn bench(c: &mut Criterion) {
     for (name, g) in shapes {
         let (flops, x, packed) = operands(&g);
         let bias = vec![0.01; g.output.c];
-        let mut out = vec![0.0; g.output.len()];
+        let mut out = lined(vec![0.0; g.output.len()]);
         let layout = OutLayout::plain(g.output.c);
         group.throughput(Throughput::Elements(flops as u64));
         for isa in [Isa::Avx512, Isa::Avx2Fma, Isa::Neon, Isa::Scalar] {
@@ -147,7 +177,7 @@ fn winograd(c: &mut Criterion) {
             .map(|i| ((i * 104729) % 1000) as f32 / 5000.0 - 0.1)
             .collect();
         let bias = vec![0.01; g.output.c];
-        let mut out = vec![0.0; g.output.len()];
+        let mut out = lined(vec![0.0; g.output.len()]);
         let layout = OutLayout::plain(g.output.c);
         group.throughput(Throughput::Elements(flops as u64));
         for tile in [WinogradTile::F2, WinogradTile::F4] {
@@ -215,7 +245,7 @@ fn depthwise(c: &mut Criterion) {
             .map(|i| ((i * 104729) % 1000) as f32 / 5000.0 - 0.1)
             .collect();
         let bias = vec![0.01; g.output.c];
-        let mut out = vec![0.0; g.output.len()];
+        let mut out = lined(vec![0.0; g.output.len()]);
         let layout = OutLayout::plain(g.output.c);
         group.throughput(Throughput::Elements(flops as u64));
         for isa in [Isa::Avx512, Isa::Avx2Fma, Isa::Neon, Isa::Scalar] {
@@ -350,7 +380,7 @@ fn threads(c: &mut Criterion) {
     group.sample_size(20);
     for (name, g) in shapes {
         let (flops, x, packed) = operands(&g);
-        let mut out = vec![0.0; g.output.len()];
+        let mut out = lined(vec![0.0; g.output.len()]);
         let layout = OutLayout::plain(g.output.c);
         group.throughput(Throughput::Elements(flops as u64));
         for n in [1, 2] {
@@ -397,7 +427,7 @@ fn dense_on_map(c: &mut Criterion) {
             .map(|i| ((i * 104729) % 1000) as f32 / 5000.0 - 0.1)
             .collect();
         let bias = vec![0.01; units];
-        let mut out = vec![0.0; g.output.len()];
+        let mut out = lined(vec![0.0; g.output.len()]);
         group.throughput(Throughput::Elements(flops as u64));
         let mut exec = Exec::serial();
         group.bench_function(BenchmarkId::new("dense per pixel", name), |b| {

@@ -77,8 +77,8 @@ pub mod __private {
     pub use skipnet_runtime::quant;
     pub use skipnet_runtime::winograd;
     pub use skipnet_runtime::{
-        f32s_from_le_bytes, i32s_from_le_bytes, i8s_from_bytes, Activation, Arena, Exec, Param,
-        Workspace,
+        f32s_from_le_bytes, i32s_from_le_bytes, i8s_from_bytes, Activation, Aligned, Arena, Exec,
+        Param, Workspace,
     };
 
     #[cfg(feature = "std")]

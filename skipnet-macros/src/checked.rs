@@ -25,7 +25,8 @@ impl Checked {
         quantized: bool,
     ) -> Result<Checked, String> {
         let fusions = fusions(&graph, &shapes, quantized);
-        let plan = plan_memory(&graph, &shapes, &fusions);
+        let align = if quantized { 1 } else { plan::F32_ALIGN };
+        let plan = plan_memory(&graph, &shapes, &fusions, align);
         let plan = widen_where_free(&mut graph, &shapes, &fusions, plan);
         plan.check()?;
         Ok(Checked {
@@ -106,7 +107,7 @@ fn widen_where_free(
             }
         };
         set(g, true);
-        let wider = plan_memory(g, shapes, fusions);
+        let wider = plan_memory(g, shapes, fusions, plan.align);
         if wider.arena_len <= plan.arena_len {
             plan = wider;
         } else {
@@ -116,11 +117,13 @@ fn widen_where_free(
     plan
 }
 
-/// The arena plan of a graph once `fusions` apply.
+/// The arena plan of a graph once `fusions` apply, every offset a multiple
+/// of `align` elements.
 pub fn plan_memory(
     g: &graph::Graph,
     shapes: &[Vec<usize>],
     fusions: &fuse::Fusions,
+    align: usize,
 ) -> plan::ArenaPlan {
     let values: Vec<plan::PlanValue> = g
         .values
@@ -136,5 +139,5 @@ pub fn plan_memory(
         })
         .collect();
     let outputs: Vec<usize> = g.outputs.iter().map(|(_, v)| *v).collect();
-    plan::plan(&values, &outputs)
+    plan::plan(&values, &outputs, align)
 }

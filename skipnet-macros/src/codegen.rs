@@ -609,10 +609,11 @@ fn bake_tokens(
         let doc = format!("`{}`, baked", w.name);
         statics.push(quote! {
             #[doc = #doc]
-            pub static #s: [f32; #len] = #rt::f32s_from_le_bytes::<#len, #blen>(#bytes);
+            pub static #s: #rt::Aligned<[f32; #len]> =
+                #rt::Aligned(#rt::f32s_from_le_bytes::<#len, #blen>(#bytes));
         });
         let f = &w.field;
-        inits.push(quote!(#f: #rt::Param::from_static(&#wmod::#s),));
+        inits.push(quote!(#f: #rt::Param::from_static(&#wmod::#s.0),));
     }
     // Rebuild when the file changes: the compiler tracks included files.
     let path = attr.resolved.display().to_string();

@@ -244,6 +244,7 @@ mod tests {
                         &g,
                         &shapes,
                         &crate::checked::fusions(&g, &shapes, false),
+                        crate::plan::F32_ALIGN,
                     );
                     fused.check().unwrap();
                     // The README's claim: every fixture's plan is at its
@@ -256,8 +257,12 @@ mod tests {
                     );
                     plans.push(fused);
                 }
-                let bare =
-                    crate::checked::plan_memory(&g, &shapes, &crate::fuse::Fusions::default());
+                let bare = crate::checked::plan_memory(
+                    &g,
+                    &shapes,
+                    &crate::fuse::Fusions::default(),
+                    crate::plan::F32_ALIGN,
+                );
                 bare.check().unwrap();
                 let (fused, direct) = (&plans[0], &plans[1]);
                 println!(

@@ -57,9 +57,9 @@ mod load;
 pub use activation::Activation;
 #[cfg(target_has_atomic = "8")]
 pub use arena::StaticWorkspace;
-pub use arena::{Arena, ArenaRead, Element, Workspace};
+pub use arena::{Arena, ArenaRead, CacheLine, Element, Workspace};
 pub use exec::Exec;
-pub use param::{f32s_from_le_bytes, i32s_from_le_bytes, i8s_from_bytes, Param};
+pub use param::{f32s_from_le_bytes, i32s_from_le_bytes, i8s_from_bytes, Aligned, Param};
 
 #[cfg(feature = "alloc")]
 pub use error::Error;

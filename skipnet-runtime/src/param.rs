@@ -10,7 +10,35 @@ pub struct Param<const N: usize, T: Element = f32>(Storage<N, T>);
 enum Storage<const N: usize, T: Element> {
     Static(&'static [T; N]),
     #[cfg(feature = "alloc")]
-    Owned(alloc::boxed::Box<[T; N]>),
+    Owned(alloc::boxed::Box<Aligned<[T; N]>>),
+}
+
+/// A value aligned to 64 bytes, a cache line: how weights are stored
+/// (baked statics and loaded buffers alike), so that a kernel's vector loads
+/// of a packed panel (rows of 16 floats) never straddle two lines.
+#[repr(C, align(64))]
+pub struct Aligned<T>(pub T);
+
+/// A zeroed, 64-byte-aligned `[T; N]` on the heap, allocated zeroed in
+/// place (never built on the stack).
+#[cfg(feature = "alloc")]
+fn zeroed_aligned<const N: usize, T: Element>() -> alloc::boxed::Box<Aligned<[T; N]>> {
+    use alloc::alloc::{alloc_zeroed, handle_alloc_error, Layout};
+    let layout = Layout::new::<Aligned<[T; N]>>();
+    if layout.size() == 0 {
+        return alloc::boxed::Box::new(Aligned([T::ZERO; N]));
+    }
+    // SAFETY: `layout` has a non-zero size; all-zero bytes are a valid
+    // `[T; N]` (`Element` is sealed: f32 0.0, i8 and i32 0); the pointer
+    // comes from the global allocator with the layout of the boxed type,
+    // which is what `Box::from_raw` requires.
+    unsafe {
+        let ptr = alloc_zeroed(layout) as *mut Aligned<[T; N]>;
+        if ptr.is_null() {
+            handle_alloc_error(layout);
+        }
+        alloc::boxed::Box::from_raw(ptr)
+    }
 }
 
 impl<const N: usize, T: Element> Param<N, T> {
@@ -26,14 +54,16 @@ impl<const N: usize, T: Element> Param<N, T> {
         if src.len() != N {
             return None;
         }
-        Self::from_boxed(src.into())
+        let mut w = zeroed_aligned::<N, T>();
+        w.0.copy_from_slice(src);
+        Some(Param(Storage::Owned(w)))
     }
 
-    /// Takes ownership of a heap buffer of exactly `N` values.
+    /// The values of a heap buffer of exactly `N` values, moved to a
+    /// 64-byte-aligned one ([`Aligned`]).
     #[cfg(feature = "alloc")]
     pub fn from_boxed(values: alloc::boxed::Box<[T]>) -> Option<Self> {
-        let arr: alloc::boxed::Box<[T; N]> = values.try_into().ok()?;
-        Some(Param(Storage::Owned(arr)))
+        Self::from_slice(&values)
     }
 }
 
@@ -44,7 +74,7 @@ impl<const N: usize, T: Element> Deref for Param<N, T> {
         match &self.0 {
             Storage::Static(w) => w,
             #[cfg(feature = "alloc")]
-            Storage::Owned(w) => w,
+            Storage::Owned(w) => &w.0,
         }
     }
 }
@@ -169,6 +199,28 @@ mod tests {
             let o = Param::<3>::from_slice(&W).expect("length matches");
             assert_eq!(&*o, &W);
             assert!(Param::<4>::from_slice(&W).is_none());
+            let b = Param::<3>::from_boxed(W.to_vec().into_boxed_slice()).expect("length");
+            assert_eq!(&*b, &W);
+            assert!(Param::<2>::from_boxed(W.to_vec().into_boxed_slice()).is_none());
         }
+    }
+
+    #[test]
+    fn weights_start_on_a_cache_line() {
+        static A: Aligned<[f32; 3]> = Aligned([1.0, 2.0, 3.0]);
+        assert_eq!(Param::from_static(&A.0).as_ptr() as usize % 64, 0);
+        #[cfg(feature = "alloc")]
+        for n in [1usize, 5, 1000, 100_000] {
+            let v = alloc::vec![1.5f32; n];
+            let p = match n {
+                1 => Param::<1>::from_slice(&v).unwrap().as_ptr() as usize,
+                5 => Param::<5>::from_slice(&v).unwrap().as_ptr() as usize,
+                1000 => Param::<1000>::from_slice(&v).unwrap().as_ptr() as usize,
+                _ => Param::<100_000>::from_slice(&v).unwrap().as_ptr() as usize,
+            };
+            assert_eq!(p % 64, 0, "{n} values");
+        }
+        #[cfg(feature = "alloc")]
+        assert_eq!(&*Param::<0, i8>::from_slice(&[]).unwrap(), &[] as &[i8; 0]);
     }
 }
