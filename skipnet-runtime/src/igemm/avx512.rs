@@ -16,23 +16,30 @@ pub(super) const KERNELS: IsaKernels = IsaKernels {
     blocking: |g| match pick(g) {
         Pick::Avx2Narrow => blocking(&avx2::Narrow),
         Pick::Narrow => blocking(&Narrow),
-        Pick::Wide => blocking(&Wide),
+        Pick::Wide => blocking(&Wide::<8>),
+        Pick::Wide7 => blocking(&Wide::<7>),
     },
     winograd_input,
     winograd_products,
 };
 
-/// The tile for a geometry, by filters per group.
+/// The tile for a geometry, by filters per group and output pixels.
+#[derive(Debug, PartialEq)]
 enum Pick {
     Avx2Narrow,
     Narrow,
     Wide,
+    /// [`Wide`] with 7 pixels per tile: for maps that 7 divides better than
+    /// 8 (7x7: 49 pixels in 7 full tiles, where 8-pixel tiles compute 56).
+    Wide7,
 }
 
 fn pick(g: &Conv2dGeom) -> Pick {
+    let m = g.output.h * g.output.w;
     match g.output.c / g.groups {
         f if f <= 8 => Pick::Avx2Narrow,
         f if f <= PANEL => Pick::Narrow,
+        _ if m.div_ceil(7) * 7 < m.div_ceil(8) * 8 => Pick::Wide7,
         _ => Pick::Wide,
     }
 }
@@ -49,7 +56,8 @@ unsafe fn conv(a: &ConvArgs<'_>, part: Part) {
         match pick(a.g) {
             Pick::Avx2Narrow => drive(avx2::Narrow, a, part),
             Pick::Narrow => drive(Narrow, a, part),
-            Pick::Wide => drive(Wide, a, part),
+            Pick::Wide => drive(Wide::<8>, a, part),
+            Pick::Wide7 => drive(Wide::<7>, a, part),
         }
     }
 }
@@ -221,24 +229,25 @@ impl ClampRegs {
     }
 }
 
-/// 8 pixels x two panels (32 filters): 16 `zmm` accumulators.
-struct Wide;
+/// `MR` (8, or 7) pixels x two panels (32 filters): `2 * MR` `zmm`
+/// accumulators.
+struct Wide<const MR: usize>;
 
-impl Kernel<8, 32, 8, 12288> for Wide {
+impl<const MR: usize> Kernel<MR, 32, 8, 12288> for Wide<MR> {
     const KC: usize = 160;
 
     #[target_feature(enable = "avx512f,avx2,fma,f16c")]
     #[inline]
     unsafe fn tile(
-        srcs: &[[*const f32; 8]],
+        srcs: &[[*const f32; MR]],
         c_off: usize,
         cin: usize,
         b: *const f32,
         tap_stride: usize,
         panel_stride: usize,
-        out: &mut [[f32; 32]; 8],
+        out: &mut [[f32; 32]; MR],
     ) {
-        let mut acc = [[_mm512_setzero_ps(); 2]; 8];
+        let mut acc = [[_mm512_setzero_ps(); 2]; MR];
         for (a, o) in acc.iter_mut().zip(out.iter()) {
             // SAFETY: each row holds 32 floats: two 16-float loads.
             *a = unsafe {
@@ -264,14 +273,14 @@ impl Kernel<8, 32, 8, 12288> for Wide {
     #[target_feature(enable = "avx512f,avx2,fma,f16c")]
     #[inline]
     unsafe fn tile_clamped(
-        srcs: &[[*const f32; 8]],
+        srcs: &[[*const f32; MR]],
         cin: usize,
         b: *const f32,
         tap_stride: usize,
         panel_stride: usize,
-        epi: &Clamped<8>,
+        epi: &Clamped<MR>,
     ) {
-        let mut acc = [[_mm512_setzero_ps(); 2]; 8];
+        let mut acc = [[_mm512_setzero_ps(); 2]; MR];
         // SAFETY: this function's contract.
         unsafe { wide_sums(srcs, 0, cin, b, tap_stride, panel_stride, &mut acc) };
         // SAFETY: `epi.bias` is null or holds `ncols` floats (this
@@ -296,14 +305,14 @@ impl Kernel<8, 32, 8, 12288> for Wide {
 /// As [`Kernel::tile`] for [`Wide`].
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
 #[inline]
-unsafe fn wide_sums(
-    srcs: &[[*const f32; 8]],
+unsafe fn wide_sums<const MR: usize>(
+    srcs: &[[*const f32; MR]],
     c_off: usize,
     cin: usize,
     b: *const f32,
     tap_stride: usize,
     panel_stride: usize,
-    acc: &mut [[__m512; 2]; 8],
+    acc: &mut [[__m512; 2]; MR],
 ) {
     for (ti, s) in srcs.iter().enumerate() {
         // SAFETY: tap `ti`'s rows start `ti * tap_stride` floats into the panel.
@@ -317,7 +326,7 @@ unsafe fn wide_sums(
                 let b0 = _mm512_loadu_ps(bp);
                 let b1 = _mm512_loadu_ps(bp.add(panel_stride));
                 bp = bp.add(PANEL);
-                for m in 0..8 {
+                for m in 0..MR {
                     let a = _mm512_set1_ps(*s[m].add(ci));
                     acc[m][0] = _mm512_fmadd_ps(a, b0, acc[m][0]);
                     acc[m][1] = _mm512_fmadd_ps(a, b1, acc[m][1]);
@@ -343,5 +352,38 @@ unsafe fn winograd_input(job: &winograd::Job<'_>, tiles: (usize, usize)) {
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
 unsafe fn winograd_products(job: &winograd::Job<'_>, part: winograd::Part) {
     // SAFETY: the CPU supports this ISA (this function's contract).
-    unsafe { winograd::products_part(Wide, job, part) }
+    unsafe { winograd::products_part(Wide::<8>, job, part) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::Hwc;
+
+    fn g(h: usize, w: usize, filters: usize) -> Conv2dGeom {
+        Conv2dGeom {
+            input: Hwc { h, w, c: 64 },
+            output: Hwc { h, w, c: filters },
+            kernel: (1, 1),
+            strides: (1, 1),
+            dilation: (1, 1),
+            pad: (0, 0),
+            groups: 1,
+            activation: crate::Activation::Linear,
+            upsample: (1, 1),
+        }
+    }
+
+    /// 7-pixel tiles where they compute fewer padding rows than 8-pixel
+    /// ones (7x7: 49 rows against 56; 14x14: 196 against 200), the 8-pixel
+    /// tile where 8 divides as well (28x28, 56x56) or better (4x4).
+    #[test]
+    fn seven_pixel_tiles_where_they_pad_less() {
+        assert_eq!(pick(&g(7, 7, 320)), Pick::Wide7);
+        assert_eq!(pick(&g(14, 14, 64)), Pick::Wide7);
+        assert_eq!(pick(&g(28, 28, 64)), Pick::Wide);
+        assert_eq!(pick(&g(56, 56, 64)), Pick::Wide);
+        assert_eq!(pick(&g(4, 4, 64)), Pick::Wide);
+        assert_eq!(pick(&g(7, 7, 16)), Pick::Narrow);
+    }
 }

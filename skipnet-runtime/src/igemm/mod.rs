@@ -648,6 +648,20 @@ mod tests {
         check(geom(Hwc { h: 6, w: 5, c: 40 }, 50, (1, 1), 1, false));
         check(geom(Hwc { h: 12, w: 11, c: 4 }, 33, (7, 7), 2, true));
         check(geom(Hwc { h: 10, w: 9, c: 8 }, 16, (5, 3), 1, false));
+        // 7x7 and 14x14 maps: AVX-512's 7-pixel tiles (49 and 196 pixels;
+        // a 1x1 and a 3x3 conv, 48 filters: a full and a half panel pair).
+        check(geom(Hwc { h: 7, w: 7, c: 64 }, 48, (1, 1), 1, true));
+        check(geom(
+            Hwc {
+                h: 14,
+                w: 14,
+                c: 24,
+            },
+            48,
+            (3, 3),
+            1,
+            true,
+        ));
         // Row-merged mode: narrow maps (a block spans many output rows),
         // padding on the right only, strides larger than the kernel.
         check(geom(Hwc { h: 23, w: 3, c: 5 }, 12, (5, 5), 2, true));
