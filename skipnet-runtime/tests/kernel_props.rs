@@ -638,6 +638,13 @@ fn tally_conv(c: &ConvCase, t: &Tally) {
     if g.groups > 1 {
         t.add("grouped");
     }
+    if g.groups == 1
+        && g.output.c <= 4
+        && (16..=MAX_CIN).contains(&g.input.c)
+        && igemm::k_len(g) * g.output.c <= 4096
+    {
+        t.add("at most 4 filters, reduced in the lanes (AVX-512)");
+    }
     if g.upsample != (1, 1) {
         t.add("upsample");
     }
@@ -885,6 +892,8 @@ fn channels() -> impl Strategy<Value = usize> {
 fn filters() -> impl Strategy<Value = usize> {
     prop_oneof![
         3 => 1..=80usize,
+        // Heads of 1-4 filters (AVX-512 reduces those in the lanes).
+        1 => 1..=4usize,
         1 => prop::sample::select(vec![1usize, 8, 9, 15, 16, 17, 31, 32, 33, 48, 64, 65, 80]),
     ]
 }

@@ -6,7 +6,7 @@
 //! head) run on AVX2's 12 x 8 tile (`avx2::Narrow`).
 
 use super::driver::{blocking, drive, offset_all, Clamped, Kernel};
-use super::{avx2, ConvArgs, IsaKernels, Part, PANEL};
+use super::{avx2, lanes, ConvArgs, IsaKernels, Part, PANEL};
 use crate::geom::Conv2dGeom;
 use crate::winograd;
 use core::arch::x86_64::*;
@@ -14,6 +14,7 @@ use core::arch::x86_64::*;
 pub(super) const KERNELS: IsaKernels = IsaKernels {
     conv,
     blocking: |g| match pick(g) {
+        Pick::Lanes => (lanes::P, 16),
         Pick::Avx2Narrow => blocking(&avx2::Narrow),
         Pick::Narrow => blocking(&Narrow),
         Pick::Wide => blocking(&Wide::<8>),
@@ -26,6 +27,8 @@ pub(super) const KERNELS: IsaKernels = IsaKernels {
 /// The tile for a geometry, by filters per group and output pixels.
 #[derive(Debug, PartialEq)]
 enum Pick {
+    /// At most 4 filters: the reduction in the lanes ([`lanes`]).
+    Lanes,
     Avx2Narrow,
     Narrow,
     Wide,
@@ -37,6 +40,7 @@ enum Pick {
 fn pick(g: &Conv2dGeom) -> Pick {
     let m = g.output.h * g.output.w;
     match g.output.c / g.groups {
+        _ if lanes::applies(g) => Pick::Lanes,
         f if f <= 8 => Pick::Avx2Narrow,
         f if f <= PANEL => Pick::Narrow,
         _ if m.div_ceil(7) * 7 < m.div_ceil(8) * 8 => Pick::Wide7,
@@ -54,6 +58,7 @@ unsafe fn conv(a: &ConvArgs<'_>, part: Part) {
     // that `avx2::Narrow` needs.
     unsafe {
         match pick(a.g) {
+            Pick::Lanes => lanes::conv(a, part),
             Pick::Avx2Narrow => drive(avx2::Narrow, a, part),
             Pick::Narrow => drive(Narrow, a, part),
             Pick::Wide => drive(Wide::<8>, a, part),
@@ -385,5 +390,7 @@ mod tests {
         assert_eq!(pick(&g(56, 56, 64)), Pick::Wide);
         assert_eq!(pick(&g(4, 4, 64)), Pick::Wide);
         assert_eq!(pick(&g(7, 7, 16)), Pick::Narrow);
+        assert_eq!(pick(&g(7, 7, 3)), Pick::Lanes);
+        assert_eq!(pick(&g(7, 7, 5)), Pick::Avx2Narrow);
     }
 }

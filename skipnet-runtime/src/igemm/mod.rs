@@ -26,6 +26,8 @@ mod avx512;
 mod cortex_m;
 pub(crate) mod driver;
 pub(crate) mod epilogue;
+#[cfg(target_arch = "x86_64")]
+mod lanes;
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 mod neon;
 mod scalar;
@@ -648,6 +650,16 @@ mod tests {
         check(geom(Hwc { h: 6, w: 5, c: 40 }, 50, (1, 1), 1, false));
         check(geom(Hwc { h: 12, w: 11, c: 4 }, 33, (7, 7), 2, true));
         check(geom(Hwc { h: 10, w: 9, c: 8 }, 16, (5, 3), 1, false));
+        // At most 4 filters over 16 or more channels (AVX-512 reduces them
+        // in the lanes): whole vectors, a masked tail, a 1x1, a stride, a
+        // folded upsample.
+        check(geom(Hwc { h: 9, w: 11, c: 32 }, 3, (3, 3), 1, true));
+        check(geom(Hwc { h: 7, w: 6, c: 37 }, 1, (5, 3), 2, true));
+        check(geom(Hwc { h: 5, w: 8, c: 16 }, 4, (1, 1), 1, false));
+        let mut g = geom(Hwc { h: 10, w: 8, c: 20 }, 2, (3, 3), 1, true);
+        g.input = Hwc { h: 5, w: 4, c: 20 };
+        g.upsample = (2, 2);
+        check(g);
         // 7x7 and 14x14 maps: AVX-512's 7-pixel tiles (49 and 196 pixels;
         // a 1x1 and a 3x3 conv, 48 filters: a full and a half panel pair).
         check(geom(Hwc { h: 7, w: 7, c: 64 }, 48, (1, 1), 1, true));
@@ -695,7 +707,18 @@ mod tests {
             0.0,
         ];
         let acts = [Activation::Linear, Activation::Relu, Activation::Relu6];
-        for filters in [5, 13, 16, 20, 32, 40] {
+        // 16 or more channels into at most 4 filters: AVX-512's lanes path
+        // and its inline epilogue.
+        for (cin, filters) in [
+            (2, 5),
+            (2, 13),
+            (2, 16),
+            (2, 20),
+            (2, 32),
+            (2, 40),
+            (16, 3),
+            (18, 1),
+        ] {
             for (act, post) in acts.iter().flat_map(|&a| acts.iter().map(move |&p| (a, p))) {
                 for (with_bias, with_residual, accumulate) in [
                     (false, false, false),
@@ -704,7 +727,7 @@ mod tests {
                     (false, false, true),
                     (true, true, true),
                 ] {
-                    let mut g = geom(Hwc { h: 5, w: 7, c: 2 }, filters, (1, 1), 1, false);
+                    let mut g = geom(Hwc { h: 5, w: 7, c: cin }, filters, (1, 1), 1, false);
                     g.activation = act;
                     let n = g.output.len();
                     let x: Vec<f32> = (0..g.input.len()).map(|i| special[i % 8]).collect();
