@@ -108,7 +108,7 @@ pub(crate) trait Kernel<const MR: usize, const NR: usize, const MB: usize, const
 /// `x` limited to `lo..=hi`, NaN kept (Keras' relu and relu6 keep it), as
 /// `maxps`/`minps` with the bound first compute it.
 #[inline(always)]
-fn clamp(x: f32, (lo, hi): (f32, f32)) -> f32 {
+pub(crate) fn clamp(x: f32, (lo, hi): (f32, f32)) -> f32 {
     let x = if x < lo { lo } else { x };
     if x > hi {
         hi

@@ -12,6 +12,7 @@
 //! weights are first copied so that each filter's reduction is contiguous
 //! (the packed panel interleaves 16 filters per reduction step).
 
+use super::driver::clamp;
 use super::epilogue::epilogue;
 use super::{k_len, ConvArgs, Part, MAX_CIN, PANEL, ZEROS};
 use crate::geom::Conv2dGeom;
@@ -238,17 +239,5 @@ unsafe fn tap_sums<const NF: usize>(
                 }
             }
         }
-    }
-}
-
-/// `x` limited to `lo..=hi`, NaN kept (as the other kernels' epilogues:
-/// Keras' relu and relu6 keep it).
-#[inline(always)]
-fn clamp(x: f32, (lo, hi): (f32, f32)) -> f32 {
-    let x = if x < lo { lo } else { x };
-    if x > hi {
-        hi
-    } else {
-        x
     }
 }
