@@ -106,16 +106,13 @@ unsafe fn run<const NF: usize>(a: &ConvArgs<'_>, part: Part) {
     while m < part.m.1 {
         let np = P.min(part.m.1 - m);
         let mut acc = [_mm512_setzero_ps(); P * MAX_FILTERS];
-        // Each pixel's coordinates: two divisions per pixel, not per tap
-        // (per tap they cost more than the multiply-adds).
-        let mut at = [(0usize, 0usize); P];
         // Each pixel's first tap, in the (upsampled) input frame before
-        // padding: negative in the padding.
+        // padding (negative in the padding): two divisions per pixel, not
+        // per tap (per tap they cost more than the multiply-adds).
         let mut corner = [(0isize, 0isize); P];
-        for p in 0..np {
+        for (p, c) in corner[..np].iter_mut().enumerate() {
             let (oy, ox) = ((m + p) / o.w, (m + p) % o.w);
-            at[p] = (oy, ox);
-            corner[p] = (
+            *c = (
                 (oy * g.strides.0) as isize - g.pad.0 as isize,
                 (ox * g.strides.1) as isize - g.pad.1 as isize,
             );
@@ -125,14 +122,11 @@ unsafe fn run<const NF: usize>(a: &ConvArgs<'_>, part: Part) {
         // pointer plus a fixed offset, no per-tap bounds arithmetic.
         let mut first = [ZEROS.as_ptr(); P];
         let mut interior = np == P && !upsampled;
-        for (f, &(oy, ox)) in first.iter_mut().zip(&at) {
-            let (y0, x0) = (oy * g.strides.0, ox * g.strides.1);
-            interior &= y0 >= g.pad.0
-                && x0 >= g.pad.1
-                && y0 - g.pad.0 + span_y < i.h
-                && x0 - g.pad.1 + span_x < i.w;
+        for (f, &(y0, x0)) in first.iter_mut().zip(&corner) {
+            interior &=
+                y0 >= 0 && x0 >= 0 && y0 as usize + span_y < i.h && x0 as usize + span_x < i.w;
             if interior {
-                *f = a.x[((y0 - g.pad.0) * i.w + x0 - g.pad.1) * cin..].as_ptr();
+                *f = a.x[(y0 as usize * i.w + x0 as usize) * cin..].as_ptr();
             }
         }
         for ky in 0..g.kernel.0 {
