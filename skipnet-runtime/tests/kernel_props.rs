@@ -1245,6 +1245,7 @@ fn tally_depthwise(c: &ConvCase, tally: &Tally) {
         (g.upsample != (1, 1), "upsample"),
         (g.kernel.0 * g.kernel.1 > igemm::TAPS_PER_PASS, "> 25 taps"),
         (g.input.c % 8 != 0, "channel tail"),
+        (sweeps_3x3(c), "3x3 register sweep (AVX2)"),
         (epi.accumulate, "in place"),
         (epi.slot.is_some(), "concat slot"),
         (epi.residuals > 0, "residuals"),
@@ -1257,6 +1258,102 @@ fn tally_depthwise(c: &ConvCase, tally: &Tally) {
             tally.add(what);
         }
     }
+}
+
+/// Whether the AVX2 path runs some of `c`'s pixels through its 3x3 register
+/// sweep (`depthwise_conv2d`'s `sweep3x3`): 3x3, depth multiplier 1, no
+/// dilation or upsample, stride 1 or 2 along W, at least 8 channels, an
+/// epilogue of linear, relu or relu6 alone (a concat slot allowed), and some
+/// output pixel whose window lies inside the input.
+fn sweeps_3x3(c: &ConvCase) -> bool {
+    let (g, epi) = (&c.g, &c.epi);
+    let (i, o) = (g.input, g.output);
+    let inside = |out: usize, s: usize, pad: usize, len: usize| {
+        (0..out).any(|p| p * s >= pad && p * s + 2 - pad < len)
+    };
+    g.kernel == (3, 3)
+        && o.c == i.c
+        && g.dilation == (1, 1)
+        && g.upsample == (1, 1)
+        && matches!(g.strides.1, 1 | 2)
+        && i.c >= 8
+        && epi.residuals == 0
+        && !epi.accumulate
+        && [g.activation, epi.post]
+            .iter()
+            .all(|a| matches!(a, Activation::Linear | Activation::Relu | Activation::Relu6))
+        && (g.activation == Activation::Linear || epi.post == Activation::Linear)
+        && inside(o.h, g.strides.0, g.pad.0, i.h)
+        && inside(o.w, g.strides.1, g.pad.1, i.w)
+}
+
+/// The depthwise kernel's AVX2 3x3 register sweep (MobileNet's layers):
+/// every case a 3x3 depthwise conv with depth multiplier 1 and a register
+/// epilogue (the layer's activation or a post activation), strides 1..=3 x 1..=2, same/valid with extra leading pads (the
+/// folded `zero_padding2d`s), channels 8..=300 (tails of 1..=7), concat
+/// slots, split over threads (partial rows); the borders run the tiles.
+#[test]
+fn depthwise_3x3_sweep_matches_f64_reference() {
+    let isas = isas_under_test("depthwise_3x3_sweep_matches_f64_reference");
+    let shapes = (
+        prop_oneof![
+            2 => 8..=64usize,
+            1 => 65..=300usize,
+            1 => prop::sample::select(vec![8usize, 9, 15, 16, 17, 32, 40, 96, 144]),
+        ],
+        (1..=3usize, 1..=2usize),
+        any::<bool>(),
+        prop_oneof![3 => (1..=40usize, 1..=40usize), 1 => (1..=128usize, 1..=128usize)],
+        ((0..4usize, 0..4usize), leads()),
+        prop::sample::select(vec![
+            Activation::Linear,
+            Activation::Relu,
+            Activation::Relu6,
+        ]),
+    )
+        .prop_map(|(cin, strides, same, out, (slack, lead), act)| Shape {
+            kernel: (3, 3),
+            cin,
+            filters: cin,
+            groups: 1,
+            depthwise: Some(1),
+            strides,
+            dilation: (1, 1),
+            upsample: (1, 1),
+            same,
+            out,
+            slack,
+            lead,
+            act,
+        });
+    // A fused activation layer (MobileNetV2's `relu6`) comes as the post
+    // activation of a linear conv.
+    let posts = vec![Activation::Linear, Activation::Relu, Activation::Relu6];
+    let epi = (
+        any::<bool>(),
+        prop::option::of((0..=5usize, 0..=5usize)),
+        prop::sample::select(posts),
+    )
+        .prop_map(|(bias, slot, post)| Epilogue {
+            bias,
+            residuals: 0,
+            accumulate: false,
+            slot,
+            post,
+        });
+    let cases =
+        (shapes, epi, threads(), any::<u64>()).prop_map(|(s, epi, threads, seed)| ConvCase {
+            g: build(s, 0, MACS),
+            epi,
+            threads,
+            seed,
+        });
+    check(
+        "depthwise_3x3_sweep_matches_f64_reference",
+        256,
+        cases,
+        |c, t| check_conv(c, &isas, Path::DepthwiseKernel, t),
+    );
 }
 
 /// The dedicated depthwise kernel (`ops::depthwise_conv2d`, what the macro
