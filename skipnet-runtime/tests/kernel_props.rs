@@ -57,6 +57,7 @@ use skipnet_runtime::ops::avg_pool2d::avg_pool2d_on;
 use skipnet_runtime::ops::conv2d::Conv2dGeom;
 use skipnet_runtime::ops::conv2d_transpose::{conv2d_transpose, Conv2dTransposeGeom};
 use skipnet_runtime::ops::dense::{dense, dense_on};
+use skipnet_runtime::ops::depthwise_conv2d;
 use skipnet_runtime::ops::global_pool2d::{global_avg_pool2d, global_max_pool2d};
 use skipnet_runtime::ops::max_pool2d::{max_pool2d_on, Pool2dGeom};
 use skipnet_runtime::ops::Hwc;
@@ -1250,7 +1251,9 @@ fn tally_depthwise(c: &ConvCase, tally: &Tally) {
         (epi.slot.is_some(), "concat slot"),
         (epi.residuals > 0, "residuals"),
         (
-            c.threads > 1 && m * o.c * g.kernel.0 * g.kernel.1 >= igemm::PARALLEL_MIN_MACS,
+            c.threads > 1
+                && m * o.c * g.kernel.0 * g.kernel.1
+                    >= depthwise_conv2d::PARALLEL_MIN_MACS_DEPTHWISE,
             "split over threads",
         ),
     ] {
