@@ -178,6 +178,11 @@ pub fn depthwise_conv2d_on(
         layout,
         dm,
         direct: Direct::of(g, &layout),
+        sweep: None,
+    };
+    let cx = Ctx {
+        sweep: cx.sweep_layer(),
+        ..cx
     };
     // `validate` bounds all of these products.
     let macs = m * o.c * g.kernel.0 * g.kernel.1;
@@ -322,6 +327,10 @@ struct Ctx<'a> {
     /// store straight to the output.
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     direct: Option<Direct>,
+    /// The output columns `a..b` that [`sweep3x3::row`] computes in the rows
+    /// it takes ([`Ctx::sweep_layer`]).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    sweep: Option<(usize, usize)>,
 }
 
 /// An epilogue the SIMD paths apply in registers: no residual, no in-place
@@ -372,14 +381,12 @@ impl Ctx<'_> {
 }
 
 impl Ctx<'_> {
-    /// The columns `a..b` of output row `oy` that [`sweep3x3::row`] computes:
-    /// `None` unless the layer is a 3x3, dilation 1, stride 1 or 2 along W,
-    /// no-upsample depthwise conv (depth multiplier 1) with an epilogue
-    /// applied in registers ([`Direct`]) and at least 8 channels, and the
-    /// row's three input rows are all inside the input; then the columns
-    /// whose three input columns are inside it.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    fn sweep_columns(&self, oy: usize) -> Option<(usize, usize)> {
+    /// The output columns `a..b` whose three input columns are inside the
+    /// input, if the layer is one [`sweep3x3::row`] takes: a 3x3, dilation
+    /// 1, stride 1 or 2 along W, no-upsample depthwise conv (depth
+    /// multiplier 1) with an epilogue applied in registers ([`Direct`]) and
+    /// at least 8 channels.
+    fn sweep_layer(&self) -> Option<(usize, usize)> {
         let g = self.g;
         let (i, o) = (g.input, g.output);
         if self.dm != 1
@@ -392,15 +399,22 @@ impl Ctx<'_> {
         {
             return None;
         }
-        let iy0 = (oy * g.strides.0).checked_sub(g.pad.0)?;
-        if iy0 + 2 >= i.h {
-            return None;
-        }
         // `ox * sx >= pad` and `ox * sx + 2 - pad < i.w`.
         let sx = g.strides.1;
         let a = g.pad.1.div_ceil(sx);
         let b = ((i.w + g.pad.1).checked_sub(3)? / sx + 1).min(o.w);
         (a < b).then_some((a, b))
+    }
+
+    /// The columns `a..b` of output row `oy` that [`sweep3x3::row`]
+    /// computes: [`Ctx::sweep_layer`]'s, if the row's three input rows are
+    /// all inside the input.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    fn sweep_columns(&self, oy: usize) -> Option<(usize, usize)> {
+        let g = self.g;
+        let columns = self.sweep?;
+        let iy0 = (oy * g.strides.0).checked_sub(g.pad.0)?;
+        (iy0 + 2 < g.input.h).then_some(columns)
     }
 }
 
