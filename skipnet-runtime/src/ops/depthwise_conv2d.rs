@@ -15,7 +15,10 @@
 //! - AVX-512 (`avx512`): tiles of 6 output pixels x 32 channels (12 `zmm`
 //!   accumulators, 2 weight registers loaded once per tap for the 6 pixels);
 //! - AVX2 + FMA (`avx2`): tiles of 4 output pixels x 16 channels (8 `ymm`
-//!   accumulators, 2 weight registers);
+//!   accumulators, 2 weight registers); 3x3 layers (stride 1 or 2 along W,
+//!   a register epilogue) sweep each row's pixels whose window is inside the
+//!   input with the nine weights of an 8-channel block in registers
+//!   (`sweep3x3`), the border pixels staying on the tiles;
 //! - portable ([`Isa::Scalar`], NEON, no_std without those features): per
 //!   pixel, chunks of 64 channels in a stack buffer, plain loops the compiler
 //!   vectorizes.
