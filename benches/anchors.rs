@@ -32,6 +32,11 @@
 //!   loop, and the whole `forward` as the profile saw it; `tools/bench_layers.py`
 //!   reads it.
 //!
+//! Every anchor is declared `#[winograd = fast]`, as a server would build it:
+//! Winograd wherever it is faster than the direct kernel, the arena growing for its
+//! scratch where needed (only the 32x32 seed U-Net's up3 and up4 change: 192 KiB ->
+//! 501.5 KiB of arena; `--summary` shows each layer's algorithm and the arena).
+//!
 //! Adding a model: declare it with `network!` (layer names as in models.py) and add
 //! one `"name" => Type` line to `anchors!` at the bottom. A Keras model can be
 //! declared with what `tools/keras_to_skipnet.py` prints (as MobilenetV2 is).
@@ -51,21 +56,25 @@ use anchors::{apes_block_net, mobilenet_v2, seed_unet};
 
 seed_unet! {
     /// models.py `seed_unet`: encoder-decoder with concatenate skips, 32x32x3.
+    #[winograd = fast]
     SeedUnet([32, 32, 3]) -> output
 }
 
 seed_unet! {
     /// models.py `seed_unet_256`: the same topology on 256x256x3.
+    #[winograd = fast]
     SeedUnet256([256, 256, 3]) -> output
 }
 
 apes_block_net! {
     /// models.py `apes_block_net`: parallel conv paths merged by add, 64x64x16.
+    #[winograd = fast]
     ApesBlockNet
 }
 
 network! {
     /// models.py `resnet_like_224`: ResNet-18 topology without batch norm, 224x224x3.
+    #[winograd = fast]
     pub ResnetLike224(x: [224, 224, 3]) -> fc {
         conv1 = conv2d(x, 64, 7, strides = 2, padding = same, activation = relu);
         pool1 = max_pool2d(conv1, 3, strides = 2, padding = same);
@@ -106,6 +115,7 @@ mobilenet_v2! {
     /// (224x224x3, alpha 1.0, include_top, softmax), imported unchanged with
     /// `tools/keras_to_skipnet.py mobilenet_v2.keras --name MobilenetV2` (Keras 3.15.1):
     /// 155 layers, 262 weight tensors, 3,538,984 parameters.
+    #[winograd = fast]
     MobilenetV2
 }
 

@@ -459,6 +459,48 @@ fn seed_unet_without_winograd_matches_keras() {
     assert!(!SkipUNetDirect::summary().contains("winograd"));
 }
 
+seed_unet! {
+    /// `SkipUNet` as a server builds it (`#[winograd = fast]`): Winograd
+    /// wherever it beats the direct kernel, the arena growing for its scratch.
+    #[winograd = fast]
+    SkipUNetFast([32, 32, 3]) -> out
+}
+
+// `#[winograd = fast]` pays arena for speed: up3 and up4 (16x16 and 32x32
+// outputs read through a folded upsample) run by Winograd, whose scratch no
+// free memory at their steps holds, so the arena grows past the default's.
+const _: () = assert!(SkipUNetFast::ARENA_LEN > SkipUNet::ARENA_LEN);
+
+/// `#[winograd = fast]` takes Winograd where the default keeps the direct
+/// kernel to keep its arena, still matches Keras on every ISA, and its plan
+/// is still at its live-set bound (the scratch counted in the live sets).
+#[test]
+fn seed_unet_with_winograd_fast_matches_keras() {
+    let net = SkipUNetFast::from_safetensors(&fixture("seed_unet", "weights.safetensors")).unwrap();
+    let io = fixture("seed_unet", "io.safetensors");
+    let x = io_tensor::<3072>(&io, "x", &[32, 32, 3]);
+    let y = io_tensor::<3072>(&io, "y", &[32, 32, 3]);
+    let mut ws = SkipUNetFast::workspace();
+    for isa in isas_under_test("seed_unet_with_winograd_fast_matches_keras") {
+        ws.set_isa(isa).unwrap();
+        let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+        println!("seed_unet (winograd = fast) max abs error {err:e} ({isa:?})");
+        assert!(err <= TOL, "{isa:?}: max abs error {err}");
+    }
+    let summary = SkipUNetFast::summary();
+    let winograd: Vec<&str> = summary
+        .lines()
+        .filter(|l| l.contains("winograd F(4x4,3x3)"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(winograd, ["up3", "up4"], "{summary}");
+    assert!(!SkipUNet::summary().contains("winograd"));
+    assert!(
+        SkipUNetFast::ARENA_LEN * 100 <= SkipUNetFast::LIVE_SET_BOUND * 105,
+        "{summary}"
+    );
+}
+
 apes_block_net! {
     /// `ApesBlockNet` with the direct algorithm everywhere
     /// (`#[winograd = false]`): no Winograd scratch in its arena.

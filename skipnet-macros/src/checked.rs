@@ -3,6 +3,7 @@
 //! one value the later stages (`weights`, `bake`, `profile`, `codegen`) read,
 //! instead of the graph, its shapes, fusions and plan passed side by side.
 
+use crate::ops::NetOptions;
 use crate::{fuse, graph, plan, shape};
 
 /// A network that passed every check, with its fusions and memory plan.
@@ -17,17 +18,21 @@ pub struct Checked {
 impl Checked {
     /// Finds the fusions of a shape-checked graph and plans its arena (with
     /// each op's wider Winograd scratch where it costs no arena); `Err` if
-    /// the plan fails its own check (a planner bug). `quantized`: an int8
-    /// network, where only the fusions that move data apply.
+    /// the plan fails its own check (a planner bug). `options.quantized`:
+    /// an int8 network, where only the fusions that move data apply;
+    /// `options.winograd_fast`: the wider scratch is taken even where the
+    /// arena grows for it.
     pub fn new(
         mut graph: graph::Graph,
         shapes: Vec<Vec<usize>>,
-        quantized: bool,
+        options: &NetOptions,
     ) -> Result<Checked, String> {
+        let quantized = options.quantized;
         let fusions = fusions(&graph, &shapes, quantized);
         let align = if quantized { 1 } else { plan::F32_ALIGN };
         let plan = plan_memory(&graph, &shapes, &fusions, align);
-        let plan = widen_where_free(&mut graph, &shapes, &fusions, plan);
+        let grow = options.winograd_fast;
+        let plan = widen_where_free(&mut graph, &shapes, &fusions, plan, grow);
         plan.check()?;
         Ok(Checked {
             graph,
@@ -83,12 +88,14 @@ fn kernel_scratch(
 /// where the arena does not grow: its scratch then sits in memory that is
 /// free at its step anyway (a network's arena is set by its largest live
 /// set, usually early, large maps). One op at a time, in graph order, each
-/// kept only if the re-planned arena is no longer than before.
+/// kept only if the re-planned arena is no longer than before, or whatever
+/// it costs with `grow` (`#[winograd = fast]`).
 fn widen_where_free(
     g: &mut graph::Graph,
     shapes: &[Vec<usize>],
     fusions: &fuse::Fusions,
     mut plan: plan::ArenaPlan,
+    grow: bool,
 ) -> plan::ArenaPlan {
     for id in 0..g.values.len() {
         let wants = match &g.values[id].kind {
@@ -108,7 +115,7 @@ fn widen_where_free(
         };
         set(g, true);
         let wider = plan_memory(g, shapes, fusions, plan.align);
-        if wider.arena_len <= plan.arena_len {
+        if grow || wider.arena_len <= plan.arena_len {
             plan = wider;
         } else {
             set(g, false);

@@ -137,7 +137,7 @@ fn compile_network(
         lower(&mut g, &shapes, &options);
     }
 
-    let checked = checked::Checked::new(g, shapes, options.quantized).map_err(|e| {
+    let checked = checked::Checked::new(g, shapes, &options).map_err(|e| {
         diag::error(
             net.name.span(),
             format!("internal error in the memory planner, please report it: {e}"),
@@ -182,7 +182,7 @@ mod tests {
             errors.finish(()).unwrap();
             let shapes = crate::shape::infer(&g).map_err(|e| e.to_string()).unwrap();
             let t = std::time::Instant::now();
-            let checked = crate::checked::Checked::new(g, shapes, false).unwrap();
+            let checked = crate::checked::Checked::new(g, shapes, &Default::default()).unwrap();
             let p = &checked.plan;
             let ratio = p.arena_len as f64 / p.live_bound as f64;
             println!(

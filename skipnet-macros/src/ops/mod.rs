@@ -835,6 +835,11 @@ pub struct NetOptions {
     /// `false` with `#[winograd = f2]`: Winograd F(2x2) only, never
     /// F(4x4), whose rounding error deep plain networks amplify.
     pub winograd_f4: bool,
+    /// `#[winograd = fast]`: Winograd on every layer where it runs faster
+    /// than the direct kernel (`winograd::worthwhile`), the arena growing
+    /// for its scratch where no free memory holds it (for servers, where
+    /// memory is plentiful and time is not; the default never grows it).
+    pub winograd_fast: bool,
     /// `#[quantized]`: int8 activations and weights with TFLite's
     /// arithmetic (`codegen_int8`); implies `winograd = false`.
     pub quantized: bool,
@@ -845,6 +850,7 @@ impl Default for NetOptions {
         NetOptions {
             winograd: true,
             winograd_f4: true,
+            winograd_fast: false,
             quantized: false,
         }
     }
@@ -852,7 +858,7 @@ impl Default for NetOptions {
 
 impl NetOptions {
     /// The options the declaration's attributes set (`#[winograd = false]`,
-    /// `#[winograd = f2]`, `#[quantized]`).
+    /// `#[winograd = f2]`, `#[winograd = fast]`, `#[quantized]`).
     pub fn from_attrs(attrs: &[syn::Attribute]) -> syn::Result<NetOptions> {
         let mut o = NetOptions::default();
         for a in attrs.iter().filter(|a| a.path().is_ident("quantized")) {
@@ -868,7 +874,7 @@ impl NetOptions {
             let bad = || {
                 syn::Error::new_spanned(
                     a,
-                    "expected `#[winograd = false]`, `#[winograd = f2]` (F(2x2) only) or `= true` (the default)",
+                    "expected `#[winograd = false]`, `#[winograd = f2]` (F(2x2) only), `#[winograd = fast]` (the arena may grow for speed) or `= true` (the default)",
                 )
             };
             let syn::Meta::NameValue(nv) = &a.meta else {
@@ -880,6 +886,7 @@ impl NetOptions {
                     ..
                 }) => o.winograd = b.value,
                 syn::Expr::Path(p) if p.path.is_ident("f2") => o.winograd_f4 = false,
+                syn::Expr::Path(p) if p.path.is_ident("fast") => o.winograd_fast = true,
                 _ => return Err(bad()),
             }
         }
