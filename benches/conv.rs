@@ -407,6 +407,58 @@ fn threads(c: &mut Criterion) {
 #[cfg(not(feature = "parallel"))]
 fn threads(_: &mut Criterion) {}
 
+/// `--features parallel`: why the pool gives each thread its own contiguous
+/// range of a job's tasks (`exec` module docs). A chain of eight
+/// memory-bound passes, each reading the previous pass's output and writing
+/// its own, cut into contiguous chunks as consecutive layers cut their pixels
+/// into tasks, on two threads: every pass in 16 tasks ("same cut"), or in 16
+/// and 6 tasks in turn ("cuts alternate", as layers of different shapes are
+/// cut). With owned ranges each thread reads, in both, what it wrote itself
+/// (still in its core's cache); when tasks were claimed in turn from one
+/// shared counter, the threads took alternate tasks, so the chunks of two
+/// different cuts crossed over between them: `cargo bench --bench conv
+/// --features parallel -- pool_locality`.
+#[cfg(feature = "parallel")]
+fn pool_locality(c: &mut Criterion) {
+    use skipnet_runtime::Exec;
+    use std::sync::Mutex;
+    let mut group = c.benchmark_group("pool_locality");
+    group.sample_size(30);
+    let mut exec = Exec::with_threads(2);
+    for floats in [100_000usize, 400_000] {
+        let mut a = lined(vec![1.0; floats]);
+        let mut b = lined(vec![0.0; floats]);
+        group.throughput(Throughput::Bytes((8 * floats * 8) as u64));
+        for (name, cuts) in [("same cut", [16, 16]), ("cuts alternate", [16, 6])] {
+            group.bench_function(BenchmarkId::new(name, floats * 4), |bench| {
+                bench.iter(|| {
+                    for pass in 0..8 {
+                        let (src, dst) = if pass % 2 == 0 {
+                            (&*a, &mut *b)
+                        } else {
+                            (&*b, &mut *a)
+                        };
+                        let chunk = floats.div_ceil(cuts[pass % 2]);
+                        // Each task takes its own chunk's (uncontended) lock.
+                        let dst: Vec<Mutex<&mut [f32]>> =
+                            dst.chunks_mut(chunk).map(Mutex::new).collect();
+                        exec.run(dst.len(), &|i| {
+                            let mut out = dst[i].lock().unwrap();
+                            for (o, x) in out.iter_mut().zip(&src[i * chunk..]) {
+                                *o = x * 0.999 + 0.001;
+                            }
+                        });
+                    }
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+#[cfg(not(feature = "parallel"))]
+fn pool_locality(_: &mut Criterion) {}
+
 /// ConvNeXt-Tiny's MLP at 224x224 (stage 1: 56x56x96 -> 384 -> 96) as the
 /// macro used to run a `dense` on a map (`ops::dense`, one matrix-vector
 /// product per pixel) and as it runs it now (the 1x1 conv, `Op::lowered`),
@@ -457,6 +509,7 @@ criterion_group!(
     bench,
     peak,
     threads,
+    pool_locality,
     depthwise,
     winograd,
     dense_on_map

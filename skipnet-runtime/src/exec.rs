@@ -3,9 +3,16 @@
 //!
 //! The pool is created once, with the workspace ([`Workspace::with_threads`]),
 //! never per call. Handing work out costs no allocation: a job is a borrowed
-//! `&dyn Fn(usize)` published under a mutex, tasks are claimed with one atomic
-//! counter, and the caller takes tasks too and returns only after every worker
+//! `&dyn Fn(usize)` published under a mutex, tasks are claimed with atomic
+//! counters, and the caller takes tasks too and returns only after every worker
 //! has finished the job (so the borrowed closure outlives every use of it).
+//! Each thread owns a contiguous range of a job's tasks (the caller the first,
+//! worker `k` the `k + 1`-th of `threads` equal ranges) and claims from it
+//! before it takes what is left of the others': a kernel cuts its output into
+//! tasks in order, so the same thread computes the same part of every layer's
+//! output, and the next layer finds its input in that core's own cache (with
+//! one shared counter which thread took which part was a race, and half of
+//! each layer's input came from the other core).
 //! Between jobs a worker spins for a short while before it sleeps on a condition
 //! variable, so the convs of one `forward` find it awake.
 //!
@@ -285,8 +292,9 @@ mod pool {
         done: Condvar,
         /// Mirror of `control.epoch` that spinning workers poll without the lock.
         epoch: AtomicUsize,
-        /// Next unclaimed task of the current job.
-        next: AtomicUsize,
+        /// Next unclaimed task of each thread's range of the current job
+        /// (index 0 the caller's, `k + 1` worker `k`'s; see [`range_end`]).
+        next: Vec<AtomicUsize>,
         /// Workers that have not finished the current epoch (the caller
         /// spins on it, then sleeps on `done`; the last worker notifies
         /// under the lock, so the wake-up cannot be lost).
@@ -300,30 +308,49 @@ mod pool {
             self.control.lock().unwrap_or_else(|e| e.into_inner())
         }
 
-        /// Claims and runs tasks until none are left.
-        fn work(&self, job: Job) {
-            loop {
-                // Each claim hands out a distinct index: every task runs at
-                // most once. (Each thread overshoots `tasks` once at most, and
-                // `tasks <= isize::MAX`, so the counter cannot wrap.)
-                let i = self.next.fetch_add(1, Ordering::Relaxed);
-                if i >= job.tasks {
-                    return;
+        /// Claims and runs tasks until none are left: thread `me`'s own
+        /// range first, then the others' in turn.
+        fn work(&self, job: Job, me: usize) {
+            let n = self.next.len();
+            for k in 0..n {
+                let owner = (me + k) % n;
+                let end = range_end(owner, job.tasks, n);
+                loop {
+                    // Each claim on a counter hands out a distinct index, and
+                    // the counters start at disjoint ranges' starts: every
+                    // task runs at most once. (Each thread overshoots a range
+                    // once at most, and `tasks <= isize::MAX` with at most a
+                    // few threads, so no counter can wrap.)
+                    let i = self.next[owner].fetch_add(1, Ordering::Relaxed);
+                    if i >= end {
+                        break;
+                    }
+                    // SAFETY: `job.task` is alive until the caller of `Pool::run`
+                    // has seen every worker finish this epoch (it waits for it).
+                    unsafe { (*job.task)(i) };
                 }
-                // SAFETY: `job.task` is alive until the caller of `Pool::run`
-                // has seen every worker finish this epoch (it waits for it).
-                unsafe { (*job.task)(i) };
             }
         }
     }
 
-    /// A worker thread's body, handed to the function that spawns it.
-    pub(super) struct Worker(pub(super) Arc<Shared>);
+    /// End of thread `owner`'s range of a job of `tasks` tasks on `threads`
+    /// threads (its start is `range_end(owner - 1, ..)`, 0 for the caller):
+    /// `threads` ranges of equal length within one, in order.
+    pub(super) fn range_end(owner: usize, tasks: usize, threads: usize) -> usize {
+        // `tasks <= isize::MAX` and `owner < threads`, a handful: the product
+        // fits in a u128 whatever the platform's usize.
+        ((tasks as u128 * (owner as u128 + 1)) / threads as u128) as usize
+    }
+
+    /// A worker thread's body, handed to the function that spawns it: the
+    /// pool's shared state and the worker's index among its threads (the
+    /// caller is thread 0).
+    pub(super) struct Worker(pub(super) Arc<Shared>, usize);
 
     impl Worker {
         /// Runs jobs until the pool is dropped.
         pub(super) fn run(self) {
-            worker(&self.0)
+            worker(&self.0, self.1)
         }
     }
 
@@ -358,7 +385,7 @@ mod pool {
                 wake: Condvar::new(),
                 done: Condvar::new(),
                 epoch: AtomicUsize::new(0),
-                next: AtomicUsize::new(0),
+                next: (0..=workers).map(|_| AtomicUsize::new(0)).collect(),
                 busy: AtomicUsize::new(0),
             });
             let mut pool = Pool {
@@ -366,7 +393,7 @@ mod pool {
                 handles: Vec::with_capacity(workers),
             };
             for i in 0..workers {
-                let handle = spawn(i, Worker(Arc::clone(&pool.shared)))?;
+                let handle = spawn(i, Worker(Arc::clone(&pool.shared), i + 1))?;
                 pool.handles.push(handle);
             }
             // Wait until every worker has started and taken part in one (empty)
@@ -399,14 +426,20 @@ mod pool {
             let job = Job { task, tasks };
             {
                 let mut c = s.lock();
-                s.next.store(0, Ordering::Relaxed);
+                let threads = s.next.len();
+                for (owner, next) in s.next.iter().enumerate() {
+                    let start = owner
+                        .checked_sub(1)
+                        .map_or(0, |o| range_end(o, tasks, threads));
+                    next.store(start, Ordering::Relaxed);
+                }
                 c.job = Some(job);
                 c.epoch = c.epoch.wrapping_add(1);
                 s.busy.store(self.handles.len(), Ordering::Relaxed);
                 s.epoch.store(c.epoch, Ordering::Release);
             }
             s.wake.notify_all();
-            let mine = catch_unwind(AssertUnwindSafe(|| s.work(job)));
+            let mine = catch_unwind(AssertUnwindSafe(|| s.work(job, 0)));
             spin_while(|| s.busy.load(Ordering::Acquire) > 0);
             let mut c = s.lock();
             while s.busy.load(Ordering::Acquire) > 0 {
@@ -436,7 +469,7 @@ mod pool {
         }
     }
 
-    fn worker(s: &Shared) {
+    fn worker(s: &Shared, me: usize) {
         let mut seen = 0usize;
         loop {
             spin_while(|| s.epoch.load(Ordering::Acquire) == seen);
@@ -452,7 +485,7 @@ mod pool {
                 c.job
             };
             let result = match job {
-                Some(job) => catch_unwind(AssertUnwindSafe(|| s.work(job))),
+                Some(job) => catch_unwind(AssertUnwindSafe(|| s.work(job, me))),
                 None => Ok(()),
             };
             if result.is_err() {
@@ -508,6 +541,29 @@ mod tests {
         });
         assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
         assert_eq!(Exec::serial().threads(), 1);
+    }
+
+    /// The threads' ranges of a job cover its tasks in order, each once, in
+    /// lengths that differ by one at most.
+    #[cfg(feature = "parallel")]
+    #[test]
+    fn thread_ranges_cut_the_tasks_in_order_and_evenly() {
+        for threads in 1..=5 {
+            for tasks in [0, 1, 2, 3, 7, 16, 17, 1000, isize::MAX as usize] {
+                let mut start = 0;
+                for owner in 0..threads {
+                    let end = pool::range_end(owner, tasks, threads);
+                    assert!(end >= start, "{tasks} on {threads}: thread {owner}");
+                    let len = end - start;
+                    assert!(
+                        len == tasks / threads || len == tasks.div_ceil(threads),
+                        "{tasks} on {threads}: thread {owner} has {len}"
+                    );
+                    start = end;
+                }
+                assert_eq!(start, tasks, "{tasks} on {threads}");
+            }
+        }
     }
 
     #[cfg(feature = "parallel")]
