@@ -819,8 +819,8 @@ def convert(
     `shapes=True` adds a shape ascription (`conv1: [16, 16, 32] = ...`) to every
     binding, checked by the macro at compile time; `bake="path"` adds
     `#[weights = "path"]` (relative to the crate's Cargo.toml: weights baked in at
-    compile time, `Net::BAKED`); `winograd="f2"` or `"off"` adds
-    `#[winograd = f2]` or `#[winograd = false]`. Raises `UnsupportedModelError` listing
+    compile time, `Net::BAKED`); `winograd="f2"`, `"off"` or `"fast"` adds
+    `#[winograd = f2]`, `#[winograd = false]` or `#[winograd = fast]`. Raises `UnsupportedModelError` listing
     every unsupported layer/argument."""
     net_name = name or camel_case(model.name)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", net_name) or net_name in RUST_KEYWORDS:
@@ -1118,7 +1118,12 @@ def _name_outputs(outputs, in_decl, names, tensor_name, stmts):
 
 
 # `--winograd` -> the declaration's attribute lines.
-WINOGRAD_ATTRS = {"on": [], "f2": ["    #[winograd = f2]"], "off": ["    #[winograd = false]"]}
+WINOGRAD_ATTRS = {
+    "on": [],
+    "f2": ["    #[winograd = f2]"],
+    "off": ["    #[winograd = false]"],
+    "fast": ["    #[winograd = fast]"],
+}
 
 
 def _render(model_name, net_name, in_decl, out_names, lowered, shapes, source, bake, winograd="on"):
@@ -1205,11 +1210,13 @@ def main(argv=None) -> int:
     )
     ap.add_argument(
         "--winograd",
-        choices=["on", "f2", "off"],
+        choices=["on", "f2", "off", "fast"],
         default="on",
         help="Winograd for the 3x3 convs the macro picks it for: F(4x4) or F(2x2) (on, the "
         "default), F(2x2) only (f2: `#[winograd = f2]`, for deep networks without residual "
-        "paths that amplify F(4x4)'s rounding), or none (off: `#[winograd = false]`)",
+        "paths that amplify F(4x4)'s rounding), none (off: `#[winograd = false]`), or "
+        "wherever it is faster, the arena growing for its scratch (fast: `#[winograd = fast]`, "
+        "for servers)",
     )
     ap.add_argument(
         "--check",
