@@ -1668,6 +1668,7 @@ fn pooling_matches_f64_reference() {
                 seed,
             }
         });
+    let isas = isas_under_test("pooling_matches_f64_reference (max_pool2d)");
     check("pooling_matches_f64_reference", 256, cases, |c, t| {
         let (g, i, o) = (&c.g, c.g.input, c.g.output);
         t.add("cases");
@@ -1703,10 +1704,20 @@ fn pooling_matches_f64_reference() {
                 }
             }
         }
-        let mut got = vec![f32::NAN; o.len()];
-        with_exec(c.threads, |exec| max_pool2d_on(exec, g, &x, &mut got));
-        // Max pooling picks one of the inputs: exact.
-        compare("max_pool2d", &got, &max, &vec![0.0; o.len()])?;
+        for &isa in &isas {
+            let mut got = vec![f32::NAN; o.len()];
+            with_exec(c.threads, |exec| {
+                exec.set_isa(isa).unwrap();
+                max_pool2d_on(exec, g, &x, &mut got)
+            });
+            // Max pooling picks one of the inputs: exact.
+            compare(
+                &format!("max_pool2d {isa:?}"),
+                &got,
+                &max,
+                &vec![0.0; o.len()],
+            )?;
+        }
         let mut got = vec![f32::NAN; o.len()];
         with_exec(c.threads, |exec| avg_pool2d_on(exec, g, &x, &mut got));
         compare("avg_pool2d", &got, &avg, &tol)

@@ -128,13 +128,14 @@ unsafe fn narrow_sums(
 }
 
 /// A [`Clamped`] epilogue in registers: the bias, both clamps' bounds and
-/// the store masks of a row's 8-float parts (AVX2 has no mask registers:
-/// `vmaskmovps` lanes, all set for a whole part).
+/// the load masks of a row's 8-float parts (AVX2 has no mask registers:
+/// `vmaskmovps` lanes, all set for a whole part), and how many of each
+/// part's floats are the row's.
 struct ClampRegs {
     bias: [__m256; 2],
     bounds: [__m256; 4],
     mask: [__m256i; 2],
-    full: [bool; 2],
+    part: [usize; 2],
     accumulate: bool,
 }
 
@@ -173,14 +174,19 @@ impl ClampRegs {
                 _mm256_set1_ps(epi.post.1),
             ],
             mask,
-            full: [part(0) == 8, part(1) == 8],
+            part: [part(0), part(1)],
             accumulate: epi.accumulate,
         }
     }
 
     /// Part `h` of a row: `sum + bias`, clamped, plus the old output
     /// (`accumulate`) and the residual row (unless null), clamped, stored to
-    /// `out + 8h` (masked unless the part is whole). `max(bound, x)` and
+    /// `out + 8h`; nothing at all for a part past the row's end (the second
+    /// half of the last panel of 24 filters, which stored through an
+    /// all-zero mask). A part of 1-7 floats goes through a stack copy:
+    /// `vmaskmovps` stores are microcoded on AMD (in `max_pool2d`, where the
+    /// compiler had made one per 8 channels and window cell, they were
+    /// three quarters of its time on Zen 3, `perf annotate`). `max(bound, x)` and
     /// `min(bound, x)` return `x` when it is NaN (the second operand), as
     /// relu and relu6 do.
     ///
@@ -190,13 +196,18 @@ impl ClampRegs {
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     unsafe fn store(&self, out: *mut f32, residual: *const f32, h: usize, sum: __m256) {
+        let n = self.part[h];
+        if n == 0 {
+            return;
+        }
         let [lo, hi, post_lo, post_hi] = self.bounds;
         let at = out.wrapping_add(8 * h);
         let v = _mm256_add_ps(sum, self.bias[h]);
         let mut v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));
-        // SAFETY: masked loads and stores touch only the part's lanes below
-        // `ncols`, inside the rows (this function's contract); masked-off
-        // lanes never fault. A whole part is 8 floats inside the row.
+        // SAFETY: masked loads touch only the part's lanes below `ncols`,
+        // inside the rows (this function's contract); masked-off lanes never
+        // fault. The stores write the part's `n` floats, inside the row: a
+        // whole part is 8.
         unsafe {
             if self.accumulate {
                 v = _mm256_add_ps(v, _mm256_maskload_ps(at, self.mask[h]));
@@ -206,10 +217,12 @@ impl ClampRegs {
                 v = _mm256_add_ps(v, r);
             }
             let v = _mm256_min_ps(post_hi, _mm256_max_ps(post_lo, v));
-            if self.full[h] {
+            if n == 8 {
                 _mm256_storeu_ps(at, v)
             } else {
-                _mm256_maskstore_ps(at, self.mask[h], v)
+                let mut part = [0.0f32; 8];
+                _mm256_storeu_ps(part.as_mut_ptr(), v);
+                core::ptr::copy_nonoverlapping(part.as_ptr(), at, n);
             }
         }
     }
