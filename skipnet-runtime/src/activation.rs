@@ -70,15 +70,26 @@ impl Activation {
     /// [`apply`](Self::apply) with the common cases (linear, relu, relu6, hard sigmoid, hard silu) inlined into
     /// the caller, so a kernel's epilogue compiled for AVX2 vectorizes them
     /// instead of calling out once per tile row; the rest call `apply`.
+    /// Eight floats at a time through [`map_inline`](Self::map_inline) on a
+    /// copy (the last few through a padded one): applied in place, relu's
+    /// select became `vmaskmovps` stores of zeros (see `map_inline`), which
+    /// AMD microcodes, in the epilogue of every conv of several passes.
     #[inline(always)]
     pub(crate) fn apply_inline(self, v: &mut [f32]) {
-        match self {
-            Activation::Linear => {}
-            Activation::Relu => v.iter_mut().for_each(|x| *x = relu(*x)),
-            Activation::Relu6 => v.iter_mut().for_each(|x| *x = relu6(*x)),
-            Activation::HardSigmoid => v.iter_mut().for_each(|x| *x = relu6(*x + 3.0) / 6.0),
-            Activation::HardSilu => v.iter_mut().for_each(|x| *x *= relu6(*x + 3.0) / 6.0),
-            other => other.apply(v),
+        if self == Activation::Linear {
+            return;
+        }
+        let mut chunks = v.chunks_exact_mut(8);
+        for c in &mut chunks {
+            let t: &[f32; 8] = (&*c).try_into().expect("chunks of 8");
+            c.copy_from_slice(&self.map_inline(t));
+        }
+        let rest = chunks.into_remainder();
+        if !rest.is_empty() {
+            let mut t = [0.0f32; 8];
+            t[..rest.len()].copy_from_slice(rest);
+            let n = rest.len();
+            rest.copy_from_slice(&self.map_inline(&t)[..n]);
         }
     }
 }
