@@ -215,6 +215,53 @@ fn winograd(c: &mut Criterion) {
     group.finish();
 }
 
+/// Max pooling on the anchors' shapes, on each path (`Isa::Scalar`: the
+/// portable loop; an x86 ISA: the AVX2 one), one thread: `cargo bench --bench
+/// conv -- max_pool`. Throughput in window reads.
+fn max_pool(c: &mut Criterion) {
+    use skipnet_runtime::ops::max_pool2d::{max_pool2d_on, Pool2dGeom};
+    use skipnet_runtime::Exec;
+    let mut group = c.benchmark_group("max_pool");
+    group.sample_size(20);
+    let pool = |h: usize, c: usize, k: usize, s: usize| Pool2dGeom {
+        input: Hwc { h, w: h, c },
+        output: Hwc {
+            h: h.div_ceil(s),
+            w: h.div_ceil(s),
+            c,
+        },
+        pool: (k, k),
+        strides: (s, s),
+        pad: (
+            (((h.div_ceil(s) - 1) * s + k).saturating_sub(h)) / 2,
+            (((h.div_ceil(s) - 1) * s + k).saturating_sub(h)) / 2,
+        ),
+    };
+    for (name, g) in [
+        ("resnet_pool1 112x112x64 3x3/2", pool(112, 64, 3, 2)),
+        ("apes_pool1 64x64x32 2x2/2", pool(64, 32, 2, 2)),
+    ] {
+        let x: Vec<f32> = (0..g.input.len())
+            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+            .collect();
+        let mut out = lined(vec![0.0; g.output.len()]);
+        group.throughput(Throughput::Elements(
+            (g.output.len() * g.pool.0 * g.pool.1) as u64,
+        ));
+        for isa in [Isa::Avx2Fma, Isa::Neon, Isa::Scalar] {
+            if !isa.available() {
+                continue;
+            }
+            let mut exec = Exec::serial();
+            exec.set_isa(isa).unwrap();
+            group.bench_function(BenchmarkId::new(format!("{isa:?}"), name), |b| {
+                b.iter(|| max_pool2d_on(&mut exec, &g, &x, &mut out))
+            });
+        }
+    }
+    group.finish();
+}
+
 /// MobileNetV2's depthwise layers (3x3, depth multiplier 1, relu6 in the
 /// real net; relu here as above), on the grouped implicit GEMM the macro used
 /// to lower them to (`grouped igemm`, one group per channel) and on the
@@ -510,6 +557,7 @@ criterion_group!(
     peak,
     threads,
     pool_locality,
+    max_pool,
     depthwise,
     winograd,
     dense_on_map
