@@ -16,6 +16,13 @@ seed_unet! {
     BakedSeedUNetInt8([32, 32, 3]) -> out
 }
 
+// Issue 14's budget: the int8 seed U-Net's arena within 48 KiB. Side by
+// side, up4's input (16x16x64) and output (32x32x32) alone take 48 KiB;
+// up4 computed over its input (`qgemm::conv2d_int8_over_input`) keeps the
+// arena under it with the im2col block included.
+const _: () = assert!(SeedUNetInt8::ARENA_LEN <= 48 * 1024);
+const _: () = assert!(BakedSeedUNetInt8::ARENA_LEN == SeedUNetInt8::ARENA_LEN);
+
 fn i8_tensor(st: &SafeTensors<'_>, name: &str) -> Vec<i8> {
     let t = st.tensor(name).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(t.dtype(), Dtype::I8, "{name}");
@@ -62,6 +69,13 @@ fn quantized_seed_unet_equals_tflite_int8_bit_for_bit() {
         "only {} distinct outputs",
         distinct.len()
     );
+    let summary = SeedUNetInt8::summary();
+    let up4 = summary
+        .lines()
+        .find(|l| l.contains("up4 "))
+        .unwrap_or_else(|| panic!("no up4 row:\n{summary}"));
+    assert!(up4.contains("written over `merge3`"), "{summary}");
+    eprintln!("{summary}");
     eprintln!(
         "int8 seed U-Net: {} outputs equal TFLite's; ARENA_LEN {} bytes (live-set bound {}), {} weights",
         want.len(),

@@ -83,6 +83,26 @@ fn kernel_scratch(
     }
 }
 
+/// Whether the step that stores value `v` can compute it over its first
+/// operand (`Op::overwrite_gap`), and how far before it.
+fn overwrite(
+    shapes: &[Vec<usize>],
+    fusions: &fuse::Fusions,
+    v: usize,
+    kind: &graph::ValueKind,
+) -> Option<plan::Overwrite> {
+    let graph::ValueKind::Node(n) = kind else {
+        return None;
+    };
+    if fusions.computed_into(v).is_some() || fusions.sum(v).is_some() || fusions.slot(v).is_some() {
+        return None;
+    }
+    let (ins, up) = fusions.stored_operands(n, shapes);
+    let gap = n.op.overwrite_gap(&ins, &shapes[v], up)?;
+    let operand = fusions.source(n.operands.first()?.value).0;
+    Some(plan::Overwrite { operand, gap })
+}
+
 /// Gives each op that wants more scratch for a faster algorithm
 /// (`Op::wants_wide_scratch`: Winograd on a small deep map) that algorithm
 /// where the arena does not grow: its scratch then sits in memory that is
@@ -143,6 +163,7 @@ pub fn plan_memory(
             reuses: fusions.in_place_of(i),
             inside: fusions.slot(i),
             scratch: kernel_scratch(g, shapes, fusions, i, &v.kind),
+            overwrites: overwrite(shapes, fusions, i, &v.kind),
         })
         .collect();
     let outputs: Vec<usize> = g.outputs.iter().map(|(_, v)| *v).collect();

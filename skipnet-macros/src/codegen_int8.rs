@@ -438,6 +438,19 @@ fn forward_steps(
                 };
                 let (stride, offset) = out_layout.unwrap_or((cv.filters, 0));
                 match cv.packed {
+                    true if plan.overwrites[v].is_some() => {
+                        // Over its input: `__out` is the region from the
+                        // output's start to the input's end (`split` below).
+                        let x_at = over_input_at(plan, v);
+                        quote! {
+                            const __AT: #rt::qgemm::OverInput =
+                                #rt::qgemm::OverInput::new(#geom, (#stride, #offset), #x_at, 0);
+                            #rt::qgemm::conv2d_int8_over_input(
+                                &__AT, &mut __out[..], &self.#k[..], &self.#r.filters,
+                                self.#r.input_zero_point, &mut __scratch[..],
+                            );
+                        }
+                    }
                     true => quote! {
                                                 #rt::qgemm::conv2d_int8_packed(
                             &#geom, #x, &self.#k[..], &self.#r.filters, self.#r.input_zero_point,
@@ -470,6 +483,11 @@ fn forward_steps(
                 })
             }
         };
+        // A conv computed over its input writes in one region holding both.
+        let len = match plan.overwrites[v] {
+            Some(o) => plan.buffers[o.operand].map_or(len, |b| len.max(b.offset + b.len - off)),
+            None => len,
+        };
         let split = match plan.scratch.get(v).copied().flatten() {
             Some(sc) => {
                 let (so, sl) = (sc.offset, sc.len);
@@ -485,6 +503,15 @@ fn forward_steps(
         });
     }
     steps
+}
+
+/// Where the input of value `v`, computed over it, starts in the region
+/// from `v`'s start (the plan's gap, as the plan placed them).
+fn over_input_at(plan: &crate::plan::ArenaPlan, v: usize) -> usize {
+    let (Some(o), Some(b)) = (plan.overwrites[v], plan.buffers[v]) else {
+        return 0;
+    };
+    plan.buffers[o.operand].map_or(0, |ob| ob.offset - b.offset)
 }
 
 /// A quantization as a constant expression (the scale bit for bit).

@@ -25,6 +25,20 @@ pub struct PlanValue {
     /// f32 elements of scratch memory the node's kernel needs during its own
     /// step only (0: none).
     pub scratch: usize,
+    /// Whether its kernel can compute it over an operand (an int8 conv):
+    /// its buffer then starts `gap` elements before the operand's and the
+    /// two overlap, when the operand dies at this step and the arena gets
+    /// shorter for it.
+    pub overwrites: Option<Overwrite>,
+}
+
+/// A value computed over its operand's memory (see
+/// [`PlanValue::overwrites`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Overwrite {
+    pub operand: usize,
+    /// Elements from the value's first to the operand's first.
+    pub gap: usize,
 }
 
 /// Where one tensor lives and when.
@@ -70,6 +84,9 @@ pub struct ArenaPlan {
     pub scratch: Vec<Option<Buffer>>,
     /// Every offset is a multiple of this many elements.
     pub align: usize,
+    /// Per value: the operand it is computed over, if the plan does so
+    /// (the operand's buffer then starts `gap` after the value's).
+    pub overwrites: Vec<Option<Overwrite>>,
 }
 
 /// Elements every f32 tensor's offset is a multiple of: 16 floats, 64
@@ -81,8 +98,22 @@ pub struct ArenaPlan {
 pub const F32_ALIGN: usize = 16;
 
 /// Plans `values` (in a valid evaluation order) so that `outputs` survive to
-/// the end, every buffer at a multiple of `align` elements.
+/// the end, every buffer at a multiple of `align` elements. Values that can
+/// be computed over an operand are, where the arena gets shorter for it.
 pub fn plan(values: &[PlanValue], outputs: &[usize], align: usize) -> ArenaPlan {
+    let apart = plan_with(values, outputs, align, false);
+    if values.iter().all(|v| v.overwrites.is_none()) {
+        return apart;
+    }
+    let over = plan_with(values, outputs, align, true);
+    match over.arena_len < apart.arena_len {
+        true => over,
+        false => apart,
+    }
+}
+
+/// [`plan`], computing values over their operands (`overwrite`) or not.
+fn plan_with(values: &[PlanValue], outputs: &[usize], align: usize, overwrite: bool) -> ArenaPlan {
     let (schedule, step_of) = schedule(values, outputs);
     let mut buffers = lifetimes(values, outputs, &schedule, &step_of);
     share_in_place(values, &schedule, &mut buffers);
@@ -94,7 +125,17 @@ pub fn plan(values: &[PlanValue], outputs: &[usize], align: usize) -> ArenaPlan 
     for s in span.iter_mut().flatten() {
         s.len = s.len.next_multiple_of(align.max(1));
     }
-    let (placed, spans) = place(&span, &schedule, n, align.max(1));
+    let overwrites = match overwrite && align <= 1 {
+        true => overwrites(values, &schedule, &step_of, &buffers, &span),
+        false => vec![None; n],
+    };
+    // Owner pairs placed together: (value's owner, operand's owner, gap).
+    let links: Vec<Link> = overwrites
+        .iter()
+        .enumerate()
+        .filter_map(|(v, o)| o.map(|o| (v, buffers[o.operand].map_or(v, |b| b.owner), o.gap)))
+        .collect();
+    let (placed, spans) = place(&span, &schedule, n, align.max(1), &links);
     for b in buffers.iter_mut().flatten() {
         if let Some(s) = spans.get(b.owner).copied().flatten() {
             b.offset = s.offset;
@@ -114,6 +155,16 @@ pub fn plan(values: &[PlanValue], outputs: &[usize], align: usize) -> ArenaPlan 
         })
         .sum::<usize>()
         + scratch.iter().flatten().map(|b| b.len).sum::<usize>();
+    // A value computed over its operand and the operand overlap at its
+    // step: the overlap is counted once.
+    let overlap_at = |t: usize| -> usize {
+        links
+            .iter()
+            .filter(|&&(v, _, _)| step_of[v] == t)
+            .filter_map(|&(v, o, gap)| Some((span[v]?.len, span[o]?.len, gap)))
+            .map(|(lv, lo, gap)| lv.saturating_sub(gap).min(lo))
+            .sum()
+    };
     let live_bound = (0..=schedule.len())
         .map(|t| {
             placed
@@ -121,6 +172,7 @@ pub fn plan(values: &[PlanValue], outputs: &[usize], align: usize) -> ArenaPlan 
                 .filter(|b| b.first <= t && t <= b.last)
                 .map(|b| b.len)
                 .sum::<usize>()
+                - overlap_at(t)
         })
         .max()
         .unwrap_or(0);
@@ -132,7 +184,48 @@ pub fn plan(values: &[PlanValue], outputs: &[usize], align: usize) -> ArenaPlan 
         live_bound,
         scratch,
         align: align.max(1),
+        overwrites,
     }
+}
+
+/// A value's owner placed `gap` elements before its operand's owner
+/// (`(value, operand's owner, gap)`).
+type Link = (usize, usize, usize);
+
+/// The values that can be computed over an operand and may here: the
+/// operand (not a part of a concat) and every value sharing its memory die
+/// at the value's step, the value owns its memory (not in place, not a
+/// part) and neither owner takes part in another such pair.
+fn overwrites(
+    values: &[PlanValue],
+    schedule: &[usize],
+    step_of: &[usize],
+    buffers: &[Option<Buffer>],
+    span: &[Option<Buffer>],
+) -> Vec<Option<Overwrite>> {
+    let mut out = vec![None; values.len()];
+    let mut linked = vec![false; span.len()];
+    for &v in schedule {
+        let Some(o) = values[v].overwrites else {
+            continue;
+        };
+        let (Some(vb), Some(rb)) = (buffers[v], buffers.get(o.operand).copied().flatten()) else {
+            continue;
+        };
+        let owner = rb.owner;
+        let t = step_of[v];
+        let dies = rb.last == t && span[owner].is_some_and(|s| s.last == t);
+        if vb.owner != v || vb.slot.is_some() || rb.slot.is_some() || !dies {
+            continue;
+        }
+        if owner == v || linked[v] || linked[owner] {
+            continue;
+        }
+        linked[v] = true;
+        linked[owner] = true;
+        out[v] = Some(o);
+    }
+    out
 }
 
 /// The values to compute (what the outputs depend on, inputs excluded), in
@@ -269,7 +362,13 @@ type Placed = (Vec<Buffer>, Vec<Option<Buffer>>);
 /// first as TFLite Micro, then by first use, then by longest lifetime); the
 /// smallest arena wins. Returns the placed buffers and every id's span with
 /// its offset.
-fn place(span: &[Option<Buffer>], schedule: &[usize], n: usize, align: usize) -> Placed {
+fn place(
+    span: &[Option<Buffer>],
+    schedule: &[usize],
+    n: usize,
+    align: usize,
+    links: &[Link],
+) -> Placed {
     let key = |v: usize| {
         span[v].unwrap_or(Buffer {
             offset: 0,
@@ -305,7 +404,11 @@ fn place(span: &[Option<Buffer>], schedule: &[usize], n: usize, align: usize) ->
     };
     let orders = [by_size, owners, by_span];
     for order in &orders {
-        keep(&mut best, place_in_order(span, order));
+        keep(&mut best, place_in_order(span, order, links));
+    }
+    if !links.is_empty() {
+        // The search places owners one by one: not pairs.
+        return best.map(|(_, p)| p).unwrap_or_default();
     }
     // Above the bound (concat chains whose tensors grow, DenseNet's): a
     // search under the bound, then under caps up to 2% above it.
@@ -433,26 +536,57 @@ fn gap_ends(b: &Buffer, placed: &[Buffer], cap: usize) -> Vec<usize> {
 }
 
 /// Places the spans in `order`, each at the lowest offset clear of every
-/// placed buffer live at the same time.
-fn place_in_order(span: &[Option<Buffer>], order: &[usize]) -> Placed {
+/// placed buffer live at the same time; the two owners of a link together,
+/// when the first of them comes.
+fn place_in_order(span: &[Option<Buffer>], order: &[usize], links: &[Link]) -> Placed {
     let mut bufs = span.to_vec();
     let mut placed: Vec<Buffer> = Vec::new();
+    let mut done = vec![false; span.len()];
     for &v in order {
-        let Some(mut b) = bufs[v] else { continue };
-        let mut conflicts: Vec<&Buffer> = placed.iter().filter(|p| p.live_with(&b)).collect();
-        conflicts.sort_by_key(|p| p.offset);
-        let mut offset = 0;
-        for c in conflicts {
-            if offset + b.len <= c.offset {
-                break;
-            }
-            offset = offset.max(c.offset + c.len);
+        let Some(b) = bufs[v] else { continue };
+        if done[v] {
+            continue;
         }
-        b.offset = offset;
-        bufs[v] = Some(b);
-        placed.push(b);
+        // The pieces to place at one offset: (owner, span, distance).
+        let link = links.iter().find(|&&(a, o, _)| a == v || o == v);
+        let pieces: Vec<(usize, Buffer, usize)> = match link {
+            Some(&(a, o, gap)) => [(a, 0), (o, gap)]
+                .into_iter()
+                .filter_map(|(id, at)| Some((id, bufs[id]?, at)))
+                .collect(),
+            None => vec![(v, b, 0)],
+        };
+        let offset = lowest_fit(&pieces, &placed);
+        for (id, mut b, at) in pieces {
+            b.offset = offset + at;
+            bufs[id] = Some(b);
+            placed.push(b);
+            done[id] = true;
+        }
     }
     (placed, bufs)
+}
+
+/// The lowest offset at which every piece (`span` at `offset + distance`)
+/// is clear of the `placed` buffers live with it.
+fn lowest_fit(pieces: &[(usize, Buffer, usize)], placed: &[Buffer]) -> usize {
+    let clear = |offset: usize| {
+        pieces.iter().all(|&(_, b, at)| {
+            let b = Buffer {
+                offset: offset + at,
+                ..b
+            };
+            !placed.iter().any(|p| p.live_with(&b) && p.overlaps(&b))
+        })
+    };
+    // The lowest fit starts at 0 or where a piece ends up against a buffer.
+    let mut candidates: Vec<usize> = vec![0];
+    for &(_, b, at) in pieces {
+        let ends = placed.iter().filter(|p| p.live_with(&b));
+        candidates.extend(ends.filter_map(|p| (p.offset + p.len).checked_sub(at)));
+    }
+    candidates.sort_unstable();
+    candidates.into_iter().find(|&o| clear(o)).unwrap_or(0)
 }
 
 impl ArenaPlan {
@@ -529,6 +663,14 @@ impl ArenaPlan {
                     }
                     continue;
                 }
+                let over = |x: usize, y: usize, bx: &Buffer, by: &Buffer| {
+                    self.overwrites.get(x).copied().flatten().is_some_and(|o| {
+                        o.operand == y && by.offset == bx.offset + o.gap && by.last == bx.first
+                    })
+                };
+                if over(*va, *vb, a, b) || over(*vb, *va, b, a) {
+                    continue; // a value computed over its operand
+                }
                 if a.live_with(b) && a.overlaps(b) {
                     return Err(format!(
                         "values {va} and {vb} are live together and overlap: {a:?} {b:?}"
@@ -562,6 +704,9 @@ impl fmt::Display for ArenaPlan {
                 } else if b.owner != v {
                     write!(f, " in place of {}", b.owner)?;
                 }
+                if let Some(o) = self.overwrites.get(v).copied().flatten() {
+                    write!(f, " over {} ({} before it)", o.operand, o.gap)?;
+                }
                 writeln!(f)?;
             }
         }
@@ -585,6 +730,7 @@ mod tests {
             reuses: None,
             inside: None,
             scratch: 0,
+            overwrites: None,
         }
     }
 
@@ -596,6 +742,7 @@ mod tests {
             reuses: None,
             inside: None,
             scratch: 0,
+            overwrites: None,
         }
     }
 
@@ -782,6 +929,60 @@ mod tests {
         assert!(bad.check().is_err());
     }
 
+    fn over(len: usize, operand: usize, gap: usize) -> PlanValue {
+        PlanValue {
+            overwrites: Some(Overwrite { operand, gap }),
+            ..v(len, &[operand])
+        }
+    }
+
+    #[test]
+    fn a_value_is_computed_over_its_dying_operand_when_the_arena_shrinks() {
+        // 1 = f(x) (40), 2 = g(1) (80) over 1 from 50 before it, 3 = h(2).
+        // Apart, 1 and 2 take 120; overlapping, 2's start to 1's end: 90.
+        let vals = [input(8), v(40, &[0]), over(80, 1, 50), v(10, &[2])];
+        let p = plan(&vals, &[3], 1);
+        p.check().unwrap();
+        assert_eq!(
+            p.overwrites[2],
+            Some(Overwrite {
+                operand: 1,
+                gap: 50
+            })
+        );
+        let (b1, b2) = (p.buffers[1].unwrap(), p.buffers[2].unwrap());
+        assert_eq!(b1.offset, b2.offset + 50);
+        assert_eq!(p.arena_len, 90);
+        assert_eq!(p.live_bound, 90);
+        // A plan that moves the operand is caught.
+        let mut bad = p;
+        bad.buffers[1] = Some(Buffer {
+            offset: b1.offset - 1,
+            ..b1
+        });
+        assert!(bad.check().is_err());
+    }
+
+    #[test]
+    fn a_value_is_not_computed_over_an_operand_that_lives_on() {
+        // 1 is read again by 3: 2 must not overwrite it.
+        let vals = [input(8), v(40, &[0]), over(80, 1, 50), v(10, &[2, 1])];
+        let p = plan(&vals, &[3], 1);
+        p.check().unwrap();
+        assert_eq!(p.overwrites[2], None);
+        assert_eq!(p.arena_len, 130);
+    }
+
+    #[test]
+    fn overlapping_is_kept_only_where_it_shortens_the_arena() {
+        // The gap puts 2's start 40 before 1's end: no shorter than apart.
+        let vals = [input(8), v(40, &[0]), over(30, 1, 40), v(10, &[2])];
+        let p = plan(&vals, &[3], 1);
+        p.check().unwrap();
+        assert_eq!(p.overwrites[2], None);
+        assert_eq!(p.arena_len, 70);
+    }
+
     #[test]
     fn scratch_lives_only_at_its_step() {
         // 2 needs 50 floats of scratch while it reads 1 and writes itself; the
@@ -843,6 +1044,7 @@ mod tests {
     #[test]
     fn random_graphs_plan_validly() {
         let mut rng = skipnet_rng(0x5eed);
+        let mut overlapping = 0;
         for case in 0..40 {
             let n = 20 + (rng() % 300) as usize;
             let mut vals = vec![input(8)];
@@ -854,7 +1056,16 @@ mod tests {
                 } else {
                     vec![i - 1]
                 };
-                vals.push(v(1 + (rng() % 1000) as usize, &ops));
+                let mut val = v(1 + (rng() % 1000) as usize, &ops);
+                // Some one-operand values can be computed over it.
+                if ops.len() == 1 && ops[0] > 0 && rng().is_multiple_of(4) {
+                    let gap = (rng() % 1200) as usize;
+                    val.overwrites = Some(Overwrite {
+                        operand: ops[0],
+                        gap,
+                    });
+                }
+                vals.push(val);
             }
             // Half the cases aligned as f32 networks are: `check` then also
             // rejects an offset that is not a multiple of the alignment.
@@ -862,10 +1073,27 @@ mod tests {
             let p = plan(&vals, &[n - 1], align);
             p.check().unwrap_or_else(|e| panic!("case {case}: {e}"));
             assert!(p.arena_len >= p.live_bound, "case {case}");
+            // The plan with every overlap it can take (`plan` keeps it only
+            // where the arena is shorter for it) is valid too.
+            let q = plan_with(&vals, &[n - 1], align, true);
+            q.check()
+                .unwrap_or_else(|e| panic!("case {case}, overlapping: {e}"));
+            assert!(q.arena_len >= q.live_bound, "case {case}, overlapping");
+            overlapping += q.overwrites.iter().flatten().count();
+            for (w, o) in q.overwrites.iter().enumerate() {
+                if let Some(o) = o {
+                    let (bw, bo) = (q.buffers[w].unwrap(), q.buffers[o.operand].unwrap());
+                    assert_eq!(bo.offset, bw.offset + o.gap, "case {case}");
+                }
+            }
             for b in p.buffers.iter().chain(&p.scratch).flatten() {
                 assert_eq!(b.offset % align, 0, "case {case}: {b:?}");
             }
         }
+        assert!(
+            overlapping > 20,
+            "values computed over operands: {overlapping}"
+        );
     }
 
     /// SplitMix64 (the macro crate has no RNG dependency).

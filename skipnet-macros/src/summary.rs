@@ -133,7 +133,13 @@ fn storage(c: &Checked, id: usize, v: &Value) -> (String, String, String) {
             None => (
                 group(b.offset),
                 group(b.len),
-                format!("{}..{}", b.first, b.last),
+                match c.plan.overwrites[id] {
+                    Some(o) => format!(
+                        "{}..{}  written over `{}` (from {} bytes before it)",
+                        b.first, b.last, g.values[o.operand].path, o.gap
+                    ),
+                    None => format!("{}..{}", b.first, b.last),
+                },
             ),
         },
         (_, None) if fusions.computed_into(id).is_some() => (

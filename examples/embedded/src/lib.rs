@@ -10,7 +10,7 @@
 //! ```
 //!
 //! The same network quantized to int8 (TFLite's arithmetic) is
-//! `SkipUNetInt8`: a quarter of the flash and of the arena.
+//! `SkipUNetInt8`: a quarter of the flash and a fifth of the arena.
 #![no_std]
 
 use skipnet::{network, StaticWorkspace};
@@ -74,7 +74,7 @@ network! {
 /// The int8 network: weights (594 KB) in flash.
 pub static NET_INT8: SkipUNetInt8 = SkipUNetInt8::BAKED;
 
-/// The int8 arena (`SkipUNetInt8::ARENA_LEN` bytes, 48 KiB, in `.bss`).
+/// The int8 arena (`SkipUNetInt8::ARENA_LEN` bytes, 40 KiB, in `.bss`).
 pub static WORKSPACE_INT8: StaticWorkspace<{ SkipUNetInt8::ARENA_LEN }, SkipUNetInt8, i8> =
     StaticWorkspace::new();
 

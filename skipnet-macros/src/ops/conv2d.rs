@@ -348,6 +348,18 @@ impl Op for Conv2d {
             .map_or(0, |wg| wg.scratch_len())
     }
 
+    fn overwrite_gap(
+        &self,
+        in_shapes: &[Vec<usize>],
+        out_shape: &[usize],
+        view: InputView,
+    ) -> Option<usize> {
+        let g = self
+            .runtime_geom(in_shapes, out_shape, view)
+            .filter(|g| self.quantized && skipnet_runtime::qgemm::supports(g))?;
+        Some(skipnet_runtime::qgemm::overwrite_gap(&g, (g.output.c, 0)))
+    }
+
     fn conv_geom(
         &self,
         in_shapes: &[Vec<usize>],

@@ -1002,6 +1002,20 @@ pub trait Op {
     ) -> usize {
         0
     }
+    /// In a `#[quantized]` network: whether `emit` can compute the output
+    /// over its (first) input's memory, and the least distance in elements
+    /// from the output's start to the input's for that
+    /// (`qgemm::overwrite_gap`); the planner then lays the two that way
+    /// where the arena gets shorter for it (`EmitCtx` is not involved: the
+    /// int8 code generator calls the kernel itself).
+    fn overwrite_gap(
+        &self,
+        _in_shapes: &[Vec<usize>],
+        _out_shape: &[usize],
+        _input: InputView,
+    ) -> Option<usize> {
+        None
+    }
     /// Whether a faster algorithm than the one picked is available at the
     /// cost of more scratch than the op's default memory rule allows (a
     /// Winograd conv on a small deep map); the planner then tries it

@@ -237,7 +237,10 @@ pub const KERNEL: &str = if cfg!(skipnet_cortex_m_dsp) {
 
 /// Writes pixel `slot`'s column of the im2col block: the output pixel
 /// `pix`'s receptive field as 16-bit `x - zp` (0 where the window is off
-/// the input, and in the reduction's padding).
+/// the input, and in the reduction's padding). Inlined into each conv
+/// loop as it was when there was one (a call per pixel cost the Cortex-M4
+/// count 0.3%).
+#[inline(always)]
 fn gather(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32], slot: usize) {
     if g.input.c.is_multiple_of(4) {
         return gather_quads(g, x, zp, pix, block, slot);
@@ -423,10 +426,222 @@ pub fn conv2d_int8_packed(
     layout: (usize, usize),
     scratch: &mut [i8],
 ) {
+    assert_eq!(x.len(), g.input.len(), "conv2d_int8: input length");
+    let o = g.output;
+    assert!(
+        out.len() == o.h * o.w * layout.0,
+        "conv2d_int8: output layout"
+    );
+    let io = Apart { x, out };
+    packed_conv(g, io, packed, requantize, input_zero_point, layout, scratch);
+}
+
+/// The least distance in bytes by which a conv's input may start after
+/// the start of its output in one buffer for [`conv2d_int8_over_input`] to
+/// compute it (its output written `layout` as [`conv2d_int8_packed`]'s):
+/// each block of [`PIXELS`] outputs is written after its inputs are
+/// gathered, so a block may overwrite every input byte that no later
+/// block reads. For a 2x nearest-upsampling 3x3 conv (a U-Net's last
+/// decoder layer) that is a little more than half the output: its input
+/// and output then take about a third less memory than side by side.
+/// A `const fn`, so that [`OverInput::new`] checks a layout at compile
+/// time (on a Cortex-M4 this loop costs 150,000 instructions per call).
+pub const fn overwrite_gap(g: &Conv2dGeom, layout: (usize, usize)) -> usize {
+    let pixels = g.output.h * g.output.w;
+    if pixels == 0 {
+        return 0;
+    }
+    let (mut gap, mut later) = (0, usize::MAX);
+    // Blocks from the last: `later` is the first byte any pixel after the
+    // block reads, and the block's writes must end at or below it.
+    let mut first = (pixels - 1) / PIXELS * PIXELS;
+    loop {
+        let n = if pixels - first < PIXELS {
+            pixels - first
+        } else {
+            PIXELS
+        };
+        if later != usize::MAX {
+            let written_end = (first + n - 1) * layout.0 + layout.1 + g.output.c;
+            if written_end > later && written_end - later > gap {
+                gap = written_end - later;
+            }
+        }
+        let mut p = first;
+        while p < first + n {
+            let read = first_read(g, p);
+            if read < later {
+                later = read;
+            }
+            p += 1;
+        }
+        if first == 0 {
+            return gap;
+        }
+        first -= PIXELS;
+    }
+}
+
+/// The first input byte output pixel `p` reads (`usize::MAX`: none, all of
+/// its window is padding): rows before columns, the first inside row holds
+/// it, at its first inside column.
+const fn first_read(g: &Conv2dGeom, p: usize) -> usize {
+    let (o, inp) = (g.output, g.input);
+    let (oy, ox) = (p / o.w, p % o.w);
+    let iy = first_inside(
+        oy * g.strides.0,
+        g.kernel.0,
+        g.dilation.0,
+        g.pad.0,
+        inp.h * g.upsample.0,
+    );
+    let ix = first_inside(
+        ox * g.strides.1,
+        g.kernel.1,
+        g.dilation.1,
+        g.pad.1,
+        inp.w * g.upsample.1,
+    );
+    match (iy, ix) {
+        (Some(iy), Some(ix)) => ((iy / g.upsample.0) * inp.w + ix / g.upsample.1) * inp.c,
+        _ => usize::MAX,
+    }
+}
+
+/// The first of the `k` taps `start + t * d - pad` that lies in `0..n`.
+const fn first_inside(start: usize, k: usize, d: usize, pad: usize, n: usize) -> Option<usize> {
+    let mut t = 0;
+    while t < k {
+        let i = start + t * d;
+        if i >= pad && i - pad < n {
+            return Some(i - pad);
+        }
+        t += 1;
+    }
+    None
+}
+
+/// Where a conv computed over its input ([`conv2d_int8_over_input`]) finds
+/// both in one buffer, checked when it is made (in a `const`, at compile
+/// time): the input at `x_at`, the output, written `layout` as
+/// [`conv2d_int8_packed`]'s, at `out_at`, at least [`overwrite_gap`]
+/// before the input.
+#[derive(Clone, Copy, Debug)]
+pub struct OverInput {
+    geom: Conv2dGeom,
+    layout: (usize, usize),
+    x_at: usize,
+    out_at: usize,
+}
+
+impl OverInput {
+    /// # Panics
+    /// If the input starts less than [`overwrite_gap`] after the output (a
+    /// compile error in a `const`).
+    pub const fn new(geom: Conv2dGeom, layout: (usize, usize), x_at: usize, out_at: usize) -> Self {
+        assert!(
+            x_at >= out_at && x_at - out_at >= overwrite_gap(&geom, layout),
+            "conv2d_int8_over_input: the input starts too close after the output"
+        );
+        OverInput {
+            geom,
+            layout,
+            x_at,
+            out_at,
+        }
+    }
+
+    /// The conv's geometry.
+    pub const fn geom(&self) -> &Conv2dGeom {
+        &self.geom
+    }
+}
+
+/// [`conv2d_int8_packed`] with its input and output in one buffer, as
+/// `at` lays them: the output written over the input where it is no longer
+/// read. The planner of a `#[quantized]` network lays a conv whose input
+/// dies there this way when that makes the arena smaller.
+///
+/// # Panics
+/// If a region does not fit in `buf`, or as [`conv2d_int8_packed`].
+pub fn conv2d_int8_over_input(
+    at: &OverInput,
+    buf: &mut [i8],
+    packed: &[i32],
+    requantize: &[Requantize],
+    input_zero_point: i32,
+    scratch: &mut [i8],
+) {
+    let (g, layout) = (&at.geom, at.layout);
+    let (x_len, out_len) = (g.input.len(), g.output.h * g.output.w * layout.0);
+    assert!(
+        at.x_at + x_len <= buf.len() && at.out_at + out_len <= buf.len(),
+        "conv2d_int8_over_input: a region is outside the buffer"
+    );
+    let io = Overlapping {
+        buf,
+        x_at: at.x_at,
+        x_len,
+        out_at: at.out_at,
+    };
+    packed_conv(g, io, packed, requantize, input_zero_point, layout, scratch);
+}
+
+/// Where [`packed_conv`] reads its input and writes its output: for each
+/// block, the input borrowed for the gathers, then the output from the
+/// block's first row for the stores.
+trait ConvIo {
+    fn input(&self) -> &[i8];
+    /// The output from byte `at` of its layout to its end.
+    fn output_from(&mut self, at: usize) -> &mut [i8];
+}
+
+/// Input and output in separate memory.
+struct Apart<'a> {
+    x: &'a [i8],
+    out: &'a mut [i8],
+}
+
+impl ConvIo for Apart<'_> {
+    fn input(&self) -> &[i8] {
+        self.x
+    }
+    fn output_from(&mut self, at: usize) -> &mut [i8] {
+        &mut self.out[at..]
+    }
+}
+
+/// Input and output in one buffer ([`conv2d_int8_over_input`]).
+struct Overlapping<'a> {
+    buf: &'a mut [i8],
+    x_at: usize,
+    x_len: usize,
+    out_at: usize,
+}
+
+impl ConvIo for Overlapping<'_> {
+    fn input(&self) -> &[i8] {
+        &self.buf[self.x_at..][..self.x_len]
+    }
+    fn output_from(&mut self, at: usize) -> &mut [i8] {
+        &mut self.buf[self.out_at + at..]
+    }
+}
+
+/// The packed conv's loop (see [`conv2d_int8_packed`]); the output's
+/// length is checked by the caller.
+fn packed_conv(
+    g: &Conv2dGeom,
+    mut io: impl ConvIo,
+    packed: &[i32],
+    requantize: &[Requantize],
+    input_zero_point: i32,
+    layout: (usize, usize),
+    scratch: &mut [i8],
+) {
     let o = g.output;
     assert!(supports(g), "conv2d_int8_packed: groups must be 1");
     crate::igemm::validate(g);
-    assert_eq!(x.len(), g.input.len(), "conv2d_int8: input length");
     assert_eq!(
         packed.len(),
         packed_kernel_words(g),
@@ -438,10 +653,7 @@ pub fn conv2d_int8_packed(
         "conv2d_int8: one requantization per filter"
     );
     let (stride, offset) = layout;
-    assert!(
-        offset + o.c <= stride && out.len() == o.h * o.w * stride,
-        "conv2d_int8: output layout"
-    );
+    assert!(offset + o.c <= stride, "conv2d_int8: output layout");
     let kp = padded_k(g);
     let block_words = PIXELS * 2 * kp / 4;
     // SAFETY: every bit pattern is a valid u32; `align_to_mut` hands out
@@ -455,11 +667,13 @@ pub fn conv2d_int8_packed(
         let n = PIXELS.min(pixels - first);
         // A last block's missing pixels keep whatever the scratch held:
         // their sums are computed and never stored.
+        let x = io.input();
         for slot in 0..n {
             gather(g, x, input_zero_point, first + slot, block, slot);
         }
-        // This block's rows of the output, from the layer's first channel.
-        let rows = &mut out[first * stride + offset..];
+        // This block's rows of the output, from the layer's first channel
+        // (the caller checked that the output holds `pixels` rows).
+        let rows = io.output_from(first * stride + offset);
         let pairs = packed.chunks_exact(quads * 2).zip(requantize.chunks(2));
         for (pair, (w, rq)) in pairs.enumerate() {
             let mut acc = [0i32; 2 * PIXELS];
@@ -484,8 +698,9 @@ pub fn conv2d_int8_packed(
                 let at = 2 * pair + j;
                 // SAFETY: `rows` holds this block's `n` rows of `stride`
                 // bytes but the last, which holds at least `offset + o.c`
-                // (the layout assertion), and `at < o.c`; `acc[j..]` holds
-                // `2 n - 1` sums.
+                // (the layout assertions: the output holds `pixels` rows
+                // and `offset + o.c <= stride`), and `at < o.c`; `acc[j..]`
+                // holds `2 n - 1` sums.
                 unsafe { Target::requantize(&acc[j..], r, rows.as_mut_ptr().add(at), stride, n) };
             }
         }

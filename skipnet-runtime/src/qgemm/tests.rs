@@ -63,7 +63,7 @@ fn packed_conv_equals_the_reference_on_random_geometries() {
     let mut r = SplitMix64(0x1a2b_3c4d);
     // Fewer under Miri (CI runs this test there for the kernel's `unsafe`).
     let cases = if cfg!(miri) { 12 } else { 400 };
-    let mut tails = 0;
+    let (mut tails, mut gaps, mut too_close_differs) = (0, 0, 0);
     for case in 0..cases {
         let g = geometry(&mut r);
         let (x, k) = (i8s(&mut r, g.input.len()), i8s(&mut r, g.kernel_len()));
@@ -109,9 +109,105 @@ fn packed_conv_equals_the_reference_on_random_geometries() {
         );
         assert_eq!(got, want, "case {case}: {g:?}, layout {layout:?}");
         tails += usize::from(!(g.output.h * g.output.w).is_multiple_of(PIXELS));
+
+        // The same conv computed over its own input, the input placed
+        // `overwrite_gap` bytes after the output's start (which is itself
+        // a few bytes into the buffer): the same output in the layout's
+        // columns (the others hold what was there, input or filler).
+        let gap = overwrite_gap(&g, layout);
+        let run_over_input = |gap: usize| {
+            let out_at = case % 3;
+            let x_at = out_at + gap;
+            let mut buf = vec![77i8; (x_at + x.len()).max(out_at + n_out) + 2];
+            buf[x_at..][..x.len()].copy_from_slice(&x);
+            let mut scratch = vec![0i8; scratch_bytes(&g)];
+            let zp = q.input_zero_point;
+            if gap >= overwrite_gap(&g, layout) {
+                let at = OverInput::new(g, layout, x_at, out_at);
+                conv2d_int8_over_input(&at, &mut buf, &packed, &requantize, zp, &mut scratch);
+            } else {
+                // Too close for `OverInput::new`: the loop itself.
+                let io = Overlapping {
+                    buf: &mut buf,
+                    x_at,
+                    x_len: x.len(),
+                    out_at,
+                };
+                packed_conv(&g, io, &packed, &requantize, zp, layout, &mut scratch);
+            }
+            let got = buf[out_at..][..n_out].to_vec();
+            (got, buf)
+        };
+        let (over, buf) = run_over_input(gap);
+        let out_at = case % 3;
+        for (p, (o, w)) in over.chunks(layout.0).zip(want.chunks(layout.0)).enumerate() {
+            let cols = layout.1..layout.1 + g.output.c;
+            assert_eq!(
+                o[cols.clone()],
+                w[cols],
+                "case {case}: over its input (gap {gap}), pixel {p}: {g:?}, layout {layout:?}"
+            );
+        }
+        assert!(
+            buf[..out_at].iter().all(|&b| b == 77),
+            "case {case}: wrote before the output"
+        );
+        // The gap is the least that works: one byte closer and the last
+        // block to limit it overwrites an input byte a later block reads.
+        if gap > 0 {
+            let (closer, _) = run_over_input(gap - 1);
+            too_close_differs += usize::from(closer != over);
+            gaps += 1;
+        }
     }
     assert!(tails > cases / 8, "partial pixel blocks exercised: {tails}");
-    std::eprintln!("qgemm: {cases} random geometries equal the reference on the {KERNEL} kernel");
+    // Proportions of 400 cases (Miri's dozen are too few to hold them).
+    if !cfg!(miri) {
+        assert!(gaps > cases / 4, "geometries with a gap: {gaps}");
+        // Most, not all: the byte written can equal the input byte it
+        // replaces, and one changed input often leaves a saturated output
+        // (the random clamps and multipliers saturate many) as it was; 87%
+        // here.
+        assert!(
+            too_close_differs * 4 > gaps * 3,
+            "one byte short of the gap changed {too_close_differs} of {gaps} outputs"
+        );
+    }
+    std::eprintln!(
+        "qgemm: {cases} random geometries equal the reference on the {KERNEL} kernel, \
+         also computed over their own input ({gaps} with a gap, {too_close_differs} \
+         wrong one byte closer)"
+    );
+}
+
+#[test]
+#[should_panic(expected = "the input starts too close after the output")]
+fn an_input_too_close_after_the_output_is_refused() {
+    // 2x upsampling 3x3 same conv, 16x16x64 -> 32x32x32 (the seed U-Net's up4).
+    let g = Conv2dGeom {
+        input: Hwc {
+            h: 16,
+            w: 16,
+            c: 64,
+        },
+        upsample: (2, 2),
+        output: Hwc {
+            h: 32,
+            w: 32,
+            c: 32,
+        },
+        kernel: (3, 3),
+        strides: (1, 1),
+        dilation: (1, 1),
+        pad: (1, 1),
+        groups: 1,
+        activation: Activation::Linear,
+    };
+    let gap = overwrite_gap(&g, (32, 0));
+    // A little more than half the output: its last row's first block
+    // must not overwrite the input row it still reads.
+    assert!(gap > 16 * 1024 && gap < 17 * 1024, "{gap}");
+    let _ = OverInput::new(g, (32, 0), 10 + gap - 1, 10);
 }
 
 #[test]
