@@ -262,6 +262,89 @@ fn max_pool(c: &mut Criterion) {
     group.finish();
 }
 
+/// The int8 conv (`qgemm`, TFLite's arithmetic) on the seed U-Net's largest
+/// layers, on each tile this machine runs (`Isa::Scalar`: the portable one;
+/// an x86 ISA: AVX2's `vpmaddwd` tile), one thread: `cargo bench --bench conv
+/// -- int8`. Throughput in multiply-adds.
+fn int8(c: &mut Criterion) {
+    use skipnet_runtime::qgemm;
+    use skipnet_runtime::quant::{QuantizedMultiplier, Requantize};
+    let mut group = c.benchmark_group("int8");
+    group.sample_size(20);
+    let up = |h: usize, cin: usize, cout: usize| Conv2dGeom {
+        upsample: (2, 2),
+        activation: Activation::Linear,
+        ..same(h, h, cin, cout, 3, 1)
+    };
+    // The geometry at the upsampled size, then the input at the stored one.
+    let folded = |g: Conv2dGeom| Conv2dGeom {
+        input: Hwc {
+            h: g.input.h / 2,
+            w: g.input.w / 2,
+            c: g.input.c,
+        },
+        ..g
+    };
+    for (name, g) in [
+        (
+            "unet32_up4 32x32 (16x16x64 upsampled) -> 32",
+            folded(up(32, 64, 32)),
+        ),
+        (
+            "unet32_up3 16x16 (8x8x128 upsampled) -> 32",
+            folded(up(16, 128, 32)),
+        ),
+        (
+            "unet32_conv3 16x16x64 -> 128 /2",
+            same(16, 16, 64, 128, 3, 2),
+        ),
+    ] {
+        let x: Vec<i8> = (0..g.input.len()).map(|i| (i * 7919 % 251) as i8).collect();
+        let k: Vec<i8> = (0..g.kernel_len())
+            .map(|i| (i * 104_729 % 253) as i8)
+            .collect();
+        let mut packed = vec![0i32; qgemm::packed_kernel_words(&g)];
+        qgemm::pack_kernel(&g, &k, &mut packed);
+        let rq: Vec<Requantize> = (0..g.output.c)
+            .map(|f| {
+                Requantize::new(
+                    f as i32 * 10,
+                    QuantizedMultiplier::new(3e-4),
+                    -3,
+                    (-128, 127),
+                )
+            })
+            .collect();
+        let mut scratch = vec![0i8; qgemm::scratch_bytes(&g)];
+        let mut out = vec![0i8; g.output.len()];
+        let macs = g.output.len() * g.kernel.0 * g.kernel.1 * g.input.c;
+        group.throughput(Throughput::Elements(macs as u64));
+        for isa in [Isa::Avx2Fma, Isa::Scalar] {
+            if !isa.available() {
+                continue;
+            }
+            let id = BenchmarkId::new(qgemm::kernel(isa), name);
+            group.bench_function(id, |b| {
+                b.iter(|| {
+                    let layout = (g.output.c, 0);
+                    qgemm::conv2d_int8_packed(
+                        isa,
+                        &g,
+                        &x,
+                        &packed,
+                        &rq,
+                        5,
+                        &mut out,
+                        layout,
+                        &mut scratch,
+                    )
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 /// MobileNetV2's depthwise layers (3x3, depth multiplier 1, relu6 in the
 /// real net; relu here as above), on the grouped implicit GEMM the macro used
 /// to lower them to (`grouped igemm`, one group per channel) and on the
@@ -558,6 +641,7 @@ criterion_group!(
     threads,
     pool_locality,
     max_pool,
+    int8,
     depthwise,
     winograd,
     dense_on_map

@@ -39,6 +39,31 @@ fn bench(c: &mut Criterion) {
     group.bench_function("apes_block_net 64x64x16", |b| {
         b.iter(|| black_box(net.forward(&mut ws, black_box(&x)))[0])
     });
+
+    // The int8 seed U-Net (`#[quantized]`) on each int8 tile this machine
+    // runs (`Isa::Scalar`: the portable one), in multiply-adds x 2 as above.
+    let net =
+        SeedUNetInt8::from_safetensors(&fixture("int8/seed_unet", "weights.safetensors")).unwrap();
+    let mut ws = SeedUNetInt8::workspace();
+    let x = Box::new([3i8; 3072]);
+    group.throughput(Throughput::Elements(2 * 44_163_072));
+    for isa in [
+        skipnet::Isa::Avx2Fma,
+        skipnet::Isa::Neon,
+        skipnet::Isa::Scalar,
+    ] {
+        if !isa.available() {
+            continue;
+        }
+        ws.set_isa(isa).unwrap();
+        let name = format!(
+            "seed_unet int8 32x32x3 ({})",
+            skipnet_runtime::qgemm::kernel(isa)
+        );
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(net.forward(&mut ws, black_box(&x)))[0])
+        });
+    }
     group.finish();
 }
 

@@ -38,21 +38,28 @@ fn quantized_seed_unet_equals_tflite_int8_bit_for_bit() {
     let x: [i8; 3072] = i8_tensor(&io, "x").try_into().unwrap();
     let want = i8_tensor(&io, "y");
     let mut ws = SeedUNetInt8::workspace();
+    // Every int8 tile this machine runs (`qgemm::kernel` names it).
+    for isa in skipnet_runtime::testing::isas_under_test("int8 seed U-Net") {
+        ws.set_isa(isa).unwrap();
+        let got = net.forward(&mut ws, &x);
+        let differ: Vec<(usize, i8, i8)> = got
+            .iter()
+            .zip(&want)
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .map(|(i, (&a, &b))| (i, a, b))
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "{isa:?} ({} tile): {} of {} outputs differ from TFLite's (index, skipnet, TFLite): {:?}",
+            skipnet_runtime::qgemm::kernel(isa),
+            differ.len(),
+            want.len(),
+            &differ[..differ.len().min(8)]
+        );
+    }
+    ws.set_isa(skipnet::Isa::detect()).unwrap();
     let got = net.forward(&mut ws, &x);
-    let differ: Vec<(usize, i8, i8)> = got
-        .iter()
-        .zip(&want)
-        .enumerate()
-        .filter(|(_, (a, b))| a != b)
-        .map(|(i, (&a, &b))| (i, a, b))
-        .collect();
-    assert!(
-        differ.is_empty(),
-        "{} of {} outputs differ from TFLite's (index, skipnet, TFLite): {:?}",
-        differ.len(),
-        want.len(),
-        &differ[..differ.len().min(8)]
-    );
     // Baked at compile time: the same output, and the same quantization.
     let baked = BakedSeedUNetInt8::BAKED;
     let mut bws = BakedSeedUNetInt8::workspace();

@@ -273,7 +273,7 @@ pub fn generate(
             /// Runs the int8 network. Never allocates; the result borrows the workspace.
             #[allow(clippy::needless_lifetimes, non_snake_case)]
             pub fn forward<'w>(&self, #ws: &'w mut #ws_name, #(#in_args),*) -> #forward_ret {
-                let (__arena, _): (&'w mut #rt::Arena<#arena_len, i8>, &'w mut #rt::Exec) = #ws.parts_mut();
+                let (__arena, __exec): (&'w mut #rt::Arena<#arena_len, i8>, &'w mut #rt::Exec) = #ws.parts_mut();
                 #(#steps)*
                 let __arena: &'w #rt::Arena<#arena_len, i8> = __arena;
                 #ret
@@ -446,14 +446,14 @@ fn forward_steps(
                             const __AT: #rt::qgemm::OverInput =
                                 #rt::qgemm::OverInput::new(#geom, (#stride, #offset), #x_at, 0);
                             #rt::qgemm::conv2d_int8_over_input(
-                                &__AT, &mut __out[..], &self.#k[..], &self.#r.filters,
+                                __exec.isa(), &__AT, &mut __out[..], &self.#k[..], &self.#r.filters,
                                 self.#r.input_zero_point, &mut __scratch[..],
                             );
                         }
                     }
                     true => quote! {
-                                                #rt::qgemm::conv2d_int8_packed(
-                            &#geom, #x, &self.#k[..], &self.#r.filters, self.#r.input_zero_point,
+                        #rt::qgemm::conv2d_int8_packed(
+                            __exec.isa(), &#geom, #x, &self.#k[..], &self.#r.filters, self.#r.input_zero_point,
                             #out, (#stride, #offset), &mut __scratch[..],
                         );
                     },

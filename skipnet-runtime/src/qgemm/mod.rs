@@ -23,10 +23,15 @@
 //! assembly one (`cortex_m.rs`, with the DSP extension: thumbv7em and
 //! ARMv8-M mainline).
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 #[cfg(skipnet_cortex_m_dsp)]
 mod cortex_m;
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+mod neon;
 
 use crate::geom::Conv2dGeom;
+use crate::isa::Isa;
 use crate::quant::Requantize;
 
 /// Output pixels per tile.
@@ -228,12 +233,31 @@ fn portable_tile(acc: &mut [i32; 2 * PIXELS], a: &[u32], w: &[i32]) {
     }
 }
 
-/// Which tile kernel [`conv2d_int8_packed`] runs on this target.
-pub const KERNEL: &str = if cfg!(skipnet_cortex_m_dsp) {
-    "cortex-m (SMLAD)"
-} else {
-    "portable"
-};
+/// Which tile kernel [`conv2d_int8_packed`] runs on this target for
+/// `isa`: on x86-64 AVX2's where `isa` is `Avx2Fma` or `Avx512` (and the
+/// CPU runs it), on AArch64 Advanced SIMD's for `Neon`, else the target's
+/// own.
+pub fn kernel(isa: Isa) -> &'static str {
+    if avx2_for(isa) {
+        "avx2 (vpmaddwd)"
+    } else if neon_for(isa) {
+        "neon (smlal)"
+    } else if cfg!(skipnet_cortex_m_dsp) {
+        "cortex-m (SMLAD)"
+    } else {
+        "portable"
+    }
+}
+
+/// Whether the Advanced SIMD tile runs for `isa`.
+fn neon_for(isa: Isa) -> bool {
+    cfg!(all(target_arch = "aarch64", target_feature = "neon")) && isa == Isa::Neon
+}
+
+/// Whether the AVX2 tile runs for `isa`.
+fn avx2_for(isa: Isa) -> bool {
+    cfg!(target_arch = "x86_64") && matches!(isa, Isa::Avx2Fma | Isa::Avx512) && isa.available()
+}
 
 /// Writes pixel `slot`'s column of the im2col block: the output pixel
 /// `pix`'s receptive field as 16-bit `x - zp` (0 where the window is off
@@ -417,6 +441,7 @@ type Target = Portable;
 /// If `g.groups != 1`, or a length does not match the geometry.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_int8_packed(
+    isa: Isa,
     g: &Conv2dGeom,
     x: &[i8],
     packed: &[i32],
@@ -433,7 +458,16 @@ pub fn conv2d_int8_packed(
         "conv2d_int8: output layout"
     );
     let io = Apart { x, out };
-    packed_conv(g, io, packed, requantize, input_zero_point, layout, scratch);
+    packed_conv(
+        isa,
+        g,
+        io,
+        packed,
+        requantize,
+        input_zero_point,
+        layout,
+        scratch,
+    );
 }
 
 /// The least distance in bytes by which a conv's input may start after
@@ -565,6 +599,7 @@ impl OverInput {
 /// # Panics
 /// If a region does not fit in `buf`, or as [`conv2d_int8_packed`].
 pub fn conv2d_int8_over_input(
+    isa: Isa,
     at: &OverInput,
     buf: &mut [i8],
     packed: &[i32],
@@ -584,7 +619,16 @@ pub fn conv2d_int8_over_input(
         x_len,
         out_at: at.out_at,
     };
-    packed_conv(g, io, packed, requantize, input_zero_point, layout, scratch);
+    packed_conv(
+        isa,
+        g,
+        io,
+        packed,
+        requantize,
+        input_zero_point,
+        layout,
+        scratch,
+    );
 }
 
 /// Where [`packed_conv`] reads its input and writes its output: for each
@@ -628,9 +672,35 @@ impl ConvIo for Overlapping<'_> {
     }
 }
 
-/// The packed conv's loop (see [`conv2d_int8_packed`]); the output's
-/// length is checked by the caller.
+/// The packed conv (see [`conv2d_int8_packed`]) with the tile kernel for
+/// `isa` ([`kernel`]); the output's length is checked by the caller.
+#[allow(clippy::too_many_arguments)]
 fn packed_conv(
+    isa: Isa,
+    g: &Conv2dGeom,
+    io: impl ConvIo,
+    packed: &[i32],
+    requantize: &[Requantize],
+    input_zero_point: i32,
+    layout: (usize, usize),
+    scratch: &mut [i8],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2_for(isa) {
+        let (zp, rq) = (input_zero_point, requantize);
+        return packed_loop::<avx2::Avx2>(g, io, packed, rq, zp, layout, scratch);
+    }
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    if neon_for(isa) {
+        let (zp, rq) = (input_zero_point, requantize);
+        return packed_loop::<neon::Neon>(g, io, packed, rq, zp, layout, scratch);
+    }
+    let _ = isa; // the target's own tile on other targets
+    packed_loop::<Target>(g, io, packed, requantize, input_zero_point, layout, scratch);
+}
+
+/// The packed conv's loop on tile kernel `K` (one this CPU runs).
+fn packed_loop<K: TileKernel>(
     g: &Conv2dGeom,
     mut io: impl ConvIo,
     packed: &[i32],
@@ -680,18 +750,20 @@ fn packed_conv(
             // SAFETY: `block` holds `quads * PIXELS * 2` words and `w`
             // `quads * 2`, both word-aligned (u32 and i32 slices); `quads`
             // is a positive multiple of K_STEP / 4 (`padded_k`, and a conv
-            // has at least one tap and channel, checked by `validate`).
+            // has at least one tap and channel, checked by `validate`); `K`
+            // runs on this CPU (`packed_conv` picks AVX2's only where
+            // `isa.available()`; Advanced SIMD is part of the AArch64 target).
             unsafe {
                 if n == 1 {
                     // A last lone pixel: half the work of a whole tile.
                     let mut one = [0i32; 2];
-                    Target::tile1(&mut one, block.as_ptr(), w.as_ptr(), quads);
+                    K::tile1(&mut one, block.as_ptr(), w.as_ptr(), quads);
                     acc[..2].copy_from_slice(&one);
                 } else if rq.len() == 1 {
                     // The odd last filter: half the work too.
-                    Target::tile_odd(&mut acc, block.as_ptr(), w.as_ptr(), quads);
+                    K::tile_odd(&mut acc, block.as_ptr(), w.as_ptr(), quads);
                 } else {
-                    Target::tile(&mut acc, block.as_ptr(), w.as_ptr(), quads);
+                    K::tile(&mut acc, block.as_ptr(), w.as_ptr(), quads);
                 }
             }
             for (j, r) in rq.iter().enumerate() {
@@ -701,7 +773,7 @@ fn packed_conv(
                 // (the layout assertions: the output holds `pixels` rows
                 // and `offset + o.c <= stride`), and `at < o.c`; `acc[j..]`
                 // holds `2 n - 1` sums.
-                unsafe { Target::requantize(&acc[j..], r, rows.as_mut_ptr().add(at), stride, n) };
+                unsafe { K::requantize(&acc[j..], r, rows.as_mut_ptr().add(at), stride, n) };
             }
         }
     }

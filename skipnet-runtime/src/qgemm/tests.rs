@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::geom::Hwc;
+use crate::isa::Isa;
 use crate::ops::conv2d_int8::{conv2d_int8_into, Conv2dInt8Quant};
 use crate::quant::QuantizedMultiplier;
 use crate::testing::SplitMix64;
@@ -64,6 +65,7 @@ fn packed_conv_equals_the_reference_on_random_geometries() {
     // Fewer under Miri (CI runs this test there for the kernel's `unsafe`).
     let cases = if cfg!(miri) { 12 } else { 400 };
     let (mut tails, mut gaps, mut too_close_differs) = (0, 0, 0);
+    let isas = crate::testing::isas_under_test("qgemm");
     for case in 0..cases {
         let g = geometry(&mut r);
         let (x, k) = (i8s(&mut r, g.input.len()), i8s(&mut r, g.kernel_len()));
@@ -96,18 +98,21 @@ fn packed_conv_equals_the_reference_on_random_geometries() {
                 Requantize::new(bias, multipliers[f], q.output_zero_point, q.clamp)
             })
             .collect();
-        let mut got = vec![55i8; n_out];
-        conv2d_int8_packed(
-            &g,
-            &x,
-            &packed,
-            &requantize,
-            q.input_zero_point,
-            &mut got,
-            layout,
-            &mut scratch[1..],
-        );
-        assert_eq!(got, want, "case {case}: {g:?}, layout {layout:?}");
+        for &isa in &isas {
+            let mut got = vec![55i8; n_out];
+            conv2d_int8_packed(
+                isa,
+                &g,
+                &x,
+                &packed,
+                &requantize,
+                q.input_zero_point,
+                &mut got,
+                layout,
+                &mut scratch[1..],
+            );
+            assert_eq!(got, want, "case {case}, {isa:?}: {g:?}, layout {layout:?}");
+        }
         tails += usize::from(!(g.output.h * g.output.w).is_multiple_of(PIXELS));
 
         // The same conv computed over its own input, the input placed
@@ -115,7 +120,7 @@ fn packed_conv_equals_the_reference_on_random_geometries() {
         // a few bytes into the buffer): the same output in the layout's
         // columns (the others hold what was there, input or filler).
         let gap = overwrite_gap(&g, layout);
-        let run_over_input = |gap: usize| {
+        let run_over_input = |gap: usize, isa: Isa| {
             let out_at = case % 3;
             let x_at = out_at + gap;
             let mut buf = vec![77i8; (x_at + x.len()).max(out_at + n_out) + 2];
@@ -124,7 +129,7 @@ fn packed_conv_equals_the_reference_on_random_geometries() {
             let zp = q.input_zero_point;
             if gap >= overwrite_gap(&g, layout) {
                 let at = OverInput::new(g, layout, x_at, out_at);
-                conv2d_int8_over_input(&at, &mut buf, &packed, &requantize, zp, &mut scratch);
+                conv2d_int8_over_input(isa, &at, &mut buf, &packed, &requantize, zp, &mut scratch);
             } else {
                 // Too close for `OverInput::new`: the loop itself.
                 let io = Overlapping {
@@ -133,29 +138,33 @@ fn packed_conv_equals_the_reference_on_random_geometries() {
                     x_len: x.len(),
                     out_at,
                 };
-                packed_conv(&g, io, &packed, &requantize, zp, layout, &mut scratch);
+                packed_conv(isa, &g, io, &packed, &requantize, zp, layout, &mut scratch);
             }
             let got = buf[out_at..][..n_out].to_vec();
             (got, buf)
         };
-        let (over, buf) = run_over_input(gap);
         let out_at = case % 3;
-        for (p, (o, w)) in over.chunks(layout.0).zip(want.chunks(layout.0)).enumerate() {
-            let cols = layout.1..layout.1 + g.output.c;
-            assert_eq!(
-                o[cols.clone()],
-                w[cols],
-                "case {case}: over its input (gap {gap}), pixel {p}: {g:?}, layout {layout:?}"
+        let mut over = Vec::new();
+        for &isa in &isas {
+            let buf;
+            (over, buf) = run_over_input(gap, isa);
+            for (p, (o, w)) in over.chunks(layout.0).zip(want.chunks(layout.0)).enumerate() {
+                let cols = layout.1..layout.1 + g.output.c;
+                assert_eq!(
+                    o[cols.clone()],
+                    w[cols],
+                    "case {case}, {isa:?}: over its input (gap {gap}), pixel {p}: {g:?}, layout {layout:?}"
+                );
+            }
+            assert!(
+                buf[..out_at].iter().all(|&b| b == 77),
+                "case {case}, {isa:?}: wrote before the output"
             );
         }
-        assert!(
-            buf[..out_at].iter().all(|&b| b == 77),
-            "case {case}: wrote before the output"
-        );
         // The gap is the least that works: one byte closer and the last
         // block to limit it overwrites an input byte a later block reads.
         if gap > 0 {
-            let (closer, _) = run_over_input(gap - 1);
+            let (closer, _) = run_over_input(gap - 1, isas[0]);
             too_close_differs += usize::from(closer != over);
             gaps += 1;
         }
@@ -173,10 +182,11 @@ fn packed_conv_equals_the_reference_on_random_geometries() {
             "one byte short of the gap changed {too_close_differs} of {gaps} outputs"
         );
     }
+    let kernels: Vec<&str> = isas.iter().map(|&i| kernel(i)).collect();
     std::eprintln!(
-        "qgemm: {cases} random geometries equal the reference on the {KERNEL} kernel, \
-         also computed over their own input ({gaps} with a gap, {too_close_differs} \
-         wrong one byte closer)"
+        "qgemm: {cases} random geometries equal the reference on the tiles {kernels:?} \
+         (ISAs {isas:?}), also computed over their own input ({gaps} with a gap, \
+         {too_close_differs} wrong one byte closer)"
     );
 }
 

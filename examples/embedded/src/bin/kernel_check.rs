@@ -316,7 +316,7 @@ const INT8_CASES: usize = 200;
 /// tile) against the reference loop (TFLite's reference kernel, bit for
 /// bit) on random groups-1 geometries: every output byte must be equal,
 /// the concat slot's other channels untouched. The failures' count.
-fn run_int8(mut say: impl FnMut(core::fmt::Arguments<'_>)) -> usize {
+fn run_int8(isa: Isa, mut say: impl FnMut(core::fmt::Arguments<'_>)) -> usize {
     use skipnet_runtime::ops::conv2d_int8::{conv2d_int8_into, Conv2dInt8Quant};
     use skipnet_runtime::qgemm;
     use skipnet_runtime::quant::{QuantizedMultiplier, Requantize};
@@ -366,6 +366,7 @@ fn run_int8(mut say: impl FnMut(core::fmt::Arguments<'_>)) -> usize {
             requantize[j] = Requantize::new(bias[j], multipliers[j], q.output_zero_point, q.clamp);
         }
         qgemm::conv2d_int8_packed(
+            isa,
             &g,
             x,
             &packed[..words],
@@ -385,7 +386,7 @@ fn run_int8(mut say: impl FnMut(core::fmt::Arguments<'_>)) -> usize {
     }
     say(format_args!(
         "int8 kernel check on the {} tile: {INT8_CASES} random cases, {failed} failed",
-        qgemm::KERNEL
+        qgemm::kernel(isa)
     ));
     failed
 }
@@ -405,13 +406,11 @@ mod firmware {
         if isa != skipnet::Isa::CortexM {
             hprintln!("FAIL: Isa::detect() is {:?}, not CortexM", isa);
         }
-        let failed_int8 = super::run_int8(|a| hprintln!("{}", a));
-        let smlad = skipnet_runtime::qgemm::KERNEL.starts_with("cortex-m");
+        let failed_int8 = super::run_int8(isa, |a| hprintln!("{}", a));
+        let tile = skipnet_runtime::qgemm::kernel(isa);
+        let smlad = tile.starts_with("cortex-m");
         if !smlad {
-            hprintln!(
-                "FAIL: the int8 tile is {}, not the Cortex-M one",
-                skipnet_runtime::qgemm::KERNEL
-            );
+            hprintln!("FAIL: the int8 tile is {}, not the Cortex-M one", tile);
         }
         exit(failed == 0 && isa == skipnet::Isa::CortexM && failed_int8 == 0 && smlad)
     }
@@ -420,7 +419,7 @@ mod firmware {
 #[cfg(not(target_os = "none"))]
 fn main() {
     let failed = run(Isa::detect(), |a| println!("{a}"));
-    if failed + run_int8(|a| println!("{a}")) > 0 {
+    if failed + run_int8(Isa::detect(), |a| println!("{a}")) > 0 {
         std::process::exit(1);
     }
 }
