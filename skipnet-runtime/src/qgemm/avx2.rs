@@ -11,36 +11,20 @@
 //! pair sums fit 32 bits, and `vpaddd` wraps as the portable
 //! `wrapping_add` does: the sums are exactly the portable tile's.
 
-use super::{Portable, Requantize, TileKernel, PIXELS};
+use super::{TileKernel, PIXELS};
 use core::arch::x86_64::*;
 
-/// The AVX2 tile (requantization: the portable one's).
+/// The AVX2 tile (the one-pixel tile and the requantization: the trait's portable defaults).
 pub struct Avx2;
 
 impl TileKernel for Avx2 {
     #[inline(always)]
     unsafe fn tile(acc: &mut [i32; 2 * PIXELS], a: *const u32, w: *const i32, quads: usize) {
         // SAFETY: the caller's contract (lengths, alignment, `quads` a
-        // positive multiple of 4), and the caller runs this kernel only
-        // where AVX2 is available (`Isa::Avx2Fma` or `Isa::Avx512`,
-        // checked by `Exec::set_isa` / `Isa::detect`).
+        // positive multiple of 4); `packed_conv` runs this kernel only
+        // where AVX2 is available (`Isa::Avx2Fma` or `Isa::Avx512` and
+        // `isa.available()`).
         unsafe { tile_3x2(acc, a, w, quads) }
-    }
-
-    #[inline(always)]
-    unsafe fn tile1(acc: &mut [i32; 2], a: *const u32, w: *const i32, quads: usize) {
-        // The other pixels' sums are computed from whatever the block holds
-        // there (inside it) and dropped.
-        let mut all = [acc[0], acc[1], 0, 0, 0, 0];
-        // SAFETY: the caller's contract.
-        unsafe { tile_3x2(&mut all, a, w, quads) };
-        *acc = [all[0], all[1]];
-    }
-
-    #[inline(always)]
-    unsafe fn requantize(sums: &[i32], r: &Requantize, out: *mut i8, stride: usize, n: usize) {
-        // SAFETY: the caller's contract.
-        unsafe { Portable::requantize(sums, r, out, stride, n) }
     }
 }
 

@@ -161,11 +161,18 @@ pub trait TileKernel {
     /// word-aligned; `quads` is a positive multiple of `K_STEP / 4`.
     unsafe fn tile(acc: &mut [i32; 2 * PIXELS], a: *const u32, w: *const i32, quads: usize);
     /// [`TileKernel::tile`] for the block's first pixel only (a last,
-    /// one-pixel block).
+    /// one-pixel block). By default the whole tile: the other pixels' sums
+    /// are computed from whatever the block holds there and dropped.
     ///
     /// # Safety
     /// As [`TileKernel::tile`].
-    unsafe fn tile1(acc: &mut [i32; 2], a: *const u32, w: *const i32, quads: usize);
+    #[inline(always)]
+    unsafe fn tile1(acc: &mut [i32; 2], a: *const u32, w: *const i32, quads: usize) {
+        let mut all = [acc[0], acc[1], 0, 0, 0, 0];
+        // SAFETY: the caller's contract.
+        unsafe { Self::tile(&mut all, a, w, quads) };
+        *acc = [all[0], all[1]];
+    }
     /// [`TileKernel::tile`] for the pair's first filter only (the last
     /// pair of an odd number of filters); the other sums are left alone.
     ///
@@ -176,12 +183,19 @@ pub trait TileKernel {
         unsafe { Self::tile(acc, a, w, quads) }
     }
     /// Stores one filter's outputs of a block: `r` applied to `sums[2 p]`
-    /// at `out + p * stride`, for the block's `n` pixels.
+    /// at `out + p * stride`, for the block's `n` pixels. By default one
+    /// output at a time, in portable code.
     ///
     /// # Safety
     /// `sums` holds at least `2 n - 1` values; `out` is writable at
     /// `p * stride` for every `p < n`.
-    unsafe fn requantize(sums: &[i32], r: &Requantize, out: *mut i8, stride: usize, n: usize);
+    #[inline(always)]
+    unsafe fn requantize(sums: &[i32], r: &Requantize, out: *mut i8, stride: usize, n: usize) {
+        for p in 0..n {
+            // SAFETY: the caller's contract.
+            unsafe { out.add(p * stride).write(r.apply(sums[2 * p])) };
+        }
+    }
 }
 
 /// Exact integer arithmetic, `SMLAD`'s.
@@ -198,22 +212,6 @@ impl TileKernel for Portable {
             )
         };
         portable_tile(acc, a, w);
-    }
-
-    #[inline(always)]
-    unsafe fn requantize(sums: &[i32], r: &Requantize, out: *mut i8, stride: usize, n: usize) {
-        for p in 0..n {
-            // SAFETY: the caller's contract.
-            unsafe { out.add(p * stride).write(r.apply(sums[2 * p])) };
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn tile1(acc: &mut [i32; 2], a: *const u32, w: *const i32, quads: usize) {
-        let mut all = [acc[0], acc[1], 0, 0, 0, 0];
-        // SAFETY: the caller's contract.
-        unsafe { Self::tile(&mut all, a, w, quads) };
-        *acc = [all[0], all[1]];
     }
 }
 

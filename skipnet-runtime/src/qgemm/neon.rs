@@ -11,10 +11,10 @@
 //! is exactly the portable tile's. (`sdot`, where the CPU has it, wants
 //! 8-bit inputs: a layout of its own, not written yet.)
 
-use super::{Portable, Requantize, TileKernel, PIXELS};
+use super::{TileKernel, PIXELS};
 use core::arch::aarch64::*;
 
-/// The Advanced SIMD tile (requantization: the portable one's).
+/// The Advanced SIMD tile (the one-pixel tile and the requantization: the trait's portable defaults).
 pub struct Neon;
 
 impl TileKernel for Neon {
@@ -23,22 +23,6 @@ impl TileKernel for Neon {
         // SAFETY: the caller's contract (lengths, alignment, `quads` a
         // positive multiple of 4); Advanced SIMD is part of the target.
         unsafe { tile_3x2(acc, a, w, quads) }
-    }
-
-    #[inline(always)]
-    unsafe fn tile1(acc: &mut [i32; 2], a: *const u32, w: *const i32, quads: usize) {
-        // The other pixels' sums are computed from whatever the block holds
-        // there (inside it) and dropped.
-        let mut all = [acc[0], acc[1], 0, 0, 0, 0];
-        // SAFETY: the caller's contract.
-        unsafe { tile_3x2(&mut all, a, w, quads) };
-        *acc = [all[0], all[1]];
-    }
-
-    #[inline(always)]
-    unsafe fn requantize(sums: &[i32], r: &Requantize, out: *mut i8, stride: usize, n: usize) {
-        // SAFETY: the caller's contract.
-        unsafe { Portable::requantize(sums, r, out, stride, n) }
     }
 }
 
