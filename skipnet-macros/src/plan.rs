@@ -570,6 +570,9 @@ fn place_in_order(span: &[Option<Buffer>], order: &[usize], links: &[Link]) -> P
 /// The lowest offset at which every piece (`span` at `offset + distance`)
 /// is clear of the `placed` buffers live with it.
 fn lowest_fit(pieces: &[(usize, Buffer, usize)], placed: &[Buffer]) -> usize {
+    if let [(_, b, 0)] = pieces {
+        return lowest_gap(b, placed);
+    }
     let clear = |offset: usize| {
         pieces.iter().all(|&(_, b, at)| {
             let b = Buffer {
@@ -587,6 +590,21 @@ fn lowest_fit(pieces: &[(usize, Buffer, usize)], placed: &[Buffer]) -> usize {
     }
     candidates.sort_unstable();
     candidates.into_iter().find(|&o| clear(o)).unwrap_or(0)
+}
+
+/// [`lowest_fit`] for one buffer: the first gap between the buffers live
+/// with it, in one pass over them sorted by offset.
+fn lowest_gap(b: &Buffer, placed: &[Buffer]) -> usize {
+    let mut conflicts: Vec<&Buffer> = placed.iter().filter(|p| p.live_with(b)).collect();
+    conflicts.sort_by_key(|p| p.offset);
+    let mut offset = 0;
+    for c in conflicts {
+        if offset + b.len <= c.offset {
+            break;
+        }
+        offset = offset.max(c.offset + c.len);
+    }
+    offset
 }
 
 impl ArenaPlan {
