@@ -264,8 +264,9 @@ fn max_pool(c: &mut Criterion) {
 
 /// The int8 conv (`qgemm`, TFLite's arithmetic) on the seed U-Net's largest
 /// layers, on each tile this machine runs (`Isa::Scalar`: the portable one;
-/// an x86 ISA: AVX2's `vpmaddwd` tile), one thread: `cargo bench --bench conv
-/// -- int8`. Throughput in multiply-adds.
+/// `Isa::Avx2Fma`: AVX2's `vpmaddwd` tile; `Isa::Avx512` where the CPU has
+/// VNNI: the `vpdpbusd` conv), one thread: `cargo bench --bench conv --
+/// int8`. Throughput in multiply-adds.
 fn int8(c: &mut Criterion) {
     use skipnet_runtime::qgemm;
     use skipnet_runtime::quant::{QuantizedMultiplier, Requantize};
@@ -319,8 +320,10 @@ fn int8(c: &mut Criterion) {
         let mut out = vec![0i8; g.output.len()];
         let macs = g.output.len() * g.kernel.0 * g.kernel.1 * g.input.c;
         group.throughput(Throughput::Elements(macs as u64));
-        for isa in [Isa::Avx2Fma, Isa::Scalar] {
-            if !isa.available() {
+        for isa in [Isa::Avx512, Isa::Avx2Fma, Isa::Scalar] {
+            // Avx512 only where it names its own tile (VNNI).
+            let repeated = isa == Isa::Avx512 && qgemm::kernel(isa) == qgemm::kernel(Isa::Avx2Fma);
+            if !isa.available() || repeated {
                 continue;
             }
             let id = BenchmarkId::new(qgemm::kernel(isa), name);

@@ -373,7 +373,7 @@ impl Widen for CortexM {
     }
 
     #[inline(always)]
-    unsafe fn zero(dst: *mut u32, quads: usize) {
+    unsafe fn zero(dst: *mut u32, quads: usize, _offset: u32) {
         if quads == 0 {
             return;
         }

@@ -21,7 +21,9 @@
 //! kernel is a trait ([`TileKernel`]) with a portable implementation (exact
 //! integer arithmetic, what every other target runs) and the Cortex-M
 //! assembly one (`cortex_m.rs`, with the DSP extension: thumbv7em and
-//! ARMv8-M mainline).
+//! ARMv8-M mainline); x86-64 has an AVX2 tile (`avx2.rs`) and, where the CPU
+//! has AVX-512 VNNI, a `vpdpbusd` conv of its own on the same packed kernel
+//! (`vnni.rs`); AArch64 an Advanced SIMD tile (`neon.rs`).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -29,6 +31,8 @@ mod avx2;
 mod cortex_m;
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 mod neon;
+#[cfg(target_arch = "x86_64")]
+mod vnni;
 
 use crate::geom::Conv2dGeom;
 use crate::isa::Isa;
@@ -236,7 +240,9 @@ fn portable_tile(acc: &mut [i32; 2 * PIXELS], a: &[u32], w: &[i32]) {
 /// CPU runs it), on AArch64 Advanced SIMD's for `Neon`, else the target's
 /// own.
 pub fn kernel(isa: Isa) -> &'static str {
-    if avx2_for(isa) {
+    if vnni_for(isa) {
+        "avx512-vnni (vpdpbusd)"
+    } else if avx2_for(isa) {
         "avx2 (vpmaddwd)"
     } else if neon_for(isa) {
         "neon (smlal)"
@@ -252,6 +258,24 @@ fn neon_for(isa: Isa) -> bool {
     cfg!(all(target_arch = "aarch64", target_feature = "neon")) && isa == Isa::Neon
 }
 
+/// Whether the AVX-512 VNNI conv runs for `isa` (given its filter count:
+/// [`vnni_takes`]).
+fn vnni_for(isa: Isa) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return isa == Isa::Avx512 && isa.available() && vnni::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    return {
+        let _ = isa;
+        false
+    };
+}
+
+/// Whether the AVX-512 VNNI conv takes a conv of `filters` filters.
+#[cfg(target_arch = "x86_64")]
+fn vnni_takes(filters: usize) -> bool {
+    filters <= vnni::MAX_FILTERS
+}
+
 /// Whether the AVX2 tile runs for `isa`.
 fn avx2_for(isa: Isa) -> bool {
     cfg!(target_arch = "x86_64") && matches!(isa, Isa::Avx2Fma | Isa::Avx512) && isa.available()
@@ -263,9 +287,9 @@ fn avx2_for(isa: Isa) -> bool {
 /// loop as it was when there was one (a call per pixel cost the Cortex-M4
 /// count 0.3%).
 #[inline(always)]
-fn gather(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32], slot: usize) {
+fn gather<W: Widen>(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32], slot: usize) {
     if g.input.c.is_multiple_of(4) {
-        return gather_quads(g, x, zp, pix, block, slot);
+        return gather_quads::<W>(g, x, zp, pix, block, slot);
     }
     // Channels not in fours (an RGB input): the receptive field is laid out
     // as raw bytes, a window off the input as the zero point (which the
@@ -280,7 +304,7 @@ fn gather(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32], slot
         slot < PIXELS && block.len() >= quads * PIXELS * 2,
         "im2col block too short"
     );
-    let column = block[slot * 2..].as_mut_ptr();
+    let column = block[W::column(slot, quads)..].as_mut_ptr();
     let pad = zp as i8;
     let mut buf = [pad; CHUNK];
     let (mut fill, mut q0) = (0, 0);
@@ -288,7 +312,7 @@ fn gather(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32], slot
         // SAFETY: chunks cover steps `q0..q0 + steps` with `q0 + steps <=
         // quads` (the padded reduction): inside the block (the assertion
         // above); `buf` holds `4 * steps` bytes.
-        unsafe { Target::widen(column.add(q0 * PIXELS * 2), buf.as_ptr(), steps, offset) };
+        unsafe { W::widen(column.add(q0 * W::STEP_WORDS), buf.as_ptr(), steps, offset) };
     };
     for ky in 0..g.kernel.0 {
         let iy = (oy * g.strides.0 + ky * g.dilation.0) as isize - g.pad.0 as isize;
@@ -323,20 +347,29 @@ fn gather(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32], slot
 
 /// [`gather`] when every tap is whole steps of four channels: each tap's
 /// channels widened (or zeroed) four at a time by the target's
-/// [`Widen`] routines.
-fn gather_quads(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32], slot: usize) {
+/// [`Widen`] routines. Inlined too: on the Cortex-M4 count 0.4% fewer
+/// instructions than a call per pixel.
+#[inline(always)]
+fn gather_quads<W: Widen>(
+    g: &Conv2dGeom,
+    x: &[i8],
+    zp: i32,
+    pix: usize,
+    block: &mut [u32],
+    slot: usize,
+) {
     let (inp, o, cin) = (g.input, g.output, g.input.c);
     let (h_up, w_up) = (inp.h * g.upsample.0, inp.w * g.upsample.1);
     let (oy, ox) = (pix / o.w, pix % o.w);
     let (tap_quads, quads) = (cin / 4, padded_k(g) / 4);
     let offset = u32::from((-zp) as u16) * 0x0001_0001;
-    // Every write below is to word `q * PIXELS * 2 + slot * 2 (+ 1)` for a
-    // step `q < quads`: inside the block, checked once here.
+    // Every write below is to a step `q < quads` of the slot's column:
+    // inside the block (`Widen`'s layout contract), checked once here.
     assert!(
         slot < PIXELS && block.len() >= quads * PIXELS * 2,
         "im2col block too short"
     );
-    let column = block[slot * 2..].as_mut_ptr();
+    let column = block[W::column(slot, quads)..].as_mut_ptr();
     let row_len = inp.w * cin;
     let mut q = 0;
     for ky in 0..g.kernel.0 {
@@ -346,7 +379,13 @@ fn gather_quads(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32]
             // SAFETY: `q + kw * tap_quads <= quads` (the unpadded
             // reduction) and `kw * tap_quads >= 1`: the steps are inside
             // the block (the assertion above).
-            unsafe { Target::zero(column.add(q * PIXELS * 2), g.kernel.1 * tap_quads) };
+            unsafe {
+                W::zero(
+                    column.add(q * W::STEP_WORDS),
+                    g.kernel.1 * tap_quads,
+                    offset,
+                )
+            };
             q += g.kernel.1 * tap_quads;
             continue;
         }
@@ -355,15 +394,15 @@ fn gather_quads(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32]
         for _ in 0..g.kernel.1 {
             // SAFETY: `q + tap_quads <= quads` and `tap_quads >= 1`: the
             // tap's steps are inside the block (the assertion above).
-            let dst = unsafe { column.add(q * PIXELS * 2) };
+            let dst = unsafe { column.add(q * W::STEP_WORDS) };
             if ix >= 0 && (ix as usize) < w_up {
                 let src = &row[(ix as usize / g.upsample.1) * cin..][..cin];
                 // SAFETY: `src` holds `4 * tap_quads` bytes; `dst` has
                 // `tap_quads` steps in the block (above).
-                unsafe { Target::widen(dst, src.as_ptr(), tap_quads, offset) };
+                unsafe { W::widen(dst, src.as_ptr(), tap_quads, offset) };
             } else {
                 // SAFETY: as above.
-                unsafe { Target::zero(dst, tap_quads) };
+                unsafe { W::zero(dst, tap_quads, offset) };
             }
             q += tap_quads;
             ix += g.dilation.1 as isize;
@@ -371,13 +410,24 @@ fn gather_quads(g: &Conv2dGeom, x: &[i8], zp: i32, pix: usize, block: &mut [u32]
     }
     if q < quads {
         // SAFETY: steps `q..quads` are inside the block (the assertion).
-        unsafe { Target::zero(column.add(q * PIXELS * 2), quads - q) };
+        unsafe { W::zero(column.add(q * W::STEP_WORDS), quads - q, offset) };
     }
 }
 
-/// A target's im2col routines: `quads` steps of one pixel's column, each
-/// step's two words [`PIXELS`] `* 2` words after the previous one.
+/// A target's im2col routines: `quads` steps of one pixel's column, two
+/// words per step, each step [`Widen::STEP_WORDS`] words after the
+/// previous one. A block of [`PIXELS`] columns of `quads` steps lies in
+/// `quads * PIXELS * 2` words.
 pub trait Widen {
+    /// Words from one step of a column to the next.
+    const STEP_WORDS: usize = PIXELS * 2;
+    /// The word at which pixel `slot`'s column starts in a block of
+    /// `quads` steps (by default the columns are interleaved, step by step).
+    #[inline(always)]
+    fn column(slot: usize, quads: usize) -> usize {
+        let _ = quads;
+        slot * 2
+    }
     /// Writes four channels of `src` per step as `(x0 - zp, x2 - zp)`,
     /// `(x1 - zp, x3 - zp)`; `offset` is `-zp` in both 16-bit halves.
     ///
@@ -385,11 +435,13 @@ pub trait Widen {
     /// `src` is valid for `4 * quads` reads; `dst` for the steps' writes
     /// (word-aligned).
     unsafe fn widen(dst: *mut u32, src: *const i8, quads: usize, offset: u32);
-    /// Writes zeros to the steps.
+    /// Writes the steps of a tap off the input (TFLite pads with the zero
+    /// point): what [`Widen::widen`] writes for four inputs equal to the
+    /// zero point (zeros, for the 16-bit `x - zp` layout).
     ///
     /// # Safety
     /// As [`Widen::widen`]'s `dst`.
-    unsafe fn zero(dst: *mut u32, quads: usize);
+    unsafe fn zero(dst: *mut u32, quads: usize, offset: u32);
 }
 
 impl Widen for Portable {
@@ -404,18 +456,18 @@ impl Widen for Portable {
             // SAFETY: the caller's contract.
             unsafe {
                 let c = core::slice::from_raw_parts(src.add(4 * q), 4);
-                let d = dst.add(q * PIXELS * 2);
+                let d = dst.add(q * Self::STEP_WORDS);
                 d.write(pair(c[0], c[2]));
                 d.add(1).write(pair(c[1], c[3]));
             }
         }
     }
 
-    unsafe fn zero(dst: *mut u32, quads: usize) {
+    unsafe fn zero(dst: *mut u32, quads: usize, _offset: u32) {
         for q in 0..quads {
             // SAFETY: the caller's contract.
             unsafe {
-                let d = dst.add(q * PIXELS * 2);
+                let d = dst.add(q * Self::STEP_WORDS);
                 d.write(0);
                 d.add(1).write(0);
             }
@@ -684,6 +736,16 @@ fn packed_conv(
     scratch: &mut [i8],
 ) {
     #[cfg(target_arch = "x86_64")]
+    if vnni_for(isa) && vnni_takes(g.output.c) {
+        let block = checked_block(g, packed, requantize, layout, scratch);
+        // SAFETY: the CPU has AVX-512 F and VNNI (`vnni_for`); the lengths
+        // are checked (`checked_block`) and the filters are few enough.
+        unsafe {
+            vnni::conv(g, io, packed, requantize, input_zero_point, layout, block);
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if avx2_for(isa) {
         let (zp, rq) = (input_zero_point, requantize);
         return packed_loop::<avx2::Avx2>(g, io, packed, rq, zp, layout, scratch);
@@ -697,16 +759,23 @@ fn packed_conv(
     packed_loop::<Target>(g, io, packed, requantize, input_zero_point, layout, scratch);
 }
 
-/// The packed conv's loop on tile kernel `K` (one this CPU runs).
-fn packed_loop<K: TileKernel>(
+/// Checks a packed conv's arguments (groups, geometry, packed kernel,
+/// one requantization per filter, output layout) and returns the im2col
+/// block: the aligned start of the scratch.
+///
+/// # Panics
+/// If one does not match, or the scratch is shorter than [`scratch_bytes`].
+// Inlined: the loops then know the block's length, and the gather's
+// bounds assertion folds away (a call cost the Cortex-M4 count 26,000
+// instructions per forward).
+#[inline(always)]
+fn checked_block<'s>(
     g: &Conv2dGeom,
-    mut io: impl ConvIo,
     packed: &[i32],
     requantize: &[Requantize],
-    input_zero_point: i32,
     layout: (usize, usize),
-    scratch: &mut [i8],
-) {
+    scratch: &'s mut [i8],
+) -> &'s mut [u32] {
     let o = g.output;
     assert!(supports(g), "conv2d_int8_packed: groups must be 1");
     crate::igemm::validate(g);
@@ -722,14 +791,28 @@ fn packed_loop<K: TileKernel>(
     );
     let (stride, offset) = layout;
     assert!(offset + o.c <= stride, "conv2d_int8: output layout");
-    let kp = padded_k(g);
-    let block_words = PIXELS * 2 * kp / 4;
+    let block_words = PIXELS * 2 * padded_k(g) / 4;
     // SAFETY: every bit pattern is a valid u32; `align_to_mut` hands out
     // only the aligned middle of the scratch, which does not alias the rest.
     let (_, words, _) = unsafe { scratch.align_to_mut::<u32>() };
     assert!(words.len() >= block_words, "conv2d_int8: scratch length");
-    let block = &mut words[..block_words];
-    let quads = kp / 4;
+    &mut words[..block_words]
+}
+
+/// The packed conv's loop on tile kernel `K` (one this CPU runs).
+fn packed_loop<K: TileKernel>(
+    g: &Conv2dGeom,
+    mut io: impl ConvIo,
+    packed: &[i32],
+    requantize: &[Requantize],
+    input_zero_point: i32,
+    layout: (usize, usize),
+    scratch: &mut [i8],
+) {
+    let block = checked_block(g, packed, requantize, layout, scratch);
+    let o = g.output;
+    let (stride, offset) = layout;
+    let quads = padded_k(g) / 4;
     let pixels = o.h * o.w;
     for first in (0..pixels).step_by(PIXELS) {
         let n = PIXELS.min(pixels - first);
@@ -737,7 +820,7 @@ fn packed_loop<K: TileKernel>(
         // their sums are computed and never stored.
         let x = io.input();
         for slot in 0..n {
-            gather(g, x, input_zero_point, first + slot, block, slot);
+            gather::<Target>(g, x, input_zero_point, first + slot, block, slot);
         }
         // This block's rows of the output, from the layer's first channel
         // (the caller checked that the output holds `pixels` rows).

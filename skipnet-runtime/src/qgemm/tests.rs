@@ -23,7 +23,8 @@ fn geometry(r: &mut SplitMix64) -> Conv2dGeom {
     } else {
         (1, 1)
     };
-    let c = *r.pick(&[1, 3, 4, 8, 12, 16, 20, 36]);
+    // 64: a tap of sixteen steps (the VNNI gather's SIMD widening).
+    let c = *r.pick(&[1, 3, 4, 8, 12, 16, 20, 36, 64]);
     let input = Hwc {
         h: r.range(1, 9),
         w: r.range(1, 9),
@@ -44,7 +45,12 @@ fn geometry(r: &mut SplitMix64) -> Conv2dGeom {
         output: Hwc {
             h: oh,
             w: ow,
-            c: r.range(1, 9),
+            // Past 8: more than one group of the VNNI conv's four pairs.
+            c: if r.one_in(4) {
+                r.range(9, 19)
+            } else {
+                r.range(1, 8)
+            },
         },
         kernel,
         strides,
@@ -72,8 +78,16 @@ fn packed_conv_equals_the_reference_on_random_geometries() {
         let bias: Vec<i32> = (0..g.output.c)
             .map(|_| (r.next_u64() % 20_000) as i32 - 10_000)
             .collect();
+        // Now and then `i32::MIN`, the multiplier whose doubling high
+        // multiply saturates (TFLite never makes it; the kernels handle it).
         let multipliers: Vec<QuantizedMultiplier> = (0..g.output.c)
-            .map(|_| QuantizedMultiplier::new(1e-4 + (r.below(1000) as f64) * 2e-5))
+            .map(|_| match r.one_in(16) {
+                true => QuantizedMultiplier {
+                    multiplier: i32::MIN,
+                    shift: -(r.range(8, 20) as i32),
+                },
+                false => QuantizedMultiplier::new(1e-4 + (r.below(1000) as f64) * 2e-5),
+            })
             .collect();
         let q = Conv2dInt8Quant {
             input_zero_point: r.below(256) as i32 - 128,
@@ -245,4 +259,48 @@ fn packing_puts_four_k_of_one_filter_in_a_word() {
     assert_eq!(bytes(p[2]), [40, 0, 0, 0], "pair 0, k 4..8, filter 0");
     assert_eq!(bytes(p[8]), [2, 12, 22, 32], "pair 1, k 0..4, filter 2");
     assert_eq!(bytes(p[9]), [0, 0, 0, 0], "filter 3 is padding");
+}
+
+#[test]
+fn the_one_saturating_product_saturates_on_every_tile() {
+    // `acc + bias == i32::MIN` by `i32::MIN` is gemmlowp's one saturating
+    // doubling high multiply (i32::MAX, so the clamp's 127), which the
+    // random geometries almost never reach.
+    let g = Conv2dGeom {
+        input: Hwc { h: 1, w: 4, c: 4 },
+        upsample: (1, 1),
+        output: Hwc { h: 1, w: 4, c: 3 },
+        kernel: (1, 1),
+        strides: (1, 1),
+        dilation: (1, 1),
+        pad: (0, 0),
+        groups: 1,
+        activation: Activation::Linear,
+    };
+    let (x, k) = (vec![9i8; g.input.len()], vec![0i8; g.kernel_len()]);
+    let bias = [i32::MIN, i32::MIN, 0];
+    let multipliers = [QuantizedMultiplier {
+        multiplier: i32::MIN,
+        shift: 0,
+    }; 3];
+    let q = Conv2dInt8Quant {
+        input_zero_point: 1,
+        output_zero_point: 0,
+        multipliers: &multipliers,
+        clamp: (-128, 127),
+    };
+    let mut want = vec![0i8; g.output.len()];
+    conv2d_int8_into(&g, &x, &k, Some(&bias), &q, &mut want, (3, 0));
+    assert_eq!(want[..3], [127, 127, 0], "the reference saturates");
+    let mut packed = vec![0i32; packed_kernel_words(&g)];
+    pack_kernel(&g, &k, &mut packed);
+    let rq: Vec<Requantize> = (0..3)
+        .map(|f| Requantize::new(bias[f], multipliers[f], 0, q.clamp))
+        .collect();
+    let mut scratch = vec![0i8; scratch_bytes(&g)];
+    for isa in crate::testing::isas_under_test("qgemm saturation") {
+        let mut got = vec![0i8; g.output.len()];
+        conv2d_int8_packed(isa, &g, &x, &packed, &rq, 1, &mut got, (3, 0), &mut scratch);
+        assert_eq!(got, want, "{isa:?} ({})", kernel(isa));
+    }
 }
