@@ -1246,7 +1246,10 @@ fn tally_depthwise(c: &ConvCase, tally: &Tally) {
         (g.upsample != (1, 1), "upsample"),
         (g.kernel.0 * g.kernel.1 > igemm::TAPS_PER_PASS, "> 25 taps"),
         (g.input.c % 8 != 0, "channel tail"),
-        (sweeps_3x3(c), "3x3 register sweep (AVX2)"),
+        (
+            sweeps_3x3(c),
+            "3x3 register sweep (AVX2; AVX-512 at stride 1)",
+        ),
         (epi.accumulate, "in place"),
         (epi.slot.is_some(), "concat slot"),
         (epi.residuals > 0, "residuals"),

@@ -14,6 +14,8 @@
 //!
 //! - AVX-512 (`avx512`): tiles of 6 output pixels x 32 channels (12 `zmm`
 //!   accumulators, 2 weight registers loaded once per tap for the 6 pixels);
+//!   3x3 stride-1 layers at least 14 wide sweep their inner pixels as AVX2
+//!   does (below), the borders staying on these tiles;
 //! - AVX2 + FMA (`avx2`): tiles of 4 output pixels x 16 channels (8 `ymm`
 //!   accumulators, 2 weight registers); 3x3 layers (stride 1 or 2 along W,
 //!   a register epilogue) sweep each row's pixels whose window is inside the
@@ -433,28 +435,36 @@ fn run_pixels(isa: Isa, cx: &Ctx<'_>, p0: usize, p1: usize, out: &mut [f32]) {
         let ox1 = ow.min(ox0 + (p1 - p));
         match isa {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `isa` is available on this CPU (checked by the caller),
-            // `cx` was checked by `validate`, with `dm == 1`; `oy < output.h`
-            // and `ox0 < ox1 <= output.w` (`p < p1 <= output.h * ow`).
-            Isa::Avx512 if cx.dm == 1 => unsafe { avx512::row(cx, oy, ox0, ox1, out, p0) },
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma if cx.dm == 1 => {
+            Isa::Avx512 | Isa::Avx2Fma if cx.dm == 1 => {
                 // The pixels whose whole window is inside the input sweep
                 // (`sweep3x3`); the others, and every pixel of layers it does
-                // not take, go through the tiles.
-                let (a, b) = match cx.sweep_columns(oy) {
+                // not take, go through the tiles. With AVX-512 the sweep (in
+                // `ymm`s: Zen 4 splits a `zmm` op in two anyway) takes the
+                // stride-1 maps at least 14 wide, where it beats the 6 x 32
+                // `zmm` tiles (`cargo bench --bench conv -- depthwise`, Zen 4,
+                // sweep and `zmm` tiles at the borders against tiles alone:
+                // 112x112x32 120 µs against 172, 56x56x144 131 against 199,
+                // 28x28x192 45 against 63, 14x14x576 40 against 47; 7x7x960
+                // 20 against 19; at stride 2 56x56x144 51 against 58 but
+                // 112x112x96 155 against 145).
+                let sweeps = isa == Isa::Avx2Fma || (cx.g.strides == (1, 1) && cx.g.output.w >= 14);
+                let (a, b) = match cx.sweep_columns(oy).filter(|_| sweeps) {
                     Some((a, b)) => (a.clamp(ox0, ox1), b.clamp(ox0, ox1)),
                     None => (ox1, ox1),
                 };
-                // SAFETY: as above; `ox0 <= a <= b <= ox1`; `sweep_columns`
-                // returned the columns of row `oy` whose 3x3 window lies
-                // inside the input of a layer `sweep3x3::row` takes.
+                // SAFETY: `isa` is available on this CPU (checked by the
+                // caller; AVX-512's implies AVX2 and FMA, which the sweep
+                // needs), `cx` was checked by `validate`, with `dm == 1`;
+                // `oy < output.h` and `ox0 <= a <= b <= ox1 <= output.w`
+                // (`p < p1 <= output.h * ow`); `sweep_columns` returned the
+                // columns of row `oy` whose 3x3 window lies inside the input
+                // of a layer `sweep3x3::row` takes.
                 unsafe {
-                    avx2::row(cx, oy, ox0, a, out, p0);
+                    tiles(isa, cx, oy, ox0, a, out, p0);
                     if a < b {
                         sweep3x3::row(cx, oy, a, b, out, p0);
                     }
-                    avx2::row(cx, oy, b, ox1, out, p0);
+                    tiles(isa, cx, oy, b, ox1, out, p0);
                 }
             }
             _ => {
@@ -464,6 +474,32 @@ fn run_pixels(isa: Isa, cx: &Ctx<'_>, p0: usize, p1: usize, out: &mut [f32]) {
             }
         }
         p += ox1 - ox0;
+    }
+}
+
+/// Output pixels `ox0..ox1` of row `oy` on `isa`'s tiles (AVX-512's or
+/// AVX2's).
+///
+/// # Safety
+/// As the tiles' `row`: `isa` is available, `cx` passed `validate` with
+/// `dm == 1`, `oy < output.h`, `ox1 <= output.w`.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tiles(
+    isa: Isa,
+    cx: &Ctx<'_>,
+    oy: usize,
+    ox0: usize,
+    ox1: usize,
+    out: &mut [f32],
+    p0: usize,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        match isa {
+            Isa::Avx512 => avx512::row(cx, oy, ox0, ox1, out, p0),
+            _ => avx2::row(cx, oy, ox0, ox1, out, p0),
+        }
     }
 }
 
