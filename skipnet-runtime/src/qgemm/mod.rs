@@ -21,12 +21,15 @@
 //! kernel is a trait ([`TileKernel`]) with a portable implementation (exact
 //! integer arithmetic, what every other target runs) and the Cortex-M
 //! assembly one (`cortex_m.rs`, with the DSP extension: thumbv7em and
-//! ARMv8-M mainline); x86-64 has an AVX2 tile (`avx2.rs`) and, where the CPU
-//! has AVX-512 VNNI, a `vpdpbusd` conv of its own on the same packed kernel
-//! (`vnni.rs`); AArch64 an Advanced SIMD tile (`neon.rs`).
+//! ARMv8-M mainline); AArch64 has an Advanced SIMD tile (`neon.rs`). On
+//! x86-64 the same packed kernel runs a loop of its own on 8-bit im2col
+//! columns (`bytes.rs`) with an AVX2 tile (`avx2.rs`) or, where the CPU
+//! has AVX-512 VNNI, a `vpdpbusd` one (`vnni.rs`).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod bytes;
 #[cfg(skipnet_cortex_m_dsp)]
 mod cortex_m;
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
@@ -236,14 +239,16 @@ fn portable_tile(acc: &mut [i32; 2 * PIXELS], a: &[u32], w: &[i32]) {
 }
 
 /// Which tile kernel [`conv2d_int8_packed`] runs on this target for
-/// `isa`: on x86-64 AVX2's where `isa` is `Avx2Fma` or `Avx512` (and the
-/// CPU runs it), on AArch64 Advanced SIMD's for `Neon`, else the target's
-/// own.
+/// `isa`: on x86-64 the byte tiles, VNNI's where `isa` is `Avx512` and the
+/// CPU has it, else AVX2's where `isa` is `Avx2Fma` or `Avx512` (and the
+/// CPU runs it), for convs of at most 1,024 filters (the portable tile
+/// takes wider ones); on AArch64 Advanced SIMD's for `Neon`; else the
+/// target's own.
 pub fn kernel(isa: Isa) -> &'static str {
     if vnni_for(isa) {
         "avx512-vnni (vpdpbusd)"
     } else if avx2_for(isa) {
-        "avx2 (vpmaddwd)"
+        "avx2 (vpmaddwd on bytes)"
     } else if neon_for(isa) {
         "neon (smlal)"
     } else if cfg!(skipnet_cortex_m_dsp) {
@@ -258,8 +263,8 @@ fn neon_for(isa: Isa) -> bool {
     cfg!(all(target_arch = "aarch64", target_feature = "neon")) && isa == Isa::Neon
 }
 
-/// Whether the AVX-512 VNNI conv runs for `isa` (given its filter count:
-/// [`vnni_takes`]).
+/// Whether the AVX-512 VNNI tile runs for `isa` (given the filter count:
+/// [`bytes_take`]).
 fn vnni_for(isa: Isa) -> bool {
     #[cfg(target_arch = "x86_64")]
     return isa == Isa::Avx512 && isa.available() && vnni::available();
@@ -270,13 +275,14 @@ fn vnni_for(isa: Isa) -> bool {
     };
 }
 
-/// Whether the AVX-512 VNNI conv takes a conv of `filters` filters.
+/// Whether the byte conv (x86-64) takes a conv of `filters` filters.
 #[cfg(target_arch = "x86_64")]
-fn vnni_takes(filters: usize) -> bool {
-    filters <= vnni::MAX_FILTERS
+fn bytes_take(filters: usize) -> bool {
+    filters <= bytes::MAX_FILTERS
 }
 
-/// Whether the AVX2 tile runs for `isa`.
+/// Whether the AVX2 byte tile runs for `isa` (given the filter count:
+/// [`bytes_take`]).
 fn avx2_for(isa: Isa) -> bool {
     cfg!(target_arch = "x86_64") && matches!(isa, Isa::Avx2Fma | Isa::Avx512) && isa.available()
 }
@@ -756,19 +762,19 @@ fn packed_conv(
     scratch: &mut [i8],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if vnni_for(isa) && vnni_takes(g.output.c) {
+    if avx2_for(isa) && bytes_take(g.output.c) {
         let block = checked_block(g, packed, requantize, layout, scratch);
-        // SAFETY: the CPU has AVX-512 F and VNNI (`vnni_for`); the lengths
-        // are checked (`checked_block`) and the filters are few enough.
+        let (zp, rq) = (input_zero_point, requantize);
+        // SAFETY: the CPU has what `vnni::available` checks (`vnni_for`), or AVX2
+        // (`avx2_for`, which `vnni_for` implies); the lengths are checked
+        // (`checked_block`) and the filters are few enough (`bytes_take`).
         unsafe {
-            vnni::conv(g, io, packed, requantize, input_zero_point, layout, block);
+            match vnni_for(isa) {
+                true => vnni::conv(g, io, packed, rq, zp, layout, block),
+                false => avx2::conv(g, io, packed, rq, zp, layout, block),
+            }
         }
         return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if avx2_for(isa) {
-        let (zp, rq) = (input_zero_point, requantize);
-        return packed_loop::<avx2::Avx2>(g, io, packed, rq, zp, layout, scratch);
     }
     #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
     if neon_for(isa) {
