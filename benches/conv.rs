@@ -465,6 +465,27 @@ fn peak(c: &mut Criterion) {
         _mm512_reduce_add_ps(sum)
     }
 
+    /// Twelve independent `vpdpbusd` chains: the int8 VNNI conv's peak, in
+    /// multiply-adds (64 per instruction).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F and AVX-512 VNNI.
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    unsafe fn dpbusd_chains(a: i8) -> i32 {
+        let mut acc = [_mm512_setzero_si512(); 12];
+        let (x, w) = (_mm512_set1_epi8(a), _mm512_set1_epi8(3));
+        for _ in 0..ITERS {
+            for v in acc.iter_mut() {
+                *v = _mm512_dpbusd_epi32(*v, x, w);
+            }
+        }
+        let mut sum = _mm512_setzero_si512();
+        for v in acc {
+            sum = _mm512_add_epi32(sum, v);
+        }
+        _mm512_reduce_add_epi32(sum)
+    }
+
     if !Isa::Avx2Fma.available() {
         return;
     }
@@ -481,6 +502,14 @@ fn peak(c: &mut Criterion) {
         group.bench_function("avx512 fma, 12 chains", |b| {
             // SAFETY: AVX-512F was checked just above.
             b.iter(|| unsafe { fma_chains_512(std::hint::black_box(1.000_001)) })
+        });
+    }
+    // The int8 VNNI conv's ceiling (`qgemm`'s `vnni.rs`), in multiply-adds.
+    if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vnni") {
+        group.throughput(Throughput::Elements(ITERS * 12 * 64));
+        group.bench_function("avx512-vnni vpdpbusd, 12 chains (multiply-adds)", |b| {
+            // SAFETY: AVX-512F and VNNI were checked just above.
+            b.iter(|| unsafe { dpbusd_chains(std::hint::black_box(2)) })
         });
     }
     group.finish();
