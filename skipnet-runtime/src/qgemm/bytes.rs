@@ -199,7 +199,8 @@ pub(super) unsafe fn conv<T: ByteTile>(
 /// One pair's weight sums (filter `a`, filter `b`) over its stream: 16
 /// bytes (two steps of both filters) widened and summed in pairs by one
 /// `vpmaddwd` by ones, lanes 0, 1, 4, 5 filter `a`'s (as `avx2.rs`'s tile).
-/// A plain loop over the bytes cost the int8 seed U-Net a fifth of its time.
+/// A plain loop over the bytes cost the int8 seed U-Net 13% of its time
+/// with VNNI (`conv3` alone 19%).
 ///
 /// # Safety
 /// The CPU has AVX2.
