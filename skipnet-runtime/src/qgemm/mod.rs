@@ -426,7 +426,7 @@ fn gather_quads<W: Widen>(
 /// The stored row (or column) of upsampled row `i` (nearest, factor `u`).
 /// A division on a Cortex-M (`udiv`: one instruction, which the count
 /// weighs); elsewhere the usual factors 1 and 2 skip the divider (tens of
-/// cycles on x86, a fifth of the VNNI conv's time on the seed U-Net's `up4`).
+/// cycles on x86: 11% of the VNNI conv's time on the seed U-Net's `up4`).
 #[inline(always)]
 fn stored(i: usize, u: usize) -> usize {
     if cfg!(skipnet_cortex_m_dsp) {
