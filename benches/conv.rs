@@ -264,7 +264,7 @@ fn max_pool(c: &mut Criterion) {
 
 /// The int8 conv (`qgemm`, TFLite's arithmetic) on the seed U-Net's largest
 /// layers, on each tile this machine runs (`Isa::Scalar`: the portable one;
-/// `Isa::Avx2Fma`: AVX2's `vpmaddwd` tile; `Isa::Avx512` where the CPU has
+/// `Isa::Avx2Fma`: AVX2's byte tile, `vpmaddwd` on widened bytes; `Isa::Avx512` where the CPU has
 /// VNNI: the `vpdpbusd` conv), one thread: `cargo bench --bench conv --
 /// int8`. Throughput in multiply-adds.
 fn int8(c: &mut Criterion) {

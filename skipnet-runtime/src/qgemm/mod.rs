@@ -858,8 +858,9 @@ fn packed_loop<K: TileKernel>(
             // `quads * 2`, both word-aligned (u32 and i32 slices); `quads`
             // is a positive multiple of K_STEP / 4 (`padded_k`, and a conv
             // has at least one tap and channel, checked by `validate`); `K`
-            // runs on this CPU (`packed_conv` picks AVX2's only where
-            // `isa.available()`; Advanced SIMD is part of the AArch64 target).
+            // runs on this CPU (the portable tile anywhere, the Cortex-M one
+            // where build.rs found the DSP extension, Advanced SIMD, part of
+            // the AArch64 target; x86's tiles run in `bytes::conv` instead).
             unsafe {
                 if n == 1 {
                     // A last lone pixel: half the work of a whole tile.
