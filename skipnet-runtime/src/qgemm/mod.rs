@@ -24,16 +24,22 @@
 //! ARMv8-M mainline); AArch64 has an Advanced SIMD tile (`neon.rs`). On
 //! x86-64 the same packed kernel runs a loop of its own on 8-bit im2col
 //! columns (`bytes.rs`) with an AVX2 tile (`avx2.rs`) or, where the CPU
-//! has AVX-512 VNNI, a `vpdpbusd` one (`vnni.rs`).
+//! has AVX-512 VNNI, a `vpdpbusd` one (`vnni.rs`); so does AArch64 where
+//! the CPU has the dot product instructions (`sdot.rs`).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon")
+))]
 mod bytes;
 #[cfg(skipnet_cortex_m_dsp)]
 mod cortex_m;
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 mod neon;
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+mod sdot;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
 
@@ -242,13 +248,16 @@ fn portable_tile(acc: &mut [i32; 2 * PIXELS], a: &[u32], w: &[i32]) {
 /// `isa`: on x86-64 the byte tiles, VNNI's where `isa` is `Avx512` and the
 /// CPU has it, else AVX2's where `isa` is `Avx2Fma` or `Avx512` (and the
 /// CPU runs it), for convs of at most 1,024 filters (the portable tile
-/// takes wider ones); on AArch64 Advanced SIMD's for `Neon`; else the
+/// takes wider ones); on AArch64 for `Neon` the `sdot` tile where the CPU
+/// has it (at most 1,024 filters too), else the `smlal` one; else the
 /// target's own.
 pub fn kernel(isa: Isa) -> &'static str {
     if vnni_for(isa) {
         "avx512-vnni (vpdpbusd)"
     } else if avx2_for(isa) {
         "avx2 (vpmaddwd on bytes)"
+    } else if sdot_for(isa) {
+        "neon (sdot)"
     } else if neon_for(isa) {
         "neon (smlal)"
     } else if cfg!(skipnet_cortex_m_dsp) {
@@ -263,6 +272,18 @@ fn neon_for(isa: Isa) -> bool {
     cfg!(all(target_arch = "aarch64", target_feature = "neon")) && isa == Isa::Neon
 }
 
+/// Whether the `sdot` tile runs for `isa` (given the filter count:
+/// [`bytes_take`]).
+fn sdot_for(isa: Isa) -> bool {
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    return neon_for(isa) && sdot::available();
+    #[cfg(not(all(target_arch = "aarch64", target_feature = "neon")))]
+    return {
+        let _ = isa;
+        false
+    };
+}
+
 /// Whether the AVX-512 VNNI tile runs for `isa` (given the filter count:
 /// [`bytes_take`]).
 fn vnni_for(isa: Isa) -> bool {
@@ -275,8 +296,12 @@ fn vnni_for(isa: Isa) -> bool {
     };
 }
 
-/// Whether the byte conv (x86-64) takes a conv of `filters` filters.
-#[cfg(target_arch = "x86_64")]
+/// Whether the byte conv (x86-64, AArch64's `sdot`) takes a conv of
+/// `filters` filters.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon")
+))]
 fn bytes_take(filters: usize) -> bool {
     filters <= bytes::MAX_FILTERS
 }
@@ -779,6 +804,14 @@ fn packed_conv(
     #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
     if neon_for(isa) {
         let (zp, rq) = (input_zero_point, requantize);
+        if sdot_for(isa) && bytes_take(g.output.c) {
+            let block = checked_block(g, packed, rq, layout, scratch);
+            // SAFETY: the CPU has `dotprod` (`sdot_for`); the lengths are
+            // checked (`checked_block`) and the filters are few enough
+            // (`bytes_take`).
+            unsafe { sdot::conv(g, io, packed, rq, zp, layout, block) };
+            return;
+        }
         return packed_loop::<neon::Neon>(g, io, packed, rq, zp, layout, scratch);
     }
     let _ = isa; // the target's own tile on other targets

@@ -8,8 +8,8 @@
 //! adds the four products to that pixel's and filter's four 32-bit lanes
 //! (six accumulators: 3 pixels x 2 filters). The lanes are added at the
 //! end; every sum wraps as the portable `wrapping_add` does, so the result
-//! is exactly the portable tile's. (`sdot`, where the CPU has it, wants
-//! 8-bit inputs: a layout of its own, not written yet.)
+//! is exactly the portable tile's. Where the CPU has `sdot`, the byte
+//! conv (`sdot.rs`) runs instead.
 
 use super::{TileKernel, PIXELS};
 use core::arch::aarch64::*;

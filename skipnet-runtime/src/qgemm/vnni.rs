@@ -41,6 +41,7 @@ pub fn available() -> bool {
 pub struct Vnni;
 
 impl ByteTile for Vnni {
+    type Isa = super::avx2::X86Bytes;
     const PAIRS: usize = 8;
 
     #[inline(always)]
