@@ -237,6 +237,37 @@ fn efficient_se_matches_keras() {
     }
 }
 
+/// A squeeze-and-excite product folded into the 1x1 conv reading it (the
+/// gate scales that conv's kernel), and one kept as a pass where the
+/// kernel is larger than the map.
+#[test]
+fn se_project_matches_keras() {
+    let net = SeProject::from_safetensors(&fixture("se_project", "weights.safetensors")).unwrap();
+    let io = fixture("se_project", "io.safetensors");
+    let x = io_tensor::<1920>(&io, "x", &[12, 10, 16]);
+    let y = io_tensor::<360>(&io, "y", &[3, 3, 40]);
+    let summary = SeProject::summary();
+    let row = |name: &str| {
+        summary
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no row {name}: {summary}"))
+            .to_string()
+    };
+    assert!(
+        row("excite").contains("never stored: `project` scales its kernel by the gate"),
+        "{summary}"
+    );
+    assert!(!row("excite2").contains("never stored"), "{summary}");
+    let mut ws = SeProject::workspace();
+    for isa in isas_under_test("se_project_matches_keras") {
+        ws.set_isa(isa).unwrap();
+        let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+        println!("se_project max abs error {err:e} ({isa:?})");
+        assert!(err <= TOL, "{isa:?}: max abs error {err}");
+    }
+}
+
 #[test]
 fn decoder_matches_keras() {
     let net = Decoder::from_safetensors(&fixture("decoder", "weights.safetensors")).unwrap();
@@ -387,6 +418,12 @@ fn arena_reuses_memory() {
             ConvNextBlock::ARENA_LEN,
             ConvNextBlock::NAIVE_ARENA_LEN,
             ConvNextBlock::LIVE_SET_BOUND,
+        ),
+        (
+            "se_project",
+            SeProject::ARENA_LEN,
+            SeProject::NAIVE_ARENA_LEN,
+            SeProject::LIVE_SET_BOUND,
         ),
         (
             "efficient_se",

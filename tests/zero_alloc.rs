@@ -158,6 +158,11 @@ fn forward_makes_zero_allocations() {
         |n, ws| sum(n.forward(ws, &[0.5; 1024]))
     ));
     checked.push(assert_no_allocations!(
+        SeProject,
+        load(SeProject::from_safetensors(&w("se_project"))),
+        |n, ws| sum(n.forward(ws, &[0.5; 1920]))
+    ));
+    checked.push(assert_no_allocations!(
         EfficientSe,
         load(EfficientSe::from_safetensors(&w("efficient_se"))),
         |n, ws| sum(n.forward(ws, &[0.5; 1024]))

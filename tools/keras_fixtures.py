@@ -441,6 +441,29 @@ def efficient_se():
     return keras.Model(x, out, name="efficient_se")
 
 
+def se_project():
+    """MobileNetV3's inverted residual with squeeze-and-excite: the gated
+    product (gate first) read only by the 1x1 projection, whose batch norm
+    folds and whose residual add fuses; then a second product on a 3x3 map
+    by a dense gate, into a 1x1 conv whose kernel is larger than that map
+    (so that product stays a pass of its own)."""
+    x = keras.Input((12, 10, 16), name="x")
+    e = conv("expand", 48, 1, activation="relu")(x)
+    d = layers.DepthwiseConv2D(3, padding="same", activation="relu", name="dw")(e)
+    s = layers.GlobalAveragePooling2D(keepdims=True, name="squeeze")(d)  # 1x1x48
+    r = conv("reduce", 12, 1, activation="relu")(s)
+    g = conv("gate", 48, 1, activation="hard_sigmoid")(r)
+    m = layers.Multiply(name="excite")([g, d])  # 12x10x48
+    p = conv("project", 16, 1, use_bias=False)(m)
+    b = layers.BatchNormalization(name="bn")(p)
+    res = layers.Add(name="res")([x, b])
+    t = conv("down", 24, 3, strides=4, padding="same", activation="relu")(res)  # 3x3x24
+    gate2 = layers.Dense(24, activation="sigmoid", name="gate2")(layers.GlobalAveragePooling2D(name="g2")(t))
+    m2 = layers.Multiply(name="excite2")([t, gate2])  # 3x3x24
+    out = conv("out", 40, 1)(m2)
+    return keras.Model(x, out, name="se_project")
+
+
 NETS = {
     "seed_unet": seed_unet,
     "apes_net": apes_net,
@@ -462,6 +485,7 @@ NETS = {
     "preprocess": preprocess,
     "convnext_block": convnext_block,
     "efficient_se": efficient_se,
+    "se_project": se_project,
 }
 
 # Variables Keras keeps for bookkeeping, not for inference (Normalization's

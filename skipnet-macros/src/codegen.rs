@@ -517,7 +517,7 @@ fn step(
         .collect();
     let residuals: Vec<TokenStream> = run.residuals.iter().map(|&o| operand_expr(c, o)).collect();
     let (in_shapes, _) = fusions.stored_operands(n, &c.shapes);
-    let wexprs: Vec<TokenStream> = weights
+    let mut wexprs: Vec<TokenStream> = weights
         .iter()
         .find(|(id, _)| *id == run.runner)
         .map(|(_, ws)| {
@@ -537,8 +537,27 @@ fn step(
         Some(Slot { lo, hi, .. }) => (quote!(&mut __out[#lo..#hi]), None),
         None => (quote!(&mut __out[..]), None),
     };
+    let geom = geom_path(geom_mod, run.runner);
+    // Fuse rule 7: the kernel scaled by the folded product's gate, in the
+    // scratch's first floats, is the weight the op reads.
+    let mut scaled = TokenStream::new();
+    let mut scratch = quote!(&mut __scratch[..]);
+    if let Some(gate) = fusions.input_scale(run.runner) {
+        let klen = n.op.scaled_kernel_len(&in_shapes, &c.shapes[run.runner]);
+        if let (Some(klen), Some(kernel)) = (klen, wexprs.first()) {
+            let gate = operand_expr(c, gate);
+            scaled = quote! {
+                #[allow(unused_variables)]
+                let (__scaled, __scratch) = __scratch.split_at_mut(#klen);
+                #rt::ops::conv2d::scale_input_channels(&#geom, #kernel, #gate, __scaled);
+                let __scaled: &[f32] = __scaled;
+            };
+            wexprs[0] = quote!(__scaled);
+            scratch = quote!(__scratch);
+        }
+    }
     let body = n.op.emit(&EmitCtx {
-        geom: &geom_path(geom_mod, run.runner),
+        geom: &geom,
         rt,
         inputs: &inputs,
         in_shapes: &in_shapes,
@@ -550,7 +569,7 @@ fn step(
         post: run.post,
         out_layout,
         in_place_operands: &in_place_operands,
-        scratch: &quote!(&mut __scratch[..]),
+        scratch: &scratch,
     });
     let split = match plan.scratch.get(v).copied().flatten() {
         Some(sc) => {
@@ -562,6 +581,7 @@ fn step(
     quote! {
         {
             #split
+            #scaled
             #body
         }
     }

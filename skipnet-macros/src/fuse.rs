@@ -1,5 +1,5 @@
 //! Stage 4: fusions the graph allows, decided before memory planning. [`find`]
-//! applies six rules in order, each a function of its own:
+//! applies seven rules in order, each a function of its own:
 //!
 //! 1. [`fold_upsamples`]: a nearest `upsample2d` whose every consumer can read
 //!    its input through the upsampling index arithmetic
@@ -19,6 +19,10 @@
 //!    by its conv, with an activation after it.
 //! 6. [`write_into_concats`]: a concat operand read by nothing else is written
 //!    by its producer straight into its slice of the concat's buffer.
+//! 7. [`fold_channel_scales`]: a `multiply` of a map by a per-channel gate
+//!    (squeeze-and-excite) read only by a 1x1 conv is never stored: the conv
+//!    reads the map and scales its kernel's input channels by the gate, where
+//!    that kernel is no larger than the map.
 
 use crate::graph::{Graph, ValueId, ValueKind};
 use crate::ops::{Act, InputView};
@@ -58,6 +62,11 @@ pub struct Fusions {
     slots: BTreeMap<ValueId, Slot>,
     /// A conv -> the `batch_norm` folded into its weights at load time.
     bn_of: BTreeMap<ValueId, ValueId>,
+    /// A conv whose operand 0 is a folded `multiply` -> that product's
+    /// per-channel operand (the gate its kernel is scaled by).
+    input_scale: BTreeMap<ValueId, ValueId>,
+    /// A folded `multiply` -> the conv that takes its gate.
+    scaled_into: BTreeMap<ValueId, ValueId>,
 }
 
 /// Where a concat operand lives inside the concat's buffer: viewed as `outer`
@@ -116,7 +125,12 @@ impl Fusions {
     /// residuals (its producer is then never run on its own).
     pub fn reads(&self, g: &Graph, v: ValueId) -> Vec<ValueId> {
         let operands = |id: ValueId| match &g.values[id].kind {
-            ValueKind::Node(n) => n.operands.iter().map(|o| self.source(o.value).0).collect(),
+            ValueKind::Node(n) => {
+                let mut r: Vec<ValueId> =
+                    n.operands.iter().map(|o| self.source(o.value).0).collect();
+                r.extend(self.input_scale(id));
+                r
+            }
             ValueKind::Input(_) => Vec::new(),
         };
         match self.sum(v) {
@@ -142,6 +156,17 @@ impl Fusions {
     /// For a conv: the `batch_norm` folded into its kernel and bias.
     pub fn folded_bn(&self, conv: ValueId) -> Option<ValueId> {
         self.bn_of.get(&conv).copied()
+    }
+
+    /// For a conv reading a folded `multiply`: the per-channel gate its
+    /// kernel is scaled by (rule 7).
+    pub fn input_scale(&self, conv: ValueId) -> Option<ValueId> {
+        self.input_scale.get(&conv).copied()
+    }
+
+    /// For a folded `multiply`: the conv whose kernel takes its gate.
+    pub fn scaled_into(&self, product: ValueId) -> Option<ValueId> {
+        self.scaled_into.get(&product).copied()
     }
 
     /// For a concat operand produced in place: its slot in the concat.
@@ -171,6 +196,9 @@ pub fn find(
         fuse_lone_batch_norms(&uses, &conv_of_bn, &mut f);
     }
     write_into_concats(g, shapes, &uses, &mut f);
+    if !quantized {
+        fold_channel_scales(g, shapes, &uses, &mut f);
+    }
     f
 }
 
@@ -212,6 +240,55 @@ impl<'g> Uses<'g> {
         match &self.g.values[u[0].0].kind {
             ValueKind::Node(n) => n.op.fusable().activation().map(|a| (u[0].0, a)),
             ValueKind::Input(_) => None,
+        }
+    }
+}
+
+/// Rule 7: `multiply(map, gate)` with `gate` of shape `[1, 1, C]` or `[C]`
+/// (squeeze-and-excite), read only by a conv that can scale its kernel's
+/// input channels (`Op::scaled_kernel_len`, a 1x1 conv) as its operand 0:
+/// the product is never stored and the conv scales its packed kernel by the
+/// gate before it runs, a pass over the kernel instead of one over the map,
+/// taken only where the kernel is no larger than the map (EfficientNetB0's
+/// last blocks, 7x7x1152 into 320 filters, keep the product). Last: the
+/// rules before it never take a product, and the product's operands must
+/// not be folded themselves.
+fn fold_channel_scales(g: &Graph, shapes: &[Vec<usize>], uses: &Uses, f: &mut Fusions) {
+    for (id, v) in g.values.iter().enumerate() {
+        let ValueKind::Node(n) = &v.kind else {
+            continue;
+        };
+        if !n.op.fusable().is_product() || n.operands.len() != 2 || uses.is_output(id) {
+            continue;
+        }
+        let Some(&[(conv, 0)]) = uses.consumers.get(&id).map(Vec::as_slice) else {
+            continue;
+        };
+        let out = &shapes[id];
+        let per_channel = |s: &[usize]| {
+            out.len() == 3 && (s == [1, 1, out[2]] || s == [out[2]]) && out[..2] != [1, 1]
+        };
+        let (a, b) = (n.operands[0].value, n.operands[1].value);
+        let (map, gate) = match (&shapes[a] == out, &shapes[b] == out) {
+            (true, false) if per_channel(&shapes[b]) => (a, b),
+            (false, true) if per_channel(&shapes[a]) => (b, a),
+            _ => continue,
+        };
+        if f.is_folded(map) || f.is_folded(gate) || f.is_folded(conv) {
+            continue;
+        }
+        let ValueKind::Node(cn) = &g.values[conv].kind else {
+            continue;
+        };
+        let map_len: usize = out.iter().product();
+        let fits = cn
+            .op
+            .scaled_kernel_len(std::slice::from_ref(out), &shapes[conv])
+            .is_some_and(|k| k <= map_len);
+        if fits {
+            f.folded.insert(id, (map, InputView::PLAIN));
+            f.input_scale.insert(conv, gate);
+            f.scaled_into.insert(id, conv);
         }
     }
 }
@@ -515,6 +592,41 @@ mod tests {
         assert_eq!(f.source(1), (0, up));
         assert!(!f.is_folded(3), "v also feeds a concat");
         assert_eq!(f.source(3), (3, InputView::PLAIN));
+    }
+
+    #[test]
+    fn a_gated_product_read_by_a_small_1x1_conv_scales_its_kernel() {
+        let g = graph(quote! {
+            pub Net(x: [6, 6, 8]) -> (a, b, c, d) {
+                gate = global_avg_pool2d(x, keepdims = true);
+                p = multiply(gate, x);
+                a = conv2d(p, 4, 1);
+                q = multiply(x, gate);
+                b = conv2d(q, 4, 3, padding = same);
+                r = multiply(x, gate);
+                c = conv2d(r, 40, 1);
+                s = multiply(x, gate);
+                e = conv2d(s, 8, 1);
+                d = add(e, s);
+            }
+        });
+        let f = find(&g, &shapes(&g), &|_| true, false);
+        // Values: x 0, gate 1, p 2, a 3, q 4, b 5, r 6, c 7, s 8, e 9, d 10.
+        // 8 x 32 packed floats <= 6 x 6 x 8: folded, the gate read by `a`.
+        assert!(f.is_folded(2));
+        assert_eq!(f.source(2), (0, InputView::PLAIN));
+        assert_eq!(f.input_scale(3), Some(1));
+        assert_eq!(f.scaled_into(2), Some(3));
+        assert!(f.reads(&g, 3).contains(&1), "the conv keeps the gate alive");
+        // A 3x3 conv does not take it; 40 filters (8 x 64 floats) exceed the
+        // map; a product with two readers is stored.
+        for (product, conv) in [(4, 5), (6, 7), (8, 9)] {
+            assert!(!f.is_folded(product), "{product}");
+            assert_eq!(f.input_scale(conv), None);
+        }
+        // In int8 nothing is folded.
+        let q = find(&g, &shapes(&g), &|_| true, true);
+        assert!(!q.is_folded(2));
     }
 
     fn shapes(g: &Graph) -> Vec<Vec<usize>> {

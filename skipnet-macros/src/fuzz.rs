@@ -990,6 +990,16 @@ fn gen_layer(rng: &mut Rng, ts: &[T], x: &T, with_block: bool) -> Option<(String
                 }
             }
         }
+        13 if x.shape.len() == 3 && rng.one_in(3) => {
+            // A squeeze-and-excite gate (`[1, 1, C]`, either side), which a
+            // 1x1 conv reading the product may take into its kernel.
+            let gate = format!("global_avg_pool2d({}, keepdims = true)", x.name);
+            let e = match rng.one_in(2) {
+                true => format!("multiply({}, {gate})", x.name),
+                false => format!("multiply({gate}, {})", x.name),
+            };
+            Some((e, x.shape.clone()))
+        }
         13 => {
             // The other merges: operands of one shape.
             let same: Vec<&T> = ts.iter().filter(|t| t.shape == x.shape).collect();

@@ -153,6 +153,17 @@ fn storage(c: &Checked, id: usize, v: &Value) -> (String, String, String) {
                     .unwrap_or("?")
             ),
         ),
+        (_, None) if fusions.scaled_into(id).is_some() => (
+            "-".into(),
+            "-".into(),
+            format!(
+                "never stored: `{}` scales its kernel by the gate",
+                fusions
+                    .scaled_into(id)
+                    .map(|c| g.values[c].path.as_str())
+                    .unwrap_or("?")
+            ),
+        ),
         (_, None) if fusions.is_folded(id) => (
             "-".into(),
             "-".into(),

@@ -166,6 +166,29 @@ network! {
 }
 
 network! {
+    /// MobileNetV3's inverted residual with squeeze-and-excite: the gated
+    /// product read only by the 1x1 projection, which scales its kernel by
+    /// the gate instead (its batch norm folded, the residual add fused);
+    /// then a gated product on a 3x3 map, whose 1x1 conv's kernel (24 x 48
+    /// floats packed) is larger than the map: that product is a pass.
+    pub SeProject(x: [12, 10, 16]) -> out {
+        expand  = conv2d(x, 48, 1, activation = relu);
+        dw      = depthwise_conv2d(expand, 3, padding = same, activation = relu);
+        squeeze = global_avg_pool2d(dw, keepdims = true);
+        reduce  = conv2d(squeeze, 12, 1, activation = relu);
+        gate    = conv2d(reduce, 48, 1, activation = hard_sigmoid);
+        excite  = multiply(gate, dw);
+        project = conv2d(excite, 16, 1, use_bias = false);
+        bn      = batch_norm(project);
+        res     = add(x, bn);
+        down    = conv2d(res, 24, 3, strides = 4, padding = same, activation = relu);
+        gate2   = dense(global_avg_pool2d(down), 24, activation = sigmoid);
+        excite2 = multiply(down, gate2);
+        out     = conv2d(excite2, 40, 1);
+    }
+}
+
+network! {
     /// Two inputs, two outputs: depthwise and transposed convolutions.
     pub Decoder(x: [8, 8, 6], skip: [16, 16, 4]) -> (u, w) {
         d = depthwise_conv2d(x, 3, padding = same, depth_multiplier = 2, activation = relu);

@@ -406,6 +406,16 @@ impl Op for Conv2d {
         self.activation == Act::Linear
     }
 
+    // 1x1 only: Winograd (which packs the kernel otherwise) never takes
+    // one, and a squeeze-and-excite product feeds a 1x1 projection.
+    fn scaled_kernel_len(&self, in_shapes: &[Vec<usize>], out_shape: &[usize]) -> Option<usize> {
+        let plain = !self.quantized && self.kernel == (1, 1) && self.groups == 1;
+        let g = self
+            .runtime_geom(in_shapes, out_shape, InputView::PLAIN)
+            .filter(|_| plain)?;
+        Some(g.packed_kernel_len())
+    }
+
     // TFLite fuses only these into an int8 conv (as a clamp).
     fn int8(&self) -> Option<Int8> {
         matches!(self.activation, Act::Linear | Act::Relu | Act::Relu6)

@@ -69,6 +69,13 @@ impl Op for Merge {
         )
     }
 
+    fn fusable(&self) -> Fusable<'_> {
+        match self.0 {
+            Kind2::Multiply => Fusable::Product,
+            _ => Fusable::No,
+        }
+    }
+
     fn emit(&self, cx: &EmitCtx) -> TokenStream {
         let rt = cx.rt;
         let (ins, out) = (cx.inputs, cx.out);

@@ -671,6 +671,10 @@ pub enum Fusable<'a> {
     /// A standalone element-wise activation, which a producer's epilogue
     /// may apply.
     Activation(Act),
+    /// An element-wise `multiply`, whose per-channel operand (a
+    /// squeeze-and-excite gate) a conv reading the product may take into
+    /// its kernel.
+    Product,
 }
 
 impl Fusable<'_> {
@@ -715,6 +719,10 @@ impl Fusable<'_> {
             Fusable::Activation(a) => Some(a),
             _ => None,
         }
+    }
+
+    pub fn is_product(self) -> bool {
+        matches!(self, Fusable::Product)
     }
 }
 
@@ -1039,6 +1047,14 @@ pub trait Op {
     /// weights (a per-filter scale of the kernel and a shifted bias).
     fn folds_batch_norm(&self) -> bool {
         false
+    }
+    /// Floats of this op's packed kernel when it can take a per-channel
+    /// scale of operand 0 into that kernel at run time (the generated code
+    /// calls `ops::conv2d::scale_input_channels` into its scratch before
+    /// `emit`'s code, which then reads weight 0 from there), on these
+    /// operand shapes; `None` when it cannot.
+    fn scaled_kernel_len(&self, _in_shapes: &[Vec<usize>], _out_shape: &[usize]) -> Option<usize> {
+        None
     }
     /// How weight `var` is stored, when not in Keras's layout (`geom`: the path
     /// of the node's geometry constant).

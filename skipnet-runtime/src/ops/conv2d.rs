@@ -40,6 +40,44 @@ impl PackConvKernel for crate::winograd::WinogradGeom {
     }
 }
 
+/// The packed kernel of the same conv on its input scaled per channel:
+/// `conv(x * scale, kernel) = conv(x, kernel * scale)`, each packed row
+/// `k = (ky * kw + kx) * cin + ci` times `scale[ci]` (zero padding stays
+/// zero either way). A squeeze-and-excite product (`multiply` of a map by
+/// a `[1, 1, C]` gate) folded into the conv that reads it costs this pass
+/// over the kernel instead of one over the map (the macro folds it only
+/// where the kernel is the smaller).
+///
+/// # Panics
+/// If `g.groups != 1`, or a length does not match the geometry.
+pub fn scale_input_channels(g: &Conv2dGeom, packed: &[f32], scale: &[f32], out: &mut [f32]) {
+    assert_eq!(g.groups, 1, "scale_input_channels: groups must be 1");
+    assert_eq!(
+        packed.len(),
+        g.packed_kernel_len(),
+        "scale_input_channels: packed kernel length"
+    );
+    assert_eq!(
+        scale.len(),
+        g.input.c,
+        "scale_input_channels: one scale per input channel"
+    );
+    assert_eq!(
+        out.len(),
+        packed.len(),
+        "scale_input_channels: output length"
+    );
+    // Rows of `PANEL` filters; `k` runs over the taps' channels in order,
+    // panel after panel.
+    let rows = packed.chunks_exact(igemm::PANEL);
+    let scales = scale.iter().cycle();
+    for ((dst, src), &s) in out.chunks_exact_mut(igemm::PANEL).zip(rows).zip(scales) {
+        for (d, &w) in dst.iter_mut().zip(src) {
+            *d = w * s;
+        }
+    }
+}
+
 /// `out = activation(conv(x, kernel) + bias)` with the kernel packed by
 /// [`pack_kernel`], on `exec`'s tile kernel ([`Exec::isa`]: the best this CPU
 /// has unless chosen) and threads.
@@ -310,6 +348,43 @@ mod tests {
         let mut got = [0.0; 72];
         conv2d(&g, &x, &k, None, &mut got);
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_scaled_kernel_equals_the_conv_of_the_scaled_input() {
+        // 3x3 same conv, stride 2, 20 channels (two panels of filters: 20
+        // filters), so rows cycle through the channels over taps and panels.
+        let (cin, f) = (5, 20);
+        let g = geom(
+            Hwc { h: 5, w: 4, c: cin },
+            Hwc { h: 3, w: 2, c: f },
+            3,
+            2,
+            1,
+        );
+        let x: alloc::vec::Vec<f32> = (0..g.input.len())
+            .map(|i| (i % 11) as f32 * 0.25 - 1.0)
+            .collect();
+        let k: alloc::vec::Vec<f32> = (0..g.kernel_len())
+            .map(|i| (i % 13) as f32 * 0.5 - 3.0)
+            .collect();
+        let scale = [0.5, -2.0, 0.0, 1.5, 4.0];
+        let scaled_x: alloc::vec::Vec<f32> = x
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| v * scale[i % cin])
+            .collect();
+        let mut packed = alloc::vec![0.0; g.packed_kernel_len()];
+        pack_kernel(&g, &k, &mut packed);
+        let mut want = alloc::vec![0.0; g.output.len()];
+        conv2d_reference(&g, &scaled_x, &k, None, &mut want);
+        let mut scaled = alloc::vec![0.0; packed.len()];
+        scale_input_channels(&g, &packed, &scale, &mut scaled);
+        let mut got = alloc::vec![0.0; want.len()];
+        super::conv2d(&mut Exec::serial(), &g, &x, &scaled, None, &mut got);
+        // Small integers and powers of two: every product and sum is exact.
+        assert_eq!(got, want);
+        assert!(want.iter().any(|&v| v != 0.0));
     }
 
     #[test]
