@@ -219,6 +219,14 @@ fn convnext_block_matches_keras() {
     }
 }
 
+/// The row of `summary()` for the binding `name` (its first word).
+fn summary_row<'a>(summary: &'a str, name: &str) -> &'a str {
+    summary
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no row for {name}:\n{summary}"))
+}
+
 /// `reshape` (EfficientNet's squeeze-and-excite, an inferred size).
 #[test]
 fn efficient_se_matches_keras() {
@@ -247,13 +255,7 @@ fn se_project_matches_keras() {
     let x = io_tensor::<1920>(&io, "x", &[12, 10, 16]);
     let y = io_tensor::<360>(&io, "y", &[3, 3, 40]);
     let summary = SeProject::summary();
-    let row = |name: &str| {
-        summary
-            .lines()
-            .find(|l| l.split_whitespace().next() == Some(name))
-            .unwrap_or_else(|| panic!("no row {name}: {summary}"))
-            .to_string()
-    };
+    let row = |name: &str| summary_row(&summary, name);
     assert!(
         row("excite").contains("never stored: `project` scales its kernel by the gate"),
         "{summary}"
@@ -767,12 +769,7 @@ fn folded_zero_paddings_match_keras() {
     let x = io_tensor::<5184>(&io, "x", &[18, 18, 16]);
     let y = io_tensor::<1024>(&io, "y", &[8, 8, 16]);
     let summary = Padded::summary();
-    let row = |name: &str| {
-        summary
-            .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{name} (")))
-            .unwrap_or_else(|| panic!("no row for {name}:\n{summary}"))
-    };
+    let row = |name: &str| summary_row(&summary, name);
     for p in ["p1", "p2", "p3"] {
         assert!(row(p).contains("never stored"), "{p}:\n{summary}");
     }

@@ -67,7 +67,8 @@ impl Activation {
 }
 
 impl Activation {
-    /// [`apply`](Self::apply) with the common cases (linear, relu, relu6, hard sigmoid, hard silu) inlined into
+    /// [`apply`](Self::apply) with the common cases (linear, relu, relu6, hard sigmoid, hard silu,
+    /// sigmoid, swish) inlined into
     /// the caller, so a kernel's epilogue compiled for AVX2 vectorizes them
     /// instead of calling out once per tile row; the rest call `apply`.
     /// Eight floats at a time through [`map_inline`](Self::map_inline) on a
@@ -139,6 +140,20 @@ impl Activation {
                 }
                 r
             }
+            Activation::Sigmoid => {
+                let mut r = [0.0f32; N];
+                for (r, &x) in r.iter_mut().zip(t) {
+                    *r = sigmoid(x);
+                }
+                r
+            }
+            Activation::Swish => {
+                let mut r = [0.0f32; N];
+                for (r, &x) in r.iter_mut().zip(t) {
+                    *r = x * sigmoid(x);
+                }
+                r
+            }
             other => other.mapped(t),
         }
     }
@@ -169,9 +184,59 @@ fn relu6(x: f32) -> f32 {
     x.clamp(0.0, 6.0)
 }
 
+/// `1 / (1 + exp(-x))` through [`exp_in_range`]: straight-line arithmetic
+/// that LLVM vectorizes in the kernels' epilogues (a `libm::expf` call per
+/// element made EfficientNet's swish convs run at 3 GMAC/s).
 #[inline(always)]
 fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + libm::expf(-x))
+    let e = exp_in_range(-x);
+    // Above the range `exp(-x)` is infinite and the sigmoid 0 (it is at
+    // most 5e-39 there); a select, so it stays vectorized. NaN compares
+    // false and passes through `e`.
+    let e = if -x > EXP_HI { f32::INFINITY } else { e };
+    1.0 / (1.0 + e)
+}
+
+/// The largest argument [`exp_in_range`] computes: `2^n` for its rounded
+/// `n <= 127` stays a normal float.
+const EXP_HI: f32 = 88.3;
+/// The smallest: `2^n` for `n >= -126` stays normal; below, `exp` is
+/// subnormal (< 1.2e-38) and taken as 0.
+const EXP_LO: f32 = -87.3;
+
+/// `exp(x)` for `EXP_LO <= x <= EXP_HI` within 2 ulp of the exact value
+/// (the `exp_in_range_is_within_2_ulp` test sweeps it against `libm`);
+/// `x` is clamped to that range outside it (callers select the limits),
+/// and NaN gives NaN. Cephes' `expf`: `x = n ln 2 + r` with
+/// `|r| <= ln 2 / 2` (`ln 2` in two parts so `n ln 2` is exact), a degree-7
+/// polynomial for `exp(r)`, and `2^n` built in the exponent bits. No
+/// branch, table or call, so a loop over it vectorizes.
+#[inline(always)]
+pub(crate) fn exp_in_range(x: f32) -> f32 {
+    // Adding 1.5 * 2^23 rounds to an integer (to nearest, the default
+    // mode), which sits in the low mantissa bits of the sum.
+    const ROUND: f32 = 12_582_912.0;
+    const LN2_HI: f32 = 0.693_359_375;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = x.clamp(EXP_LO, EXP_HI);
+    let t = x * core::f32::consts::LOG2_E + ROUND;
+    let n = t - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_1e-4_f32;
+    for c in [
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        0.166_666_65,
+        0.5,
+    ] {
+        p = p * r + c;
+    }
+    let p = p * r * r + r + 1.0;
+    // `t`'s bits minus `ROUND`'s are `n` (both in [2^23, 2^24)): the
+    // exponent field of `2^n` is `n + 127`, in 1..=254 for the range.
+    let n_bits = t.to_bits().wrapping_sub(ROUND.to_bits());
+    p * f32::from_bits(n_bits.wrapping_add(127) << 23)
 }
 
 #[cfg(test)]
@@ -229,6 +294,77 @@ mod tests {
         ] {
             a.apply(&mut v[..1]);
             assert!(v[0].is_nan(), "{a:?}");
+        }
+    }
+
+    /// Distance in units in the last place between two finite floats of
+    /// the same sign.
+    fn ulps(a: f32, b: f32) -> u32 {
+        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs() as u32
+    }
+
+    #[test]
+    fn exp_in_range_is_within_2_ulp() {
+        // Every 97th float of the range, both signs, against the exactly
+        // rounded `exp` (f64 then rounded to f32).
+        let mut worst = (0, 0.0f32);
+        let mut checked = 0;
+        for bits in (0..EXP_HI.to_bits()).step_by(97) {
+            for x in [f32::from_bits(bits), -f32::from_bits(bits)] {
+                if x < EXP_LO {
+                    continue;
+                }
+                let want = (x as f64).exp() as f32;
+                let d = ulps(exp_in_range(x), want);
+                if d > worst.0 {
+                    worst = (d, x);
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 20_000_000, "{checked}");
+        assert!(worst.0 <= 2, "{} ulp at x = {:e}", worst.0, worst.1);
+        assert_eq!(exp_in_range(0.0), 1.0);
+        assert!(exp_in_range(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn sigmoid_and_swish_keep_their_limits() {
+        // Against f64 over a grid of [-120, 120], with the saturated ends.
+        for i in -12_000..=12_000 {
+            let x = i as f32 / 100.0;
+            let want = 1.0 / (1.0 + (-(x as f64)).exp());
+            let got = sigmoid(x) as f64;
+            // Within a few ulp (2 of `exp`, the add and the division), and
+            // absolutely where the exact value is below 1e-36
+            // (`exp(-x)` past its range: the sigmoid is 0 there).
+            assert!(
+                (got - want).abs() <= 3e-7 * want + 1e-36,
+                "sigmoid({x}) = {got}, want {want}"
+            );
+            let mut v = [x];
+            Activation::Swish.apply(&mut v);
+            let want = x as f64 * want;
+            assert!(
+                (v[0] as f64 - want).abs() <= 4e-7 * want.abs() + 1e-34,
+                "swish({x}) = {}, want {want}",
+                v[0]
+            );
+        }
+        assert_eq!(sigmoid(-88.5), 0.0);
+        assert_eq!(sigmoid(88.5), 1.0);
+        let mut v = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY];
+        Activation::Swish.apply(&mut v);
+        assert!(v[0].is_nan());
+        assert_eq!(v[1], f32::INFINITY);
+        // -inf * sigmoid(-inf) = -inf * 0, as Keras computes it.
+        assert!(v[2].is_nan());
+        // The inlined (vectorized) path computes the same floats.
+        let t: [f32; 16] = core::array::from_fn(|i| (i as f32 - 8.0) * 3.7);
+        for a in [Activation::Sigmoid, Activation::Swish] {
+            let mut want = t;
+            a.apply(&mut want);
+            assert_eq!(a.map_inline(&t), want, "{a:?}");
         }
     }
 

@@ -30,10 +30,21 @@ pub fn normalization(c: usize, mean: &[f32], variance: &[f32], x: &[f32], out: &
     if c == 0 {
         return;
     }
-    for (orow, xrow) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
-        for k in 0..c {
-            let d = libm::sqrtf(variance[k]).max(NORMALIZATION_EPSILON);
-            orow[k] = (xrow[k] - mean[k]) / d;
+    // The divisors of up to `BLOCK` channels at a time on the stack, so
+    // the square roots are taken once per call, not once per pixel.
+    const BLOCK: usize = 64;
+    let mut d = [0.0f32; BLOCK];
+    for k0 in (0..c).step_by(BLOCK) {
+        let kb = BLOCK.min(c - k0);
+        for (d, &v) in d.iter_mut().zip(&variance[k0..k0 + kb]) {
+            *d = libm::sqrtf(v).max(NORMALIZATION_EPSILON);
+        }
+        let (d, mean) = (&d[..kb], &mean[k0..k0 + kb]);
+        for (orow, xrow) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+            let (orow, xrow) = (&mut orow[k0..k0 + kb], &xrow[k0..k0 + kb]);
+            for (((o, &x), &m), &d) in orow.iter_mut().zip(xrow).zip(mean).zip(d) {
+                *o = (x - m) / d;
+            }
         }
     }
 }
@@ -55,5 +66,22 @@ mod tests {
             &mut out,
         );
         assert_eq!(out, [2.0, 1.0, -1.0, -2.0]);
+    }
+
+    /// More channels than one block of divisors: every element is Keras's
+    /// formula, bit for bit.
+    #[test]
+    fn channels_past_a_block_are_each_normalized() {
+        let c = 70;
+        let mean: [f32; 70] = core::array::from_fn(|k| k as f32 * 0.3 - 9.0);
+        let var: [f32; 70] = core::array::from_fn(|k| (k % 7) as f32 * 1.7);
+        let x: [f32; 210] = core::array::from_fn(|i| (i * 37 % 101) as f32 * 0.21 - 10.0);
+        let mut out = [0.0; 210];
+        super::normalization(c, &mean, &var, &x, &mut out);
+        for (i, &o) in out.iter().enumerate() {
+            let k = i % c;
+            let want = (x[i] - mean[k]) / libm::sqrtf(var[k]).max(super::NORMALIZATION_EPSILON);
+            assert_eq!(o.to_bits(), want.to_bits(), "{i}");
+        }
     }
 }
