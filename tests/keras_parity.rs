@@ -245,6 +245,42 @@ fn efficient_se_matches_keras() {
     }
 }
 
+/// Grouped convs with one input channel per group run on the depthwise
+/// kernel (the summary says so; `g`, two channels per group, does not) and
+/// match Keras's Conv2D on every ISA.
+#[test]
+fn grouped_depthwise_matches_keras() {
+    let net =
+        GroupedDepthwise::from_safetensors(&fixture("grouped_depthwise", "weights.safetensors"))
+            .unwrap();
+    let io = fixture("grouped_depthwise", "io.safetensors");
+    let x = io_tensor::<1080>(&io, "x", &[10, 9, 12]);
+    let y = io_tensor::<384>(&io, "y", &[4, 4, 24]);
+    let summary = GroupedDepthwise::summary();
+    for name in ["a", "b", "c"] {
+        assert!(
+            summary_row(&summary, name).contains("as depthwise"),
+            "{name}:\n{summary}"
+        );
+    }
+    assert!(
+        !summary_row(&summary, "g").contains("depthwise"),
+        "{summary}"
+    );
+    // The fused residual add: `c` computes `out`.
+    assert!(
+        summary_row(&summary, "c").ends_with("computed straight into `out`"),
+        "{summary}"
+    );
+    let mut ws = GroupedDepthwise::workspace();
+    for isa in isas_under_test("grouped_depthwise_matches_keras") {
+        ws.set_isa(isa).unwrap();
+        let err = max_abs_diff(net.forward(&mut ws, &x), &y[..]);
+        println!("grouped_depthwise max abs error {err:e} ({isa:?})");
+        assert!(err <= TOL, "{isa:?}: max abs error {err}");
+    }
+}
+
 /// A squeeze-and-excite product folded into the 1x1 conv reading it (the
 /// gate scales that conv's kernel), and one kept as a pass where the
 /// kernel is larger than the map.
@@ -420,6 +456,12 @@ fn arena_reuses_memory() {
             ConvNextBlock::ARENA_LEN,
             ConvNextBlock::NAIVE_ARENA_LEN,
             ConvNextBlock::LIVE_SET_BOUND,
+        ),
+        (
+            "grouped_depthwise",
+            GroupedDepthwise::ARENA_LEN,
+            GroupedDepthwise::NAIVE_ARENA_LEN,
+            GroupedDepthwise::LIVE_SET_BOUND,
         ),
         (
             "se_project",

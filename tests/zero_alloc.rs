@@ -158,6 +158,11 @@ fn forward_makes_zero_allocations() {
         |n, ws| sum(n.forward(ws, &[0.5; 1024]))
     ));
     checked.push(assert_no_allocations!(
+        GroupedDepthwise,
+        load(GroupedDepthwise::from_safetensors(&w("grouped_depthwise"))),
+        |n, ws| sum(n.forward(ws, &[0.5; 1080]))
+    ));
+    checked.push(assert_no_allocations!(
         SeProject,
         load(SeProject::from_safetensors(&w("se_project"))),
         |n, ws| sum(n.forward(ws, &[0.5; 1920]))

@@ -582,6 +582,21 @@ def _calibrated(builder):
     return f
 
 
+# (case, class, input size): run only when named, for the forward times at the size the
+# models are made for (doc/importer.md, "Speed at 224x224"); the default run stays quick.
+SPEED_APPS = (
+    ("app_efficientnet_b0_224", "EfficientNetB0", 224),
+    ("app_efficientnet_v2_b0_224", "EfficientNetV2B0", 224),
+    ("app_mobilenet_v3_small_224", "MobileNetV3Small", 224),
+    ("app_mobilenet_v3_large_224", "MobileNetV3Large", 224),
+    ("app_convnext_tiny_224", "ConvNeXtTiny", 224),
+)
+
+
+def on_request_cases():
+    return {case: _calibrated(_app(cls, size)) for case, cls, size in SPEED_APPS}
+
+
 def extra_cases():
     seeded = (
         ("imp_names", imp_names),
@@ -705,6 +720,7 @@ def main(argv=None) -> int:
         SKIPNET = a.skipnet.resolve()
     cases = {**anchor_cases(), **fixture_cases(), **extra_cases()}
     names = a.cases or list(cases) + ["imp_unsupported"]
+    cases.update(on_request_cases())
     unknown = [n for n in names if n not in cases and n != "imp_unsupported"]
     if unknown:
         print(f"unknown case(s) {unknown}; known: {', '.join(cases)}, imp_unsupported", file=sys.stderr)

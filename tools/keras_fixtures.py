@@ -464,6 +464,21 @@ def se_project():
     return keras.Model(x, out, name="se_project")
 
 
+def grouped_depthwise():
+    """Conv2D layers with one input channel per group, as ConvNeXt writes its
+    7x7 depthwise convs (the macro runs them on the depthwise kernel): a 7x7
+    `same` one with relu, a strided `valid` one with two filters per group,
+    and one whose output the residual add takes; between them a grouped conv
+    of two channels per group, which stays a grouped GEMM."""
+    x = keras.Input((10, 9, 12), name="x")
+    a = conv("a", 12, 7, padding="same", groups=12, activation="relu")(x)
+    g = conv("g", 12, 3, padding="same", groups=6)(a)
+    b = conv("b", 24, 3, strides=2, groups=12)(g)  # 4x4x24
+    c = conv("c", 24, 3, padding="same", groups=24)(b)
+    out = layers.Add(name="out")([b, c])
+    return keras.Model(x, out, name="grouped_depthwise")
+
+
 NETS = {
     "seed_unet": seed_unet,
     "apes_net": apes_net,
@@ -486,6 +501,7 @@ NETS = {
     "convnext_block": convnext_block,
     "efficient_se": efficient_se,
     "se_project": se_project,
+    "grouped_depthwise": grouped_depthwise,
 }
 
 # Variables Keras keeps for bookkeeping, not for inference (Normalization's

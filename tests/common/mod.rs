@@ -189,6 +189,20 @@ network! {
 }
 
 network! {
+    /// `conv2d`s with one input channel per group (ConvNeXt's 7x7
+    /// depthwise convs are written so), run on the depthwise kernel: `same`
+    /// with relu, strided `valid` with two filters per group, and one whose
+    /// residual add is fused; `g` (two channels per group) stays grouped.
+    pub GroupedDepthwise(x: [10, 9, 12]) -> out {
+        a   = conv2d(x, 12, 7, padding = same, groups = 12, activation = relu);
+        g   = conv2d(a, 12, 3, padding = same, groups = 6);
+        b   = conv2d(g, 24, 3, strides = 2, groups = 12);
+        c   = conv2d(b, 24, 3, padding = same, groups = 24);
+        out = add(b, c);
+    }
+}
+
+network! {
     /// Two inputs, two outputs: depthwise and transposed convolutions.
     pub Decoder(x: [8, 8, 6], skip: [16, 16, 4]) -> (u, w) {
         d = depthwise_conv2d(x, 3, padding = same, depth_multiplier = 2, activation = relu);

@@ -29,6 +29,12 @@ pub struct Depthwise {
     depth_multiplier: usize,
     /// `filters` and `groups` are filled in per input by [`Depthwise::conv`].
     base: Conv2d,
+    /// Lowered from a `conv2d` with one input channel per group
+    /// ([`Depthwise::of_grouped_conv`]): its kernel is Conv2D's
+    /// `[kh, kw, 1, filters]`, the same floats in the same order as
+    /// DepthwiseConv2D's `[kh, kw, in, depth_multiplier]` (filter
+    /// `c * depth_multiplier + m` reads input channel `c` in both).
+    conv_kernel: bool,
 }
 
 fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
@@ -37,10 +43,21 @@ fn build(v: &Values) -> syn::Result<Box<dyn Op>> {
     Ok(Box::new(Depthwise {
         depth_multiplier: v.positive("depth_multiplier", Some(1))?,
         base,
+        conv_kernel: false,
     }))
 }
 
 impl Depthwise {
+    /// `conv` (groups equal to its `cin` input channels) as the depthwise
+    /// conv it is (`Conv2d::lowered`).
+    pub(super) fn of_grouped_conv(conv: &Conv2d, cin: usize) -> Depthwise {
+        Depthwise {
+            depth_multiplier: conv.filters / cin.max(1),
+            base: conv.clone(),
+            conv_kernel: true,
+        }
+    }
+
     /// The grouped conv this is on an input of `cin` channels.
     fn conv(&self, cin: usize) -> Conv2d {
         self.base.depthwise_on(cin, self.depth_multiplier)
@@ -68,9 +85,13 @@ impl Op for Depthwise {
     fn weights(&self, ins: &[&[usize]]) -> Vec<WeightSpec> {
         let cin = Self::cin(ins);
         let (kh, kw) = self.base.kernel;
+        let shape = match self.conv_kernel {
+            true => vec![kh, kw, 1, cin * self.depth_multiplier],
+            false => vec![kh, kw, cin, self.depth_multiplier],
+        };
         let mut w = vec![WeightSpec {
             var: "kernel",
-            shape: vec![kh, kw, cin, self.depth_multiplier],
+            shape,
         }];
         if self.base.use_bias {
             w.push(WeightSpec {
@@ -176,6 +197,10 @@ impl Op for Depthwise {
 
     fn describe(&self) -> String {
         let mut d = self.base.describe();
+        if self.conv_kernel {
+            // `base` says `g<groups>`: the depthwise kernel runs it.
+            return d + " as depthwise";
+        }
         if self.depth_multiplier != 1 {
             d += &format!(" x{}", self.depth_multiplier);
         }
