@@ -267,6 +267,10 @@ fn grouped_depthwise_matches_keras() {
         !summary_row(&summary, "g").contains("depthwise"),
         "{summary}"
     );
+    for (conv, act) in [("a", "a_swish"), ("g", "g_gelu")] {
+        let want = format!("computed straight into `{act}`");
+        assert!(summary_row(&summary, conv).ends_with(&want), "{summary}");
+    }
     // The fused residual add: `c` computes `out`.
     assert!(
         summary_row(&summary, "c").ends_with("computed straight into `out`"),

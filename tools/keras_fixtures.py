@@ -467,12 +467,16 @@ def se_project():
 def grouped_depthwise():
     """Conv2D layers with one input channel per group, as ConvNeXt writes its
     7x7 depthwise convs (the macro runs them on the depthwise kernel): a 7x7
-    `same` one with relu, a strided `valid` one with two filters per group,
-    and one whose output the residual add takes; between them a grouped conv
-    of two channels per group, which stays a grouped GEMM."""
+    `same` one with a swish Activation layer after it, a strided `valid` one
+    with two filters per group, and one whose output the residual add takes;
+    between them a grouped conv of two channels per group, which stays a
+    grouped GEMM, with a gelu Activation layer (both activations computed in
+    the convs' epilogues)."""
     x = keras.Input((10, 9, 12), name="x")
-    a = conv("a", 12, 7, padding="same", groups=12, activation="relu")(x)
+    a = conv("a", 12, 7, padding="same", groups=12)(x)
+    a = layers.Activation("swish", name="a_swish")(a)
     g = conv("g", 12, 3, padding="same", groups=6)(a)
+    g = layers.Activation("gelu", name="g_gelu")(g)
     b = conv("b", 24, 3, strides=2, groups=12)(g)  # 4x4x24
     c = conv("c", 24, 3, padding="same", groups=24)(b)
     out = layers.Add(name="out")([b, c])

@@ -77,7 +77,7 @@ fn kernel_scratch(
     match &g.values[runner].kind {
         graph::ValueKind::Node(n) => {
             let (ins, up) = fusions.stored_operands(n, shapes);
-            // A kernel scaled by a folded product's gate (fuse rule 7) goes
+            // A kernel scaled by a folded product's gate (fuse rule 8) goes
             // in the scratch too, ahead of the op's own.
             let scaled = match fusions.input_scale(runner) {
                 Some(_) => n.op.scaled_kernel_len(&ins, &shapes[runner]).unwrap_or(0),

@@ -538,7 +538,7 @@ fn step(
         None => (quote!(&mut __out[..]), None),
     };
     let geom = geom_path(geom_mod, run.runner);
-    // Fuse rule 7: the kernel scaled by the folded product's gate, in the
+    // Fuse rule 8: the kernel scaled by the folded product's gate, in the
     // scratch's first floats, is the weight the op reads.
     let mut scaled = TokenStream::new();
     let mut scratch = quote!(&mut __scratch[..]);

@@ -1,5 +1,5 @@
 //! Stage 4: fusions the graph allows, decided before memory planning. [`find`]
-//! applies seven rules in order, each a function of its own:
+//! applies eight rules in order, each a function of its own:
 //!
 //! 1. [`fold_upsamples`]: a nearest `upsample2d` whose every consumer can read
 //!    its input through the upsampling index arithmetic
@@ -17,9 +17,12 @@
 //!    activation after it: its output goes straight into the sum.
 //! 5. [`fuse_lone_batch_norms`]: a folded batch norm no sum took is computed
 //!    by its conv, with an activation after it.
-//! 6. [`write_into_concats`]: a concat operand read by nothing else is written
+//! 6. [`fuse_lone_activations`]: an activation whose operand is a conv read
+//!    by nothing else (and taken by no rule above) is computed by that conv's
+//!    epilogue: ConvNeXt's `dense -> gelu`, a hand-written `relu(conv2d(..))`.
+//! 7. [`write_into_concats`]: a concat operand read by nothing else is written
 //!    by its producer straight into its slice of the concat's buffer.
-//! 7. [`fold_channel_scales`]: a `multiply` of a map by a per-channel gate
+//! 8. [`fold_channel_scales`]: a `multiply` of a map by a per-channel gate
 //!    (squeeze-and-excite) read only by a 1x1 conv is never stored: the conv
 //!    reads the map and scales its kernel's input channels by the gate, where
 //!    that kernel is no larger than the map.
@@ -159,7 +162,7 @@ impl Fusions {
     }
 
     /// For a conv reading a folded `multiply`: the per-channel gate its
-    /// kernel is scaled by (rule 7).
+    /// kernel is scaled by (rule 8).
     pub fn input_scale(&self, conv: ValueId) -> Option<ValueId> {
         self.input_scale.get(&conv).copied()
     }
@@ -194,6 +197,7 @@ pub fn find(
         let conv_of_bn = fold_batch_norms(g, &uses, &mut f);
         fuse_sums(g, shapes, &uses, &conv_of_bn, in_place_ok, &mut f);
         fuse_lone_batch_norms(&uses, &conv_of_bn, &mut f);
+        fuse_lone_activations(g, &uses, &mut f);
     }
     write_into_concats(g, shapes, &uses, &mut f);
     if !quantized {
@@ -244,7 +248,7 @@ impl<'g> Uses<'g> {
     }
 }
 
-/// Rule 7: `multiply(map, gate)` with `gate` of shape `[1, 1, C]` or `[C]`
+/// Rule 8: `multiply(map, gate)` with `gate` of shape `[1, 1, C]` or `[C]`
 /// (squeeze-and-excite), read only by a conv that can scale its kernel's
 /// input channels (`Op::scaled_kernel_len`, a 1x1 conv) as its operand 0:
 /// the product is never stored and the conv scales its packed kernel by the
@@ -471,7 +475,35 @@ fn fuse_lone_batch_norms(uses: &Uses, conv_of_bn: &BTreeMap<ValueId, ValueId>, f
     }
 }
 
-/// Rule 6: concat operands whose only reader is the concat are produced
+/// Rule 6: an activation node whose operand is a conv (`Op::accepts_residual`:
+/// its epilogue takes a post activation) read by nothing else, and not
+/// already computed inside another step, is applied by that conv's
+/// epilogue: the conv's own output is never stored.
+fn fuse_lone_activations(g: &Graph, uses: &Uses, f: &mut Fusions) {
+    for (c, v) in g.values.iter().enumerate() {
+        let ValueKind::Node(n) = &v.kind else {
+            continue;
+        };
+        if !n.op.accepts_residual() || f.computed_into.contains_key(&c) || f.sums.contains_key(&c) {
+            continue;
+        }
+        let Some(post) = uses.post_activation(c) else {
+            continue;
+        };
+        f.computed_into.insert(c, post.0);
+        let sum = Sum {
+            producer: c,
+            add: None,
+            bn: None,
+            residuals: Vec::new(),
+            in_place: None,
+            post: Some(post),
+        };
+        f.sums.insert(post.0, sum);
+    }
+}
+
+/// Rule 7: concat operands whose only reader is the concat are produced
 /// straight into their slice of its buffer: strided (every row of the
 /// concat) by ops that can write so, contiguous (the concat has one row) by
 /// any op.
@@ -764,6 +796,37 @@ mod tests {
         // A producer that cannot start from a residual: a fresh buffer.
         let f = find(&g, &shapes(&g), &|_| false, false);
         assert_eq!(f.sum(5).unwrap().in_place, None);
+    }
+
+    #[test]
+    fn a_lone_activation_runs_in_its_convs_epilogue() {
+        let g = graph(quote! {
+            pub Net(x: [4, 4, 2]) -> (out, s) {
+                a = conv2d(x, 8, 3, padding = same);
+                g = gelu(a);
+                b = conv2d(g, 2, 1);
+                r = relu(b);
+                r2 = relu6(r);
+                c = conv2d(x, 2, 1);
+                s = softmax(c);
+                d = conv2d(x, 2, 1);
+                e = relu(d);
+                out = add(r2, e, d);
+            }
+        });
+        let f = find(&g, &shapes(&g), &|_| true, false);
+        // Values: x 0, a 1, g 2, b 3, r 4, r2 5, c 6, s 7, d 8, e 9, out 10.
+        let s = f.sum(2).unwrap();
+        assert_eq!((s.producer, s.add, s.bn), (1, None, None));
+        assert_eq!(s.post, Some((2, Act::Gelu)));
+        assert_eq!(f.computed_into(1), Some(2));
+        assert_eq!(f.reads(&g, 2), [0]);
+        // The conv takes one activation; the one after it is a step.
+        assert_eq!(f.sum(4).unwrap().post, Some((4, Act::Relu)));
+        assert!(f.sum(5).is_none());
+        // Softmax needs whole rows; `d` has a second reader.
+        assert!(f.sum(7).is_none() && f.computed_into(6).is_none());
+        assert!(f.sum(9).is_none() && f.computed_into(8).is_none());
     }
 
     #[test]

@@ -156,6 +156,13 @@ fn step_info(
         if s.add.is_some() {
             op += "+add";
         }
+        // An activation the conv's epilogue applies alone (fuse rule 6).
+        if let (None, None, Some((a, _))) = (s.bn, s.add, s.post) {
+            if let ValueKind::Node(n) = &g.values[a].kind {
+                op += "+";
+                op += n.def.name;
+            }
+        }
     }
     let m = macs(g, shapes, weights, runner)
         + fusions

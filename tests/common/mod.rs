@@ -191,12 +191,16 @@ network! {
 network! {
     /// `conv2d`s with one input channel per group (ConvNeXt's 7x7
     /// depthwise convs are written so), run on the depthwise kernel: `same`
-    /// with relu, strided `valid` with two filters per group, and one whose
-    /// residual add is fused; `g` (two channels per group) stays grouped.
+    /// with a swish after it, strided `valid` with two filters per group, and
+    /// one whose residual add is fused; `g` (two channels per group) stays
+    /// grouped, with a gelu after it. Both activations run in the convs'
+    /// epilogues (fuse rule 6).
     pub GroupedDepthwise(x: [10, 9, 12]) -> out {
-        a   = conv2d(x, 12, 7, padding = same, groups = 12, activation = relu);
-        g   = conv2d(a, 12, 3, padding = same, groups = 6);
-        b   = conv2d(g, 24, 3, strides = 2, groups = 12);
+        a       = conv2d(x, 12, 7, padding = same, groups = 12);
+        a_swish = swish(a);
+        g       = conv2d(a_swish, 12, 3, padding = same, groups = 6);
+        g_gelu  = gelu(g);
+        b       = conv2d(g_gelu, 24, 3, strides = 2, groups = 12);
         c   = conv2d(b, 24, 3, padding = same, groups = 24);
         out = add(b, c);
     }
