@@ -259,21 +259,21 @@ fn grouped_depthwise_matches_keras() {
     let summary = GroupedDepthwise::summary();
     for name in ["a", "b", "c"] {
         assert!(
-            summary_row(&summary, name).contains("as depthwise"),
+            summary_row(summary, name).contains("as depthwise"),
             "{name}:\n{summary}"
         );
     }
     assert!(
-        !summary_row(&summary, "g").contains("depthwise"),
+        !summary_row(summary, "g").contains("depthwise"),
         "{summary}"
     );
     for (conv, act) in [("a", "a_swish"), ("g", "g_gelu")] {
         let want = format!("computed straight into `{act}`");
-        assert!(summary_row(&summary, conv).ends_with(&want), "{summary}");
+        assert!(summary_row(summary, conv).ends_with(&want), "{summary}");
     }
     // The fused residual add: `c` computes `out`.
     assert!(
-        summary_row(&summary, "c").ends_with("computed straight into `out`"),
+        summary_row(summary, "c").ends_with("computed straight into `out`"),
         "{summary}"
     );
     let mut ws = GroupedDepthwise::workspace();
@@ -295,7 +295,7 @@ fn se_project_matches_keras() {
     let x = io_tensor::<1920>(&io, "x", &[12, 10, 16]);
     let y = io_tensor::<360>(&io, "y", &[3, 3, 40]);
     let summary = SeProject::summary();
-    let row = |name: &str| summary_row(&summary, name);
+    let row = |name: &str| summary_row(summary, name);
     assert!(
         row("excite").contains("never stored: `project` scales its kernel by the gate"),
         "{summary}"
@@ -815,7 +815,7 @@ fn folded_zero_paddings_match_keras() {
     let x = io_tensor::<5184>(&io, "x", &[18, 18, 16]);
     let y = io_tensor::<1024>(&io, "y", &[8, 8, 16]);
     let summary = Padded::summary();
-    let row = |name: &str| summary_row(&summary, name);
+    let row = |name: &str| summary_row(summary, name);
     for p in ["p1", "p2", "p3"] {
         assert!(row(p).contains("never stored"), "{p}:\n{summary}");
     }

@@ -266,7 +266,8 @@ pub(crate) fn exp_in_range(x: f32) -> f32 {
     // Adding 1.5 * 2^23 rounds to an integer (to nearest, the default
     // mode), which sits in the low mantissa bits of the sum.
     const ROUND: f32 = 12_582_912.0;
-    const LN2_HI: f32 = 0.693_359_375;
+    // 0.693359375 = 355 / 512 exactly: `n * LN2_HI` is exact for |n| <= 128.
+    const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     let x = x.clamp(EXP_LO, EXP_HI);
     let t = x * core::f32::consts::LOG2_E + ROUND;
