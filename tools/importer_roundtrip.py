@@ -63,6 +63,7 @@ class Row:
     err: float | None = None
     ymax: float | None = None
     ms: float | None = None
+    ort_ms: float | None = None
     ok: bool = False
     note: str = ""
 
@@ -111,16 +112,19 @@ fn main() {{
     let net = {net}::from_safetensors(&bytes).unwrap_or_else(|e| panic!("loading weights: {{e}}"));
     let mut ws = {net}::workspace();
 {read_inputs}
-    let mut best = f64::INFINITY;
-    for _ in 0..{runs} {{
+    // One warm-up call, then at least {runs} timed calls and {min_secs} s: the median.
+    std::hint::black_box(net.forward(&mut ws, {args}));
+    let (mut times, start) = (Vec::new(), std::time::Instant::now());
+    while times.len() < {runs} || start.elapsed().as_secs_f64() < {min_secs} as f64 {{
         let t = std::time::Instant::now();
         let y = net.forward(&mut ws, {args});
         std::hint::black_box(y);
-        best = best.min(t.elapsed().as_secs_f64());
+        times.push(t.elapsed().as_secs_f64());
     }}
+    times.sort_by(f64::total_cmp);
     let y = net.forward(&mut ws, {args});
 {write_outputs}
-    println!("forward_ms {{:.4}}", best * 1e3);
+    println!("forward_ms {{:.4}}", times[times.len() / 2] * 1e3);
 }}
 """
 
@@ -152,7 +156,14 @@ def build_and_run(
         writes = "\n".join(f'    write_f32(&dir.join("y{i}.bin"), &y.{i}[..]);' for i in range(n_out))
     bin_name = re.sub(r"[^a-z0-9_]", "_", case.lower())
     src = MAIN_RS.format(
-        case=case, rs=rs.resolve(), net=net, read_inputs=reads, args=args, write_outputs=writes, runs=runs
+        case=case,
+        rs=rs.resolve(),
+        net=net,
+        read_inputs=reads,
+        args=args,
+        write_outputs=writes,
+        runs=max(runs, TIMING[0]),
+        min_secs=TIMING[1],
     )
     bp = CRATE / "src" / "bin" / f"{bin_name}.rs"
     if not bp.exists() or bp.read_text() != src:
@@ -192,6 +203,47 @@ def compare(ys_keras: list[np.ndarray], workdir: Path) -> tuple[float, float, bo
         err, ymax = max(err, e), max(ymax, float(np.max(np.abs(yk))) if yk.size else 0.0)
         ok &= e <= TOL or bool(np.allclose(yr, yk, rtol=TOL, atol=TOL))
     return err, ymax, ok
+
+
+# Timing of `forward` (`--time SECS`): at least this many calls and seconds after a
+# warm-up, the median reported. The default keeps the whole round trip quick.
+TIMING = (3, 0.0)
+# `--ort`: also time onnxruntime on the same model (tf2onnx, opset 17, batch 1).
+ORT = False
+
+
+def ort_median_ms(model, xs) -> float | None:
+    """onnxruntime (one thread, sequential, all graph optimizations) on the model as
+    tf2onnx exports it, timed like skipnet's `forward` (TIMING): the median in ms, or
+    None when the export or the session fails (printed)."""
+    import onnxruntime as ort
+    import tensorflow as tf
+    import tf2onnx
+
+    spec = tuple(
+        tf.TensorSpec((1,) + tuple(t.shape[1:]), tf.float32, name=f"in{i}")
+        for i, t in enumerate(model.inputs)
+    )
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        # ConvNeXt's grouped convs and Erfc do not convert (tf2onnx 1.16).
+        proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=17)
+        sess = ort.InferenceSession(proto.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001
+        print(f"  no onnxruntime time: {e!r:.300}", file=sys.stderr)
+        return None
+    feed = {i.name: x for i, x in zip(sess.get_inputs(), xs, strict=True)}
+    sess.run(None, feed)
+    times, start = [], time.perf_counter()
+    while len(times) < TIMING[0] or time.perf_counter() - start < TIMING[1]:
+        t = time.perf_counter()
+        sess.run(None, feed)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times)) * 1e3
 
 
 def seeded_inputs(model, seed: int = 0) -> list[np.ndarray]:
@@ -269,6 +321,8 @@ def check_model(model, net: str, workdir: Path, case: str, layers="-", f64_arch=
         row.note = err
         return row
     row.err, row.ymax, row.ok = compare(ys, workdir)
+    if ORT:
+        row.ort_ms = ort_median_ms(model, xs)
     if not row.ok and f64_arch is not None:
         y64 = float64_outputs(f64_arch, model, xs)
         e_rust = max(
@@ -288,20 +342,26 @@ def check_model(model, net: str, workdir: Path, case: str, layers="-", f64_arch=
 
 
 def print_table(rows: list[Row]) -> None:
-    head = ("model", "layers", "params", "max abs error", "max |y|", "forward ms", "result")
+    ort = any(r.ort_ms is not None for r in rows)
+    head = ("model", "layers", "params", "max abs error", "max |y|", "forward ms")
+    head += ("onnxruntime ms", "ort / skipnet", "result") if ort else ("result",)
     body = []
     for r in rows:
-        body.append(
-            (
-                r.model,
-                str(r.layers),
-                f"{r.params:,}" if isinstance(r.params, int) else str(r.params),
-                "-" if r.err is None else f"{r.err:.2e}",
-                "-" if r.ymax is None else f"{r.ymax:.3g}",
-                "-" if r.ms is None else f"{r.ms:.3f}",
-                "OK" if r.ok else "FAIL",
-            )
+        cells = (
+            r.model,
+            str(r.layers),
+            f"{r.params:,}" if isinstance(r.params, int) else str(r.params),
+            "-" if r.err is None else f"{r.err:.2e}",
+            "-" if r.ymax is None else f"{r.ymax:.3g}",
+            "-" if r.ms is None else f"{r.ms:.3f}",
         )
+        if ort:
+            ratio = r.ort_ms / r.ms if r.ort_ms and r.ms else None
+            cells += (
+                "-" if r.ort_ms is None else f"{r.ort_ms:.3f}",
+                "-" if ratio is None else f"{ratio:.2f}",
+            )
+        body.append(cells + ("OK" if r.ok else "FAIL",))
     w = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
 
     def line(cells):
@@ -714,8 +774,23 @@ def main(argv=None) -> int:
         help=f"the skipnet checkout the scratch crate depends on (default {ROOT}; "
         "e.g. a `git archive HEAD` snapshot while the work tree is mid-change)",
     )
+    ap.add_argument(
+        "--time",
+        type=float,
+        default=None,
+        metavar="SECS",
+        help="time forward for at least SECS seconds and 10 calls (default: 3 calls), the median",
+    )
+    ap.add_argument(
+        "--ort",
+        action="store_true",
+        help="also time onnxruntime (one thread) on each model, exported by tf2onnx, the same way",
+    )
     a = ap.parse_args(argv)
-    global SKIPNET
+    global SKIPNET, TIMING, ORT
+    if a.time is not None:
+        TIMING = (10, a.time)
+    ORT = a.ort
     if a.skipnet is not None:
         SKIPNET = a.skipnet.resolve()
     cases = {**anchor_cases(), **fixture_cases(), **extra_cases()}
