@@ -11,6 +11,14 @@ use skipnet_runtime::ops::Hwc;
 use skipnet_runtime::Activation;
 
 /// A `same`-padded conv with stride `s`.
+/// `g` with swish as its activation.
+fn swish(g: Conv2dGeom) -> Conv2dGeom {
+    Conv2dGeom {
+        activation: Activation::Swish,
+        ..g
+    }
+}
+
 fn same(h: usize, w: usize, cin: usize, cout: usize, k: usize, s: usize) -> Conv2dGeom {
     let (oh, ow) = (h.div_ceil(s), w.div_ceil(s));
     let pad = |n: usize, o: usize| ((o - 1) * s + k).saturating_sub(n) / 2;
@@ -123,6 +131,15 @@ fn bench(c: &mut Criterion) {
             same(14, 14, 96, 576, 1, 1),
         ),
         ("mnv2_head 7x7x320->1280 1x1", same(7, 7, 320, 1280, 1, 1)),
+        // EfficientNetB0's expand convs end in swish (a wide activation).
+        (
+            "effb0_b2a_expand 112x112x16->96 1x1 swish",
+            swish(same(112, 112, 16, 96, 1, 1)),
+        ),
+        (
+            "effb0_b3a_expand 56x56x24->144 1x1 swish",
+            swish(same(56, 56, 24, 144, 1, 1)),
+        ),
     ];
     let mut group = c.benchmark_group("conv2d");
     group.sample_size(20);
@@ -369,6 +386,16 @@ fn depthwise(c: &mut Criterion) {
         ("mnv2 28x28x192 3x3", dw(28, 192, 1)),
         ("mnv2 14x14x576 3x3", dw(14, 576, 1)),
         ("mnv2 7x7x960 3x3", dw(7, 960, 1)),
+        // EfficientNetB0's first depthwise layer, swish after the stores.
+        ("effb0 112x112x32 3x3 swish", swish(dw(112, 32, 1))),
+        // MobileNetV3Large's 5x5 layers: 120 channels, a tail of 8 on AVX-512.
+        (
+            "mnv3l 28x28x120 5x5",
+            Conv2dGeom {
+                groups: 120,
+                ..same(28, 28, 120, 120, 5, 1)
+            },
+        ),
     ];
     let mut group = c.benchmark_group("depthwise");
     group.sample_size(20);

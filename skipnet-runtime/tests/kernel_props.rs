@@ -655,6 +655,15 @@ fn tally_conv(c: &ConvCase, t: &Tally) {
     if c.epi.slot.is_some() {
         t.add("concat slot");
     }
+    // The driver's `AfterBlock`: activations past relu6 over each finished
+    // block (the layer's one only with nothing added before the post).
+    let register =
+        |a: Activation| matches!(a, Activation::Linear | Activation::Relu | Activation::Relu6);
+    if !register(g.activation) && c.epi.residuals == 0 && !c.epi.accumulate {
+        t.add("activation after the block");
+    } else if !register(c.epi.post) {
+        t.add("post activation after the block");
+    }
     if c.threads > 1
         && g.output.h * g.output.w * g.output.c * igemm::k_len(g) >= igemm::PARALLEL_MIN_MACS
     {
@@ -1247,12 +1256,20 @@ fn tally_depthwise(c: &ConvCase, tally: &Tally) {
         (g.kernel.0 * g.kernel.1 > igemm::TAPS_PER_PASS, "> 25 taps"),
         (g.input.c % 8 != 0, "channel tail"),
         (
+            o.c == g.input.c && g.input.c % 16 >= 8,
+            "a tail of 8 channels in an AVX2 vector (AVX-512)",
+        ),
+        (
             sweeps_3x3(c),
             "3x3 register sweep (AVX2; AVX-512 at stride 1)",
         ),
         (epi.accumulate, "in place"),
         (epi.slot.is_some(), "concat slot"),
         (epi.residuals > 0, "residuals"),
+        (
+            activation_after_stores(c),
+            "activation after the stores (SIMD, depth multiplier 1)",
+        ),
         (
             c.threads > 1
                 && m * o.c * g.kernel.0 * g.kernel.1
@@ -1266,11 +1283,28 @@ fn tally_depthwise(c: &ConvCase, tally: &Tally) {
     }
 }
 
+/// Whether the SIMD paths store `c`'s sums linear and apply its
+/// activations to each finished row (`depthwise_conv2d`'s `Ctx::after`):
+/// depth multiplier 1, no residual or in-place add, and an activation
+/// registers do not take (swish, hard silu, ...), or two.
+fn activation_after_stores(c: &ConvCase) -> bool {
+    let (g, epi) = (&c.g, &c.epi);
+    let register =
+        |a: &Activation| matches!(a, Activation::Linear | Activation::Relu | Activation::Relu6);
+    g.output.c == g.input.c
+        && epi.residuals == 0
+        && !epi.accumulate
+        && (!register(&g.activation)
+            || !register(&epi.post)
+            || (g.activation != Activation::Linear && epi.post != Activation::Linear))
+}
+
 /// Whether the AVX2 path runs some of `c`'s pixels through its 3x3 register
 /// sweep (`depthwise_conv2d`'s `sweep3x3`): 3x3, depth multiplier 1, no
-/// dilation or upsample, stride 1 or 2 along W, at least 8 channels, an
-/// epilogue of linear, relu or relu6 alone (a concat slot allowed), and some
-/// output pixel whose window lies inside the input.
+/// dilation or upsample, stride 1 or 2 along W, at least 8 channels, no
+/// residual or in-place add (a concat slot allowed; activations other than
+/// linear, relu and relu6 follow the stores), and some output pixel whose
+/// window lies inside the input.
 fn sweeps_3x3(c: &ConvCase) -> bool {
     let (g, epi) = (&c.g, &c.epi);
     let (i, o) = (g.input, g.output);
@@ -1285,17 +1319,14 @@ fn sweeps_3x3(c: &ConvCase) -> bool {
         && i.c >= 8
         && epi.residuals == 0
         && !epi.accumulate
-        && [g.activation, epi.post]
-            .iter()
-            .all(|a| matches!(a, Activation::Linear | Activation::Relu | Activation::Relu6))
-        && (g.activation == Activation::Linear || epi.post == Activation::Linear)
         && inside(o.h, g.strides.0, g.pad.0, i.h)
         && inside(o.w, g.strides.1, g.pad.1, i.w)
 }
 
 /// The depthwise kernel's AVX2 3x3 register sweep (MobileNet's layers):
-/// every case a 3x3 depthwise conv with depth multiplier 1 and a register
-/// epilogue (the layer's activation or a post activation), strides 1..=3 x 1..=2, same/valid with extra leading pads (the
+/// every case a 3x3 depthwise conv with depth multiplier 1 and no residual,
+/// mostly a register epilogue (the layer's activation or a post
+/// activation), else any activations (applied after the stores), strides 1..=3 x 1..=2, same/valid with extra leading pads (the
 /// folded `zero_padding2d`s), channels 8..=300 (tails of 1..=7), concat
 /// slots, split over threads (partial rows); the borders run the tiles.
 #[test]
@@ -1311,11 +1342,14 @@ fn depthwise_3x3_sweep_matches_f64_reference() {
         any::<bool>(),
         prop_oneof![3 => (1..=40usize, 1..=40usize), 1 => (1..=128usize, 1..=128usize)],
         ((0..4usize, 0..4usize), leads()),
-        prop::sample::select(vec![
-            Activation::Linear,
-            Activation::Relu,
-            Activation::Relu6,
-        ]),
+        prop_oneof![
+            3 => prop::sample::select(vec![
+                Activation::Linear,
+                Activation::Relu,
+                Activation::Relu6,
+            ]),
+            1 => activation(),
+        ],
     )
         .prop_map(|(cin, strides, same, out, (slack, lead), act)| Shape {
             kernel: (3, 3),
@@ -1338,7 +1372,7 @@ fn depthwise_3x3_sweep_matches_f64_reference() {
     let epi = (
         any::<bool>(),
         prop::option::of((0..=5usize, 0..=5usize)),
-        prop::sample::select(posts),
+        prop_oneof![3 => prop::sample::select(posts), 1 => activation()],
     )
         .prop_map(|(bias, slot, post)| Epilogue {
             bias,
