@@ -107,3 +107,50 @@ fn nan_and_inf_inputs_propagate_without_panicking() {
     assert_eq!(s[2], f32::INFINITY);
     assert!(m[0].is_nan());
 }
+
+network! {
+    /// A separable conv whose depthwise output (12 floats) is not a whole
+    /// number of the planner's 16-float spans: its scratch is longer.
+    pub UnalignedSeparable(x: [4, 1, 3]) -> y {
+        y = separable_conv2d(x, 2, 1);
+    }
+}
+
+/// Found by `tools/importer_fuzz.py`: the pointwise conv was handed the whole
+/// (rounded-up) scratch and panicked on its input length.
+#[test]
+fn separable_conv_with_unaligned_scratch_runs() {
+    let f = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    // Depthwise [1, 1, 3, 1]: channel weights 1, 2, 3; pointwise [1, 1, 3, 2];
+    // bias [2].
+    let (dw, pw, b) = (
+        f(&[1.0, 2.0, 3.0]),
+        f(&[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]),
+        f(&[0.5, -0.5]),
+    );
+    use safetensors::{tensor::TensorView, Dtype};
+    let bytes = safetensors::serialize(
+        [
+            (
+                "y.depthwise_kernel",
+                TensorView::new(Dtype::F32, vec![1, 1, 3, 1], &dw).unwrap(),
+            ),
+            (
+                "y.pointwise_kernel",
+                TensorView::new(Dtype::F32, vec![1, 1, 3, 2], &pw).unwrap(),
+            ),
+            ("y.bias", TensorView::new(Dtype::F32, vec![2], &b).unwrap()),
+        ],
+        &None,
+    )
+    .unwrap();
+    let net = UnalignedSeparable::from_safetensors(&bytes).unwrap();
+    let mut ws = UnalignedSeparable::workspace();
+    let x: [f32; 12] = core::array::from_fn(|i| i as f32);
+    let y = net.forward(&mut ws, &x);
+    for p in 0..4 {
+        let (a, b2, c) = (x[3 * p], 2.0 * x[3 * p + 1], 3.0 * x[3 * p + 2]);
+        assert_eq!(y[2 * p], a + c + 0.5, "pixel {p}");
+        assert_eq!(y[2 * p + 1], b2 + c - 0.5, "pixel {p}");
+    }
+}

@@ -292,7 +292,9 @@ def rebuilt_from_config(model):
         return o
 
     config = strip(copy.deepcopy(model.get_config()))
-    return lambda: keras.Model.from_config(config)
+    # A fresh copy per build: `from_config` consumes parts of the dict it is
+    # given, and a second build from the same one lost layers' weights.
+    return lambda: keras.Model.from_config(copy.deepcopy(config))
 
 
 def check_model(model, net: str, workdir: Path, case: str, layers="-", f64_arch=None) -> Row:
@@ -675,10 +677,12 @@ def extra_cases():
     }
 
 
-# Importer options per case. InceptionV3 (no residual paths, 94 convs) amplifies
-# Winograd F(4x4)'s rounding on its stem past the float64 rule; F(2x2) keeps it
-# inside (doc/DSL.md, "Winograd convolutions").
-IMPORTER_ARGS = {"app_inception_v3": ["--winograd", "f2"], "app_inception_resnet_v2": ["--winograd", "f2"]}
+# Importer options per case. InceptionV3 and InceptionResNetV2 (no residual
+# paths, or scaled ones, and logits in the hundreds) amplify Winograd F(4x4)'s
+# rounding on their stems past the float64 rule, F(2x2) keeps it inside
+# (doc/DSL.md, "Winograd convolutions"): imported with `--check`, which finds
+# that and writes `#[winograd = f2]` itself, as a user would run it.
+IMPORTER_ARGS = {"app_inception_v3": ["--check"], "app_inception_resnet_v2": ["--check"]}
 
 
 # ------------------------------------------------------------------ driver
@@ -711,12 +715,17 @@ def run_case(case: str, build, shapes: bool = False) -> Row:
         + (["--shapes"] if shapes else [])
         + IMPORTER_ARGS.get(case, [])
     )
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    # `--check` builds in the same scratch crate, against the same skipnet.
+    env = {**os.environ, "SKIPNET_PATH": str(SKIPNET)}
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if r.returncode != 0:
         return Row(case, note=f"importer failed (exit {r.returncode}): {r.stderr.strip()}")
     src = (workdir / f"{k2s.snake_case(net)}.rs").read_text()
     m = re.search(r"// (\d+) layers?,", src)
     loaded = keras.models.load_model(path, compile=False)  # what the importer read
+    if "--check" in IMPORTER_ARGS.get(case, []):
+        chose = "#[winograd = f2]" if "#[winograd = f2]" in src else "the default Winograd"
+        print(f"  {case}: `--check` kept {chose}", file=sys.stderr)
     return check_model(
         loaded,
         net,

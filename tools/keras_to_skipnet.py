@@ -1257,17 +1257,41 @@ def main(argv=None) -> int:
         import importer_roundtrip
 
         m = re.search(r"// (\d+) layers?,", source)
-        # Judged like importer_roundtrip.py judges deep networks: above 1e-4 it
-        # still passes when skipnet is no further from a float64 Keras run
-        # than 1.5x Keras's own float32 output is.
-        row = importer_roundtrip.check_model(
-            model,
-            net_name,
-            out_dir,
-            snake_case(net_name),
-            layers=int(m.group(1)) if m else "-",
-            f64_arch=importer_roundtrip.rebuilt_from_config(model),
-        )
+        f64_arch = importer_roundtrip.rebuilt_from_config(model)
+
+        def check():
+            # Judged like importer_roundtrip.py judges deep networks: above 1e-4
+            # it still passes when skipnet is no further from a float64 Keras
+            # run than 1.5x Keras's own float32 output is.
+            return importer_roundtrip.check_model(
+                model,
+                net_name,
+                out_dir,
+                snake_case(net_name),
+                layers=int(m.group(1)) if m else "-",
+                f64_arch=f64_arch,
+            )
+
+        row = check()
+        if not row.ok and row.err is not None and a.winograd == "on":
+            # Numbers that miss (by rounding, judged against float64) under
+            # the default Winograd: a deep network without residual paths
+            # amplifies F(4x4)'s rounding (InceptionV3), and F(2x2) only is
+            # the declaration's fix.
+            print(
+                f"note: {row.note}; trying Winograd F(2x2) only (`--winograd f2`)",
+                file=sys.stderr,
+            )
+            source, weights = convert(
+                model, net_name, shapes=a.shapes, source=Path(a.model).name, bake=a.bake, winograd="f2"
+            )
+            write(out_dir, net_name, source, weights)
+            row = check()
+            if row.ok:
+                print(
+                    f"note: with `#[winograd = f2]` it passes; {out_dir} holds that declaration",
+                    file=sys.stderr,
+                )
         importer_roundtrip.print_table([row])
         return 0 if row.ok else 3
     return 0

@@ -203,8 +203,11 @@ impl Op for Separable {
             let post = cx.post.tokens(rt);
             quote!(#rt::ops::conv2d::conv2d_add(__exec, &#geom.1, &*__mid, #pwk, #bias, &[], #post, #out);)
         };
+        // The scratch may be longer than the depthwise output (the planner
+        // widens scratch where memory is free); the pointwise conv checks
+        // that its input is exactly that output.
         quote! {
-            let __mid: &mut [f32] = #scratch;
+            let __mid: &mut [f32] = &mut (#scratch)[..#geom.0.output.len()];
             #rt::ops::depthwise_conv2d::depthwise_conv2d(__exec, &#geom.0, #x, #dwk, ::core::option::Option::None, &mut *__mid);
             #pointwise
             #after

@@ -34,6 +34,36 @@ pub fn normalization(c: usize, mean: &[f32], variance: &[f32], x: &[f32], out: &
     // the square roots are taken once per call, not once per pixel.
     const BLOCK: usize = 64;
     let mut d = [0.0f32; BLOCK];
+    if c < BLOCK {
+        // Few channels (an RGB input): divisors and means tiled to a whole
+        // number of pixels, so the loop runs over that many floats at a time
+        // and vectorizes (per pixel, 3 scalar divisions: 0.8 ns a float).
+        let period = c * (BLOCK / c);
+        let mut m = [0.0f32; BLOCK];
+        for i in 0..period {
+            d[i] = libm::sqrtf(variance[i % c]).max(NORMALIZATION_EPSILON);
+            m[i] = mean[i % c];
+        }
+        let (d, m) = (&d[..period], &m[..period]);
+        let mut outs = out.chunks_exact_mut(period);
+        let mut xs = x.chunks_exact(period);
+        for (orow, xrow) in (&mut outs).zip(&mut xs) {
+            for (((o, &x), &m), &d) in orow.iter_mut().zip(xrow).zip(m).zip(d) {
+                *o = (x - m) / d;
+            }
+        }
+        // The last pixels (fewer than a period; `x.len()` is whole pixels).
+        for (((o, &x), &m), &d) in outs
+            .into_remainder()
+            .iter_mut()
+            .zip(xs.remainder())
+            .zip(m)
+            .zip(d)
+        {
+            *o = (x - m) / d;
+        }
+        return;
+    }
     for k0 in (0..c).step_by(BLOCK) {
         let kb = BLOCK.min(c - k0);
         for (d, &v) in d.iter_mut().zip(&variance[k0..k0 + kb]) {
@@ -68,16 +98,25 @@ mod tests {
         assert_eq!(out, [2.0, 1.0, -1.0, -2.0]);
     }
 
-    /// More channels than one block of divisors: every element is Keras's
-    /// formula, bit for bit.
+    /// More channels than one block of divisors, and few (tiled): every
+    /// element is Keras's formula, bit for bit.
     #[test]
     fn channels_past_a_block_are_each_normalized() {
-        let c = 70;
+        for c in [70, 3, 1, 63, 64] {
+            channels_are_each_normalized(c);
+        }
+    }
+
+    /// `c` channels, 50 pixels (tiled periods and a remainder for small
+    /// `c`).
+    fn channels_are_each_normalized(c: usize) {
         let mean: [f32; 70] = core::array::from_fn(|k| k as f32 * 0.3 - 9.0);
         let var: [f32; 70] = core::array::from_fn(|k| (k % 7) as f32 * 1.7);
-        let x: [f32; 210] = core::array::from_fn(|i| (i * 37 % 101) as f32 * 0.21 - 10.0);
-        let mut out = [0.0; 210];
-        super::normalization(c, &mean, &var, &x, &mut out);
+        let x: [f32; 3500] = core::array::from_fn(|i| (i * 37 % 101) as f32 * 0.21 - 10.0);
+        let (mean, var, x) = (&mean[..c], &var[..c], &x[..50 * c]);
+        let mut out = [0.0; 3500];
+        let out = &mut out[..50 * c];
+        super::normalization(c, mean, var, x, out);
         for (i, &o) in out.iter().enumerate() {
             let k = i % c;
             let want = (x[i] - mean[k]) / libm::sqrtf(var[k]).max(super::NORMALIZATION_EPSILON);
