@@ -719,7 +719,15 @@ fn check_conv(c: &ConvCase, isas: &[Isa], path: Path, tally: &Tally) -> Result<(
     let m = o.h * o.w;
     let x = values(g.input.len(), c.seed);
     let kernel = values(g.kernel_len(), c.seed ^ 1);
-    let bias = epi.bias.then(|| values(o.c, c.seed ^ 2));
+    // Biases up to 6 put some sums past relu6's clamp (nine or more
+    // products of values in -1..1 rarely reach it: a sweep that dropped the
+    // clamp passed).
+    let bias = epi.bias.then(|| {
+        values(o.c, c.seed ^ 2)
+            .into_iter()
+            .map(|b| 6.0 * b)
+            .collect::<Vec<f32>>()
+    });
     let residuals: Vec<Vec<f32>> = (0..epi.residuals)
         .map(|r| values(o.len(), c.seed ^ (3 + r as u64)))
         .collect();
@@ -1259,9 +1267,14 @@ fn tally_depthwise(c: &ConvCase, tally: &Tally) {
             o.c == g.input.c && g.input.c % 16 >= 8,
             "a tail of 8 channels in an AVX2 vector (AVX-512)",
         ),
+        (sweeps_3x3(c), "3x3 register sweep (AVX2)"),
         (
-            sweeps_3x3(c),
-            "3x3 register sweep (AVX2; AVX-512 at stride 1)",
+            sweeps_3x3(c) && o.w >= 14,
+            "3x3 register sweep in zmm (AVX-512: at least 14 wide)",
+        ),
+        (
+            sweeps_3x3(c) && o.w >= 14 && o.c % 16 != 0,
+            "3x3 zmm sweep with a masked channel tail (AVX-512)",
         ),
         (epi.accumulate, "in place"),
         (epi.slot.is_some(), "concat slot"),
@@ -1323,12 +1336,15 @@ fn sweeps_3x3(c: &ConvCase) -> bool {
         && inside(o.w, g.strides.1, g.pad.1, i.w)
 }
 
-/// The depthwise kernel's AVX2 3x3 register sweep (MobileNet's layers):
+/// The depthwise kernel's 3x3 register sweeps, AVX2's and AVX-512's
+/// (MobileNet's layers; AVX-512's on maps at least 14 wide, with the channel
+/// tail in a masked vector):
 /// every case a 3x3 depthwise conv with depth multiplier 1 and no residual,
 /// mostly a register epilogue (the layer's activation or a post
 /// activation), else any activations (applied after the stores), strides 1..=3 x 1..=2, same/valid with extra leading pads (the
-/// folded `zero_padding2d`s), channels 8..=300 (tails of 1..=7), concat
+/// folded `zero_padding2d`s), channels 8..=300, concat
 /// slots, split over threads (partial rows); the borders run the tiles.
+/// Channels 8..=300 leave every tail of 1..=7 (AVX2) and 1..=15 (AVX-512).
 #[test]
 fn depthwise_3x3_sweep_matches_f64_reference() {
     let isas = isas_under_test("depthwise_3x3_sweep_matches_f64_reference");

@@ -14,8 +14,9 @@
 //!
 //! - AVX-512 (`avx512`): tiles of 6 output pixels x 32 channels (12 `zmm`
 //!   accumulators, 2 weight registers loaded once per tap for the 6 pixels);
-//!   3x3 stride-1 layers at least 14 wide sweep their inner pixels as AVX2
-//!   does (below), the borders staying on these tiles;
+//!   3x3 layers at least 14 wide sweep their inner pixels as AVX2 does
+//!   (below) in `zmm`s of 16 channels, the channel tail a masked vector
+//!   (`sweep3x3_zmm`), the borders staying on these tiles;
 //! - AVX2 + FMA (`avx2`): tiles of 4 output pixels x 16 channels (8 `ymm`
 //!   accumulators, 2 weight registers); 3x3 layers (stride 1 or 2 along W,
 //!   a register epilogue) sweep each row's pixels whose window is inside the
@@ -459,17 +460,17 @@ fn run_pixels(isa: Isa, cx: &Ctx<'_>, p0: usize, p1: usize, out: &mut [f32]) {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 | Isa::Avx2Fma if cx.dm == 1 => {
                 // The pixels whose whole window is inside the input sweep
-                // (`sweep3x3`); the others, and every pixel of layers it does
-                // not take, go through the tiles. With AVX-512 the sweep (in
-                // `ymm`s: Zen 4 splits a `zmm` op in two anyway) takes the
-                // stride-1 maps at least 14 wide, where it beats the 6 x 32
-                // `zmm` tiles (`cargo bench --bench conv -- depthwise`, Zen 4,
-                // sweep and `zmm` tiles at the borders against tiles alone:
-                // 112x112x32 120 µs against 172, 56x56x144 131 against 199,
-                // 28x28x192 45 against 63, 14x14x576 40 against 47; 7x7x960
-                // 20 against 19; at stride 2 56x56x144 51 against 58 but
-                // 112x112x96 155 against 145).
-                let sweeps = isa == Isa::Avx2Fma || (cx.g.strides == (1, 1) && cx.g.output.w >= 14);
+                // (`sweep3x3`, `sweep3x3_zmm`); the others, and every pixel
+                // of layers it does not take, go through the tiles. With
+                // AVX-512 the sweep takes the maps at least 14 wide, where it
+                // beats the 6 x 32 `zmm` tiles (`cargo bench --bench conv --
+                // "depthwise Avx512"`, Zen 4, `zmm` sweep with tiles at the
+                // borders against tiles alone: 112x112x32 110 µs against 172,
+                // 56x56x144 135 against 199, 28x28x192 44 against 63,
+                // 14x14x576 38 against 47; at stride 2 112x112x96 108 against
+                // 151, 56x56x144 45 against 61; but 7x7x960 22 against 20,
+                // where the borders are most of the map).
+                let sweeps = isa == Isa::Avx2Fma || cx.g.output.w >= 14;
                 let (a, b) = match cx.sweep_columns(oy).filter(|_| sweeps) {
                     Some((a, b)) => (a.clamp(ox0, ox1), b.clamp(ox0, ox1)),
                     None => (ox1, ox1),
@@ -484,7 +485,11 @@ fn run_pixels(isa: Isa, cx: &Ctx<'_>, p0: usize, p1: usize, out: &mut [f32]) {
                 unsafe {
                     tiles(isa, cx, oy, ox0, a, out, p0);
                     if a < b {
-                        sweep3x3::row(cx, oy, a, b, out, p0);
+                        if isa == Isa::Avx512 {
+                            sweep3x3_zmm::row(cx, oy, a, b, out, p0);
+                        } else {
+                            sweep3x3::row(cx, oy, a, b, out, p0);
+                        }
                     }
                     tiles(isa, cx, oy, b, ox1, out, p0);
                 }
@@ -1034,6 +1039,150 @@ mod sweep3x3 {
             for ox in a..b {
                 pixel_portable(cx, oy, ox, c0, c, out, pix0);
             }
+        }
+    }
+}
+
+/// [`sweep3x3`] in `zmm`s, for AVX-512: 16 channels per vector, two pixels
+/// per step, and the channel tail of every layer (MobileNetV3's 72, 120, 184,
+/// 200) in a masked vector instead of the portable loop. Each pixel's nine
+/// taps are summed in the same order as [`sweep3x3`] and the tiles, so the
+/// floats are the same. The `ymm` sweep on AVX-512 machines was 16-20% slower
+/// (Zen 4 splits a `zmm` op in two, but issues half the instructions); 4, 6
+/// or 8 pixels per step were no faster than 2 (4 was 10-25% slower).
+#[cfg(target_arch = "x86_64")]
+mod sweep3x3_zmm {
+    use super::{Ctx, Direct};
+    use core::arch::x86_64::*;
+
+    /// Floats per vector.
+    const L: usize = 16;
+    /// Output pixels per step, as [`super::sweep3x3`].
+    const NP: usize = 2;
+
+    /// Output pixels `a..b` of row `oy` into `out` (starting at pixel
+    /// `pix0`), as [`super::sweep3x3::row`].
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F (and what `avx512f` implies: AVX2, FMA,
+    /// F16C); otherwise as [`super::sweep3x3::row`].
+    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+    pub(super) unsafe fn row(
+        cx: &Ctx<'_>,
+        oy: usize,
+        a: usize,
+        b: usize,
+        out: &mut [f32],
+        pix0: usize,
+    ) {
+        // SAFETY: the caller's contract.
+        match cx.g.strides.1 {
+            1 => unsafe { sweep::<1>(cx, oy, a, b, out, pix0) },
+            _ => unsafe { sweep::<2>(cx, oy, a, b, out, pix0) },
+        }
+    }
+
+    /// As [`row`], with stride `S` along W.
+    ///
+    /// # Safety
+    /// As [`row`], and `S == cx.g.strides.1`.
+    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+    #[inline]
+    unsafe fn sweep<const S: usize>(
+        cx: &Ctx<'_>,
+        oy: usize,
+        a: usize,
+        b: usize,
+        out: &mut [f32],
+        pix0: usize,
+    ) {
+        let g = cx.g;
+        let i = g.input;
+        let c = i.c;
+        let l = &cx.layout;
+        let direct = cx.direct.unwrap_or(Direct::Linear);
+        // As in `sweep3x3::sweep`: neither underflows (`sweep_columns`).
+        let iy0 = oy * g.strides.0 - g.pad.0;
+        let ix0 = a * S - g.pad.1;
+        let pix_a = oy * g.output.w + a;
+        let n = b - a;
+        let o_first = (pix_a - pix0) * l.stride + l.offset;
+        assert!(n > 0 && o_first + (n - 1) * l.stride + c <= out.len());
+        let xp = cx.x.as_ptr();
+        let wp = cx.w.as_ptr();
+        let op = out.as_mut_ptr();
+        let (zero, six) = (_mm512_setzero_ps(), _mm512_set1_ps(6.0));
+        let row_len = i.w * c;
+        let mut c0 = 0;
+        while c0 < c {
+            // The block's channels `c0..c0 + k`: the lanes of `m`. Masked
+            // loads and stores touch only those lanes; masked-off lanes
+            // never fault.
+            let k = L.min(c - c0);
+            let m = (u32::MAX >> (32 - k)) as __mmask16;
+            // SAFETY: `t * c + c0 + k <= 9 * c == kernel.len()` and
+            // `c0 + k <= c == bias.len()` (validated, `dm == 1`).
+            let w: [__m512; 9] =
+                core::array::from_fn(|t| unsafe { _mm512_maskz_loadu_ps(m, wp.add(t * c + c0)) });
+            let bias = match cx.bias {
+                // SAFETY: as above.
+                Some(bs) => unsafe { _mm512_maskz_loadu_ps(m, bs.as_ptr().add(c0)) },
+                None => zero,
+            };
+            let base = (iy0 * i.w + ix0) * c + c0;
+            let mut r = [base, base + row_len, base + 2 * row_len];
+            let mut o = o_first + c0;
+            let mut p = 0;
+            // One pixel's sum, as `sweep3x3`'s `sum!` (a macro for the same
+            // reason). SAFETY (of each load): `sweep_columns` puts every
+            // input column `ix0 + p * S + kx` (`p < n`, `kx < 3`) and row
+            // `iy0 + ky` inside the input, so `r[ky] + shift + kx * c + k
+            // <= x.len()`.
+            macro_rules! sum {
+                ($r:expr, $shift:expr) => {{
+                    let (r, shift): (&[usize; 3], usize) = ($r, $shift);
+                    let mut acc = bias;
+                    for (ky, &rk) in r.iter().enumerate() {
+                        for kx in 0..3 {
+                            let v =
+                                unsafe { _mm512_maskz_loadu_ps(m, xp.add(rk + shift + kx * c)) };
+                            acc = _mm512_fmadd_ps(v, w[ky * 3 + kx], acc);
+                        }
+                    }
+                    match direct {
+                        Direct::Linear => acc,
+                        Direct::Relu => _mm512_max_ps(zero, acc),
+                        Direct::Relu6 => _mm512_min_ps(six, _mm512_max_ps(zero, acc)),
+                    }
+                }};
+            }
+            while p + NP <= n {
+                let mut s = [zero; NP];
+                for (q, s) in s.iter_mut().enumerate() {
+                    *s = sum!(&r, q * S * c);
+                }
+                for (q, s) in s.iter().enumerate() {
+                    // SAFETY: `o + q * stride + k <= o_first + (n - 1) *
+                    // stride + c <= out.len()` (`p + q < n`, `c0 + k <= c`).
+                    unsafe { _mm512_mask_storeu_ps(op.add(o + q * l.stride), m, *s) };
+                }
+                for rk in r.iter_mut() {
+                    *rk += NP * S * c;
+                }
+                o += NP * l.stride;
+                p += NP;
+            }
+            while p < n {
+                let s0 = sum!(&r, 0);
+                // SAFETY: as above, `p < n`.
+                unsafe { _mm512_mask_storeu_ps(op.add(o), m, s0) };
+                for rk in r.iter_mut() {
+                    *rk += S * c;
+                }
+                o += l.stride;
+                p += 1;
+            }
+            c0 += L;
         }
     }
 }
