@@ -128,6 +128,11 @@ fn main() {
             "mnv2_b1_expand 112x112x16->96 1x1",
             same(112, 16, 96, 1, 1, Relu6),
         ),
+        // The 16-channel expand again with its output in L2 (a short
+        // reduction: what each tile costs besides its 16 x 16 FMAs), and
+        // the same map with 64 input channels.
+        ("k16 28x28x16->96 1x1", same(28, 16, 96, 1, 1, Linear)),
+        ("k64 28x28x64->96 1x1", same(28, 64, 96, 1, 1, Linear)),
         (
             "mnv2_b2_expand 56x56x24->144 1x1",
             same(56, 24, 144, 1, 1, Relu6),
