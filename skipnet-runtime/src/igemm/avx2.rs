@@ -303,21 +303,15 @@ impl Kernel<6, 16, 16, 12288> for Tile6x16 {
     }
 }
 
-/// The one clamp that a whole [`Tile6x16`] tile's epilogue comes to when
-/// nothing is added between its two clamps (no in-place add, no residual)
-/// and their ranges meet: `post(act(v))` is then `v` clamped to the
-/// intersection (NaN passes both ways). MobileNetV2's 1x1 convs (a linear
-/// conv with a fused `relu6` as post) all take it; with 16 input channels
-/// the general epilogue (store masks, three branches and two clamps per
-/// 8 floats) was a third of the tile's instructions (callgrind).
+/// A whole [`Tile6x16`] tile's one clamp ([`Clamped::one_clamp`]), when
+/// it has one.
 #[inline(always)]
 fn whole_tile_clamp(epi: &Clamped<6>) -> Option<(f32, f32)> {
-    let (lo, hi) = (epi.act.0.max(epi.post.0), epi.act.1.min(epi.post.1));
-    let plain = epi.rows == 6
-        && epi.ncols == 16
-        && !epi.accumulate
-        && epi.residual.iter().all(|r| r.is_null());
-    (plain && lo <= hi).then_some((lo, hi))
+    if epi.rows == 6 && epi.ncols == 16 {
+        epi.one_clamp()
+    } else {
+        None
+    }
 }
 
 /// `acc + bias` clamped to `lo..=hi`, stored to a whole tile's rows.

@@ -115,11 +115,27 @@ impl Kernel<12, 16, 8, 12288> for Narrow {
         // SAFETY: `epi.bias` is null or holds `ncols` floats (this
         // function's contract).
         let e = unsafe { ClampRegs::new(epi) };
-        for (m, a) in acc.iter().enumerate() {
-            if m < epi.rows {
-                // SAFETY: `epi.out[m]` is valid for `ncols <= 16` writes
-                // (this function's contract); `e.mask[0]` covers `ncols`.
-                unsafe { e.store(epi.out[m], epi.residual[m], 0, *a) };
+        // One loop per epilogue shape, so the common ones test nothing per
+        // row (`EpiShape`). SAFETY (of each store): `epi.out[m]` is valid
+        // for `ncols <= 16` writes (this function's contract), `e.mask[0]`
+        // covers `ncols`, `epi.residual[m]` is null or valid for `ncols`
+        // reads.
+        let rows = &acc[..epi.rows.min(12)];
+        match e.shape {
+            EpiShape::Bias => {
+                for (m, a) in rows.iter().enumerate() {
+                    unsafe { e.store_plain::<false>(epi.out[m], 0, *a) };
+                }
+            }
+            EpiShape::BiasClamp => {
+                for (m, a) in rows.iter().enumerate() {
+                    unsafe { e.store_plain::<true>(epi.out[m], 0, *a) };
+                }
+            }
+            EpiShape::Full => {
+                for (m, a) in rows.iter().enumerate() {
+                    unsafe { e.store(epi.out[m], epi.residual[m], 0, *a) };
+                }
             }
         }
     }
@@ -158,6 +174,22 @@ unsafe fn narrow_sums(
     }
 }
 
+/// What a tile's [`Clamped`] epilogue does besides the bias, decided once
+/// per tile ([`Clamped::one_clamp`]): with a 16-channel reduction
+/// (MobileNetV2's and EfficientNet's first expand) a tile is 256 FMAs and
+/// the epilogue's per-row tests and no-op clamps were a tenth of the layer
+/// (doc/benchmarks.md, 2026-12-06).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum EpiShape {
+    /// Bias only: both clamps unbounded, no in-place or residual operand.
+    Bias,
+    /// Bias and one clamp, the two clamps' intersection, no in-place or
+    /// residual operand.
+    BiasClamp,
+    /// Anything else: [`ClampRegs::store`].
+    Full,
+}
+
 /// A [`Clamped`] epilogue in registers: the bias, both clamps' bounds and
 /// the store masks of a row's two 16-float halves.
 struct ClampRegs {
@@ -165,6 +197,9 @@ struct ClampRegs {
     bounds: [__m512; 4],
     mask: [__mmask16; 2],
     accumulate: bool,
+    shape: EpiShape,
+    /// The bounds of a [`EpiShape::BiasClamp`]'s one clamp.
+    single: [__m512; 2],
 }
 
 impl ClampRegs {
@@ -189,8 +224,11 @@ impl ClampRegs {
                 ]
             }
         };
+        let (shape, single) = EpiShape::of(epi);
         ClampRegs {
             bias,
+            shape,
+            single: [_mm512_set1_ps(single.0), _mm512_set1_ps(single.1)],
             bounds: [
                 _mm512_set1_ps(epi.act.0),
                 _mm512_set1_ps(epi.act.1),
@@ -200,6 +238,27 @@ impl ClampRegs {
             mask,
             accumulate: epi.accumulate,
         }
+    }
+
+    /// [`store`](Self::store) for the [`EpiShape::Bias`] (`CLAMP` false)
+    /// and [`EpiShape::BiasClamp`] (`CLAMP` true) epilogues: the same
+    /// floats, NaN and signed zeros included (a clamp to `-inf..inf`
+    /// returns its operand).
+    ///
+    /// # Safety
+    /// AVX-512F; `out` valid for the row's `ncols` writes.
+    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+    #[inline]
+    unsafe fn store_plain<const CLAMP: bool>(&self, out: *mut f32, h: usize, sum: __m512) {
+        let [lo, hi] = self.single;
+        let mut v = _mm512_add_ps(sum, self.bias[h]);
+        if CLAMP {
+            v = _mm512_min_ps(hi, _mm512_max_ps(lo, v));
+        }
+        // SAFETY: the masked store touches only lanes below `ncols` of this
+        // half, inside the row (this function's contract); masked-off lanes
+        // never fault.
+        unsafe { _mm512_mask_storeu_ps(out.wrapping_add(16 * h), self.mask[h], v) }
     }
 
     /// Half `h` of a row: `sum + bias`, clamped, plus the old output
@@ -230,6 +289,19 @@ impl ClampRegs {
             }
             let v = _mm512_min_ps(post_hi, _mm512_max_ps(post_lo, v));
             _mm512_mask_storeu_ps(at, self.mask[h], v)
+        }
+    }
+}
+
+impl EpiShape {
+    /// The shape of `epi`'s epilogue, and the bounds of a
+    /// [`BiasClamp`](EpiShape::BiasClamp)'s clamp.
+    fn of<const MR: usize>(epi: &Clamped<MR>) -> (EpiShape, (f32, f32)) {
+        const NONE: (f32, f32) = (f32::NEG_INFINITY, f32::INFINITY);
+        match epi.one_clamp() {
+            Some(bounds) if bounds == NONE => (EpiShape::Bias, NONE),
+            Some(bounds) => (EpiShape::BiasClamp, bounds),
+            None => (EpiShape::Full, NONE),
         }
     }
 }
@@ -291,13 +363,34 @@ impl<const MR: usize> Kernel<MR, 32, 8, 12288> for Wide<MR> {
         // SAFETY: `epi.bias` is null or holds `ncols` floats (this
         // function's contract).
         let e = unsafe { ClampRegs::new(epi) };
-        for (m, a) in acc.iter().enumerate() {
-            if m < epi.rows {
-                // SAFETY: `epi.out[m]` is valid for `ncols <= 32` writes
-                // (this function's contract); the masks cover `ncols`.
-                unsafe {
-                    e.store(epi.out[m], epi.residual[m], 0, a[0]);
-                    e.store(epi.out[m], epi.residual[m], 1, a[1]);
+        // As in `Narrow::tile_clamped`. SAFETY (of each store): `epi.out[m]`
+        // is valid for `ncols <= 32` writes (this function's contract), the
+        // masks cover `ncols`, `epi.residual[m]` is null or valid for
+        // `ncols` reads.
+        let rows = &acc[..epi.rows.min(MR)];
+        match e.shape {
+            EpiShape::Bias => {
+                for (m, a) in rows.iter().enumerate() {
+                    unsafe {
+                        e.store_plain::<false>(epi.out[m], 0, a[0]);
+                        e.store_plain::<false>(epi.out[m], 1, a[1]);
+                    }
+                }
+            }
+            EpiShape::BiasClamp => {
+                for (m, a) in rows.iter().enumerate() {
+                    unsafe {
+                        e.store_plain::<true>(epi.out[m], 0, a[0]);
+                        e.store_plain::<true>(epi.out[m], 1, a[1]);
+                    }
+                }
+            }
+            EpiShape::Full => {
+                for (m, a) in rows.iter().enumerate() {
+                    unsafe {
+                        e.store(epi.out[m], epi.residual[m], 0, a[0]);
+                        e.store(epi.out[m], epi.residual[m], 1, a[1]);
+                    }
                 }
             }
         }

@@ -143,6 +143,25 @@ pub(crate) struct Clamped<const MR: usize> {
     pub post: (f32, f32),
 }
 
+impl<const MR: usize> Clamped<MR> {
+    /// The one clamp the epilogue comes to when nothing is added between
+    /// its two clamps (no in-place add, no residual) and their ranges meet:
+    /// `post(act(v))` is then `v` clamped to the intersection (NaN passes
+    /// both ways; `-inf..inf` when both are linear). MobileNetV2's 1x1 convs
+    /// (linear, with a fused `relu6` as post) and EfficientNet's linear
+    /// expands all come to one; with 16 input channels the general epilogue
+    /// (three branches and two clamps per vector) was a third of the tile's
+    /// instructions on AVX2 (callgrind) and a tenth of the layer's time on
+    /// AVX-512 (doc/benchmarks.md, 2026-12-06).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    #[inline(always)]
+    pub fn one_clamp(&self) -> Option<(f32, f32)> {
+        let (lo, hi) = (self.act.0.max(self.post.0), self.act.1.min(self.post.1));
+        let plain = !self.accumulate && self.residual.iter().all(|r| r.is_null());
+        (plain && lo <= hi).then_some((lo, hi))
+    }
+}
+
 /// `s` with every pointer advanced by `c` floats (`wrapping_add`: only the
 /// reads the tile makes must be in bounds), for tiles to use at the top of
 /// their reduction. A loop rather than `array::map`, whose closure, defined

@@ -350,8 +350,9 @@ struct Ctx<'a> {
     /// (sigmoid, swish, gelu) in one out-of-line call per row instead of
     /// one per pixel and 32 channels. [`finish`] then leaves them out.
     after: Option<(Activation, Activation)>,
-    /// The output columns `a..b` that [`sweep3x3::row`] computes in the rows
-    /// it takes ([`Ctx::sweep_layer`]).
+    /// The output columns `a..b` that [`sweep3x3::row`] (AVX2) or
+    /// `sweep3x3_zmm::row` (AVX-512) computes in the rows it takes
+    /// ([`Ctx::sweep_layer`]).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     sweep: Option<(usize, usize)>,
 }
@@ -1047,7 +1048,11 @@ mod sweep3x3 {
 /// per step, and the channel tail of every layer (MobileNetV3's 72, 120, 184,
 /// 200) in a masked vector instead of the portable loop. Each pixel's nine
 /// taps are summed in the same order as [`sweep3x3`] and the tiles, so the
-/// floats are the same. The `ymm` sweep on AVX-512 machines was 16-20% slower
+/// floats are theirs, except in the last `c % 8` channels: the tiles leave
+/// those to `pixel_portable`'s separate multiply and add, where this takes
+/// fused multiply-adds (so a border pixel and an inner one of such a channel
+/// may differ in the last bit; every pixel stays within the tests' bound,
+/// and the split by columns does not depend on the thread count). The `ymm` sweep on AVX-512 machines was 16-20% slower
 /// (Zen 4 splits a `zmm` op in two, but issues half the instructions); 4, 6
 /// or 8 pixels per step were no faster than 2 (4 was 10-25% slower).
 #[cfg(target_arch = "x86_64")]
