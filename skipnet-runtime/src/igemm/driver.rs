@@ -791,17 +791,19 @@ unsafe fn whole_tiles<
                 act,
                 post,
             };
-            for (mi, o) in epi.out[..rows].iter_mut().enumerate() {
-                // SAFETY: the tasks of one call write disjoint rectangles
-                // of the output (`Part`s of a partition), so no other live
-                // reference covers this row segment; the reference ends
-                // here, and only the kernel reads and writes through the pointer.
-                *o = unsafe {
-                    a.out
-                        .row((m0 + mi) * layout.stride + layout.offset + f0, ncols)
-                }
-                .as_mut_ptr();
-            }
+            // SAFETY: the tasks of one call write disjoint rectangles of the
+            // output (`Part`s of a partition), so no live reference covers
+            // these row segments; only the kernel reads and writes through
+            // the pointers.
+            unsafe {
+                a.out.rows(
+                    m0 * layout.stride + layout.offset + f0,
+                    layout.stride,
+                    ncols,
+                    rows,
+                    &mut epi.out,
+                )
+            };
             if let Some(r) = layout.residual.first() {
                 for (mi, rp) in epi.residual[..rows].iter_mut().enumerate() {
                     *rp = r[(m0 + mi) * o.c + f0..][..ncols].as_ptr();

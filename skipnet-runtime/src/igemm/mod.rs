@@ -301,6 +301,36 @@ impl<'a> OutPtr<'a> {
         unsafe { core::slice::from_raw_parts_mut(self.ptr.add(start), n) }
     }
 
+    /// Pointers to the `rows` runs `out[start + r * stride..][..n]`, `r <
+    /// rows` (bounds-checked once, for the last), the rest of `ptrs` left
+    /// as they are: a tile's output rows.
+    ///
+    /// # Safety
+    /// As [`row`](Self::row), for every run.
+    #[inline(always)]
+    pub(crate) unsafe fn rows<const M: usize>(
+        &self,
+        start: usize,
+        stride: usize,
+        n: usize,
+        rows: usize,
+        ptrs: &mut [*mut f32; M],
+    ) {
+        if rows == 0 {
+            return;
+        }
+        assert!(rows <= M, "more rows than pointers");
+        let last = (rows - 1)
+            .checked_mul(stride)
+            .and_then(|d| d.checked_add(start));
+        assert!(matches!(last, Some(last) if last <= self.len && n <= self.len - last));
+        for (r, p) in ptrs[..rows].iter_mut().enumerate() {
+            // In bounds: `start + r * stride + n <= last + n <= len` (no
+            // overflow: `last` did not).
+            *p = self.ptr.wrapping_add(start + r * stride);
+        }
+    }
+
     /// `out[start..start + n]` (bounds-checked) as a buffer of its own:
     /// for handing disjoint regions to tasks.
     pub(crate) fn sub(&self, start: usize, n: usize) -> OutPtr<'a> {
