@@ -477,12 +477,13 @@ fn run_pixels(isa: Isa, cx: &Ctx<'_>, p0: usize, p1: usize, out: &mut [f32]) {
                     None => (ox1, ox1),
                 };
                 // SAFETY: `isa` is available on this CPU (checked by the
-                // caller; AVX-512's implies AVX2 and FMA, which the sweep
-                // needs), `cx` was checked by `validate`, with `dm == 1`;
-                // `oy < output.h` and `ox0 <= a <= b <= ox1 <= output.w`
-                // (`p < p1 <= output.h * ow`); `sweep_columns` returned the
-                // columns of row `oy` whose 3x3 window lies inside the input
-                // of a layer `sweep3x3::row` takes.
+                // caller): AVX-512F (with the AVX2, FMA and F16C it implies)
+                // for `sweep3x3_zmm`, AVX2 and FMA for `sweep3x3`; `cx` was
+                // checked by `validate`, with `dm == 1`; `oy < output.h` and
+                // `ox0 <= a <= b <= ox1 <= output.w` (`p < p1 <= output.h *
+                // ow`); `sweep_columns` returned the columns of row `oy`
+                // whose 3x3 window lies inside the input of a layer the
+                // sweeps take.
                 unsafe {
                     tiles(isa, cx, oy, ox0, a, out, p0);
                     if a < b {
